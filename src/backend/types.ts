@@ -1,0 +1,162 @@
+import type { GPT2Config } from '../arch/config.js';
+
+/** A named float32 tensor, row-major. Weights use HF GPT-2 names and Conv1D [in, out] layout. */
+export interface NamedTensor {
+  shape: number[];
+  data: Float32Array;
+}
+/** Ordered map from HF parameter name (e.g. `transformer.h.0.attn.c_attn.weight`) to tensor. */
+export type NamedTensors = Map<string, NamedTensor>;
+
+/** A batch of token ids, row-major [batchSize, seqLen]. */
+export interface TokenBatch {
+  batchSize: number;
+  seqLen: number;
+  inputIds: Int32Array;
+  /** 1 = real token, 0 = padding (masked as a key everywhere). Default: all ones. */
+  attentionMask?: Uint8Array;
+  /** Default: 0..seqLen-1 in every row (HF right-padding semantics). Left padding passes cumsum(mask)-1. */
+  positionIds?: Int32Array;
+}
+
+/** A batch with LM labels. Labels are NOT pre-shifted: logits[:, t] predicts labels[:, t+1]; -100 is ignored. */
+export interface LabeledBatch extends TokenBatch {
+  labels: Int32Array;
+}
+
+/** Logits [B, T, V]. A tf.Tensor satisfies this shape too. Call dispose() when done. */
+export interface LogitsTensor {
+  readonly shape: number[];
+  data(): Promise<Float32Array>;
+  dispose(): void;
+}
+
+export interface ForwardOptions {
+  /** Also return HF-style hidden states: [0] = wte+wpe, [l] = output of block l-1, [n_layer] = ln_f(last block). */
+  outputHiddenStates?: boolean;
+}
+
+export interface ForwardResult {
+  logits: LogitsTensor;
+  /** n_layer + 1 arrays of [B, T, n_embd] when requested. */
+  hiddenStates?: Float32Array[];
+}
+
+export interface LossResult {
+  /** Mean cross-entropy over all targets != -100 in the batch (HF semantics). NaN when there are none. */
+  loss: number;
+  /** Number of targets that carried loss. */
+  tokens: number;
+}
+
+/** One optimiser update. Weight decay applies only to params whose layout marks `decay` (2-D weights). */
+export interface OptimizerStep {
+  lr: number;
+  beta1?: number; // default 0.9
+  beta2?: number; // default 0.999
+  eps?: number; // default 1e-8, added after the bias-corrected sqrt (torch AdamW)
+  weightDecay?: number; // default 0.01
+  /** Global-norm clipping: coef = min(1, maxGradNorm / (norm + 1e-6)). 0 or Infinity disables. Default 1.0. */
+  maxGradNorm?: number;
+}
+
+export interface OptimizerResult {
+  /** Global L2 norm of the gradients before clipping. */
+  gradNorm: number;
+  clipCoef: number;
+  /** AdamW step count after this update (1 after the first update). */
+  step: number;
+}
+
+export interface TrainStepResult extends LossResult, OptimizerResult {}
+
+export interface OptimizerState {
+  step: number;
+  m: NamedTensors;
+  v: NamedTensors;
+}
+
+/** KV-cache decoding state for one batch of prompts. */
+export interface DecodeSession {
+  readonly batchSize: number;
+  /** Tokens currently held in the cache (prompt length + appended steps). */
+  readonly length: number;
+  /** Logits [batchSize * vocab] for the next token after the last position of each row. */
+  readonly lastLogits: Float32Array;
+  /**
+   * Append one token per row at the given positions (the mask is extended with 1),
+   * and return the next logits [batchSize * vocab] (also stored in lastLogits).
+   */
+  step(tokens: Int32Array, positions: Int32Array): Promise<Float32Array>;
+  dispose(): void;
+}
+
+export interface CoreInfo {
+  /** Which implementation of TransformerCore: the portable tfjs one or a native one. */
+  implementation: 'tfjs' | 'native';
+  /** Short backend id shown to users, e.g. `tfjs-wasm`, `tfjs-cpu`, `native-cpu`, `native-cuda`. */
+  backend: string;
+  device: 'cpu' | 'wasm' | 'cuda' | 'webgpu';
+}
+
+export interface CoreMemory {
+  /** Bytes held by this core (weights, grads, optimiser state, activations, caches). */
+  bytes: number;
+  /** Live tensors where the implementation has such a notion (tfjs). */
+  tensors?: number;
+}
+
+/**
+ * Everything students and the trainer need from a GPT-2. Implementations:
+ * tfjs (cpu/wasm/tfjs-node-gpu) and the native C++/CUDA cores. No tfjs type leaks through here.
+ */
+export interface TransformerCore {
+  readonly config: GPT2Config;
+  readonly info: CoreInfo;
+
+  forward(batch: TokenBatch, options?: ForwardOptions): Promise<ForwardResult>;
+  /** Forward + masked loss, no gradients. */
+  loss(batch: LabeledBatch): Promise<LossResult>;
+
+  /** Adds `scale` * d(mean loss)/d(params) into the gradient buffers (for accumulation). */
+  accumulateGradients(batch: LabeledBatch, scale?: number): Promise<LossResult>;
+  getGradients(): Promise<NamedTensors>;
+  zeroGradients(): void;
+  /** Clip, AdamW, then zero the gradients. Throws NonFiniteLossError (weights untouched) if the norm is not finite. */
+  applyOptimizer(step: OptimizerStep): Promise<OptimizerResult>;
+  /** zeroGradients + accumulateGradients + applyOptimizer; throws NonFiniteLossError with weights untouched. */
+  trainStep(batch: LabeledBatch, step: OptimizerStep): Promise<TrainStepResult>;
+
+  getOptimizerState(): Promise<OptimizerState>;
+  setOptimizerState(state: OptimizerState): Promise<void>;
+
+  getWeights(): Promise<NamedTensors>;
+  /** Must contain every parameter of paramLayout(config) with the right shape. */
+  setWeights(weights: NamedTensors): Promise<void>;
+
+  /** Prefill the prompt batch (its mask/positions as given) and keep a KV cache of up to maxLength tokens. */
+  startDecode(prompt: TokenBatch, options: { maxLength: number }): Promise<DecodeSession>;
+
+  memory(): CoreMemory;
+  dispose(): void;
+}
+
+export type BackendPreference = 'auto' | 'cuda' | 'wasm' | 'cpu' | 'native' | 'tfjs-cpu';
+
+export interface BackendReport {
+  /** The backend id that createCore will use, e.g. `native-cpu`, `tfjs-wasm`. */
+  backend: string;
+  implementation: CoreInfo['implementation'];
+  device: CoreInfo['device'];
+  simd?: boolean;
+  threads?: number;
+  versions: Record<string, string>;
+  /** Options tried before the chosen one, with the reason each was passed over. */
+  skipped: Array<{ backend: string; reason: string }>;
+  /** One human-readable line: what was chosen and why. */
+  summary: string;
+  /** Build a core for this backend, with `weights` or a fresh GPT-2 init from `seed`. */
+  createCore(config: GPT2Config, init?: { weights?: NamedTensors; seed?: number }): Promise<TransformerCore>;
+}
+
+export const ADAMW_DEFAULTS = { beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.01, maxGradNorm: 1.0 } as const;

@@ -1,0 +1,63 @@
+#!/usr/bin/env node
+import { SocraticDistillError } from '../errors.js';
+import type { CliCommand } from './command.js';
+
+/**
+ * Subcommands are loaded lazily so that `socratic-distill verify` never pays
+ * for loading tfjs or the native addon. Each lives in ./commands/<name>.ts.
+ */
+const COMMANDS: Record<string, () => Promise<{ command: CliCommand }>> = {
+  // Registered by each feature area; keep alphabetical.
+};
+
+function usage(): string {
+  const names = Object.keys(COMMANDS).sort();
+  return [
+    'usage: socratic-distill <command> [options]',
+    '',
+    'commands:',
+    ...names.map((n) => `  ${n}`),
+    '',
+    'Run `socratic-distill <command> --help` for the options of one command. Add --debug for stack traces.',
+  ].join('\n');
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (!name || name === '--help' || name === '-h' || name === 'help') {
+    process.stdout.write(usage() + '\n');
+    return name ? 0 : 1;
+  }
+  const load = COMMANDS[name];
+  if (!load) {
+    process.stderr.write(`socratic-distill: unknown command '${name}'\n\n${usage()}\n`);
+    return 2;
+  }
+  const debug = rest.includes('--debug');
+  try {
+    const { command } = await load();
+    return await command.run(rest.filter((a) => a !== '--debug'));
+  } catch (err) {
+    if (debug) {
+      process.stderr.write(`${(err as Error)?.stack ?? String(err)}\n`);
+    } else {
+      const msg = err instanceof Error ? err.message : String(err);
+      const tag = err instanceof SocraticDistillError ? ` [${err.code}]` : '';
+      process.stderr.write(`socratic-distill ${name}: ${msg.split('\n')[0]}${tag}\n`);
+    }
+    return 1;
+  }
+}
+
+const invokedDirectly = process.argv[1] !== undefined && /cli\.(c?js|ts)$|main\.ts$/.test(process.argv[1]);
+if (invokedDirectly) {
+  main(process.argv.slice(2)).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (err: unknown) => {
+      process.stderr.write(`socratic-distill: ${String(err)}\n`);
+      process.exitCode = 1;
+    },
+  );
+}

@@ -1,0 +1,7 @@
+// Public API of socratic-distill. Everything a user imports comes from here.
+export * from './errors.js';
+export { GPT2ConfigSchema, parseGPT2Config, presetConfig, PRESETS, type GPT2Config, type GPT2ConfigInput, type PresetName } from './arch/config.js';
+export { paramLayout, countParams, type ParamSpec } from './arch/layout.js';
+export { initWeights } from './arch/init.js';
+export { Rng } from './util/rng.js';
+export type * from './backend/types.js';
