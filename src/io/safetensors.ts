@@ -1,4 +1,4 @@
-import { readFile, stat } from 'node:fs/promises';
+import { open } from 'node:fs/promises';
 import type { NamedTensors } from '../backend/types.js';
 import { SafetensorsError } from '../errors.js';
 import { writeFileAtomic } from './atomic.js';
@@ -29,9 +29,24 @@ export interface SafetensorsFile {
 export async function readSafetensors(path: string): Promise<SafetensorsFile> {
   let bytes: Uint8Array;
   try {
-    const size = (await stat(path)).size;
-    if (size < 8) throw new SafetensorsError(`file is ${size} bytes, shorter than the 8-byte header length`, path);
-    bytes = new Uint8Array(await readFile(path));
+    const handle = await open(path, 'r');
+    try {
+      const size = (await handle.stat()).size;
+      if (size < 8) throw new SafetensorsError(`file is ${size} bytes, shorter than the 8-byte header length`, path);
+      // Check the declared header length against the real size before reading the whole file.
+      const prefix = new Uint8Array(8);
+      await handle.read(prefix, 0, 8, 0);
+      checkHeaderLength(new DataView(prefix.buffer).getBigUint64(0, true), size, path);
+      bytes = new Uint8Array(size);
+      let got = 0;
+      while (got < size) {
+        const { bytesRead } = await handle.read(bytes, got, size - got, got);
+        if (bytesRead === 0) throw new SafetensorsError(`file shrank while reading (${got} of ${size} bytes)`, path);
+        got += bytesRead;
+      }
+    } finally {
+      await handle.close();
+    }
   } catch (err) {
     if (err instanceof SafetensorsError) throw err;
     throw new SafetensorsError(`cannot read file: ${(err as Error).message}`, path, { cause: err });
@@ -39,18 +54,34 @@ export async function readSafetensors(path: string): Promise<SafetensorsFile> {
   return parseSafetensors(bytes, path);
 }
 
+function checkHeaderLength(headerLen: bigint, fileSize: number, file: string | undefined): void {
+  if (headerLen > BigInt(fileSize - 8)) {
+    throw new SafetensorsError(`header length ${headerLen} runs past the end of the file (${fileSize} bytes): truncated or not safetensors`, file);
+  }
+  if (headerLen > BigInt(MAX_HEADER_BYTES)) throw new SafetensorsError(`header length ${headerLen} exceeds the ${MAX_HEADER_BYTES}-byte limit`, file);
+}
+
+interface Entry {
+  name: string;
+  dtype: SafetensorsDtype;
+  shape: number[];
+  begin: number;
+  end: number;
+}
+
+/**
+ * Parse a whole safetensors buffer. Every entry is validated (dtype, shape x dtype
+ * = byte span, offsets inside the data section, no overlaps, no holes) before any
+ * tensor is decoded, so a hostile header cannot make us allocate more than the file holds.
+ */
 export function parseSafetensors(bytes: Uint8Array, file?: string): SafetensorsFile {
   const fail = (msg: string): never => {
     throw new SafetensorsError(msg, file);
   };
   if (bytes.byteLength < 8) fail(`file is ${bytes.byteLength} bytes, shorter than the 8-byte header length`);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const headerLen = view.getBigUint64(0, true);
-  if (headerLen > BigInt(bytes.byteLength - 8)) {
-    fail(`header length ${headerLen} runs past the end of the file (${bytes.byteLength} bytes): truncated or not safetensors`);
-  }
-  if (headerLen > BigInt(MAX_HEADER_BYTES)) fail(`header length ${headerLen} exceeds the ${MAX_HEADER_BYTES}-byte limit`);
-  const n = Number(headerLen);
+  checkHeaderLength(view.getBigUint64(0, true), bytes.byteLength, file);
+  const n = Number(view.getBigUint64(0, true));
   let headerText: string;
   try {
     headerText = new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(8, 8 + n));
@@ -67,46 +98,66 @@ export function parseSafetensors(bytes: Uint8Array, file?: string): SafetensorsF
 
   const dataStart = 8 + n;
   const dataLen = bytes.byteLength - dataStart;
-  const tensors = new Map<string, RawTensor>();
   let metadata: Record<string, string> = {};
-  const ranges: Array<[number, number, string]> = [];
+  const entries: Entry[] = [];
 
   for (const [name, entry] of Object.entries(header as Record<string, unknown>)) {
     if (name === '__metadata__') {
-      if (typeof entry !== 'object' || entry === null || Array.isArray(entry)) fail('__metadata__ must be an object of strings');
-      metadata = Object.fromEntries(Object.entries(entry as Record<string, unknown>).map(([k, v]) => [k, String(v)]));
+      metadata = parseMetadata(entry, fail);
       continue;
     }
-    if (typeof entry !== 'object' || entry === null) fail(`tensor '${name}': entry must be an object`);
-    const { dtype, shape, data_offsets: offsets } = entry as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
-    if (typeof dtype !== 'string' || !(dtype in DTYPE_BYTES)) {
-      fail(`tensor '${name}': unknown dtype ${JSON.stringify(dtype)} (supported: ${Object.keys(DTYPE_BYTES).join(', ')})`);
-    }
-    if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {
-      fail(`tensor '${name}': shape must be an array of non-negative integers`);
-    }
-    if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every((o) => Number.isSafeInteger(o) && o >= 0)) {
-      fail(`tensor '${name}': data_offsets must be [begin, end] non-negative integers`);
-    }
-    const [begin, end] = offsets as [number, number];
-    if (begin > end || end > dataLen) {
-      fail(`tensor '${name}': data_offsets [${begin}, ${end}] fall outside the ${dataLen}-byte data section`);
-    }
-    const dt = dtype as SafetensorsDtype;
-    const count = (shape as number[]).reduce((a, b) => a * b, 1);
-    if (!Number.isSafeInteger(count * DTYPE_BYTES[dt]) || count * DTYPE_BYTES[dt] !== end - begin) {
-      fail(`tensor '${name}': shape [${(shape as number[]).join(', ')}] x ${dt} needs ${count * DTYPE_BYTES[dt]} bytes but data_offsets span ${end - begin}`);
-    }
-    ranges.push([begin, end, name]);
-    tensors.set(name, { dtype: dt, shape: [...(shape as number[])], data: decode(bytes, dataStart + begin, count, dt, name, fail) });
+    entries.push(parseEntry(name, entry, dataLen, fail));
   }
-  ranges.sort((a, b) => a[0] - b[0]);
-  for (let i = 1; i < ranges.length; i++) {
-    const prev = ranges[i - 1]!;
-    const cur = ranges[i]!;
-    if (cur[0] < prev[1]) fail(`tensors '${prev[2]}' and '${cur[2]}' have overlapping data_offsets`);
+  const sorted = [...entries].sort((a, b) => a.begin - b.begin || a.end - b.end);
+  let covered = 0;
+  for (let i = 0; i < sorted.length; i++) {
+    const cur = sorted[i]!;
+    if (i > 0 && cur.begin < sorted[i - 1]!.end) fail(`tensors '${sorted[i - 1]!.name}' and '${cur.name}' have overlapping data_offsets`);
+    if (cur.begin > covered) fail(`data section has unused bytes [${covered}, ${cur.begin}) before tensor '${cur.name}' (holes are not allowed)`);
+    covered = Math.max(covered, cur.end);
+  }
+  if (covered !== dataLen) fail(`data section is ${dataLen} bytes but the tensors only cover ${covered} (trailing bytes are not allowed)`);
+
+  const tensors = new Map<string, RawTensor>();
+  for (const e of entries) {
+    const count = e.shape.reduce((a, b) => a * b, 1);
+    tensors.set(e.name, { dtype: e.dtype, shape: e.shape, data: decode(bytes, dataStart + e.begin, count, e.dtype, e.name, fail) });
   }
   return { tensors, metadata };
+}
+
+function parseMetadata(entry: unknown, fail: (m: string) => never): Record<string, string> {
+  if (typeof entry !== 'object' || entry === null || Array.isArray(entry)) return fail('__metadata__ must be an object of strings');
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(entry as Record<string, unknown>)) {
+    if (typeof v !== 'string') fail(`__metadata__.${k} must be a string, got ${JSON.stringify(v)}`);
+    out[k] = v as string;
+  }
+  return out;
+}
+
+function parseEntry(name: string, entry: unknown, dataLen: number, fail: (m: string) => never): Entry {
+  if (typeof entry !== 'object' || entry === null || Array.isArray(entry)) fail(`tensor '${name}': entry must be an object`);
+  const { dtype, shape, data_offsets: offsets } = entry as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
+  if (typeof dtype !== 'string' || !Object.hasOwn(DTYPE_BYTES, dtype)) {
+    fail(`tensor '${name}': unknown dtype ${JSON.stringify(dtype)} (supported: ${Object.keys(DTYPE_BYTES).join(', ')})`);
+  }
+  if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {
+    fail(`tensor '${name}': shape must be an array of non-negative integers`);
+  }
+  if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every((o) => Number.isSafeInteger(o) && o >= 0)) {
+    fail(`tensor '${name}': data_offsets must be [begin, end] non-negative integers`);
+  }
+  const [begin, end] = offsets as [number, number];
+  if (begin > end || end > dataLen) {
+    fail(`tensor '${name}': data_offsets [${begin}, ${end}] fall outside the ${dataLen}-byte data section`);
+  }
+  const dt = dtype as SafetensorsDtype;
+  const bytesNeeded = (shape as number[]).reduce((a, b) => a * b, 1) * DTYPE_BYTES[dt];
+  if (!Number.isSafeInteger(bytesNeeded) || bytesNeeded !== end - begin) {
+    fail(`tensor '${name}': shape [${(shape as number[]).join(', ')}] x ${dt} needs ${bytesNeeded} bytes but data_offsets span ${end - begin}`);
+  }
+  return { name, dtype: dt, shape: [...(shape as number[])], begin, end };
 }
 
 function decode(
@@ -120,6 +171,8 @@ function decode(
   const view = new DataView(bytes.buffer, bytes.byteOffset + offset, count * DTYPE_BYTES[dtype]);
   switch (dtype) {
     case 'F32': {
+      // Fast path: a byte copy is already little-endian float32 on every mainstream host.
+      if (isLittleEndian()) return new Float32Array(bytes.buffer.slice(bytes.byteOffset + offset, bytes.byteOffset + offset + count * 4));
       const out = new Float32Array(count);
       for (let i = 0; i < count; i++) out[i] = view.getFloat32(i * 4, true);
       return out;
@@ -172,6 +225,7 @@ export function serializeSafetensors(tensors: NamedTensors, metadata: Record<str
   if (Object.keys(metadata).length > 0) header.__metadata__ = metadata;
   let offset = 0;
   for (const [name, t] of tensors) {
+    if (name === '__metadata__') throw new SafetensorsError(`'__metadata__' is reserved and cannot name a tensor`);
     const count = t.shape.reduce((a, b) => a * b, 1);
     if (count !== t.data.length) throw new SafetensorsError(`tensor '${name}': shape [${t.shape.join(', ')}] does not match ${t.data.length} values`);
     header[name] = { dtype: 'F32', shape: t.shape, data_offsets: [offset, offset + count * 4] };
@@ -179,7 +233,8 @@ export function serializeSafetensors(tensors: NamedTensors, metadata: Record<str
   }
   let json = JSON.stringify(header);
   // Pad the header with spaces so tensor data starts 8-byte aligned, as the reference writer does.
-  json += ' '.repeat((8 - ((8 + Buffer.byteLength(json)) % 8)) % 8);
+  const unpadded = new TextEncoder().encode(json);
+  json += ' '.repeat((8 - ((8 + unpadded.byteLength) % 8)) % 8);
   const headerBytes = new TextEncoder().encode(json);
   const out = new Uint8Array(8 + headerBytes.byteLength + offset);
   new DataView(out.buffer).setBigUint64(0, BigInt(headerBytes.byteLength), true);
