@@ -57,3 +57,64 @@ export class NonFiniteLossError extends SocraticDistillError {
     this.value = value;
   }
 }
+
+/** Training or evaluation data cannot be turned into examples (missing problem, empty completion, too long). */
+export class TrainingDataError extends SocraticDistillError {
+  constructor(message: string) {
+    super('TRAINING_DATA_INVALID', message);
+  }
+}
+
+/** A student or trainer checkpoint directory is missing files or was written by an incompatible setup. */
+export class CheckpointError extends SocraticDistillError {
+  readonly dir: string;
+  constructor(dir: string, message: string, options?: { cause?: unknown }) {
+    super('CHECKPOINT_INVALID', `${dir}: ${message}`, options);
+    this.dir = dir;
+  }
+}
+
+/** A data file (dataset, chains, user JSONL) has a row that does not match the schema. */
+export class DatasetFormatError extends SocraticDistillError {
+  readonly file: string;
+  /** 1-based line (JSONL) or array index + 1 (JSON arrays); undefined when the whole file is bad. */
+  readonly line: number | undefined;
+  /** The zod path of the offending field, e.g. `answer` or `steps.2.subquestion`. */
+  readonly path: string | undefined;
+  constructor(file: string, line: number | undefined, message: string, path?: string, options?: { cause?: unknown }) {
+    const where = line === undefined ? file : `${file}:${line}`;
+    super('DATASET_FORMAT', `${where}: ${path ? `${path}: ` : ''}${message}`, options);
+    this.file = file;
+    this.line = line;
+    this.path = path;
+  }
+}
+
+/**
+ * A teacher request failed. `retryable` failures (429, 5xx, timeouts, dropped connections, torn bodies)
+ * are retried with backoff; `off-format` answers are re-sampled a few times, then recorded as failures.
+ */
+export class TeacherError extends SocraticDistillError {
+  readonly kind: 'rate-limit' | 'server' | 'timeout' | 'connection' | 'bad-response' | 'off-format' | 'client' | 'aborted';
+  readonly retryable: boolean;
+  readonly retryAfterMs: number | undefined;
+  readonly status: number | undefined;
+  constructor(
+    kind: TeacherError['kind'],
+    message: string,
+    opts: { retryable: boolean; retryAfterMs?: number; status?: number; cause?: unknown },
+  ) {
+    super('TEACHER_FAILED', message, { cause: opts.cause });
+    this.kind = kind;
+    this.retryable = opts.retryable;
+    this.retryAfterMs = opts.retryAfterMs;
+    this.status = opts.status;
+  }
+}
+
+/** An arithmetic expression could not be parsed by the safe evaluator (never eval). */
+export class ExpressionError extends SocraticDistillError {
+  constructor(message: string) {
+    super('EXPRESSION_INVALID', message);
+  }
+}

@@ -1,0 +1,140 @@
+import { goldChain } from '../data/gold.js';
+import type { Problem, SocraticChain, SocraticStep } from '../data/schema.js';
+import { applyOp, renderSyntheticSteps, type SyntheticProgram } from '../data/synthetic.js';
+import { TeacherError } from '../errors.js';
+import { Rng } from '../util/rng.js';
+import { throwIfAborted, type TeacherClient, type TeacherRequestOptions } from './types.js';
+
+export type SimulatedErrorKind = 'wrong-step-result' | 'skipped-step' | 'wrong-final-answer';
+
+export interface SimulatedTeacherOptions {
+  /** Probability that a sample carries one error. Default 0.2. */
+  errorRate?: number;
+  /** Which errors to draw from (uniformly). Default all three. */
+  errorKinds?: readonly SimulatedErrorKind[];
+  seed?: number;
+  /** Artificial latency per request, to exercise concurrency. Default 0. */
+  latencyMs?: number;
+}
+
+function hashString(s: string, seed: number): number {
+  let h = (seed ^ 0x811c9dc5) >>> 0;
+  for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193) >>> 0;
+  return h;
+}
+
+function round2(n: number): number {
+  return Number(n.toFixed(2));
+}
+
+/** A nonzero offset that keeps a value non-negative. */
+function offset(rng: Rng, value: number): number {
+  const deltas = [-2, -1, 1, 2, 3].filter((d) => value + d >= 0);
+  return rng.pick(deltas);
+}
+
+function isProgram(v: unknown): v is SyntheticProgram {
+  return typeof v === 'object' && v !== null && Array.isArray((v as SyntheticProgram).ops) && typeof (v as SyntheticProgram).start === 'number';
+}
+
+/**
+ * An offline teacher for problems with gold steps (the synthetic task, GSM8K
+ * socratic). It returns the gold decomposition, but with probability
+ * `errorRate` injects one realistic mistake, so the verifier has real work.
+ * Results depend only on (seed, problem id, sample index), not on call order.
+ */
+export class SimulatedTeacher implements TeacherClient {
+  readonly id = 'simulated';
+  private readonly errorRate: number;
+  private readonly kinds: readonly SimulatedErrorKind[];
+  private readonly seed: number;
+  private readonly latencyMs: number;
+
+  constructor(options: SimulatedTeacherOptions = {}) {
+    this.errorRate = options.errorRate ?? 0.2;
+    this.kinds = options.errorKinds ?? ['wrong-step-result', 'skipped-step', 'wrong-final-answer'];
+    this.seed = options.seed ?? 0;
+    this.latencyMs = options.latencyMs ?? 0;
+    if (!(this.errorRate >= 0 && this.errorRate <= 1)) throw new RangeError('errorRate must be in [0, 1]');
+    if (this.kinds.length === 0) throw new RangeError('errorKinds must not be empty');
+  }
+
+  private rng(problem: Problem, sampleIndex: number): Rng {
+    return new Rng(hashString(`${problem.id}#${sampleIndex}`, this.seed));
+  }
+
+  /** The error (if any) this teacher injects into a given sample; tests and reports use it. */
+  plannedError(problem: Problem, sampleIndex: number): SimulatedErrorKind | null {
+    const rng = this.rng(problem, sampleIndex);
+    const kind = rng.next() < this.errorRate ? rng.pick(this.kinds) : null;
+    return kind === 'skipped-step' && (goldChain(problem)?.steps.length ?? 0) < 2 ? 'wrong-final-answer' : kind;
+  }
+
+  async decompose(problem: Problem, options: TeacherRequestOptions = {}): Promise<SocraticChain[]> {
+    return this.sample(problem, options, false);
+  }
+
+  async chainOfThought(problem: Problem, options: TeacherRequestOptions = {}): Promise<SocraticChain[]> {
+    return this.sample(problem, options, true);
+  }
+
+  private async sample(problem: Problem, options: TeacherRequestOptions, cot: boolean): Promise<SocraticChain[]> {
+    const gold = goldChain(problem);
+    if (!gold) {
+      throw new TeacherError('client', `SimulatedTeacher needs gold steps (meta.goldSteps) and problem ${problem.id} has none`, { retryable: false });
+    }
+    if (this.latencyMs > 0) await new Promise((r) => setTimeout(r, this.latencyMs));
+    throwIfAborted(options.signal);
+    const first = options.sampleOffset ?? 0;
+    return Array.from({ length: options.samples ?? 1 }, (_, i) => {
+      const sampleIndex = first + i;
+      const { steps, finalAnswer } = this.corrupt(problem, gold.steps, sampleIndex);
+      const teacher = { adapter: this.id, model: 'gold+noise', promptVersion: 'simulated-v1', sampleIndex };
+      if (!cot) return { problemId: problem.id, steps, finalAnswer, teacher };
+      const rationale = `${steps.map((s) => s.solution).join('\n')}\n#### ${String(finalAnswer)}`;
+      return { problemId: problem.id, steps: [], finalAnswer, rationale, teacher };
+    });
+  }
+
+  private corrupt(problem: Problem, gold: SocraticStep[], sampleIndex: number): { steps: SocraticStep[]; finalAnswer: SocraticChain['finalAnswer'] } {
+    const rng = this.rng(problem, sampleIndex);
+    let kind: SimulatedErrorKind | null = rng.next() < this.errorRate ? rng.pick(this.kinds) : null;
+    if (kind === 'skipped-step' && gold.length < 2) kind = 'wrong-final-answer';
+    if (kind === null) return { steps: gold, finalAnswer: problem.answer };
+    if (kind === 'wrong-final-answer') {
+      const a = problem.answer;
+      return { steps: gold, finalAnswer: typeof a === 'number' ? a + offset(rng, a) : typeof a === 'boolean' ? !a : `${a}?` };
+    }
+    const program = problem.meta?.program;
+    if (isProgram(program) && program.ops.length === gold.length) return this.corruptProgram(problem, program, kind, rng);
+    return this.corruptText(problem, gold, kind, rng);
+  }
+
+  /** Synthetic problems: replay the program with the slip, so later steps build on the wrong value. */
+  private corruptProgram(problem: Problem, program: SyntheticProgram, kind: SimulatedErrorKind, rng: Rng) {
+    const k = rng.int(program.ops.length);
+    const ops = kind === 'skipped-step' ? program.ops.filter((_, i) => i !== k) : program.ops;
+    const values = [program.start];
+    ops.forEach(({ op, operand }, i) => {
+      let r = round2(applyOp(values[i]!, op, operand));
+      if (kind === 'wrong-step-result' && i === k) r += offset(rng, r);
+      values.push(r);
+    });
+    return { steps: renderSyntheticSteps(problem, values, ops), finalAnswer: values.at(-1)! };
+  }
+
+  /** Other gold chains: edit the text of one step (its note, trailing result and answer). */
+  private corruptText(problem: Problem, gold: SocraticStep[], kind: SimulatedErrorKind, rng: Rng) {
+    const k = kind === 'skipped-step' ? rng.int(gold.length - 1) : rng.int(gold.length);
+    if (kind === 'skipped-step') return { steps: gold.filter((_, i) => i !== k), finalAnswer: problem.answer };
+    const step = gold[k]!;
+    const old = typeof step.answer === 'number' ? step.answer : undefined;
+    if (old === undefined) return { steps: gold, finalAnswer: problem.answer };
+    const wrong = old + offset(rng, old);
+    const solution = step.solution.replace(/=([^<>=]+)>>([\d.,$]*)/g, (m, v: string, after: string) =>
+      Number(v.replace(/[,$]/g, '')) === old ? `=${wrong}>>${after.replace(/[\d.,]+/, String(wrong))}` : m,
+    );
+    const steps = gold.map((s, i) => (i === k ? { ...s, solution, answer: wrong } : s));
+    return { steps, finalAnswer: k === gold.length - 1 ? wrong : problem.answer };
+  }
+}
