@@ -1,0 +1,264 @@
+import type { GPT2Config } from '../../arch/config.js';
+import { initWeights } from '../../arch/init.js';
+import { numel, paramLayout, type ParamSpec } from '../../arch/layout.js';
+import { ModelConfigError, NonFiniteLossError, ShapeError } from '../../errors.js';
+import type {
+  CoreInfo,
+  CoreMemory,
+  DecodeSession,
+  ForwardOptions,
+  ForwardResult,
+  LabeledBatch,
+  LossResult,
+  NamedTensors,
+  OptimizerResult,
+  OptimizerState,
+  OptimizerStep,
+  TokenBatch,
+  TrainStepResult,
+  TransformerCore,
+} from '../types.js';
+import { ADAMW_DEFAULTS } from '../types.js';
+import { disposeInput, trunkInput, validateBatch } from './batch.js';
+import { TfjsDecodeSession } from './decode.js';
+import { shiftTargets, tiedHeadLoss } from './head.js';
+import { trunk, trunkBackward, type ParamTensors } from './model.js';
+import { adamwUpdate, clipCoefficient, globalNorm } from './optimizer.js';
+import { type TfjsBackendName, initTfjsBackend, tf, useBackend } from './runtime.js';
+
+export interface TfjsCoreOptions {
+  backend: TfjsBackendName;
+  weights?: NamedTensors;
+  seed?: number;
+}
+
+const INFO: Record<TfjsBackendName, CoreInfo> = {
+  cpu: { implementation: 'tfjs', backend: 'tfjs-cpu', device: 'cpu' },
+  wasm: { implementation: 'tfjs', backend: 'tfjs-wasm', device: 'wasm' },
+  tensorflow: { implementation: 'tfjs', backend: 'tfjs-node-gpu', device: 'cuda' },
+};
+
+/** Build a tfjs core on `backend` with `weights`, or a seeded GPT-2 init. */
+export async function createTfjsCore(config: GPT2Config, options: TfjsCoreOptions): Promise<TfjsCore> {
+  await initTfjsBackend(options.backend);
+  const core = new TfjsCore(config, options.backend);
+  await core.setWeights(options.weights ?? initWeights(config, options.seed ?? 0));
+  return core;
+}
+
+/**
+ * GPT-2 on tfjs-core with a hand-written backward pass. tfjs has one active backend per
+ * process, so every async entry point re-activates this core's backend first.
+ */
+export class TfjsCore implements TransformerCore {
+  readonly info: CoreInfo;
+  private readonly specs: ParamSpec[];
+  private params: ParamTensors = new Map();
+  private grads: Map<string, tf.Tensor> | null = null;
+  private moments: { m: Map<string, tf.Tensor>; v: Map<string, tf.Tensor> } | null = null;
+  private step = 0;
+  private readonly sessions = new Set<TfjsDecodeSession>();
+  private disposed = false;
+
+  constructor(
+    readonly config: GPT2Config,
+    private readonly backend: TfjsBackendName,
+  ) {
+    this.info = INFO[backend];
+    this.specs = paramLayout(config);
+  }
+
+  private async ready(): Promise<void> {
+    if (this.disposed) throw new Error(`this ${this.info.backend} core was disposed`);
+    await useBackend(this.backend);
+  }
+
+  async forward(batch: TokenBatch, options: ForwardOptions = {}): Promise<ForwardResult> {
+    await this.ready();
+    validateBatch(this.config, batch);
+    const { batchSize: B, seqLen: T } = batch;
+    const [logits, ...hidden] = tf.tidy(() => {
+      const out = trunk(this.config, this.params, trunkInput(batch), { hiddenStates: options.outputHiddenStates });
+      const wte = this.params.get('transformer.wte.weight') as tf.Tensor2D;
+      const l = tf.reshape(tf.matMul(out.hidden, wte, false, true), [B, T, this.config.vocab_size]);
+      return [l, ...(out.hiddenStates ?? [])];
+    });
+    const result: ForwardResult = {
+      logits: { shape: logits!.shape, data: async () => (await logits!.data()) as Float32Array, dispose: () => logits!.dispose() },
+    };
+    if (options.outputHiddenStates) {
+      result.hiddenStates = await Promise.all(hidden.map(async (h) => (await h.data()) as Float32Array));
+      tf.dispose(hidden);
+    }
+    return result;
+  }
+
+  async loss(batch: LabeledBatch): Promise<LossResult> {
+    await this.ready();
+    validateBatch(this.config, batch);
+    const { rows, targets } = shiftTargets(batch.labels, batch.batchSize, batch.seqLen);
+    if (rows.length === 0) return { loss: Number.NaN, tokens: 0 };
+    const sum = tf.tidy(() => {
+      const out = trunk(this.config, this.params, trunkInput(batch));
+      return tiedHeadLoss(out.hidden, this.wte(), rows, targets).lossSum;
+    });
+    const [s] = await sum.data();
+    sum.dispose();
+    return { loss: s! / rows.length, tokens: rows.length };
+  }
+
+  async accumulateGradients(batch: LabeledBatch, scale = 1): Promise<LossResult> {
+    await this.ready();
+    validateBatch(this.config, batch);
+    const { rows, targets } = shiftTargets(batch.labels, batch.batchSize, batch.seqLen);
+    if (rows.length === 0) return { loss: Number.NaN, tokens: 0 };
+    const names = this.specs.map((s) => s.name);
+    const old = this.grads;
+    const [lossSum, ...next] = tf.tidy(() => {
+      const input = trunkInput(batch);
+      const out = trunk(this.config, this.params, input, { save: true });
+      const head = tiedHeadLoss(out.hidden, this.wte(), rows, targets, scale / rows.length);
+      const g = trunkBackward(this.config, this.params, input, out.saved!, head.dHidden!);
+      g.set('transformer.wte.weight', tf.add(g.get('transformer.wte.weight')!, head.dWte!));
+      const summed = names.map((n) => (old ? tf.add(old.get(n)!, g.get(n)!) : g.get(n)!));
+      return [head.lossSum, ...summed];
+    });
+    if (old) tf.dispose([...old.values()]);
+    this.grads = new Map(names.map((n, i) => [n, next[i]!]));
+    const [s] = await lossSum!.data();
+    lossSum!.dispose();
+    return { loss: s! / rows.length, tokens: rows.length };
+  }
+
+  async getGradients(): Promise<NamedTensors> {
+    await this.ready();
+    return this.download(this.grads);
+  }
+
+  zeroGradients(): void {
+    if (this.grads) tf.dispose([...this.grads.values()]);
+    this.grads = null;
+  }
+
+  async applyOptimizer(opt: OptimizerStep): Promise<OptimizerResult> {
+    await this.ready();
+    if (!this.grads) this.grads = this.zerosLikeParams();
+    const norm = await globalNorm(this.grads.values());
+    if (!Number.isFinite(norm)) {
+      this.zeroGradients();
+      throw new NonFiniteLossError(this.step + 1, norm, 'gradient norm');
+    }
+    const clipCoef = clipCoefficient(norm, opt.maxGradNorm ?? ADAMW_DEFAULTS.maxGradNorm);
+    if (!this.moments) this.moments = { m: this.zerosLikeParams(), v: this.zerosLikeParams() };
+    const t = this.step + 1;
+    for (const spec of this.specs) {
+      const n = spec.name;
+      const [p, m, v] = [this.params.get(n)!, this.moments.m.get(n)!, this.moments.v.get(n)!];
+      const next = adamwUpdate(spec, p, this.grads.get(n)!, m, v, t, clipCoef, opt);
+      this.params.set(n, next.p);
+      this.moments.m.set(n, next.m);
+      this.moments.v.set(n, next.v);
+      tf.dispose([p, m, v]);
+    }
+    this.step = t;
+    this.zeroGradients();
+    return { gradNorm: norm, clipCoef, step: t };
+  }
+
+  async trainStep(batch: LabeledBatch, opt: OptimizerStep): Promise<TrainStepResult> {
+    this.zeroGradients();
+    const l = await this.accumulateGradients(batch, 1);
+    if (!Number.isFinite(l.loss)) {
+      this.zeroGradients();
+      throw new NonFiniteLossError(this.step + 1, l.loss);
+    }
+    return { ...l, ...(await this.applyOptimizer(opt)) };
+  }
+
+  async getOptimizerState(): Promise<OptimizerState> {
+    await this.ready();
+    return { step: this.step, m: await this.download(this.moments?.m ?? null), v: await this.download(this.moments?.v ?? null) };
+  }
+
+  async setOptimizerState(state: OptimizerState): Promise<void> {
+    await this.ready();
+    if (!Number.isInteger(state.step) || state.step < 0) throw new ModelConfigError(`optimizer state: step ${state.step} is not a non-negative integer`);
+    const m = this.upload(state.m, 'optimizer state m');
+    const v = this.upload(state.v, 'optimizer state v');
+    if (this.moments) tf.dispose([...this.moments.m.values(), ...this.moments.v.values()]);
+    this.moments = { m, v };
+    this.step = state.step;
+  }
+
+  async getWeights(): Promise<NamedTensors> {
+    await this.ready();
+    return this.download(this.params);
+  }
+
+  async setWeights(weights: NamedTensors): Promise<void> {
+    await this.ready();
+    const next = this.upload(weights, 'weights');
+    tf.dispose([...this.params.values()]);
+    this.params = next;
+  }
+
+  async startDecode(prompt: TokenBatch, options: { maxLength: number }): Promise<DecodeSession> {
+    await this.ready();
+    validateBatch(this.config, prompt, 'prompt');
+    const session = await TfjsDecodeSession.start(
+      { config: this.config, params: () => this.params, ready: () => this.ready(), onDispose: (s) => this.sessions.delete(s) },
+      prompt,
+      options.maxLength,
+    );
+    this.sessions.add(session);
+    return session;
+  }
+
+  memory(): CoreMemory {
+    const all = [...this.params.values(), ...(this.grads?.values() ?? []), ...(this.moments?.m.values() ?? []), ...(this.moments?.v.values() ?? [])];
+    let bytes = all.reduce((n, t) => n + t.size * 4, 0);
+    for (const s of this.sessions) bytes += s.bytes();
+    return { bytes, tensors: tf.memory().numTensors };
+  }
+
+  dispose(): void {
+    if (this.disposed) return;
+    for (const s of [...this.sessions]) s.dispose();
+    this.zeroGradients();
+    tf.dispose([...this.params.values()]);
+    if (this.moments) tf.dispose([...this.moments.m.values(), ...this.moments.v.values()]);
+    this.params.clear();
+    this.moments = null;
+    this.disposed = true;
+  }
+
+  private wte(): tf.Tensor2D {
+    return this.params.get('transformer.wte.weight') as tf.Tensor2D;
+  }
+
+  private zerosLikeParams(): Map<string, tf.Tensor> {
+    return new Map(this.specs.map((s) => [s.name, tf.zeros(s.shape as number[])]));
+  }
+
+  /** Upload every layout parameter from `src` (extra names such as lm_head.weight are ignored). */
+  private upload(src: NamedTensors, what: string): Map<string, tf.Tensor> {
+    for (const spec of this.specs) {
+      const t = src.get(spec.name);
+      if (!t) throw new ModelConfigError(`${what}: parameter ${spec.name} is missing`);
+      const ok = t.shape.length === spec.shape.length && t.shape.every((d, i) => d === spec.shape[i]) && t.data.length === numel(spec.shape);
+      if (!ok) throw new ShapeError(`${what}: ${spec.name} has shape [${t.shape}] (${t.data.length} values), expected [${spec.shape}]`);
+    }
+    // Copy: the cpu backend would otherwise alias the caller's array.
+    return new Map(this.specs.map((s) => [s.name, tf.tensor(src.get(s.name)!.data.slice(), s.shape as number[], 'float32')]));
+  }
+
+  private async download(src: Map<string, tf.Tensor> | null): Promise<NamedTensors> {
+    const out: NamedTensors = new Map();
+    for (const spec of this.specs) {
+      const t = src?.get(spec.name);
+      const data = t ? ((await t.data()) as Float32Array).slice() : new Float32Array(numel(spec.shape));
+      out.set(spec.name, { shape: [...spec.shape], data });
+    }
+    return out;
+  }
+}

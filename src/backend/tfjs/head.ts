@@ -1,0 +1,84 @@
+import { tf } from './runtime.js';
+
+/** Rows of the tied head processed at once: bounds the [rows, vocab] temporaries (512 x 50257 floats = 100 MB). */
+export const HEAD_CHUNK_ROWS = 256;
+
+/** Next-token targets: target[b*T+t] = labels[b*T+t+1], -100 at t = T-1 (HF shift). */
+export function shiftTargets(labels: Int32Array, batch: number, seqLen: number): { rows: Int32Array; targets: Int32Array } {
+  const rows: number[] = [];
+  const targets: number[] = [];
+  for (let b = 0; b < batch; b++) {
+    for (let t = 0; t < seqLen - 1; t++) {
+      const y = labels[b * seqLen + t + 1]!;
+      if (y === -100) continue;
+      rows.push(b * seqLen + t);
+      targets.push(y);
+    }
+  }
+  return { rows: Int32Array.from(rows), targets: Int32Array.from(targets) };
+}
+
+export interface HeadLossResult {
+  /** Sum of NLL over the target rows (scalar). */
+  lossSum: tf.Scalar;
+  /** d(upstream * lossSum)/d(hidden) [N, C], when gradients were asked for. */
+  dHidden?: tf.Tensor2D;
+  /** The tied head's contribution to d/d(wte) [V, C]. */
+  dWte?: tf.Tensor2D;
+}
+
+/**
+ * Cross-entropy of the tied head (logits = hidden @ wte^T) over the given rows only, in chunks,
+ * so the full [B, T, V] logits/probabilities never exist. With `upstream` it also returns the
+ * gradients, computed in the same pass (p - onehot) * upstream. Call inside tf.tidy.
+ */
+export function tiedHeadLoss(
+  hidden: tf.Tensor2D,
+  wte: tf.Tensor2D,
+  rows: Int32Array,
+  targets: Int32Array,
+  upstream?: number,
+): HeadLossResult {
+  const [n, C] = hidden.shape;
+  const V = wte.shape[0];
+  const wantGrad = upstream !== undefined;
+  let lossSum: tf.Scalar = tf.scalar(0);
+  const dRows: tf.Tensor2D[] = [];
+  let dWte: tf.Tensor2D | undefined = wantGrad ? tf.zeros([V, C]) : undefined;
+
+  for (let start = 0; start < rows.length; start += HEAD_CHUNK_ROWS) {
+    const len = Math.min(HEAD_CHUNK_ROWS, rows.length - start);
+    const rowIds = rows.subarray(start, start + len);
+    const tgt = targets.subarray(start, start + len);
+    const step = tf.tidy(() => {
+      const h = tf.gather(hidden, tf.tensor1d(rowIds, 'int32')) as tf.Tensor2D;
+      const tgtT = tf.tensor1d(tgt, 'int32');
+      const logits = tf.matMul(h, wte, false, true);
+      const lse = tf.logSumExp(logits, -1, true);
+      const picked = tf.sum(tf.mul(h, tf.gather(wte, tgtT)), -1, true);
+      const chunkLoss = tf.add(lossSum, tf.sum(tf.sub(lse, picked))) as tf.Scalar;
+      if (!wantGrad) return { chunkLoss };
+      const u = upstream!;
+      // (p - onehot) * u. The one-hot is a scatter: wasm's OneHot ignores a non-integer on-value.
+      const hot = Int32Array.from({ length: 2 * len }, (_, i) => (i % 2 === 0 ? i / 2 : tgt[(i - 1) / 2]!));
+      const onehot = tf.scatterND(tf.tensor2d(hot, [len, 2], 'int32'), tf.fill([len], u), [len, V]);
+      const dLogits = tf.sub(tf.mul(tf.exp(tf.sub(logits, lse)), u), onehot);
+      const dh = tf.matMul(dLogits, wte) as tf.Tensor2D;
+      const dw = tf.add(dWte!, tf.matMul(dLogits, h, true, false)) as tf.Tensor2D;
+      return { chunkLoss, dh, dw };
+    });
+    lossSum.dispose();
+    lossSum = step.chunkLoss;
+    if (step.dh && step.dw) {
+      dRows.push(step.dh);
+      dWte!.dispose();
+      dWte = step.dw;
+    }
+  }
+  if (!wantGrad) return { lossSum };
+  const dHidden =
+    rows.length === 0
+      ? tf.zeros<tf.Rank.R2>([n, C])
+      : (tf.scatterND(tf.tensor2d(rows, [rows.length, 1], 'int32'), tf.concat(dRows, 0), [n, C]) as tf.Tensor2D);
+  return { lossSum, dHidden, dWte: dWte! };
+}

@@ -1,0 +1,171 @@
+import type { GPT2Config } from '../../arch/config.js';
+import { tf } from './runtime.js';
+import {
+  type LayerNormSaved,
+  gelu,
+  geluBackward,
+  layerNorm,
+  layerNormBackward,
+  linear,
+  linearBackward,
+  mergeHeads,
+  splitHeads,
+} from './ops.js';
+
+/** Parameters by HF name, resident on the core's tfjs backend. */
+export type ParamTensors = Map<string, tf.Tensor>;
+
+/** What one block's backward step reads; saved only when gradients are wanted. */
+interface BlockSaved {
+  ln1: LayerNormSaved;
+  a1: tf.Tensor2D;
+  q: tf.Tensor4D;
+  k: tf.Tensor4D;
+  v: tf.Tensor4D;
+  att: tf.Tensor4D;
+  y: tf.Tensor2D;
+  ln2: LayerNormSaved;
+  a2: tf.Tensor2D;
+  pre: tf.Tensor2D;
+  act: tf.Tensor2D;
+}
+
+export interface TrunkInput {
+  batch: number;
+  seqLen: number;
+  ids: tf.Tensor1D; // [B*T] int32
+  positions: tf.Tensor1D; // [B*T] int32
+  bias: tf.Tensor4D; // [B, 1, T, T] additive attention mask
+}
+
+export interface TrunkOutput {
+  /** ln_f output [B*T, C]. */
+  hidden: tf.Tensor2D;
+  /** HF hidden_states when asked: n_layer + 1 tensors [B*T, C]. */
+  hiddenStates?: tf.Tensor2D[];
+  /** Per-layer keys/values [B, H, T, hd] when asked (decode prefill). */
+  kv?: Array<{ k: tf.Tensor4D; v: tf.Tensor4D }>;
+  saved?: { blocks: BlockSaved[]; lnf: LayerNormSaved };
+}
+
+export const pname = (l: number, rest: string): string => `transformer.h.${l}.${rest}`;
+
+function param(params: ParamTensors, name: string): tf.Tensor {
+  const t = params.get(name);
+  if (!t) throw new Error(`internal: parameter ${name} is missing`);
+  return t;
+}
+
+/** Embeddings + blocks + ln_f. Call inside tf.tidy; the caller keeps what it returns. */
+export function trunk(
+  config: GPT2Config,
+  params: ParamTensors,
+  input: TrunkInput,
+  want: { save?: boolean; hiddenStates?: boolean; kv?: boolean } = {},
+): TrunkOutput {
+  const { batch: B, seqLen: T } = input;
+  const H = config.n_head;
+  const P = (n: string): tf.Tensor => param(params, n);
+  const scale = 1 / Math.sqrt(config.n_embd / H);
+  const eps = config.layer_norm_epsilon;
+
+  let x = tf.add(tf.gather(P('transformer.wte.weight'), input.ids), tf.gather(P('transformer.wpe.weight'), input.positions)) as tf.Tensor2D;
+  const hiddenStates: tf.Tensor2D[] = [];
+  const blocks: BlockSaved[] = [];
+  const kv: Array<{ k: tf.Tensor4D; v: tf.Tensor4D }> = [];
+  if (want.hiddenStates) hiddenStates.push(x);
+
+  for (let l = 0; l < config.n_layer; l++) {
+    const ln1 = layerNorm(x, P(pname(l, 'ln_1.weight')), P(pname(l, 'ln_1.bias')), eps);
+    const qkv = linear(ln1.y, P(pname(l, 'attn.c_attn.weight')), P(pname(l, 'attn.c_attn.bias')));
+    const [qf, kf, vf] = tf.split(qkv, 3, 1);
+    const q = splitHeads(qf!, B, T, H);
+    const k = splitHeads(kf!, B, T, H);
+    const v = splitHeads(vf!, B, T, H);
+    const scores = tf.add(tf.mul(tf.matMul(q, k, false, true), scale), input.bias);
+    const att = tf.softmax(scores) as tf.Tensor4D;
+    const y = mergeHeads(tf.matMul(att, v));
+    x = tf.add(x, linear(y, P(pname(l, 'attn.c_proj.weight')), P(pname(l, 'attn.c_proj.bias'))));
+
+    const ln2 = layerNorm(x, P(pname(l, 'ln_2.weight')), P(pname(l, 'ln_2.bias')), eps);
+    const pre = linear(ln2.y, P(pname(l, 'mlp.c_fc.weight')), P(pname(l, 'mlp.c_fc.bias')));
+    const act = gelu(pre) as tf.Tensor2D;
+    x = tf.add(x, linear(act, P(pname(l, 'mlp.c_proj.weight')), P(pname(l, 'mlp.c_proj.bias'))));
+
+    if (want.save) blocks.push({ ln1: ln1.saved, a1: ln1.y, q, k, v, att, y, ln2: ln2.saved, a2: ln2.y, pre, act });
+    if (want.kv) kv.push({ k, v });
+    if (want.hiddenStates && l < config.n_layer - 1) hiddenStates.push(x);
+  }
+  const lnf = layerNorm(x, P('transformer.ln_f.weight'), P('transformer.ln_f.bias'), eps);
+  if (want.hiddenStates) hiddenStates.push(lnf.y);
+  const out: TrunkOutput = { hidden: lnf.y };
+  if (want.hiddenStates) out.hiddenStates = hiddenStates;
+  if (want.kv) out.kv = kv;
+  if (want.save) out.saved = { blocks, lnf: lnf.saved };
+  return out;
+}
+
+/**
+ * Backward through ln_f, the blocks and both embeddings, given d(loss)/d(ln_f output).
+ * Returns gradients by parameter name; the wte entry holds only the embedding part.
+ */
+export function trunkBackward(
+  config: GPT2Config,
+  params: ParamTensors,
+  input: TrunkInput,
+  saved: NonNullable<TrunkOutput['saved']>,
+  dHidden: tf.Tensor2D,
+): Map<string, tf.Tensor> {
+  const { batch: B, seqLen: T } = input;
+  const H = config.n_head;
+  const C = config.n_embd;
+  const P = (n: string): tf.Tensor => param(params, n);
+  const scale = 1 / Math.sqrt(C / H);
+  const grads = new Map<string, tf.Tensor>();
+
+  const f = layerNormBackward(dHidden, saved.lnf, P('transformer.ln_f.weight'));
+  grads.set('transformer.ln_f.weight', f.dgamma).set('transformer.ln_f.bias', f.dbeta);
+  let dx = f.dx;
+
+  for (let l = config.n_layer - 1; l >= 0; l--) {
+    const s = saved.blocks[l]!;
+    const mp = linearBackward(dx, s.act, P(pname(l, 'mlp.c_proj.weight')));
+    const dPre = geluBackward(mp.dx, s.pre) as tf.Tensor2D;
+    const fc = linearBackward(dPre, s.a2, P(pname(l, 'mlp.c_fc.weight')));
+    const ln2 = layerNormBackward(fc.dx, s.ln2, P(pname(l, 'ln_2.weight')));
+    dx = tf.add(dx, ln2.dx);
+
+    const ap = linearBackward(dx, s.y, P(pname(l, 'attn.c_proj.weight')));
+    const dY = splitHeads(ap.dx, B, T, H);
+    const dAtt = tf.matMul(dY, s.v, false, true);
+    const dV = tf.matMul(s.att, dY, true, false);
+    const dScores = tf.mul(tf.mul(s.att, tf.sub(dAtt, tf.sum(tf.mul(dAtt, s.att), -1, true))), scale) as tf.Tensor4D;
+    const dQ = tf.matMul(dScores, s.k);
+    const dK = tf.matMul(dScores, s.q, true, false);
+    const dQkv = tf.concat([mergeHeads(dQ), mergeHeads(dK), mergeHeads(dV)], 1);
+    const qkv = linearBackward(dQkv, s.a1, P(pname(l, 'attn.c_attn.weight')));
+    const ln1 = layerNormBackward(qkv.dx, s.ln1, P(pname(l, 'ln_1.weight')));
+    dx = tf.add(dx, ln1.dx);
+    // Free this block's activations now rather than at the end of the enclosing tidy: peak memory.
+    tf.dispose([s.a1, s.q, s.k, s.v, s.att, s.y, s.a2, s.pre, s.act, s.ln1.xhat, s.ln1.rstd, s.ln2.xhat, s.ln2.rstd]);
+
+    grads
+      .set(pname(l, 'ln_1.weight'), ln1.dgamma)
+      .set(pname(l, 'ln_1.bias'), ln1.dbeta)
+      .set(pname(l, 'attn.c_attn.weight'), qkv.dw)
+      .set(pname(l, 'attn.c_attn.bias'), qkv.db)
+      .set(pname(l, 'attn.c_proj.weight'), ap.dw)
+      .set(pname(l, 'attn.c_proj.bias'), ap.db)
+      .set(pname(l, 'ln_2.weight'), ln2.dgamma)
+      .set(pname(l, 'ln_2.bias'), ln2.dbeta)
+      .set(pname(l, 'mlp.c_fc.weight'), fc.dw)
+      .set(pname(l, 'mlp.c_fc.bias'), fc.db)
+      .set(pname(l, 'mlp.c_proj.weight'), mp.dw)
+      .set(pname(l, 'mlp.c_proj.bias'), mp.db);
+  }
+  // Embedding gradients by scatter-add: tfjs's gather gradient needs UnsortedSegmentSum, which wasm lacks.
+  const n = B * T;
+  grads.set('transformer.wte.weight', tf.scatterND(tf.reshape(input.ids, [n, 1]), dx, [config.vocab_size, C]));
+  grads.set('transformer.wpe.weight', tf.scatterND(tf.reshape(input.positions, [n, 1]), dx, [config.n_positions, C]));
+  return grads;
+}
