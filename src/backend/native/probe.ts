@@ -1,5 +1,6 @@
 import type { GPT2Config } from '../../arch/config.js';
 import type { NamedTensors, TransformerCore } from '../types.js';
+import { loadNativeAddon } from './addon.js';
 
 /** What selectBackend needs to know about a native core (CPU or CUDA) without importing it eagerly. */
 export type NativeProbe =
@@ -14,8 +15,23 @@ export type NativeProbe =
     }
   | { ok: false; backend: 'native-cpu' | 'native-cuda'; reason: string };
 
+/** Loads build/Release/socratic_native.node if it was built; never throws. */
 export function probeNativeCpu(): NativeProbe {
-  return { ok: false, backend: 'native-cpu', reason: 'the native CPU core is not part of this build' };
+  const loaded = loadNativeAddon();
+  if (!loaded.ok) return { ok: false, backend: 'native-cpu', reason: loaded.reason };
+  const { addon } = loaded;
+  const info = addon.info();
+  return {
+    ok: true,
+    backend: 'native-cpu',
+    simd: info.simd,
+    threads: info.threads,
+    version: `${info.version} (${info.blas})`,
+    createCore: async (config, init) => {
+      const { NativeCore } = await import('./core.js');
+      return NativeCore.create(config, addon, init);
+    },
+  };
 }
 
 export function probeNativeCuda(): NativeProbe {

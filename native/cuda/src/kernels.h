@@ -1,0 +1,77 @@
+// Launchers for the GPT-2 CUDA kernels. Same kernel list as the native CPU core
+// (embedding, layernorm, matmul+bias, attention, gelu_new, residual, fused
+// classifier + cross-entropy, AdamW with global-norm clipping, KV-cache decode).
+// Host-only header: plain pointers, so g++-compiled host code can call these.
+// bf16 buffers are passed as void* (__nv_bfloat16 on the device side).
+#pragma once
+#include <cuda_runtime_api.h>
+#include <cstddef>
+#include <cstdint>
+
+namespace sdcuda {
+
+// out[bt,:] = wte[ids[bt],:] + wpe[pos[bt],:]
+void embedding_forward(float* out, const int* ids, const int* pos, const float* wte, const float* wpe, int BT, int C, cudaStream_t s);
+// dwte[ids[bt],:] += dout[bt,:]; dwpe[pos[bt],:] += dout[bt,:]
+void embedding_backward(float* dwte, float* dwpe, const float* dout, const int* ids, const int* pos, int BT, int C, cudaStream_t s);
+
+// Biased variance, eps inside the sqrt (torch LayerNorm). mean/rstd may be null.
+void layernorm_forward(float* out, float* mean, float* rstd, const float* inp, const float* w, const float* b, int N, int C, float eps, cudaStream_t s);
+// dinp += ..., dw += ..., db += ... (accumulates: dinp is the residual-stream gradient).
+void layernorm_backward(float* dinp, float* dw, float* db, const float* dout, const float* inp, const float* w, const float* mean,
+                        const float* rstd, int N, int C, cudaStream_t s);
+
+void add_bias(float* out, const float* bias, int N, int OC, cudaStream_t s);
+// dbias += column sums of dout [N, OC]
+void bias_backward(float* dbias, const float* dout, int N, int OC, cudaStream_t s);
+
+void gelu_forward(float* out, const float* inp, size_t n, cudaStream_t s);
+// dinp = gelu'(inp) * dout (dinp may alias dout)
+void gelu_backward(float* dinp, const float* inp, const float* dout, size_t n, cudaStream_t s);
+void residual_forward(float* out, const float* a, const float* b, size_t n, cudaStream_t s);
+void cast_to_bf16(void* out, const float* in, size_t n, cudaStream_t s);
+
+// qkv [B,T,3,NH,hd] -> q,k,v [B,NH,T,hd]
+void qkv_split_heads(float* q, float* k, float* v, const float* qkv, int B, int T, int NH, int hd, cudaStream_t s);
+// inverse of the above, for the gradients
+void qkv_merge_heads(float* dqkv, const float* dq, const float* dk, const float* dv, int B, int T, int NH, int hd, cudaStream_t s);
+// y [B,NH,T,hd] <-> out [B,T,NH*hd]
+void heads_merge(float* out, const float* y, int B, int T, int NH, int hd, cudaStream_t s);
+void heads_split(float* y, const float* in, int B, int T, int NH, int hd, cudaStream_t s);
+
+// In place: scaled scores [B,NH,T,T] -> probabilities. Key j of query t is allowed iff j <= t and keymask[b,j] != 0
+// (keymask may be null). Disallowed scores are finfo(float32).min as in HF eager, so a row with no allowed key
+// becomes uniform over all T keys instead of NaN.
+void attention_softmax_forward(float* att, const uint8_t* keymask, int B, int NH, int T, cudaStream_t s);
+// In place: datt -> dpreatt * scale (zero where not allowed).
+void attention_softmax_backward(float* datt, const float* att, const uint8_t* keymask, float scale, int B, int NH, int T, cudaStream_t s);
+
+// KV cache [B,NH,maxLen,hd]: copy prompt k,v [B,NH,T,hd] into positions 0..T-1.
+void kv_cache_fill(float* kc, float* vc, const float* k, const float* v, int B, int NH, int T, int hd, int maxLen, cudaStream_t s);
+// Append the k,v of one token per row (from qkv [B,3C]) at index `at`, and set keymask[b, at] = 1.
+void kv_cache_append(float* kc, float* vc, uint8_t* keymask, const float* qkv, int B, int NH, int hd, int maxLen, int at, cudaStream_t s);
+// One query per row (q from qkv [B,3C]) against cache positions 0..len-1 -> out [B, NH*hd].
+void decode_attention(float* out, const float* qkv, const float* kc, const float* vc, const uint8_t* keymask, int B, int NH, int hd,
+                      int len, int maxLen, cudaStream_t s);
+// out[b,:] = in[b*T + T-1, :]
+void gather_last_rows(float* out, const float* in, int B, int T, int C, cudaStream_t s);
+
+// Per row of logits [R,V]: losses[r] = logsumexp - logit[target] (0 when target < 0). With grad, the row is
+// overwritten in place by dscale * (softmax - onehot(target)), or zeros when target < 0.
+void cross_entropy_rows(float* logits, float* losses, const int* targets, int R, int V, float dscale, bool grad, cudaStream_t s);
+
+// *out += sum(x^2) (out is a device double, zero it first)
+void sum_squares(double* out, const float* x, size_t n, cudaStream_t s);
+// torch AdamW (foreach=False) on the whole contiguous buffer. segEnd/segDecay describe the parameter tensors in
+// layout order (exclusive end offsets and whether weight decay applies). pbf16 (optional) receives a bf16 copy.
+struct AdamWArgs {
+  float lr, beta1, beta2, eps;
+  float decayFactor;  // 1 - lr * weight_decay, for decayed tensors
+  float clipCoef;     // gradients are multiplied by this first
+  float stepSize;     // lr / (1 - beta1^t)
+  float bc2Sqrt;      // sqrt(1 - beta2^t)
+};
+void adamw_update(float* p, const float* g, float* m, float* v, void* pbf16, const long long* segEnd, const uint8_t* segDecay, int nseg,
+                  size_t n, const AdamWArgs& a, cudaStream_t s);
+
+}  // namespace sdcuda

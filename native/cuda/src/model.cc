@@ -1,0 +1,257 @@
+// Gpt: construction, the contiguous parameter/gradient/optimizer buffers, GEMM dispatch, AdamW and the probe.
+#include <cmath>
+#include <cstring>
+
+#include "kernels.h"
+#include "model_internal.h"
+
+namespace sdcuda {
+
+DeviceInfo probe_device() {
+  DeviceInfo info{};
+  info.ok = false;
+  int runtime = 0, driver = 0;
+  cudaRuntimeGetVersion(&runtime);
+  cudaDriverGetVersion(&driver);  // 0 when no driver is installed
+  info.runtimeVersion = runtime;
+  info.driverVersion = driver;
+  int n = 0;
+  const cudaError_t e = cudaGetDeviceCount(&n);
+  if (e == cudaErrorInsufficientDriver && driver == 0) {
+    info.reason = "no CUDA driver: libcuda.so.1 is not installed or not loadable (no NVIDIA driver on this machine)";
+    return info;
+  }
+  if (e == cudaErrorInsufficientDriver) {
+    info.reason = "the NVIDIA driver (CUDA " + std::to_string(driver / 1000) + "." + std::to_string((driver % 1000) / 10) +
+                  ") is older than the CUDA runtime this addon was built with (" + std::to_string(runtime / 1000) + "." +
+                  std::to_string((runtime % 1000) / 10) + ")";
+    return info;
+  }
+  if (e == cudaErrorNoDevice || (e == cudaSuccess && n == 0)) {
+    info.reason = "no GPU visible: the CUDA driver reports no device (check CUDA_VISIBLE_DEVICES and nvidia-smi)";
+    return info;
+  }
+  if (e != cudaSuccess) {
+    info.reason = std::string("CUDA initialisation failed: ") + cudaGetErrorString(e);
+    return info;
+  }
+  cudaDeviceProp prop{};
+  if (cudaGetDeviceProperties(&prop, 0) != cudaSuccess) {
+    info.reason = "cudaGetDeviceProperties failed on device 0";
+    return info;
+  }
+  info.name = prop.name;
+  info.ccMajor = prop.major;
+  info.ccMinor = prop.minor;
+  info.totalMemory = prop.totalGlobalMem;
+  if (prop.major < 8) {
+    info.reason = "GPU " + info.name + " has compute capability " + std::to_string(prop.major) + "." + std::to_string(prop.minor) +
+                  "; this build targets sm_80 and newer (Ampere+)";
+    return info;
+  }
+  std::string err;
+  const CublasApi* api = load_cublas(err);
+  if (!api) {
+    info.reason = err;
+    return info;
+  }
+  cublasHandle_t h = nullptr;
+  if (api->create(&h) != kCublasSuccess) {
+    info.reason = "cublasCreate failed on " + info.name;
+    return info;
+  }
+  int ver = 0;
+  api->getVersion(h, &ver);
+  api->destroy(h);
+  info.cublas = api->library + " " + std::to_string(ver);
+  info.ok = true;
+  return info;
+}
+
+void* Gpt::dmalloc(size_t bytes) {
+  void* p = nullptr;
+  if (bytes == 0) bytes = 16;
+  const cudaError_t e = cudaMalloc(&p, bytes);
+  if (e != cudaSuccess) {
+    throw std::runtime_error("cudaMalloc of " + std::to_string(bytes >> 20) + " MiB failed (" + cudaGetErrorString(e) + "); " +
+                             std::to_string(bytes_ >> 20) + " MiB already held by this core");
+  }
+  sizes_[p] = bytes;
+  bytes_ += bytes;
+  return p;
+}
+
+void Gpt::dfree(void* p) {
+  if (!p) return;
+  auto it = sizes_.find(p);
+  if (it != sizes_.end()) {
+    bytes_ -= it->second;
+    sizes_.erase(it);
+  }
+  cudaFree(p);
+}
+
+Gpt::Gpt(const ModelConfig& cfg, Precision precision) : cfg_(cfg), prec_(precision) {
+  if (cfg.C % cfg.NH != 0) throw std::runtime_error("n_embd must be divisible by n_head");
+  std::string err;
+  blas_ = load_cublas(err);
+  if (!blas_) throw std::runtime_error(err);
+  SD_CUDA(cudaStreamCreate(&stream_));
+  if (blas_->create(&handle_) != kCublasSuccess) throw std::runtime_error("cublasCreate failed");
+  blas_->setStream(handle_, stream_);
+
+  // Same order as paramLayout (src/arch/layout.ts).
+  const size_t C = cfg.C, F = cfg.F;
+  std::vector<std::pair<size_t, bool>> tensors;  // (numel, decay)
+  auto add = [&](size_t n, bool decay) {
+    offsets_.push_back(nparams_);
+    tensors.emplace_back(n, decay);
+    nparams_ += n;
+    return offsets_.back();
+  };
+  wte_ = add(static_cast<size_t>(cfg.vocab) * C, true);
+  wpe_ = add(static_cast<size_t>(cfg.maxT) * C, true);
+  for (int l = 0; l < cfg.L; l++) {
+    Layer w{};
+    w.ln1w = add(C, false);
+    w.ln1b = add(C, false);
+    w.qkvw = add(C * 3 * C, true);
+    w.qkvb = add(3 * C, false);
+    w.apw = add(C * C, true);
+    w.apb = add(C, false);
+    w.ln2w = add(C, false);
+    w.ln2b = add(C, false);
+    w.fcw = add(C * F, true);
+    w.fcb = add(F, false);
+    w.fpw = add(F * C, true);
+    w.fpb = add(C, false);
+    layers_.push_back(w);
+  }
+  lnfw_ = add(C, false);
+  lnfb_ = add(C, false);
+  offsets_.push_back(nparams_);
+
+  params_ = static_cast<float*>(dmalloc(nparams_ * 4));
+  grads_ = static_cast<float*>(dmalloc(nparams_ * 4));
+  m_ = static_cast<float*>(dmalloc(nparams_ * 4));
+  v_ = static_cast<float*>(dmalloc(nparams_ * 4));
+  if (prec_ == Precision::BF16) paramsBf_ = dmalloc(nparams_ * 2);
+  SD_CUDA(cudaMemsetAsync(params_, 0, nparams_ * 4, stream_));
+  SD_CUDA(cudaMemsetAsync(grads_, 0, nparams_ * 4, stream_));
+  SD_CUDA(cudaMemsetAsync(m_, 0, nparams_ * 4, stream_));
+  SD_CUDA(cudaMemsetAsync(v_, 0, nparams_ * 4, stream_));
+
+  nseg_ = static_cast<int>(tensors.size());
+  std::vector<long long> ends(nseg_);
+  std::vector<uint8_t> decay(nseg_);
+  for (int i = 0; i < nseg_; i++) {
+    ends[i] = static_cast<long long>(offsets_[i + 1]);
+    decay[i] = tensors[i].second ? 1 : 0;
+  }
+  segEnd_ = static_cast<long long*>(dmalloc(nseg_ * sizeof(long long)));
+  segDecay_ = static_cast<uint8_t*>(dmalloc(nseg_));
+  normAcc_ = static_cast<double*>(dmalloc(sizeof(double)));
+  SD_CUDA(cudaMemcpyAsync(segEnd_, ends.data(), nseg_ * sizeof(long long), cudaMemcpyHostToDevice, stream_));
+  SD_CUDA(cudaMemcpyAsync(segDecay_, decay.data(), nseg_, cudaMemcpyHostToDevice, stream_));
+  SD_CUDA(cudaStreamSynchronize(stream_));
+}
+
+Gpt::~Gpt() {
+  sessions_.clear();  // Session memory is owned through sizes_ and freed below
+  for (auto& kv : sizes_) cudaFree(kv.first);
+  sizes_.clear();
+  if (handle_) blas_->destroy(handle_);
+  if (stream_) cudaStreamDestroy(stream_);
+}
+
+const void* Gpt::Pbf(size_t off) const { return paramsBf_ ? static_cast<const uint16_t*>(paramsBf_) + off : nullptr; }
+void* Gpt::bf_at(void* base, size_t off) const { return base ? static_cast<uint16_t*>(base) + off : nullptr; }
+
+void Gpt::set_params(const float* host) {
+  SD_CUDA(cudaMemcpyAsync(params_, host, nparams_ * 4, cudaMemcpyHostToDevice, stream_));
+  if (paramsBf_) cast_to_bf16(paramsBf_, params_, nparams_, stream_);
+  SD_CUDA(cudaStreamSynchronize(stream_));
+}
+void Gpt::get_params(float* host) {
+  SD_CUDA(cudaMemcpyAsync(host, params_, nparams_ * 4, cudaMemcpyDeviceToHost, stream_));
+  SD_CUDA(cudaStreamSynchronize(stream_));
+}
+void Gpt::get_grads(float* host) {
+  SD_CUDA(cudaMemcpyAsync(host, grads_, nparams_ * 4, cudaMemcpyDeviceToHost, stream_));
+  SD_CUDA(cudaStreamSynchronize(stream_));
+}
+void Gpt::zero_grads() { SD_CUDA(cudaMemsetAsync(grads_, 0, nparams_ * 4, stream_)); }
+void Gpt::get_adam(float* m, float* v) {
+  SD_CUDA(cudaMemcpyAsync(m, m_, nparams_ * 4, cudaMemcpyDeviceToHost, stream_));
+  SD_CUDA(cudaMemcpyAsync(v, v_, nparams_ * 4, cudaMemcpyDeviceToHost, stream_));
+  SD_CUDA(cudaStreamSynchronize(stream_));
+}
+void Gpt::set_adam(const float* m, const float* v) {
+  SD_CUDA(cudaMemcpyAsync(m_, m, nparams_ * 4, cudaMemcpyHostToDevice, stream_));
+  SD_CUDA(cudaMemcpyAsync(v_, v, nparams_ * 4, cudaMemcpyHostToDevice, stream_));
+  SD_CUDA(cudaStreamSynchronize(stream_));
+}
+
+double Gpt::grad_norm() {
+  SD_CUDA(cudaMemsetAsync(normAcc_, 0, sizeof(double), stream_));
+  sum_squares(normAcc_, grads_, nparams_, stream_);
+  double sq = 0;
+  SD_CUDA(cudaMemcpyAsync(&sq, normAcc_, sizeof(double), cudaMemcpyDeviceToHost, stream_));
+  SD_CUDA(cudaStreamSynchronize(stream_));
+  return std::sqrt(sq);
+}
+
+void Gpt::adamw(double lr, double beta1, double beta2, double eps, double weightDecay, double clipCoef, int step) {
+  AdamWArgs a{};
+  a.lr = static_cast<float>(lr);
+  a.beta1 = static_cast<float>(beta1);
+  a.beta2 = static_cast<float>(beta2);
+  a.eps = static_cast<float>(eps);
+  a.decayFactor = static_cast<float>(1.0 - lr * weightDecay);
+  a.clipCoef = static_cast<float>(clipCoef);
+  a.stepSize = static_cast<float>(lr / (1.0 - std::pow(beta1, step)));
+  a.bc2Sqrt = static_cast<float>(std::sqrt(1.0 - std::pow(beta2, step)));
+  adamw_update(params_, grads_, m_, v_, paramsBf_, segEnd_, segDecay_, nseg_, nparams_, a, stream_);
+  SD_CUDA(cudaStreamSynchronize(stream_));
+}
+
+void Gpt::gemm(int opA, int opB, int m, int n, int k, const float* A, const void* Abf, int lda, const float* B, const void* Bbf, int ldb,
+               float* C, int ldc, float beta, float alpha) {
+  const bool bf = prec_ == Precision::BF16 && Abf && Bbf;
+  const int compute = prec_ == Precision::FP32 || bf ? kCompute32F : kCompute32FFastTF32;
+  const cudaDataType ab = bf ? CUDA_R_16BF : CUDA_R_32F;
+  const cublasStatus_t st = blas_->gemmEx(handle_, opA, opB, m, n, k, &alpha, bf ? Abf : A, ab, lda, bf ? Bbf : B, ab, ldb, &beta, C,
+                                          CUDA_R_32F, ldc, compute, kGemmDefault);
+  if (st != kCublasSuccess) throw std::runtime_error("cublasGemmEx failed with status " + std::to_string(st));
+}
+
+void Gpt::gemm_batched(int opA, int opB, int m, int n, int k, float alpha, const float* A, int lda, long long sA, const float* B, int ldb,
+                       long long sB, float beta, float* C, int ldc, long long sC, int batch) {
+  const int compute = prec_ == Precision::FP32 ? kCompute32F : kCompute32FFastTF32;
+  const cublasStatus_t st = blas_->gemmStridedBatchedEx(handle_, opA, opB, m, n, k, &alpha, A, CUDA_R_32F, lda, sA, B, CUDA_R_32F, ldb, sB,
+                                                        &beta, C, CUDA_R_32F, ldc, sC, batch, compute, kGemmDefault);
+  if (st != kCublasSuccess) throw std::runtime_error("cublasGemmStridedBatchedEx failed with status " + std::to_string(st));
+}
+
+// Row-major out[M,N] = in[M,K] @ W[K,N] is column-major out^T = W^T in^T: gemm(N, N, N, M, K, W, in).
+void Gpt::linear_forward(float* out, const float* in, const void* inBf, size_t w, size_t bias, int M, int K, int N, void* scratchBf) {
+  if (prec_ == Precision::BF16 && !inBf) {
+    cast_to_bf16(scratchBf, in, static_cast<size_t>(M) * K, stream_);
+    inBf = scratchBf;
+  }
+  gemm(kOpN, kOpN, N, M, K, P(w), Pbf(w), N, in, inBf, K, out, N, 0.f);
+  add_bias(out, P(bias), M, N, stream_);
+}
+
+void Gpt::linear_backward(float* dIn, const float* dOut, const float* in, const void* inBf, size_t w, size_t bias, int M, int K, int N) {
+  const void* dOutBf = nullptr;
+  if (prec_ == Precision::BF16) {
+    cast_to_bf16(plan_->scratchBf, dOut, static_cast<size_t>(M) * N, stream_);
+    dOutBf = plan_->scratchBf;
+  }
+  if (dIn) gemm(kOpT, kOpN, K, M, N, P(w), Pbf(w), N, dOut, dOutBf, N, dIn, K, 0.f);  // dIn = dOut @ W^T
+  gemm(kOpN, kOpT, N, K, M, dOut, dOutBf, N, in, inBf, K, G(w), N, 1.f);              // dW += in^T @ dOut
+  bias_backward(G(bias), dOut, M, N, stream_);
+}
+
+}  // namespace sdcuda

@@ -1,0 +1,370 @@
+// Kernels of the GPT-2 block. Hot row loops are compiled for AVX-512, AVX2+FMA and
+// baseline x86-64 and picked at load time (ifunc), so one binary runs everywhere.
+#include "kernels.h"
+
+#include <omp.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <vector>
+
+#if defined(__x86_64__) && !defined(SD_NO_CLONES)
+#define SD_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#define SD_CLONES
+#endif
+
+namespace sd {
+namespace {
+
+// Vectorizable expf (Cephes polynomial, ~1 ulp on the clamped range). libm's expf
+// does not vectorize without -ffast-math, and the softmax over 50257 logits is hot.
+inline float fexp(float x) {
+  x = std::min(std::max(x, -87.3f), 88.7f);
+  float n = std::floor(x * 1.44269504088896341f + 0.5f);
+  float r = x - n * 0.693359375f;
+  r = r + n * 2.12194440e-4f;
+  float p = 1.9875691500e-4f;
+  p = p * r + 1.3981999507e-3f;
+  p = p * r + 8.3334519073e-3f;
+  p = p * r + 4.1665795894e-2f;
+  p = p * r + 1.6666665459e-1f;
+  p = p * r + 5.0000001201e-1f;
+  float y = p * r * r + r + 1.0f;
+  int32_t e = (static_cast<int32_t>(n) + 127) << 23;
+  float s;
+  std::memcpy(&s, &e, 4);
+  return y * s;
+}
+inline float ftanh(float u) { return 1.0f - 2.0f / (fexp(2.0f * u) + 1.0f); }
+constexpr float kGeluS = 0.7978845608028654f;  // sqrt(2/pi)
+
+SD_CLONES void ln_row(float* o, const float* x, const float* w, const float* b, int C, float eps, float* mo,
+                      float* ro) {
+  float m = 0;
+  for (int i = 0; i < C; i++) m += x[i];
+  m /= C;
+  float v = 0;
+  for (int i = 0; i < C; i++) {
+    float d = x[i] - m;
+    v += d * d;
+  }
+  v /= C;
+  float rs = 1.0f / std::sqrt(v + eps);
+  for (int i = 0; i < C; i++) o[i] = (x[i] - m) * rs * w[i] + b[i];
+  *mo = m;
+  *ro = rs;
+}
+
+SD_CLONES void ln_bwd_row(float* dx, float* dw, float* db, const float* dout, const float* x, const float* w, float m,
+                          float rs, int C) {
+  float dnm = 0, dnnm = 0;
+  for (int i = 0; i < C; i++) {
+    float n = (x[i] - m) * rs;
+    float dn = w[i] * dout[i];
+    dnm += dn;
+    dnnm += dn * n;
+  }
+  dnm /= C;
+  dnnm /= C;
+  for (int i = 0; i < C; i++) {
+    float n = (x[i] - m) * rs;
+    float dn = w[i] * dout[i];
+    db[i] += dout[i];
+    dw[i] += n * dout[i];
+    dx[i] += (dn - dnm - n * dnnm) * rs;
+  }
+}
+
+SD_CLONES void add_row(float* o, const float* a, int n) {
+  for (int i = 0; i < n; i++) o[i] += a[i];
+}
+SD_CLONES void add2_row(float* o, const float* a, const float* b, int n) {
+  for (int i = 0; i < n; i++) o[i] = a[i] + b[i];
+}
+
+SD_CLONES void attn_row(float* out, float* arow, const float* q, const float* k, const float* v, int ks, int Tk,
+                        int lim, const uint8_t* mrow, int hd, float scale) {
+  float mx = -INFINITY;
+  bool any = false;
+  for (int j = 0; j < Tk; j++) {
+    if (j <= lim && (!mrow || mrow[j])) {
+      const float* kj = k + (long)j * ks;
+      float s = 0;
+      for (int d = 0; d < hd; d++) s += q[d] * kj[d];
+      s *= scale;
+      arow[j] = s;
+      mx = std::max(mx, s);
+      any = true;
+    } else {
+      arow[j] = -INFINITY;
+    }
+  }
+  for (int d = 0; d < hd; d++) out[d] = 0;
+  if (!any) {
+    // HF adds finfo.min to masked scores: a row with no visible key becomes uniform over all keys.
+    float u = 1.0f / Tk;
+    for (int j = 0; j < Tk; j++) {
+      arow[j] = u;
+      const float* vj = v + (long)j * ks;
+      for (int d = 0; d < hd; d++) out[d] += u * vj[d];
+    }
+    return;
+  }
+  float sum = 0;
+  for (int j = 0; j < Tk; j++) {
+    float e = arow[j] == -INFINITY ? 0.0f : fexp(arow[j] - mx);
+    arow[j] = e;
+    sum += e;
+  }
+  float inv = 1.0f / sum;
+  for (int j = 0; j < Tk; j++) {
+    float p = arow[j] * inv;
+    arow[j] = p;
+    if (p != 0.0f) {
+      const float* vj = v + (long)j * ks;
+      for (int d = 0; d < hd; d++) out[d] += p * vj[d];
+    }
+  }
+}
+
+SD_CLONES void attn_bwd_head(float* dq, float* dk, float* dv, const float* dout, const float* q, const float* k,
+                             const float* v, const float* att, int T, int C3, int C, int hd, float scale, float* tmp) {
+  for (int i = 0; i < T; i++) {
+    const float* arow = att + (long)i * T;
+    int jmax = T - 1;
+    while (jmax > i && arow[jmax] == 0.0f) jmax--;
+    const float* dy = dout + (long)i * C;
+    float s = 0;
+    for (int j = 0; j <= jmax; j++) {
+      const float* vj = v + (long)j * C3;
+      float dd = 0;
+      for (int d = 0; d < hd; d++) dd += dy[d] * vj[d];
+      tmp[j] = dd;
+      s += arow[j] * dd;
+      float a = arow[j];
+      float* dvj = dv + (long)j * C3;
+      for (int d = 0; d < hd; d++) dvj[d] += a * dy[d];
+    }
+    const float* qi = q + (long)i * C3;
+    float* dqi = dq + (long)i * C3;
+    for (int j = 0; j <= jmax; j++) {
+      float dp = arow[j] * (tmp[j] - s) * scale;
+      if (dp == 0.0f) continue;
+      const float* kj = k + (long)j * C3;
+      float* dkj = dk + (long)j * C3;
+      for (int d = 0; d < hd; d++) {
+        dqi[d] += dp * kj[d];
+        dkj[d] += dp * qi[d];
+      }
+    }
+  }
+}
+
+SD_CLONES void gelu_fwd_span(float* o, const float* x, long n) {
+  for (long i = 0; i < n; i++) {
+    float xi = x[i];
+    float u = kGeluS * (xi + 0.044715f * xi * xi * xi);
+    o[i] = 0.5f * xi * (1.0f + ftanh(u));
+  }
+}
+SD_CLONES void gelu_bwd_span(float* d, const float* x, long n) {
+  for (long i = 0; i < n; i++) {
+    float xi = x[i];
+    float u = kGeluS * (xi + 0.044715f * xi * xi * xi);
+    float t = ftanh(u);
+    float du = kGeluS * (1.0f + 3.0f * 0.044715f * xi * xi);
+    d[i] *= 0.5f * (1.0f + t) + 0.5f * xi * (1.0f - t * t) * du;
+  }
+}
+
+SD_CLONES double ce_row(float* l, int target, int V, float gscale, bool backward) {
+  float mx = -INFINITY;
+  for (int j = 0; j < V; j++) mx = std::max(mx, l[j]);
+  float lt = l[target];
+  float sum = 0;
+  for (int j = 0; j < V; j++) {
+    float e = fexp(l[j] - mx);
+    l[j] = e;
+    sum += e;
+  }
+  double nll = std::log((double)sum) - (double)(lt - mx);
+  if (backward) {
+    float k = gscale / sum;
+    for (int j = 0; j < V; j++) l[j] *= k;
+    l[target] -= gscale;
+  }
+  return nll;
+}
+
+SD_CLONES void adamw_span(float* p, float* g, float* m, float* v, long n, float lr, float b1, float b2, float eps,
+                          float wd, float clip, float bc1, float bc2s) {
+  float dec = 1.0f - lr * wd;
+  float step = lr / bc1;
+  for (long i = 0; i < n; i++) {
+    float gi = g[i] * clip;
+    float mi = b1 * m[i] + (1.0f - b1) * gi;
+    float vi = b2 * v[i] + (1.0f - b2) * gi * gi;
+    m[i] = mi;
+    v[i] = vi;
+    float pi = p[i] * dec;
+    p[i] = pi - step * mi / (std::sqrt(vi) / bc2s + eps);
+  }
+}
+
+SD_CLONES double sumsq_span(const float* x, long n) {
+  double s = 0;
+  for (long i = 0; i < n; i++) s += (double)x[i] * x[i];
+  return s;
+}
+
+}  // namespace
+
+void encoder_forward(float* out, const float* wte, const float* wpe, const int32_t* ids, const int32_t* pos, int B,
+                     int T, int C) {
+#pragma omp parallel for
+  for (long r = 0; r < (long)B * T; r++) {
+    int p = pos ? pos[r] : (int)(r % T);
+    add2_row(out + r * C, wte + (long)ids[r] * C, wpe + (long)p * C, C);
+  }
+}
+
+void encoder_backward(float* dwte, float* dwpe, const float* dout, const int32_t* ids, const int32_t* pos, int B,
+                      int T, int C) {
+  // Serial scatter-add: rows may repeat ids, and B*T*C adds are negligible next to the GEMMs.
+  for (long r = 0; r < (long)B * T; r++) {
+    int p = pos ? pos[r] : (int)(r % T);
+    add_row(dwte + (long)ids[r] * C, dout + r * C, C);
+    add_row(dwpe + (long)p * C, dout + r * C, C);
+  }
+}
+
+void layernorm_forward(float* out, float* mean, float* rstd, const float* inp, const float* w, const float* b, int N,
+                       int C, float eps) {
+#pragma omp parallel for
+  for (int r = 0; r < N; r++) ln_row(out + (long)r * C, inp + (long)r * C, w, b, C, eps, mean + r, rstd + r);
+}
+
+void layernorm_backward(float* dinp, float* dw, float* db, const float* dout, const float* inp, const float* w,
+                        const float* mean, const float* rstd, int N, int C) {
+  int nt = omp_get_max_threads();
+  std::vector<float> part((size_t)nt * 2 * C, 0.0f);
+#pragma omp parallel
+  {
+    float* pw = part.data() + (size_t)omp_get_thread_num() * 2 * C;
+#pragma omp for
+    for (int r = 0; r < N; r++)
+      ln_bwd_row(dinp + (long)r * C, pw, pw + C, dout + (long)r * C, inp + (long)r * C, w, mean[r], rstd[r], C);
+  }
+  for (int t = 0; t < nt; t++) {
+    add_row(dw, part.data() + (size_t)t * 2 * C, C);
+    add_row(db, part.data() + (size_t)t * 2 * C + C, C);
+  }
+}
+
+void matmul_forward(float* out, const float* inp, const float* W, const float* bias, int N, int IC, int OC,
+                    bool accumulate) {
+  if (bias) {
+#pragma omp parallel for
+    for (int r = 0; r < N; r++) {
+      if (accumulate)
+        add_row(out + (long)r * OC, bias, OC);
+      else
+        std::memcpy(out + (long)r * OC, bias, sizeof(float) * OC);
+    }
+  }
+  sgemm(false, false, N, OC, IC, 1.0f, inp, IC, W, OC, (bias || accumulate) ? 1.0f : 0.0f, out, OC);
+}
+
+void matmul_backward(float* dinp, float* dW, float* db, const float* dout, const float* inp, const float* W, int N,
+                     int IC, int OC) {
+  if (dinp) sgemm(false, true, N, IC, OC, 1.0f, dout, OC, W, OC, 0.0f, dinp, IC);
+  sgemm(true, false, IC, OC, N, 1.0f, inp, IC, dout, OC, 1.0f, dW, OC);
+  if (db) {
+    int nt = omp_get_max_threads();
+    std::vector<float> part((size_t)nt * OC, 0.0f);
+#pragma omp parallel
+    {
+      float* pb = part.data() + (size_t)omp_get_thread_num() * OC;
+#pragma omp for
+      for (int r = 0; r < N; r++) add_row(pb, dout + (long)r * OC, OC);
+    }
+    for (int t = 0; t < nt; t++) add_row(db, part.data() + (size_t)t * OC, OC);
+  }
+}
+
+void attention_forward(float* out, float* att, const AttnArgs& a) {
+  const int C = a.NH * a.hd;
+  const float scale = 1.0f / std::sqrt((float)a.hd);
+  const long total = (long)a.B * a.NH * a.Tq;
+#pragma omp parallel for schedule(dynamic, 16)
+  for (long idx = 0; idx < total; idx++) {
+    int i = (int)(idx % a.Tq);
+    int h = (int)((idx / a.Tq) % a.NH);
+    int b = (int)(idx / ((long)a.Tq * a.NH));
+    const float* q = a.q + ((long)b * a.Tq + i) * a.qs + h * a.hd;
+    const float* k = a.k + b * a.kbs + h * a.hd;
+    const float* v = a.v + b * a.kbs + h * a.hd;
+    float* arow = att + (((long)b * a.NH + h) * a.Tq + i) * a.Tk;
+    float* o = out + ((long)b * a.Tq + i) * C + h * a.hd;
+    attn_row(o, arow, q, k, v, a.ks, a.Tk, a.past + i, a.mask ? a.mask + b * a.mbs : nullptr, a.hd, scale);
+  }
+}
+
+void attention_backward(float* dqkv, const float* dout, const float* qkv, const float* att, int B, int T, int NH,
+                        int hd) {
+  const int C = NH * hd, C3 = 3 * C;
+  const float scale = 1.0f / std::sqrt((float)hd);
+  std::memset(dqkv, 0, sizeof(float) * (size_t)B * T * C3);
+#pragma omp parallel
+  {
+    std::vector<float> tmp(T);
+#pragma omp for schedule(dynamic, 1)
+    for (int bh = 0; bh < B * NH; bh++) {
+      int b = bh / NH, h = bh % NH;
+      long base = (long)b * T * C3 + h * hd;
+      attn_bwd_head(dqkv + base, dqkv + base + C, dqkv + base + 2 * C, dout + (long)b * T * C + h * hd, qkv + base,
+                    qkv + base + C, qkv + base + 2 * C, att + (long)bh * T * T, T, C3, C, hd, scale, tmp.data());
+    }
+  }
+}
+
+void gelu_forward(float* out, const float* inp, long n) {
+  const long chunk = 4096;
+#pragma omp parallel for
+  for (long s = 0; s < n; s += chunk) gelu_fwd_span(out + s, inp + s, std::min(chunk, n - s));
+}
+void gelu_backward(float* d, const float* inp, long n) {
+  const long chunk = 4096;
+#pragma omp parallel for
+  for (long s = 0; s < n; s += chunk) gelu_bwd_span(d + s, inp + s, std::min(chunk, n - s));
+}
+
+double crossentropy_rows(float* logits, const int32_t* targets, int R, int V, float gscale, bool backward) {
+  double total = 0;
+#pragma omp parallel for reduction(+ : total)
+  for (int r = 0; r < R; r++) total += ce_row(logits + (long)r * V, targets[r], V, gscale, backward);
+  return total;
+}
+
+void adamw_update(float* p, float* g, float* m, float* v, long n, float lr, float b1, float b2, float eps, float wd,
+                  float clip, int t) {
+  // Bias corrections in double, like torch (Python floats).
+  float bc1 = (float)(1.0 - std::pow((double)b1, t));
+  float bc2s = (float)std::sqrt(1.0 - std::pow((double)b2, t));
+  const long chunk = 16384;
+#pragma omp parallel for
+  for (long s = 0; s < n; s += chunk)
+    adamw_span(p + s, g + s, m + s, v + s, std::min(chunk, n - s), lr, b1, b2, eps, wd, clip, bc1, bc2s);
+}
+
+double sum_squares(const float* x, long n) {
+  const long chunk = 16384;
+  double total = 0;
+#pragma omp parallel for reduction(+ : total)
+  for (long s = 0; s < n; s += chunk) total += sumsq_span(x + s, std::min(chunk, n - s));
+  return total;
+}
+
+}  // namespace sd

@@ -1,0 +1,57 @@
+// Forward/backward kernels of the GPT-2 block. Row-major; N = rows (B*T).
+#pragma once
+#include <cstdint>
+
+namespace sd {
+
+// out[M,N] = alpha * op(A)[M,K] @ op(B)[K,N] + beta * out (row-major). OpenBLAS when built with it.
+void sgemm(bool transA, bool transB, int M, int N, int K, float alpha, const float* A, int lda, const float* B,
+           int ldb, float beta, float* Cm, int ldc);
+
+void encoder_forward(float* out, const float* wte, const float* wpe, const int32_t* ids, const int32_t* pos, int B,
+                     int T, int C);
+void encoder_backward(float* dwte, float* dwpe, const float* dout, const int32_t* ids, const int32_t* pos, int B,
+                      int T, int C);
+
+void layernorm_forward(float* out, float* mean, float* rstd, const float* inp, const float* w, const float* b, int N,
+                       int C, float eps);
+// dinp += ..., dw += ..., db += ...
+void layernorm_backward(float* dinp, float* dw, float* db, const float* dout, const float* inp, const float* w,
+                        const float* mean, const float* rstd, int N, int C);
+
+// out = (accumulate ? out : 0) + inp @ W + bias   (Conv1D: W is [IC, OC])
+void matmul_forward(float* out, const float* inp, const float* W, const float* bias, int N, int IC, int OC,
+                    bool accumulate);
+// dinp = dout @ W^T (overwritten), dW += inp^T @ dout, db += colsum(dout)
+void matmul_backward(float* dinp, float* dW, float* db, const float* dout, const float* inp, const float* W, int N,
+                     int IC, int OC);
+
+struct AttnArgs {
+  int B, Tq, Tk, past, NH, hd;
+  const float* q;  // row (b,i) at q + (b*Tq+i)*qs
+  int qs;
+  const float *k, *v;  // key j of batch b at k + b*kbs + j*ks
+  long kbs;
+  int ks;
+  const uint8_t* mask;  // key mask (b,j) at mask[b*mbs+j], or null
+  long mbs;
+};
+// out [B*Tq, C]; att [B,NH,Tq,Tk] softmax probabilities kept for backward.
+void attention_forward(float* out, float* att, const AttnArgs& a);
+// Training only (Tq == Tk, past 0, q/k/v inside qkv with stride 3C). dqkv is overwritten.
+void attention_backward(float* dqkv, const float* dout, const float* qkv, const float* att, int B, int T, int NH,
+                        int hd);
+
+void gelu_forward(float* out, const float* inp, long n);
+// dinout = dinout * gelu'(inp), in place
+void gelu_backward(float* dinout, const float* inp, long n);
+
+// Cross-entropy over R rows of logits [R,V] with targets; returns the summed NLL.
+// If gscale != 0 the rows are replaced by dlogits = (softmax - onehot) * gscale.
+double crossentropy_rows(float* logits, const int32_t* targets, int R, int V, float gscale, bool backward);
+
+void adamw_update(float* p, float* g, float* m, float* v, long n, float lr, float b1, float b2, float eps, float wd,
+                  float clip, int t);
+double sum_squares(const float* x, long n);
+
+}  // namespace sd

@@ -1,0 +1,120 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** The raw N-API surface of build/Release/socratic_native.node (see native/src/addon.cc). */
+export interface RawKVCache {
+  length(): number;
+  bytes(): number;
+  dispose(): void;
+}
+
+export interface RawCore {
+  paramSizes(): number[];
+  /** which: 0 params, 1 grads, 2 AdamW m, 3 AdamW v. Copies the whole buffer in/out. */
+  setBuffer(which: 0 | 1 | 2 | 3, data: Float32Array): void;
+  getBuffer(which: 0 | 1 | 2 | 3, out: Float32Array): void;
+  zeroGrads(): void;
+  forward(
+    ids: Int32Array,
+    mask: Uint8Array | null,
+    pos: Int32Array | null,
+    B: number,
+    T: number,
+    logitsOut: Float32Array | null,
+    wantHidden: boolean,
+  ): Promise<Float32Array[] | undefined>;
+  loss(
+    ids: Int32Array,
+    mask: Uint8Array | null,
+    pos: Int32Array | null,
+    B: number,
+    T: number,
+    labels: Int32Array,
+    backward: boolean,
+    scale: number,
+  ): Promise<{ loss: number; tokens: number }>;
+  gradSqNorm(): number;
+  /** AdamW over all params (decay only on 2-D weights), grads scaled by clip, then grads zeroed. */
+  adamw(lr: number, b1: number, b2: number, eps: number, wd: number, clip: number, t: number): Promise<void>;
+  newCache(B: number, maxLength: number): RawKVCache;
+  decode(
+    cache: RawKVCache,
+    ids: Int32Array,
+    mask: Uint8Array | null,
+    pos: Int32Array | null,
+    B: number,
+    T: number,
+    lastLogitsOut: Float32Array,
+  ): Promise<void>;
+  bytes(): number;
+  dispose(): void;
+}
+
+export interface NativeAddon {
+  NativeCore: new (cfg: { V: number; maxT: number; C: number; L: number; NH: number; F: number; eps: number }) => RawCore;
+  info(): { simd: string; threads: number; blas: string; version: string };
+  profileEnable(on: boolean): void;
+  profileReset(): void;
+  /** Seconds spent per kernel since the last reset (only while enabled). */
+  profileGet(): Record<string, number>;
+}
+
+export type AddonLoad = { ok: true; addon: NativeAddon; path: string } | { ok: false; reason: string };
+
+const ADDON_FILE = 'socratic_native.node';
+
+/** Walks up from this module to the package root (works from src/ under vitest/tsx and from dist/). */
+function packageRoot(): string | undefined {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 6; i++) {
+    const pkg = join(dir, 'package.json');
+    if (existsSync(pkg)) {
+      try {
+        if ((JSON.parse(readFileSync(pkg, 'utf8')) as { name?: string }).name === 'socratic-distill') return dir;
+      } catch {
+        // unreadable package.json: keep walking
+      }
+    }
+    const up = dirname(dir);
+    if (up === dir) break;
+    dir = up;
+  }
+  return undefined;
+}
+
+export function addonCandidates(): string[] {
+  const out: string[] = [];
+  if (process.env.SOCRATIC_DISTILL_NATIVE) out.push(resolve(process.env.SOCRATIC_DISTILL_NATIVE));
+  const root = packageRoot();
+  if (root) {
+    for (const sub of ['build/Release', 'build/Debug', 'native/build/Release']) out.push(join(root, sub, ADDON_FILE));
+  }
+  return out;
+}
+
+let cached: AddonLoad | undefined;
+
+/** Loads the addon once; never throws. `reason` is one line naming what is missing. */
+export function loadNativeAddon(): AddonLoad {
+  if (cached) return cached;
+  if (process.env.SOCRATIC_DISTILL_DISABLE_NATIVE === '1') {
+    return (cached = { ok: false, reason: 'disabled by SOCRATIC_DISTILL_DISABLE_NATIVE=1' });
+  }
+  const candidates = addonCandidates();
+  const path = candidates.find((p) => existsSync(p));
+  if (!path) {
+    return (cached = {
+      ok: false,
+      reason: `native addon not built (no ${ADDON_FILE} under build/Release; run \`node native/build.mjs --strict\`)`,
+    });
+  }
+  try {
+    const addon = createRequire(import.meta.url)(path) as NativeAddon;
+    return (cached = { ok: true, addon, path });
+  } catch (e) {
+    const msg = (e instanceof Error ? e.message : String(e)).split('\n')[0];
+    return (cached = { ok: false, reason: `native addon at ${path} failed to load: ${msg}` });
+  }
+}
