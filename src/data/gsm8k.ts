@@ -42,12 +42,14 @@ export function parseGsm8kAnswer(answer: string): ParsedGsm8kAnswer {
   if (!m) throw new Error(`last line must be '#### <answer>', got '${finalLine.slice(0, 40)}'`);
   const finalAnswer = parseNumber(m[1]!);
   if (finalAnswer === null) throw new Error(`final answer '${m[1]}' is not a number`);
-  const stepLines = lines.slice(0, -1).filter((l) => l.trim().length > 0);
+  const bodyLines = lines.slice(0, -1);
+  const stepLines = bodyLines.filter((l) => l.trim().length > 0);
   const socratic = stepLines.length > 0 && stepLines.every((l) => l.includes(' ** '));
-  const plainLines = stepLines.map((l) => (socratic ? l.slice(l.indexOf(' ** ') + 4) : l));
+  // Blank lines are kept in the rationale so it stays byte-identical to the plain file.
+  const plainLines = bodyLines.map((l) => (socratic && l.includes(' ** ') ? l.slice(l.indexOf(' ** ') + 4) : l));
   const steps = socratic
-    ? stepLines.map((l, i): SocraticStep => {
-        const solution = plainLines[i]!;
+    ? stepLines.map((l): SocraticStep => {
+        const solution = l.slice(l.indexOf(' ** ') + 4);
         const result = stepResult(solution);
         return { subquestion: l.slice(0, l.indexOf(' ** ')).trim() || '(missing subquestion)', solution, ...(result === undefined ? {} : { answer: result }) };
       })

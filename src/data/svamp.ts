@@ -84,8 +84,10 @@ export function svampEquationSteps(equation: string, question: string): Socratic
     steps.push({ subquestion: `What is ${calc}?`, solution: `${calc} = <<${fmt(a)}${node.op}${fmt(b)}=${fmt(r)}>>${fmt(r)}.`, answer: r });
     return r;
   };
-  walk(parseEquationTree(equation));
-  if (steps.length > 0) steps[steps.length - 1]!.subquestion = question.trim();
+  const value = walk(parseEquationTree(equation));
+  // A bare-number equation still gets one step, so every chain has a final step.
+  if (steps.length === 0) steps.push({ subquestion: question.trim(), solution: `The answer is ${fmt(value)}.`, answer: value });
+  steps[steps.length - 1]!.subquestion = question.trim();
   return steps;
 }
 

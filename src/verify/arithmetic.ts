@@ -54,7 +54,9 @@ function runBefore(text: string, end: number): string | undefined {
   let run = text.slice(start, end).replace(/^[\s,]+/, '').replace(/^\.(?=\s)/, '').trim();
   // `60g * 4/5` or `15 pages x 1/3`: the run starts mid-expression, so its value is not the claim.
   if (/^[+*/÷]/.test(run)) return undefined;
-  if (start > 0 && /[a-zA-Z%]/.test(text[start - 1]!) && /^[\d.]/.test(run)) return undefined;
+  if (start > 0 && /[a-zA-Z%]/.test(text[start - 1]!) && /^[\d.]/.test(text[start]!)) return undefined;
+  // `15 pages x 1/3`: an x left over after normalisation multiplies something we cannot see.
+  if (start > 0 && /[x\u00d7]/.test(text[start - 1]!)) return undefined;
   run = run.replace(/^\$/, '');
   return run.length > 0 ? run : undefined;
 }
