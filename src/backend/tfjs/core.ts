@@ -148,6 +148,7 @@ export class TfjsCore implements TransformerCore {
       this.zeroGradients();
       throw new NonFiniteLossError(this.step + 1, norm, 'gradient norm');
     }
+    await this.ready(); // another core may have switched the tfjs backend while we awaited the norm
     const clipCoef = clipCoefficient(norm, opt.maxGradNorm ?? ADAMW_DEFAULTS.maxGradNorm);
     if (!this.moments) this.moments = { m: this.zerosLikeParams(), v: this.zerosLikeParams() };
     const t = this.step + 1;

@@ -39,6 +39,9 @@ async function load(name: TfjsBackendName): Promise<TfjsRuntimeInfo> {
     const cpu = await import('@tensorflow/tfjs-backend-cpu');
     versions['tfjs-backend-cpu'] = cpu.version_cpu;
     await activate('cpu');
+    // The cpu backend prints a banner recommending tfjs-node on first use; our CLI output should not carry it.
+    const backend = tf.findBackend('cpu') as { firstUse?: boolean } | null;
+    if (backend && 'firstUse' in backend) backend.firstUse = false;
     return { backend: 'cpu', threads: 1, versions };
   }
   if (name === 'wasm') {

@@ -1,0 +1,56 @@
+import { describe, expect, it } from 'vitest';
+import { parseGPT2Config } from '../src/arch/config.js';
+import type { LabeledBatch } from '../src/backend/types.js';
+import { createTfjsCore, type TfjsBackendName } from '../src/backend/tfjs/index.js';
+import { tf } from '../src/backend/tfjs/runtime.js';
+import { Rng } from '../src/util/rng.js';
+
+const config = parseGPT2Config({ vocab_size: 96, n_positions: 256, n_embd: 32, n_layer: 2, n_head: 2 });
+
+function randomBatch(rng: Rng, B: number, T: number): LabeledBatch {
+  const inputIds = Int32Array.from({ length: B * T }, () => Math.floor(rng.next() * config.vocab_size));
+  const labels = Int32Array.from(inputIds, (x, i) => (i % T < 2 ? -100 : x));
+  return { batchSize: B, seqLen: T, inputIds, labels };
+}
+
+describe.each<TfjsBackendName>(['cpu', 'wasm'])('tfjs-%s core leaks no tensors', (backend) => {
+  it('numTensors stays flat over 20 training steps', async () => {
+    const core = await createTfjsCore(config, { backend, seed: 1 });
+    const rng = new Rng(7);
+    const counts: number[] = [];
+    for (let i = 0; i < 20; i++) {
+      await core.trainStep(randomBatch(rng, 2, 24), { lr: 1e-3 });
+      counts.push(tf.memory().numTensors);
+    }
+    // Step 1 allocates the AdamW moments; after that nothing may accumulate.
+    expect(new Set(counts.slice(1)).size).toBe(1);
+    expect(core.memory().tensors).toBe(counts.at(-1));
+    const before = tf.memory().numTensors;
+    const paramCount = (await core.getWeights()).size;
+    core.dispose();
+    expect(tf.memory().numTensors).toBe(before - 3 * paramCount);
+  });
+
+  it('numTensors stays flat over 200 decoded tokens and returns to the baseline on dispose', async () => {
+    const core = await createTfjsCore(config, { backend, seed: 2 });
+    const baseline = tf.memory().numTensors;
+    const prompt = { batchSize: 2, seqLen: 4, inputIds: Int32Array.from([1, 2, 3, 4, 0, 0, 5, 6]), attentionMask: Uint8Array.from([1, 1, 1, 1, 0, 0, 1, 1]), positionIds: Int32Array.from([0, 1, 2, 3, 0, 0, 0, 1]) };
+    const session = await core.startDecode(prompt, { maxLength: 204 });
+    const during = tf.memory().numTensors;
+    const bytesAfterPrefill = core.memory().bytes;
+    const pos = [4, 2];
+    for (let i = 0; i < 200; i++) {
+      const logits = await session.step(Int32Array.from([i % config.vocab_size, (3 * i) % config.vocab_size]), Int32Array.from(pos));
+      expect(logits.length).toBe(2 * config.vocab_size);
+      pos[0]!++;
+      pos[1]!++;
+      expect(tf.memory().numTensors).toBe(during);
+    }
+    expect(session.length).toBe(204);
+    expect(core.memory().bytes).toBeGreaterThan(bytesAfterPrefill); // the cache grew
+    await expect(session.step(Int32Array.from([1, 1]), Int32Array.from(pos))).rejects.toThrow(/cache is full/);
+    session.dispose();
+    expect(tf.memory().numTensors).toBe(baseline);
+    core.dispose();
+  });
+});
