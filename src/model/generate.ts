@@ -1,0 +1,201 @@
+import type { TransformerCore } from '../backend/types.js';
+import { ShapeError } from '../errors.js';
+import { type PreparedPrompts, preparePrompts } from './prompts.js';
+import { type SamplingOptions, TokenSampler } from './sampling.js';
+
+export interface GeneratedToken {
+  /** Row of the prompt batch. */
+  row: number;
+  token: number;
+  /** 0 for the first new token of the call. */
+  step: number;
+}
+
+export interface GenerateOptions extends SamplingOptions {
+  /** Upper bound on new tokens per row. */
+  maxNewTokens: number;
+  /** 1 = real, 0 = pad. Rows must then be equally long and LEFT-padded. Without it, rows may differ in length. */
+  attentionMask?: number[][];
+  /** A row stops once its new tokens end with one of these; the matched sequence is not returned. */
+  stopSequences?: number[][];
+  /** A row stops when it produces this id (not returned). Default: the model's eos; `null` disables. */
+  eosTokenId?: number | null;
+  /** Incremental KV-cache decoding (default). `false` re-runs the whole sequence every step (reference path). */
+  useCache?: boolean;
+  /** Called for every sampled token of a still-running row, before stop trimming (eos and stop tokens included). */
+  onToken?: (token: GeneratedToken) => void;
+}
+
+export interface GenerateDefaults {
+  /** Default stop id; null when the model has no eos. */
+  eosId: number | null;
+  padId: number;
+}
+
+/** Per-row decoding state: new tokens so far and whether the row has stopped. */
+class RowState {
+  readonly tokens: number[] = [];
+  done = false;
+
+  constructor(
+    private readonly eos: number | null,
+    private readonly stops: readonly (readonly number[])[],
+  ) {}
+
+  push(token: number): void {
+    if (token === this.eos) {
+      this.done = true;
+      return;
+    }
+    this.tokens.push(token);
+    for (const stop of this.stops) {
+      if (endsWith(this.tokens, stop)) {
+        this.tokens.length -= stop.length;
+        this.done = true;
+        return;
+      }
+    }
+  }
+}
+
+function endsWith(seq: readonly number[], suffix: readonly number[]): boolean {
+  if (suffix.length > seq.length) return false;
+  const off = seq.length - suffix.length;
+  return suffix.every((id, i) => seq[off + i] === id);
+}
+
+/**
+ * Autoregressive generation on any TransformerCore. Prompts are left-padded into
+ * one batch (HF semantics); rows that have stopped keep receiving the pad token
+ * so the batch stays rectangular. Returns only the new ids of each row.
+ */
+export async function generateTokens(
+  core: TransformerCore,
+  promptIds: number[][],
+  options: GenerateOptions,
+  defaults: GenerateDefaults,
+): Promise<number[][]> {
+  const { config } = core;
+  const V = config.vocab_size;
+  const sampler = new TokenSampler(options);
+  const eos = options.eosTokenId === undefined ? defaults.eosId : options.eosTokenId;
+  if (eos !== null && !(Number.isInteger(eos) && eos >= 0 && eos < V)) throw new ShapeError(`generate: eosTokenId ${eos} is outside [0, ${V})`);
+  const stops = (options.stopSequences ?? []).map((s, i) => {
+    if (!Array.isArray(s) || s.length === 0) throw new ShapeError(`generate: stopSequences[${i}] must be a non-empty array of ids`);
+    return s;
+  });
+  const { batch, nextPositions } = preparePrompts(promptIds, options.attentionMask, {
+    vocabSize: V,
+    nPositions: config.n_positions,
+    maxNewTokens: options.maxNewTokens,
+    padId: defaults.padId,
+  });
+  const B = batch.batchSize;
+  const rows = Array.from({ length: B }, () => new RowState(eos, stops));
+  if (options.maxNewTokens === 0) return rows.map((r) => r.tokens);
+
+  const stepper = options.useCache === false ? await FullSequenceStepper.start(core, batch) : await CachedStepper.start(core, batch, options.maxNewTokens);
+  try {
+    let logits = stepper.firstLogits;
+    for (let step = 0; ; step++) {
+      const next = new Int32Array(B).fill(defaults.padId);
+      rows.forEach((row, b) => {
+        if (row.done) return;
+        const token = sampler.pick(logits, b * V, V);
+        options.onToken?.({ row: b, token, step });
+        row.push(token);
+        next[b] = token;
+      });
+      if (step + 1 >= options.maxNewTokens || rows.every((r) => r.done)) break;
+      logits = await stepper.step(next, nextPositions);
+      for (let b = 0; b < B; b++) nextPositions[b]!++;
+    }
+  } finally {
+    stepper.dispose();
+  }
+  return rows.map((r) => r.tokens);
+}
+
+interface Stepper {
+  /** Next-token logits [B * V] after the prompt. */
+  readonly firstLogits: Float32Array;
+  step(tokens: Int32Array, positions: Int32Array): Promise<Float32Array>;
+  dispose(): void;
+}
+
+class CachedStepper implements Stepper {
+  private constructor(private readonly session: Awaited<ReturnType<TransformerCore['startDecode']>>) {}
+
+  static async start(core: TransformerCore, batch: Parameters<TransformerCore['startDecode']>[0], maxNewTokens: number): Promise<CachedStepper> {
+    return new CachedStepper(await core.startDecode(batch, { maxLength: batch.seqLen + maxNewTokens }));
+  }
+  get firstLogits(): Float32Array {
+    return this.session.lastLogits;
+  }
+  step(tokens: Int32Array, positions: Int32Array): Promise<Float32Array> {
+    return this.session.step(tokens, positions);
+  }
+  dispose(): void {
+    this.session.dispose();
+  }
+}
+
+/** No cache: the growing sequence goes through forward() every step. Slow; the reference for the cached path. */
+class FullSequenceStepper implements Stepper {
+  firstLogits: Float32Array = new Float32Array(0);
+  private ids: number[][];
+  private mask: number[][];
+  private positions: number[][];
+  private readonly B: number;
+
+  static async start(core: TransformerCore, batch: PreparedPrompts['batch']): Promise<FullSequenceStepper> {
+    const s = new FullSequenceStepper(core, batch);
+    s.firstLogits = await s.run();
+    return s;
+  }
+
+  private constructor(
+    private readonly core: TransformerCore,
+    batch: { batchSize: number; seqLen: number; inputIds: Int32Array; attentionMask: Uint8Array; positionIds: Int32Array },
+  ) {
+    const { batchSize: B, seqLen: T } = batch;
+    this.B = B;
+    const rows = <A extends ArrayLike<number>>(a: A): number[][] => Array.from({ length: B }, (_, b) => Array.from(a).slice(b * T, (b + 1) * T));
+    this.ids = rows(batch.inputIds);
+    this.mask = rows(batch.attentionMask);
+    this.positions = rows(batch.positionIds);
+  }
+
+  /** Run the current sequences and return the logits of each row's last position. */
+  async run(): Promise<Float32Array> {
+    const { B } = this;
+    const T = this.ids[0]!.length;
+    const V = this.core.config.vocab_size;
+    const { logits } = await this.core.forward({
+      batchSize: B,
+      seqLen: T,
+      inputIds: Int32Array.from(this.ids.flat()),
+      attentionMask: Uint8Array.from(this.mask.flat()),
+      positionIds: Int32Array.from(this.positions.flat()),
+    });
+    try {
+      const all = await logits.data();
+      const out = new Float32Array(B * V);
+      for (let b = 0; b < B; b++) out.set(all.subarray((b * T + T - 1) * V, (b * T + T) * V), b * V);
+      return out;
+    } finally {
+      logits.dispose();
+    }
+  }
+
+  async step(tokens: Int32Array, positions: Int32Array): Promise<Float32Array> {
+    for (let b = 0; b < this.B; b++) {
+      this.ids[b]!.push(tokens[b]!);
+      this.mask[b]!.push(1);
+      this.positions[b]!.push(positions[b]!);
+    }
+    return this.run();
+  }
+
+  dispose(): void {}
+}
