@@ -40,3 +40,42 @@ describe.skipIf(!hasFixtures).each(backends)('greedy generate matches HF generat
     expect(out).toEqual(new_tokens);
   });
 });
+
+describe.skipIf(!hasFixtures)('sampling and stopping on the fixture model (tfjs-cpu)', () => {
+  let model: GPT2;
+  let gen: GenerateJson;
+  beforeAll(async () => {
+    gen = fixtureJson<GenerateJson>('generate.json');
+    model = await GPT2.load(FIXTURE_DIR, { backend: 'tfjs-cpu' });
+  });
+  afterAll(() => model?.dispose());
+
+  it('seeded sampling is reproducible, differs across seeds, and topK = 1 is greedy', async () => {
+    const prompts = [gen.single.prompt, gen.single.prompt.slice(0, 3)];
+    const opts = { maxNewTokens: 12, temperature: 1.5, topP: 0.95, eosTokenId: null };
+    const a = await model.generate(prompts, { ...opts, seed: 11 });
+    const b = await model.generate(prompts, { ...opts, seed: 11 });
+    const c = await model.generate(prompts, { ...opts, seed: 12 });
+    expect(a).toEqual(b);
+    expect(a).not.toEqual(c);
+    expect(a[0]).not.toEqual(gen.single.new_tokens.slice(0, 12));
+    const top1 = await model.generate([gen.single.prompt], { maxNewTokens: 20, topK: 1, temperature: 0.8, seed: 5, eosTokenId: null });
+    expect(top1).toEqual([gen.single.new_tokens]);
+  });
+
+  it('trims stop sequences and eos from the returned ids', async () => {
+    const ref = gen.single.new_tokens;
+    const stopped = await model.generate([gen.single.prompt], { maxNewTokens: 20, eosTokenId: null, stopSequences: [[ref[4]!, ref[5]!], [99, 98]] });
+    expect(stopped).toEqual([ref.slice(0, 4)]);
+    const eos = await model.generate([gen.single.prompt], { maxNewTokens: 20, eosTokenId: ref[2]! });
+    expect(eos).toEqual([ref.slice(0, 2)]);
+  });
+
+  it('throws ShapeError for empty prompts, out-of-vocabulary ids and too long requests', async () => {
+    const { ShapeError } = await import('../src/errors.js');
+    await expect(model.generate([], { maxNewTokens: 1 })).rejects.toThrow(ShapeError);
+    await expect(model.generate([[]], { maxNewTokens: 1 })).rejects.toThrow(/no real tokens/);
+    await expect(model.generate([[1, 50257]], { maxNewTokens: 1 })).rejects.toThrow(/promptIds\[0\]\[1\] = 50257/);
+    await expect(model.generate([gen.single.prompt], { maxNewTokens: 121 })).rejects.toThrow(/more than n_positions 128/);
+  });
+});

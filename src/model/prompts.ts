@@ -32,7 +32,6 @@ export function preparePrompts(promptIds: readonly (readonly number[])[], attent
   });
   const masks: number[][] = attentionMask ? checkMask(promptIds, attentionMask) : promptIds.map((row) => row.map(() => 1));
   const T = Math.max(...promptIds.map((row) => row.length));
-  if (T === 0) throw new ShapeError('generate: every prompt row is empty; a prompt needs at least one token');
   const ids = new Int32Array(B * T).fill(padId);
   const mask = new Uint8Array(B * T);
   const positions = new Int32Array(B * T);
