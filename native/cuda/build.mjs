@@ -25,8 +25,9 @@ function which(cmd) {
 }
 
 function findToolkit() {
+  if (process.env.NVCC && !existsSync(process.env.NVCC)) return { skip: `NVCC=${process.env.NVCC} does not exist` };
   const nvcc = process.env.NVCC || which('nvcc') || (existsSync('/usr/local/cuda/bin/nvcc') ? '/usr/local/cuda/bin/nvcc' : null);
-  if (!nvcc) return null;
+  if (!nvcc) return { skip: 'no CUDA toolkit: nvcc not found; set CUDA_HOME to build it' };
   const roots = [process.env.CUDA_HOME, process.env.CUDA_PATH, resolve(dirname(realpathSync(nvcc)), '..'), '/usr/local/cuda'];
   const root = roots.find((r) => r && existsSync(join(r, 'include', 'cuda_runtime.h')));
   if (!root) return { nvcc, error: `nvcc at ${nvcc} but no include/cuda_runtime.h under CUDA_HOME, CUDA_PATH or /usr/local/cuda` };
@@ -60,7 +61,7 @@ function run(cmd, args) {
 async function main() {
   if (process.env.SOCRATIC_SKIP_CUDA === '1') return say('skipped (SOCRATIC_SKIP_CUDA=1)'), 0;
   const tk = findToolkit();
-  if (!tk) return say('skipped (no CUDA toolkit: nvcc not found; set CUDA_HOME to build it)'), 0;
+  if (tk.skip) return say(`skipped (${tk.skip})`), 0;
   if (tk.error) return say(`not built (${tk.error})`), strict ? 1 : 0;
   const nodeInc = nodeIncludeDir();
   if (!nodeInc) return say('not built (Node headers with node_api.h not found; set npm_config_nodedir)'), strict ? 1 : 0;
