@@ -87,6 +87,24 @@ describe.skipIf(!hasFixtures)('GPT2 checkpoints (tfjs-cpu)', () => {
     }
   });
 
+  it('round-trips through in-memory checkpoint files (the browser path)', async () => {
+    const files = await model.toCheckpointFiles();
+    expect(files.trimmedVocabJson).toBeUndefined();
+    const again = await GPT2.fromCheckpointFiles(
+      { config: JSON.parse(files.configJson), safetensors: files.safetensors },
+      { backend: 'tfjs-cpu', where: 'https://example.test/ckpt' },
+    );
+    try {
+      expect(maxAbsDiff(await last4(again), reference)).toBeLessThan(5e-5);
+    } finally {
+      again.dispose();
+    }
+    const broken = files.safetensors.slice(0, files.safetensors.length - 4);
+    await expect(GPT2.fromCheckpointFiles({ config: JSON.parse(files.configJson), safetensors: broken }, { where: 'https://example.test/ckpt' })).rejects.toThrow(
+      /https:\/\/example\.test\/ckpt\/model\.safetensors: .*transformer\.ln_f\.bias/,
+    );
+  });
+
   it('load errors name the bad tensor and the file', async () => {
     const weights = await fixtureWeights();
     const missing = new Map(weights);

@@ -1,7 +1,5 @@
-import { open } from 'node:fs/promises';
 import type { NamedTensors } from '../backend/types.js';
 import { SafetensorsError } from '../errors.js';
-import { writeFileAtomic } from './atomic.js';
 
 /**
  * A hardened reader/writer for the safetensors format:
@@ -29,6 +27,8 @@ export interface SafetensorsFile {
 export async function readSafetensors(path: string): Promise<SafetensorsFile> {
   let bytes: Uint8Array;
   try {
+    // Imported lazily so that parse/serialize stay usable in browsers.
+    const { open } = await import('node:fs/promises');
     const handle = await open(path, 'r');
     try {
       const size = (await handle.stat()).size;
@@ -253,6 +253,7 @@ export function serializeSafetensors(tensors: NamedTensors, metadata: Record<str
 }
 
 export async function writeSafetensors(path: string, tensors: NamedTensors, metadata: Record<string, string> = {}): Promise<void> {
+  const { writeFileAtomic } = await import('./atomic.js');
   await writeFileAtomic(path, serializeSafetensors(tensors, metadata));
 }
 

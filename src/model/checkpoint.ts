@@ -1,11 +1,8 @@
-import { readFile, rm } from 'node:fs/promises';
-import { join } from 'node:path';
 import { type GPT2Config, parseGPT2Config } from '../arch/config.js';
 import { numel, paramLayout } from '../arch/layout.js';
 import type { NamedTensors } from '../backend/types.js';
 import { ModelConfigError } from '../errors.js';
-import { writeFileAtomic } from '../io/atomic.js';
-import { type RawTensor, readSafetensors, writeSafetensors } from '../io/safetensors.js';
+import { parseSafetensors, type RawTensor, serializeSafetensors } from '../io/safetensors.js';
 import { TrimmedVocab } from '../tokenizer/trimmed-vocab.js';
 
 export const CONFIG_FILE = 'config.json';
@@ -20,26 +17,42 @@ export interface Checkpoint {
   vocab?: TrimmedVocab;
 }
 
+/** The files of a checkpoint directory, in memory (e.g. fetched in a browser). */
+export interface CheckpointFiles {
+  /** Parsed config.json. */
+  config: unknown;
+  /** Bytes of model.safetensors. */
+  safetensors: Uint8Array;
+  /** Parsed trimmed_vocab.json, when the model has one. */
+  trimmedVocab?: unknown;
+}
+
 const PREFIX = 'transformer.';
 /** Causal-mask buffers that older HF GPT-2 checkpoints store next to the parameters. */
 const MASK_BUFFER = /\.attn\.(bias|masked_bias)$/;
 const FLOAT_DTYPES = new Set(['F32', 'F16', 'BF16', 'F64']);
 
-/** Read an HF GPT-2 directory: config.json + model.safetensors (+ trimmed_vocab.json when present). */
-export async function readCheckpoint(dir: string): Promise<Checkpoint> {
-  const configPath = join(dir, CONFIG_FILE);
-  const config = parseGPT2Config(await readJson(configPath), configPath);
-  const weightsPath = join(dir, WEIGHTS_FILE);
+/**
+ * Validate checkpoint files already in memory. `where` names the directory (or URL)
+ * in error messages, so a bad tensor is reported as `<where>/model.safetensors: ...`.
+ */
+export function parseCheckpoint(files: CheckpointFiles, where = '.'): Checkpoint {
   let raw: Map<string, RawTensor>;
   try {
-    raw = (await readSafetensors(weightsPath)).tensors;
+    raw = parseSafetensors(files.safetensors, `${where}/${WEIGHTS_FILE}`).tensors;
   } catch (err) {
-    throw new ModelConfigError(`${weightsPath}: cannot load GPT-2 weights: ${(err as Error).message}`, { cause: err });
+    throw new ModelConfigError(`cannot load GPT-2 weights: ${(err as Error).message}`, { cause: err });
   }
-  const weights = canonicalWeights(raw, config, weightsPath);
-  const vocabPath = join(dir, VOCAB_FILE);
-  const vocabJson = await readJson(vocabPath, true);
+  return checkpointFromTensors(files.config, raw, files.trimmedVocab, where);
+}
+
+/** Shared by the in-memory and the file loaders once the safetensors are decoded. */
+export function checkpointFromTensors(configJson: unknown, raw: Map<string, RawTensor>, vocabJson: unknown, where: string): Checkpoint {
+  const configPath = `${where}/${CONFIG_FILE}`;
+  const config = parseGPT2Config(configJson, configPath);
+  const weights = canonicalWeights(raw, config, `${where}/${WEIGHTS_FILE}`);
   if (vocabJson === undefined) return { config, weights };
+  const vocabPath = `${where}/${VOCAB_FILE}`;
   const vocab = TrimmedVocab.fromJSON(vocabJson, vocabPath);
   if (vocab.size !== config.vocab_size) {
     throw new ModelConfigError(`${vocabPath}: the trimmed vocabulary has ${vocab.size} ids but ${configPath} says vocab_size ${config.vocab_size}`);
@@ -47,19 +60,22 @@ export async function readCheckpoint(dir: string): Promise<Checkpoint> {
   return { config, weights, vocab };
 }
 
-async function readJson(path: string, optional = false): Promise<unknown> {
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (err) {
-    if (optional && (err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw new ModelConfigError(`${path}: cannot read (${(err as Error).message})`, { cause: err });
+/** The files of an HF-compatible directory for this checkpoint (no lm_head: it is tied). */
+export function checkpointFiles(checkpoint: Checkpoint): { configJson: string; safetensors: Uint8Array; trimmedVocabJson?: string } {
+  const { config, weights, vocab } = checkpoint;
+  const ordered: NamedTensors = new Map();
+  for (const spec of paramLayout(config)) {
+    const t = weights.get(spec.name);
+    if (!t || !sameShape(t.shape, spec.shape) || t.data.length !== numel(spec.shape)) {
+      throw new ModelConfigError(`cannot save: weight '${spec.name}' is missing or not shaped [${spec.shape.join(', ')}]`);
+    }
+    ordered.set(spec.name, t);
   }
-  try {
-    return JSON.parse(text);
-  } catch (err) {
-    throw new ModelConfigError(`${path}: not valid JSON (${(err as Error).message})`, { cause: err });
-  }
+  return {
+    configJson: `${JSON.stringify(hfConfigJson(config), null, 2)}\n`,
+    safetensors: serializeSafetensors(ordered, { format: 'pt' }),
+    ...(vocab ? { trimmedVocabJson: `${JSON.stringify(vocab.toJSON())}\n` } : {}),
+  };
 }
 
 /**
@@ -117,27 +133,6 @@ function checkTiedHead(head: RawTensor, wte: Float32Array, config: GPT2Config, f
 }
 
 const sameShape = (a: readonly number[], b: readonly number[]): boolean => a.length === b.length && a.every((d, i) => d === b[i]);
-
-/**
- * Write an HF-compatible GPT-2 directory: `transformers.GPT2LMHeadModel.from_pretrained(dir)`
- * reads config.json + model.safetensors (no lm_head: it is tied). Config is written last,
- * so a directory with a config.json always has the weights it describes.
- */
-export async function writeCheckpoint(dir: string, checkpoint: Checkpoint): Promise<void> {
-  const { config, weights, vocab } = checkpoint;
-  const ordered: NamedTensors = new Map();
-  for (const spec of paramLayout(config)) {
-    const t = weights.get(spec.name);
-    if (!t || !sameShape(t.shape, spec.shape) || t.data.length !== numel(spec.shape)) {
-      throw new ModelConfigError(`cannot save to ${dir}: weight '${spec.name}' is missing or not shaped [${spec.shape.join(', ')}]`);
-    }
-    ordered.set(spec.name, t);
-  }
-  await writeSafetensors(join(dir, WEIGHTS_FILE), ordered, { format: 'pt' });
-  if (vocab) await writeFileAtomic(join(dir, VOCAB_FILE), `${JSON.stringify(vocab.toJSON())}\n`);
-  else await rm(join(dir, VOCAB_FILE), { force: true }); // a stale vocab would renumber this model's ids
-  await writeFileAtomic(join(dir, CONFIG_FILE), `${JSON.stringify(hfConfigJson(config), null, 2)}\n`);
-}
 
 /** config.json as HF writes it: keys sorted, model_type and architectures set. */
 export function hfConfigJson(config: GPT2Config): Record<string, unknown> {

@@ -5,7 +5,7 @@ import { ModelConfigError, ShapeError } from '../errors.js';
 import { GPT2_VOCAB_SIZE } from '../tokenizer/bpe.js';
 import { Tokenizer } from '../tokenizer/tokenizer.js';
 import type { TrimmedVocab } from '../tokenizer/trimmed-vocab.js';
-import { readCheckpoint, trimCheckpoint, writeCheckpoint } from './checkpoint.js';
+import { type Checkpoint, type CheckpointFiles, checkpointFiles, parseCheckpoint, trimCheckpoint } from './checkpoint.js';
 import { type GenerateOptions, generateTokens } from './generate.js';
 
 export interface GPT2BackendOption {
@@ -66,13 +66,22 @@ export class GPT2 {
     return eos < this.config.vocab_size ? eos : null;
   }
 
-  /** Read an HF GPT-2 directory (config.json + model.safetensors [+ trimmed_vocab.json]). */
+  /** Read an HF GPT-2 directory (config.json + model.safetensors [+ trimmed_vocab.json]). Node only. */
   static async load(dir: string, options: GPT2LoadOptions = {}): Promise<GPT2> {
-    let checkpoint = await readCheckpoint(dir);
-    if (options.vocab) checkpoint = trimCheckpoint(checkpoint, options.vocab);
+    const { readCheckpoint } = await import('./checkpoint-fs.js');
+    return GPT2.fromCheckpoint(await readCheckpoint(dir), options);
+  }
+
+  /** Same as load, from the directory's files already in memory (e.g. fetched in a browser). */
+  static async fromCheckpointFiles(files: CheckpointFiles, options: GPT2LoadOptions & { where?: string } = {}): Promise<GPT2> {
+    return GPT2.fromCheckpoint(parseCheckpoint(files, options.where ?? 'checkpoint'), options);
+  }
+
+  private static async fromCheckpoint(checkpoint: Checkpoint, options: GPT2LoadOptions): Promise<GPT2> {
+    const ckpt = options.vocab ? trimCheckpoint(checkpoint, options.vocab) : checkpoint;
     const report = await resolveBackend(options.backend);
-    const core = await report.createCore(checkpoint.config, { weights: checkpoint.weights });
-    return new GPT2(core, checkpoint.vocab);
+    const core = await report.createCore(ckpt.config, { weights: ckpt.weights });
+    return new GPT2(core, ckpt.vocab);
   }
 
   /** A freshly initialised GPT-2 (seeded, identical on every backend). */
@@ -128,9 +137,19 @@ export class GPT2 {
     return rows.map((ids) => tok.decode(ids));
   }
 
-  /** Write an HF-compatible directory (config.json, model.safetensors, trimmed_vocab.json when trimmed). */
+  /** Write an HF-compatible directory (config.json, model.safetensors, trimmed_vocab.json when trimmed). Node only. */
   async save(dir: string): Promise<void> {
-    await writeCheckpoint(dir, { config: this.config, weights: await this.core.getWeights(), ...(this.vocab ? { vocab: this.vocab } : {}) });
+    const { writeCheckpoint } = await import('./checkpoint-fs.js');
+    await writeCheckpoint(dir, await this.checkpoint());
+  }
+
+  /** The bytes/text save() would write, for storage without a file system (IndexedDB, download). */
+  async toCheckpointFiles(): Promise<{ configJson: string; safetensors: Uint8Array; trimmedVocabJson?: string }> {
+    return checkpointFiles(await this.checkpoint());
+  }
+
+  private async checkpoint(): Promise<Checkpoint> {
+    return { config: this.config, weights: await this.core.getWeights(), ...(this.vocab ? { vocab: this.vocab } : {}) };
   }
 
   dispose(): void {
