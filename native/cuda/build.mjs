@@ -81,13 +81,20 @@ async function main() {
   const inc = [`-I${join(tk.root, 'include')}`, `-I${srcDir}`];
   // sm_80 (A100, and sm_86/89 run it too) + sm_90 (H100/H200) SASS, and compute_90 PTX so newer GPUs can JIT.
   const arch = ['-gencode', 'arch=compute_80,code=sm_80', '-gencode', 'arch=compute_90,code=[sm_90,compute_90]'];
-  const jobs = sources.map((f) => {
+  // Headers and this script invalidate every object; otherwise an object is rebuilt only when its source changed.
+  const headerTime = Math.max(
+    statSync(fileURLToPath(import.meta.url)).mtimeMs,
+    ...readdirSync(srcDir).filter((f) => /\.(h|cuh)$/.test(f)).map((f) => statSync(join(srcDir, f)).mtimeMs),
+  );
+  const fresh = (obj, file) => !force && existsSync(obj) && statSync(obj).mtimeMs > Math.max(headerTime, statSync(file).mtimeMs);
+  const all = sources.map((f) => {
     const obj = join(outDir, 'obj', `${f}.o`);
     const file = join(srcDir, f);
-    if (f.endsWith('.cu')) return { obj, cmd: tk.nvcc, args: ['-c', '-O3', '-std=c++17', '-Xcompiler', '-fPIC', ...arch, ...inc, file, '-o', obj] };
+    if (f.endsWith('.cu')) return { obj, file, cmd: tk.nvcc, args: ['-c', '-O3', '-std=c++17', '-Xcompiler', '-fPIC', ...arch, ...inc, file, '-o', obj] };
     const napi = f === 'addon.cc' ? [`-I${nodeInc}`, `-I${napiInc}`, '-DNAPI_VERSION=8', '-DNAPI_CPP_EXCEPTIONS'] : [];
-    return { obj, cmd: cxx, args: ['-c', '-O2', '-std=c++17', '-fPIC', '-fexceptions', ...inc, ...napi, file, '-o', obj] };
+    return { obj, file, cmd: cxx, args: ['-c', '-O2', '-std=c++17', '-fPIC', '-fexceptions', ...inc, ...napi, file, '-o', obj] };
   });
+  const jobs = all.filter((j) => !fresh(j.obj, j.file));
 
   const t0 = Date.now();
   const log = [];
@@ -100,9 +107,9 @@ async function main() {
       if (!r.ok) failed = `${j.cmd} failed on ${j.args.find((a) => a.startsWith(srcDir) && !a.startsWith('-I'))}`;
     }
   };
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(availableParallelism(), jobs.length)) }, worker));
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(availableParallelism(), jobs.length || 1)) }, worker));
   if (!failed) {
-    const link = ['-shared', '-o', target, ...jobs.map((j) => j.obj), `-L${tk.lib}`, '-lcudart_static', '-ldl', '-lpthread', '-lrt'];
+    const link = ['-shared', '-o', target, ...all.map((j) => j.obj), `-L${tk.lib}`, '-lcudart_static', '-ldl', '-lpthread', '-lrt'];
     const r = await run(cxx, link);
     log.push(`$ ${cxx} ${link.join(' ')}\n${r.out}`);
     if (!r.ok) failed = `${cxx} failed to link ${target}`;

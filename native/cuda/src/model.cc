@@ -93,6 +93,8 @@ void Gpt::dfree(void* p) {
 
 Gpt::Gpt(const ModelConfig& cfg, Precision precision) : cfg_(cfg), prec_(precision) {
   if (cfg.C % cfg.NH != 0) throw std::runtime_error("n_embd must be divisible by n_head");
+  const DeviceInfo dev = probe_device();  // the same one-line reasons as the probe, before any allocation
+  if (!dev.ok) throw std::runtime_error(dev.reason);
   std::string err;
   blas_ = load_cublas(err);
   if (!blas_) throw std::runtime_error(err);
