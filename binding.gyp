@@ -16,7 +16,7 @@
       "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS", "SD_VERSION=\"<(sd_version)\""],
       "cflags!": ["-fno-exceptions"],
       "cflags_cc!": ["-fno-exceptions", "-std=gnu++17"],
-      "cflags_cc": ["-std=c++17", "-O3", "-fopenmp", "-fexceptions", "-fno-math-errno"],
+      "cflags_cc": ["-std=c++17", "-O3", "-fopenmp", "-fexceptions", "-fno-math-errno", "-fno-trapping-math"],
       "ldflags": ["-fopenmp"],
       "conditions": [
         ["sd_blas==1", { "defines": ["SD_HAVE_CBLAS"], "libraries": ["-lopenblas"] }]

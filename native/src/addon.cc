@@ -4,11 +4,13 @@
 // boundary, so no JS object ever aliases native memory that dispose() frees.
 #include <napi.h>
 
+#include <chrono>
 #include <cstring>
 #include <functional>
 #include <mutex>
 
 #include "gpt2.h"
+#include "kernels.h"
 
 namespace {
 
@@ -336,6 +338,22 @@ Napi::Value Info(const Napi::CallbackInfo& info) {
   o.Set("version", SD_VERSION);
   return o;
 }
+// benchGemm(n, reps) -> seconds per n^3 sgemm call, one entry per rep (for bench/).
+Napi::Value BenchGemm(const Napi::CallbackInfo& info) {
+  int n = info[0].As<Napi::Number>().Int32Value(), reps = info[1].As<Napi::Number>().Int32Value();
+  std::vector<float> a((size_t)n * n), b((size_t)n * n), c((size_t)n * n);
+  for (size_t i = 0; i < a.size(); i++) {
+    a[i] = (float)((i * 7) % 13) / 13.0f;
+    b[i] = (float)((i * 5) % 11) / 11.0f;
+  }
+  auto arr = Napi::Array::New(info.Env(), reps);
+  for (int r = 0; r < reps; r++) {
+    auto t0 = std::chrono::steady_clock::now();
+    sd::sgemm(false, false, n, n, n, 1.0f, a.data(), n, b.data(), n, 0.0f, c.data(), n);
+    arr.Set(r, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+  }
+  return arr;
+}
 Napi::Value ProfileEnable(const Napi::CallbackInfo& info) {
   sd::profile_enable(info[0].ToBoolean());
   return info.Env().Undefined();
@@ -357,6 +375,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   env.SetInstanceData<Napi::FunctionReference>(g_cache_ctor);
   exports.Set("NativeKVCache", cacheCtor);
   exports.Set("info", Napi::Function::New(env, Info));
+  exports.Set("benchGemm", Napi::Function::New(env, BenchGemm));
   exports.Set("profileEnable", Napi::Function::New(env, ProfileEnable));
   exports.Set("profileReset", Napi::Function::New(env, ProfileReset));
   exports.Set("profileGet", Napi::Function::New(env, ProfileGet));

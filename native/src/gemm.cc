@@ -12,6 +12,7 @@
 #ifdef SD_HAVE_CBLAS
 #include <cblas.h>
 extern "C" char* openblas_get_corename(void);
+extern "C" void openblas_set_num_threads(int);
 #endif
 
 #if defined(__x86_64__) && !defined(SD_NO_CLONES)
@@ -44,8 +45,39 @@ void sgemm(bool ta, bool tb, int M, int N, int K, float alpha, const float* A, i
            float beta, float* Cm, int ldc) {
   if (M <= 0 || N <= 0) return;
 #ifdef SD_HAVE_CBLAS
-  cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, M, N, K, alpha, A, lda,
-              B, ldb, beta, Cm, ldc);
+  // One thread pool only: OpenBLAS runs single-threaded inside our OpenMP threads, each on a
+  // slice of the larger output dimension (no oversubscription, no two pools spinning).
+  static const bool once = [] {
+    openblas_set_num_threads(1);
+    return true;
+  }();
+  (void)once;
+  const int nt = omp_get_max_threads();
+  const long work = (long)M * N * K;
+  const auto ct = ta ? CblasTrans : CblasNoTrans;
+  const auto cb = tb ? CblasTrans : CblasNoTrans;
+  if (nt <= 1 || work < 64L * 64 * 64 || omp_in_parallel()) {
+    cblas_sgemm(CblasRowMajor, ct, cb, M, N, K, alpha, A, lda, B, ldb, beta, Cm, ldc);
+    return;
+  }
+  const bool splitRows = M >= N;
+  const int dim = splitRows ? M : N;
+  const int parts = std::min(nt, std::max(1, dim / 16));
+#pragma omp parallel for num_threads(parts) schedule(static, 1)
+  for (int p = 0; p < parts; p++) {
+    int s0 = (int)((long)dim * p / parts), s1 = (int)((long)dim * (p + 1) / parts);
+    // Round slice edges to 16 so every slice starts on a cache-line-aligned column/row.
+    if (p > 0) s0 = s0 / 16 * 16;
+    if (p + 1 < parts) s1 = s1 / 16 * 16;
+    if (s1 <= s0) continue;
+    if (splitRows) {
+      const float* a = ta ? A + s0 : A + (long)s0 * lda;
+      cblas_sgemm(CblasRowMajor, ct, cb, s1 - s0, N, K, alpha, a, lda, B, ldb, beta, Cm + (long)s0 * ldc, ldc);
+    } else {
+      const float* b = tb ? B + (long)s0 * ldb : B + s0;
+      cblas_sgemm(CblasRowMajor, ct, cb, M, s1 - s0, K, alpha, A, lda, b, ldb, beta, Cm + s0, ldc);
+    }
+  }
 #else
   // Normalise to op(A) = A [M,K], op(B) = B [K,N] row-major with alpha folded into A.
   std::vector<float> Ap, Bp;

@@ -43,9 +43,11 @@ constexpr float kGeluS = 0.7978845608028654f;  // sqrt(2/pi)
 SD_CLONES void ln_row(float* o, const float* x, const float* w, const float* b, int C, float eps, float* mo,
                       float* ro) {
   float m = 0;
+#pragma omp simd reduction(+ : m)
   for (int i = 0; i < C; i++) m += x[i];
   m /= C;
   float v = 0;
+#pragma omp simd reduction(+ : v)
   for (int i = 0; i < C; i++) {
     float d = x[i] - m;
     v += d * d;
@@ -60,6 +62,7 @@ SD_CLONES void ln_row(float* o, const float* x, const float* w, const float* b, 
 SD_CLONES void ln_bwd_row(float* dx, float* dw, float* db, const float* dout, const float* x, const float* w, float m,
                           float rs, int C) {
   float dnm = 0, dnnm = 0;
+#pragma omp simd reduction(+ : dnm, dnnm)
   for (int i = 0; i < C; i++) {
     float n = (x[i] - m) * rs;
     float dn = w[i] * dout[i];
@@ -92,6 +95,7 @@ SD_CLONES void attn_row(float* out, float* arow, const float* q, const float* k,
     if (j <= lim && (!mrow || mrow[j])) {
       const float* kj = k + (long)j * ks;
       float s = 0;
+#pragma omp simd reduction(+ : s)
       for (int d = 0; d < hd; d++) s += q[d] * kj[d];
       s *= scale;
       arow[j] = s;
@@ -140,6 +144,7 @@ SD_CLONES void attn_bwd_head(float* dq, float* dk, float* dv, const float* dout,
     for (int j = 0; j <= jmax; j++) {
       const float* vj = v + (long)j * C3;
       float dd = 0;
+#pragma omp simd reduction(+ : dd)
       for (int d = 0; d < hd; d++) dd += dy[d] * vj[d];
       tmp[j] = dd;
       s += arow[j] * dd;
@@ -163,6 +168,7 @@ SD_CLONES void attn_bwd_head(float* dq, float* dk, float* dv, const float* dout,
 }
 
 SD_CLONES void gelu_fwd_span(float* o, const float* x, long n) {
+#pragma omp simd
   for (long i = 0; i < n; i++) {
     float xi = x[i];
     float u = kGeluS * (xi + 0.044715f * xi * xi * xi);
@@ -170,6 +176,7 @@ SD_CLONES void gelu_fwd_span(float* o, const float* x, long n) {
   }
 }
 SD_CLONES void gelu_bwd_span(float* d, const float* x, long n) {
+#pragma omp simd
   for (long i = 0; i < n; i++) {
     float xi = x[i];
     float u = kGeluS * (xi + 0.044715f * xi * xi * xi);
@@ -181,9 +188,11 @@ SD_CLONES void gelu_bwd_span(float* d, const float* x, long n) {
 
 SD_CLONES double ce_row(float* l, int target, int V, float gscale, bool backward) {
   float mx = -INFINITY;
+#pragma omp simd reduction(max : mx)
   for (int j = 0; j < V; j++) mx = std::max(mx, l[j]);
   float lt = l[target];
   float sum = 0;
+#pragma omp simd reduction(+ : sum)
   for (int j = 0; j < V; j++) {
     float e = fexp(l[j] - mx);
     l[j] = e;
@@ -202,6 +211,7 @@ SD_CLONES void adamw_span(float* p, float* g, float* m, float* v, long n, float 
                           float wd, float clip, float bc1, float bc2s) {
   float dec = 1.0f - lr * wd;
   float step = lr / bc1;
+#pragma omp simd
   for (long i = 0; i < n; i++) {
     float gi = g[i] * clip;
     float mi = b1 * m[i] + (1.0f - b1) * gi;
@@ -215,6 +225,7 @@ SD_CLONES void adamw_span(float* p, float* g, float* m, float* v, long n, float 
 
 SD_CLONES double sumsq_span(const float* x, long n) {
   double s = 0;
+#pragma omp simd reduction(+ : s)
   for (long i = 0; i < n; i++) s += (double)x[i] * x[i];
   return s;
 }

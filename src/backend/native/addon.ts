@@ -55,6 +55,8 @@ export interface RawCore {
 export interface NativeAddon {
   NativeCore: new (cfg: { V: number; maxT: number; C: number; L: number; NH: number; F: number; eps: number }) => RawCore;
   info(): { simd: string; threads: number; blas: string; version: string };
+  /** Seconds per n x n x n sgemm, one entry per repetition. */
+  benchGemm(n: number, reps: number): number[];
   profileEnable(on: boolean): void;
   profileReset(): void;
   /** Seconds spent per kernel since the last reset (only while enabled). */

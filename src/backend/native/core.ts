@@ -105,7 +105,7 @@ export class NativeCore implements TransformerCore {
     return result;
   }
 
-  private runLoss(batch: LabeledBatch, backward: boolean, scale: number): Promise<LossResult> {
+  private async runLoss(batch: LabeledBatch, backward: boolean, scale: number): Promise<LossResult> {
     checkLabeledBatch(batch, this.config);
     const { batchSize: B, seqLen: T } = batch;
     return this.queue.run(() =>
