@@ -118,3 +118,15 @@ export class ExpressionError extends SocraticDistillError {
     super('EXPRESSION_INVALID', message);
   }
 }
+
+/** A model file could not be fetched over HTTP (browser build): bad URL, HTTP error status, or network failure. */
+export class ModelFetchError extends SocraticDistillError {
+  readonly url: string;
+  /** HTTP status when the server answered, undefined for network errors. */
+  readonly status: number | undefined;
+  constructor(url: string, message: string, options?: { status?: number; cause?: unknown }) {
+    super('MODEL_FETCH_FAILED', `${url}: ${message}`, { cause: options?.cause });
+    this.url = url;
+    this.status = options?.status;
+  }
+}

@@ -1,0 +1,128 @@
+/**
+ * `npm run example:browser`: build the browser bundle and serve the example page on localhost.
+ *   npm run example:browser -- [--port 8080] [--models demo-output/students] [--no-isolation]
+ * The page is served with COOP/COEP headers (cross-origin isolated) so wasm may use threads.
+ */
+import { createReadStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { dirname, extname, join, resolve, sep } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { buildExample, REPO_ROOT } from './bundle.js';
+
+const PAGE_DIR = dirname(fileURLToPath(import.meta.url));
+/** Where `npm run demo` leaves its trained students (one directory per student kind). */
+export const DEFAULT_MODELS_DIR = join(REPO_ROOT, 'demo-output/students');
+
+const TYPES: Record<string, string> = {
+  '.html': 'text/html; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.map': 'application/json; charset=utf-8',
+  '.json': 'application/json; charset=utf-8',
+  '.wasm': 'application/wasm',
+  '.safetensors': 'application/octet-stream',
+};
+
+export interface ExampleServerOptions {
+  /** Directory with the built index.js, app.js and .wasm files (served as /lib/). */
+  libDir: string;
+  /** Student directories (served as /models/). */
+  modelsDir: string;
+  host?: string;
+  /** 0 (default) picks a free port. */
+  port?: number;
+  /** Send COOP/COEP so the page is cross-origin isolated (wasm threads). Default true. */
+  isolate?: boolean;
+}
+
+export interface ExampleServer {
+  url: string;
+  server: Server;
+  close(): Promise<void>;
+}
+
+/** Map a request path onto one of the three roots; null when it escapes them. */
+function locate(pathname: string, options: ExampleServerOptions): string | null {
+  const routes: Array<[string, string]> = [
+    ['/lib/', options.libDir],
+    ['/models/', options.modelsDir],
+    ['/', PAGE_DIR],
+  ];
+  for (const [prefix, root] of routes) {
+    if (!pathname.startsWith(prefix)) continue;
+    const rest = pathname.slice(prefix.length) || 'index.html';
+    const file = resolve(root, rest);
+    return file === root || file.startsWith(root + sep) ? file : null;
+  }
+  return null;
+}
+
+export function startExampleServer(options: ExampleServerOptions): Promise<ExampleServer> {
+  const isolate = options.isolate ?? true;
+  const server = createServer((req, res) => {
+    void (async () => {
+      let pathname: string;
+      try {
+        pathname = decodeURIComponent(new URL(req.url ?? '/', 'http://localhost').pathname);
+      } catch {
+        res.writeHead(400).end('bad request path');
+        return;
+      }
+      const file = locate(pathname, options);
+      const info = file ? await stat(file).catch(() => null) : null;
+      if (!file || !info?.isFile()) {
+        res.writeHead(404, { 'content-type': 'text/plain; charset=utf-8' }).end(`not found: ${pathname}`);
+        return;
+      }
+      const headers: Record<string, string | number> = {
+        'content-type': TYPES[extname(file)] ?? 'application/octet-stream',
+        'content-length': info.size,
+        'cache-control': 'no-cache',
+      };
+      if (isolate) {
+        headers['cross-origin-opener-policy'] = 'same-origin';
+        headers['cross-origin-embedder-policy'] = 'require-corp';
+      }
+      res.writeHead(200, headers);
+      if (req.method === 'HEAD') res.end();
+      else createReadStream(file).pipe(res);
+    })();
+  });
+  return new Promise((resolvePromise, reject) => {
+    server.once('error', reject);
+    server.listen(options.port ?? 0, options.host ?? '127.0.0.1', () => {
+      const { address, port } = server.address() as AddressInfo;
+      resolvePromise({
+        url: `http://${address}:${port}/`,
+        server,
+        close: () => new Promise<void>((r) => server.close(() => r())),
+      });
+    });
+  });
+}
+
+function argValue(args: string[], name: string): string | undefined {
+  const i = args.indexOf(name);
+  return i >= 0 ? args[i + 1] : undefined;
+}
+
+async function main(): Promise<void> {
+  const args = process.argv.slice(2);
+  const libDir = join(PAGE_DIR, 'build');
+  const modelsDir = resolve(argValue(args, '--models') ?? DEFAULT_MODELS_DIR);
+  const bundle = await buildExample(libDir);
+  console.log(`browser bundle: ${(bundle.bytes / 1024).toFixed(0)} KiB, ${(bundle.gzipBytes / 1024).toFixed(0)} KiB gzip (without .wasm)`);
+  const running = await startExampleServer({ libDir, modelsDir, port: Number(argValue(args, '--port') ?? 8080), isolate: !args.includes('--no-isolation') });
+  const missing = !(await stat(join(modelsDir, 'iterative/student.json')).catch(() => null));
+  console.log(`serving ${running.url}  (students from ${modelsDir})`);
+  if (missing) console.log(`no iterative student in ${modelsDir} yet: run \`npm run demo\` first (or pass --models DIR)`);
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+  main().catch((err: unknown) => {
+    console.error(err instanceof Error ? err.message : err);
+    process.exitCode = 1;
+  });
+}
