@@ -1,0 +1,198 @@
+import { rm } from 'node:fs/promises';
+import { SocraticChainSchema, type Problem, type SocraticChain, type TokenUsage } from '../data/schema.js';
+import { TeacherError } from '../errors.js';
+import { writeFileAtomic } from '../io/atomic.js';
+import { JsonlAppender, readJsonl, repairJsonlTail } from '../io/jsonl.js';
+import { askTeacher, type TeacherClient, type TeacherMode } from '../teacher/types.js';
+import { costOf, sumUsage, type Pricing } from './usage.js';
+
+export interface RetryPolicy {
+  /** Attempts per problem for retryable failures (429, 5xx, timeouts, torn bodies). Default 5. */
+  maxAttempts?: number;
+  /** Attempts per problem when the teacher answers off-format (re-sampling may fix it). Default 2. */
+  offFormatAttempts?: number;
+  /** First backoff delay; doubles per attempt with jitter, unless the server sent Retry-After. Default 1000. */
+  baseDelayMs?: number;
+  maxDelayMs?: number;
+}
+
+export interface GenerateProgress {
+  total: number;
+  /** Problems finished, including those already in the file. */
+  done: number;
+  failed: number;
+  usage: TokenUsage;
+}
+
+export interface GenerateOptions {
+  teacher: TeacherClient;
+  problems: readonly Problem[];
+  /** Append-only JSONL of SocraticChain records; rerunning with the same path resumes. */
+  out: string;
+  mode?: TeacherMode;
+  samplesPerProblem?: number;
+  concurrency?: number;
+  temperature?: number;
+  signal?: AbortSignal;
+  onProgress?: (p: GenerateProgress) => void;
+  retry?: RetryPolicy;
+  pricing?: Pricing;
+  /** Where failed problems are listed. Default `<out>.failures.json`. */
+  failuresPath?: string;
+}
+
+export interface GenerationFailure {
+  problemId: string;
+  kind: string;
+  reason: string;
+  attempts: number;
+}
+
+export interface GenerateSummary {
+  out: string;
+  failuresPath: string;
+  total: number;
+  /** Problems that were complete before this run started. */
+  alreadyDone: number;
+  /** Problems completed by this run. */
+  completed: number;
+  failed: GenerationFailure[];
+  chainsWritten: number;
+  /** Tokens of this run, and of everything in the file. */
+  usage: TokenUsage;
+  usageTotal: TokenUsage;
+  costUSD: number | null;
+  costTotalUSD: number | null;
+  aborted: boolean;
+  /** Bytes of a torn last line (left by a crash) that were cut before appending. */
+  repairedTruncatedBytes: number;
+}
+
+function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal?.aborted) return resolve();
+    const timer = setTimeout(done, ms);
+    function done() {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    }
+    signal?.addEventListener('abort', done, { once: true });
+  });
+}
+
+function asTeacherError(err: unknown): TeacherError {
+  if (err instanceof TeacherError) return err;
+  return new TeacherError('client', err instanceof Error ? err.message : String(err), { retryable: false, cause: err });
+}
+
+/**
+ * Ask a teacher for chains for every problem, resumably. Finished samples are
+ * read back from `out` and skipped; each problem's new chains are appended in
+ * one write once they are all in, so a crash loses at most in-flight work and
+ * never duplicates a (problem, sample). Failures are listed, and retried next run.
+ */
+export async function generateChains(options: GenerateOptions): Promise<GenerateSummary> {
+  const { teacher, out, signal } = options;
+  const samples = options.samplesPerProblem ?? 1;
+  const concurrency = Math.max(1, options.concurrency ?? 4);
+  const r = options.retry ?? {};
+  const retry = { maxAttempts: r.maxAttempts ?? 5, offFormatAttempts: r.offFormatAttempts ?? 2, baseDelayMs: r.baseDelayMs ?? 1000, maxDelayMs: r.maxDelayMs ?? 30_000 };
+  const failuresPath = options.failuresPath ?? `${out}.failures.json`;
+  const wanted = new Set(options.problems.map((p) => p.id));
+
+  const existing = await readJsonl(out, SocraticChainSchema);
+  await repairJsonlTail(out, existing);
+  const have = new Map<string, Set<number>>();
+  for (const c of existing.records) {
+    if (!have.has(c.problemId)) have.set(c.problemId, new Set());
+    have.get(c.problemId)!.add(c.teacher.sampleIndex);
+  }
+  const queue: { problem: Problem; missing: number[] }[] = [];
+  for (const problem of options.problems) {
+    const got = have.get(problem.id) ?? new Set<number>();
+    const missing = Array.from({ length: samples }, (_, i) => i).filter((i) => !got.has(i));
+    if (missing.length > 0) queue.push({ problem, missing });
+  }
+  const alreadyDone = wanted.size - queue.length;
+  const usage: TokenUsage = { promptTokens: 0, completionTokens: 0 };
+  const failed: GenerationFailure[] = [];
+  let completed = 0;
+  let chainsWritten = 0;
+  const progress = () => options.onProgress?.({ total: wanted.size, done: alreadyDone + completed, failed: failed.length, usage: { ...usage } });
+  progress();
+
+  const writer = await JsonlAppender.open(out);
+  const runOne = async ({ problem, missing }: { problem: Problem; missing: number[] }): Promise<void> => {
+    for (let attempt = 1; ; attempt++) {
+      if (signal?.aborted) return;
+      try {
+        const chains = await askTeacher(teacher, options.mode ?? 'socratic', problem, {
+          samples: missing.length,
+          sampleOffset: missing[0]!,
+          ...(options.temperature === undefined ? {} : { temperature: options.temperature }),
+          ...(signal ? { signal } : {}),
+        });
+        if (signal?.aborted) return;
+        if (chains.length !== missing.length) {
+          throw new TeacherError('client', `teacher returned ${chains.length} chains for ${missing.length} requested samples`, { retryable: false });
+        }
+        const records: SocraticChain[] = chains.map((c, i) =>
+          SocraticChainSchema.parse({ ...c, problemId: problem.id, teacher: { ...c.teacher, sampleIndex: missing[i]! } }),
+        );
+        await writer.append(records);
+        for (const r of records) sumUsage(usage, r.teacher.usage);
+        chainsWritten += records.length;
+        completed++;
+        progress();
+        return;
+      } catch (err) {
+        if (signal?.aborted) return;
+        const te = asTeacherError(err);
+        const limit = te.kind === 'off-format' ? retry.offFormatAttempts : te.retryable ? retry.maxAttempts : 1;
+        if (attempt >= limit) {
+          failed.push({ problemId: problem.id, kind: te.kind, reason: te.message.split('\n')[0]!, attempts: attempt });
+          progress();
+          return;
+        }
+        const backoff = Math.min(retry.maxDelayMs, retry.baseDelayMs * 2 ** (attempt - 1)) * (0.5 + Math.random() / 2);
+        await sleep(te.retryAfterMs ?? backoff, signal);
+      }
+    }
+  };
+
+  try {
+    let next = 0;
+    await Promise.all(
+      Array.from({ length: Math.min(concurrency, queue.length) }, async () => {
+        while (next < queue.length && !signal?.aborted) await runOne(queue[next++]!);
+      }),
+    );
+  } finally {
+    await writer.close();
+  }
+
+  if (failed.length > 0) {
+    await writeFileAtomic(failuresPath, JSON.stringify({ out, failures: failed }, null, 2) + '\n');
+  } else if (!signal?.aborted) {
+    await rm(failuresPath, { force: true });
+  }
+  const usageTotal = { promptTokens: 0, completionTokens: 0 };
+  for (const c of existing.records) sumUsage(usageTotal, c.teacher.usage);
+  sumUsage(usageTotal, usage);
+  return {
+    out,
+    failuresPath,
+    total: wanted.size,
+    alreadyDone,
+    completed,
+    failed,
+    chainsWritten,
+    usage,
+    usageTotal,
+    costUSD: costOf(usage, options.pricing),
+    costTotalUSD: costOf(usageTotal, options.pricing),
+    aborted: signal?.aborted ?? false,
+    repairedTruncatedBytes: existing.truncatedTail?.bytes ?? 0,
+  };
+}
