@@ -92,6 +92,16 @@ void Gpt::dfree(void* p) {
 }
 
 Gpt::Gpt(const ModelConfig& cfg, Precision precision) : cfg_(cfg), prec_(precision) {
+  try {
+    init();
+  } catch (...) {
+    release();  // a throwing constructor gets no destructor call
+    throw;
+  }
+}
+
+void Gpt::init() {
+  const ModelConfig& cfg = cfg_;
   if (cfg.C % cfg.NH != 0) throw std::runtime_error("n_embd must be divisible by n_head");
   const DeviceInfo dev = probe_device();  // the same one-line reasons as the probe, before any allocation
   if (!dev.ok) throw std::runtime_error(dev.reason);
@@ -158,12 +168,19 @@ Gpt::Gpt(const ModelConfig& cfg, Precision precision) : cfg_(cfg), prec_(precisi
   SD_CUDA(cudaStreamSynchronize(stream_));
 }
 
-Gpt::~Gpt() {
-  sessions_.clear();  // Session memory is owned through sizes_ and freed below
+Gpt::~Gpt() { release(); }
+
+void Gpt::release() {
+  if (stream_) cudaStreamSynchronize(stream_);
+  sessions_.clear();  // Session and plan memory is owned through sizes_ and freed below
+  plan_.reset();
   for (auto& kv : sizes_) cudaFree(kv.first);
   sizes_.clear();
+  bytes_ = 0;
   if (handle_) blas_->destroy(handle_);
+  handle_ = nullptr;
   if (stream_) cudaStreamDestroy(stream_);
+  stream_ = nullptr;
 }
 
 const void* Gpt::Pbf(size_t off) const { return paramsBf_ ? static_cast<const uint16_t*>(paramsBf_) + off : nullptr; }

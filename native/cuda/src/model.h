@@ -78,6 +78,8 @@ class Gpt {
     size_t ln1w, ln1b, qkvw, qkvb, apw, apb, ln2w, ln2b, fcw, fcb, fpw, fpb;
   };
 
+  void init();
+  void release();
   void* dmalloc(size_t bytes);
   void dfree(void* p);
   void upload_batch(const Batch& b, bool withTargets, int* tokens);
