@@ -86,6 +86,27 @@ describe('TokenSampler', () => {
     );
   });
 
+  it('agrees with a brute-force sort on a large vocabulary (top-k heap, nucleus pre-cut)', () => {
+    const big = 5000;
+    const rng = new Rng(21);
+    const logits = Float32Array.from({ length: big }, () => rng.normal() * 4);
+    const order = Array.from(logits.keys()).sort((a, b) => logits[b]! - logits[a]! || a - b);
+    const top10 = new Set(order.slice(0, 10));
+    for (const t of draw(new TokenSampler({ topK: 10, seed: 1 }), logits, 2000)) expect(top10.has(t)).toBe(true);
+    const w = order.map((i) => Math.exp(logits[i]! - logits[order[0]!]!));
+    const total = w.reduce((a, b) => a + b, 0);
+    const nucleus = new Set<number>();
+    let above = 0;
+    for (let j = 0; j < order.length && (j === 0 || above / total < 0.9); j++) {
+      nucleus.add(order[j]!);
+      above += w[j]!;
+    }
+    const seen = new Set(draw(new TokenSampler({ topP: 0.9, seed: 2 }), logits, 3000));
+    for (const t of seen) expect(nucleus.has(t)).toBe(true);
+    expect(nucleus.size).toBeLessThan(big / 10);
+    expect(seen.size).toBeGreaterThan(nucleus.size * 0.5);
+  });
+
   it('applies top-k before top-p (top-p renormalises over the k survivors)', () => {
     // After top-2 the survivors are 0.5/0.5; topP 0.5 then keeps only the first of them.
     const logits = [0, 0, -0.1, -0.2];

@@ -62,41 +62,103 @@ export class TokenSampler {
     this.rng = new Rng(seed);
   }
 
+  private scores = new Float64Array(0);
+  private weights = new Float64Array(0);
+
   pick(logits: ArrayLike<number>, offset: number, vocab: number): number {
     const p = this.plan;
     if (p.greedy) return argmax(logits, offset, vocab);
+    if (this.scores.length !== vocab) {
+      this.scores = new Float64Array(vocab);
+      this.weights = new Float64Array(vocab);
+    }
+    const { scores, weights } = this;
     const invT = 1 / p.temperature;
-    const scores = new Float64Array(vocab);
+    let max = -Infinity;
     for (let i = 0; i < vocab; i++) {
       const v = logits[offset + i]! * invT;
       scores[i] = Number.isNaN(v) ? -Infinity : v;
+      if (scores[i]! > max) max = scores[i]!;
     }
-    let candidates = Array.from({ length: vocab }, (_, i) => i);
-    if (p.topK !== undefined && p.topK < vocab) {
-      const kth = Float64Array.from(scores).sort()[vocab - p.topK]!;
-      candidates = candidates.filter((i) => scores[i]! >= kth);
+    // top-k: everything below the k-th largest score gets weight 0 (ties with it survive, as in HF).
+    const floor = p.topK !== undefined && p.topK < vocab ? kthLargest(scores, p.topK) : -Infinity;
+    let total = 0;
+    for (let i = 0; i < vocab; i++) {
+      const w = scores[i]! >= floor ? Math.exp(scores[i]! - max) : 0;
+      weights[i] = w;
+      total += w;
     }
-    const score = (i: number): number => scores[i]!;
-    candidates.sort((a, b) => score(b) - score(a) || a - b);
-    const max = score(candidates[0]!);
-    const weights = candidates.map((i) => Math.exp(score(i) - max));
-    let total = weights.reduce((a, b) => a + b, 0);
-    if (p.topP !== undefined && p.topP < 1) {
-      // Keep a token while the mass strictly above it is < topP (HF removes it once that mass reaches topP).
-      let above = 0;
-      let keep = 0;
-      while (keep < candidates.length && (keep === 0 || above / total < p.topP)) above += weights[keep++]!;
-      candidates.length = keep;
-      weights.length = keep;
-      total = above;
-    }
+    if (p.topP === undefined || p.topP >= 1) return this.draw(weights, total);
+    return this.drawNucleus(weights, total, p.topP);
+  }
+
+  /** One draw from unnormalised weights, walking ids in order. */
+  private draw(weights: Float64Array, total: number): number {
     let u = this.rng.next() * total;
-    for (let j = 0; j < candidates.length; j++) {
-      u -= weights[j]!;
+    let last = 0;
+    for (let i = 0; i < weights.length; i++) {
+      if (weights[i]! <= 0) continue;
+      last = i;
+      u -= weights[i]!;
+      if (u < 0) return i;
+    }
+    return last;
+  }
+
+  /**
+   * Keep a token while the mass strictly above it is < topP (HF drops it once that mass reaches
+   * topP). Tokens lighter than total*(1-topP)/V together weigh at most (1-topP): none of them can
+   * be in the nucleus, so only the heavier ones need sorting.
+   */
+  private drawNucleus(weights: Float64Array, total: number, topP: number): number {
+    const cut = ((total * (1 - topP)) / weights.length) * (1 - 1e-9);
+    const candidates: number[] = [];
+    for (let i = 0; i < weights.length; i++) if (weights[i]! > cut) candidates.push(i);
+    candidates.sort((a, b) => weights[b]! - weights[a]! || a - b);
+    let above = 0;
+    let keep = 0;
+    while (keep < candidates.length && (keep === 0 || above / total < topP)) above += weights[candidates[keep++]!]!;
+    let u = this.rng.next() * above;
+    for (let j = 0; j < keep; j++) {
+      u -= weights[candidates[j]!]!;
       if (u < 0) return candidates[j]!;
     }
-    return candidates[candidates.length - 1]!;
+    return candidates[keep - 1]!;
   }
+}
+
+/** k-th largest value via a size-k min-heap: O(V log k) instead of sorting the vocabulary. */
+function kthLargest(values: Float64Array, k: number): number {
+  const heap = new Float64Array(k);
+  let size = 0;
+  const siftDown = (i: number): void => {
+    for (;;) {
+      const l = 2 * i + 1;
+      const r = l + 1;
+      let m = i;
+      if (l < size && heap[l]! < heap[m]!) m = l;
+      if (r < size && heap[r]! < heap[m]!) m = r;
+      if (m === i) return;
+      [heap[i], heap[m]] = [heap[m]!, heap[i]!];
+      i = m;
+    }
+  };
+  for (let j = 0; j < values.length; j++) {
+    const v = values[j]!;
+    if (size < k) {
+      let i = size++;
+      heap[i] = v;
+      while (i > 0 && heap[(i - 1) >> 1]! > heap[i]!) {
+        const parent = (i - 1) >> 1;
+        [heap[i], heap[parent]] = [heap[parent]!, heap[i]!];
+        i = parent;
+      }
+    } else if (v > heap[0]!) {
+      heap[0] = v;
+      siftDown(0);
+    }
+  }
+  return heap[0]!;
 }
 
 function randomSeed(): number {
