@@ -130,3 +130,10 @@ export class ModelFetchError extends SocraticDistillError {
     this.status = options?.status;
   }
 }
+
+/** A command-line invocation is wrong (unknown flag, missing value, bad number). */
+export class CliUsageError extends SocraticDistillError {
+  constructor(message: string) {
+    super('CLI_USAGE', message);
+  }
+}

@@ -8,6 +8,8 @@ import type { CliCommand } from './command.js';
  */
 const COMMANDS: Record<string, () => Promise<{ command: CliCommand }>> = {
   // Registered by each feature area; keep alphabetical.
+  generate: () => import('./commands/generate.js'),
+  verify: () => import('./commands/verify.js'),
 };
 
 function usage(): string {

@@ -1,0 +1,113 @@
+import { datasetFromArgs } from '../../data/load.js';
+import { CliUsageError } from '../../errors.js';
+import { generateChains, type GenerateProgress, type GenerateSummary } from '../../generate/index.js';
+import { AnnotationTeacher, OpenAICompatibleTeacher, SimulatedTeacher, type TeacherClient } from '../../teacher/index.js';
+import type { CliCommand } from '../command.js';
+import { intFlag, numberFlag, parseFlags, stringFlag } from './data-flags.js';
+
+const HELP = `usage: socratic-distill generate --teacher openai|annotation|simulated --dataset gsm8k|svamp|strategyqa|synthetic|jsonl
+         [--data <path>] [--split train|test|all] [--limit N] [--samples K] [--concurrency C] --out chains.jsonl
+         [--base-url URL] [--model M] [--mode socratic|cot] [--temperature T] [--seed S] [--count N]
+         [--error-rate R] [--timeout-ms MS] [--max-retries N] [--price-prompt USD] [--price-completion USD] [--json]
+
+Asks a teacher for Socratic chains and appends them to --out. Rerun the same command to resume:
+finished problems are skipped, failed ones (listed in <out>.failures.json) are tried again.
+The OpenAI teacher reads OPENAI_API_KEY (never pass keys on the command line) and OPENAI_BASE_URL.
+--price-* are USD per million tokens, for the cost summary. Ctrl-C stops cleanly.`;
+
+const FLAGS = {
+  teacher: { type: 'string' }, dataset: { type: 'string' }, data: { type: 'string' }, split: { type: 'string' },
+  limit: { type: 'string' }, samples: { type: 'string' }, concurrency: { type: 'string' }, out: { type: 'string' },
+  'base-url': { type: 'string' }, model: { type: 'string' }, mode: { type: 'string' }, temperature: { type: 'string' },
+  seed: { type: 'string' }, count: { type: 'string' }, 'error-rate': { type: 'string' }, 'timeout-ms': { type: 'string' },
+  'max-retries': { type: 'string' }, 'price-prompt': { type: 'string' }, 'price-completion': { type: 'string' },
+  json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
+} as const;
+
+function makeTeacher(v: Record<string, unknown>): TeacherClient {
+  const name = stringFlag(v, 'teacher');
+  if (name === 'annotation') return new AnnotationTeacher();
+  if (name === 'simulated') {
+    const errorRate = numberFlag(v, 'error-rate', 0, 1);
+    return new SimulatedTeacher({ seed: intFlag(v, 'seed') ?? 0, ...(errorRate === undefined ? {} : { errorRate }) });
+  }
+  if (name === 'openai') {
+    const baseURL = stringFlag(v, 'base-url');
+    const model = stringFlag(v, 'model');
+    const timeoutMs = intFlag(v, 'timeout-ms', 1);
+    const maxRetries = intFlag(v, 'max-retries');
+    return new OpenAICompatibleTeacher({
+      ...(baseURL ? { baseURL } : {}),
+      ...(model ? { model } : {}),
+      ...(timeoutMs === undefined ? {} : { timeoutMs }),
+      ...(maxRetries === undefined ? {} : { maxRetries }),
+    });
+  }
+  throw new CliUsageError(`--teacher must be openai|annotation|simulated${name ? `, got '${name}'` : ''}`);
+}
+
+function bar(p: GenerateProgress): string {
+  const width = 30;
+  const filled = p.total === 0 ? width : Math.round((p.done / p.total) * width);
+  return `\r[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${p.done}/${p.total} done, ${p.failed} failed, ${p.usage.promptTokens + p.usage.completionTokens} tokens`;
+}
+
+function report(s: GenerateSummary): string {
+  const cost = s.costUSD === null ? '' : `, cost $${s.costUSD.toFixed(4)} (file total $${(s.costTotalUSD ?? 0).toFixed(4)})`;
+  const lines = [
+    `${s.aborted ? 'stopped' : 'finished'}: ${s.alreadyDone + s.completed}/${s.total} problems done (${s.completed} this run, ${s.alreadyDone} before), ${s.chainsWritten} chains written to ${s.out}`,
+    `tokens this run: ${s.usage.promptTokens} prompt + ${s.usage.completionTokens} completion${cost}`,
+  ];
+  if (s.repairedTruncatedBytes > 0) lines.push(`repaired a torn last line (${s.repairedTruncatedBytes} bytes) left by an earlier crash`);
+  if (s.failed.length > 0) lines.push(`${s.failed.length} problems failed (listed in ${s.failuresPath}); rerun to retry them`);
+  return lines.join('\n');
+}
+
+export const command: CliCommand = {
+  name: 'generate',
+  summary: 'ask a teacher LLM (or an offline teacher) for Socratic chains, resumably',
+  async run(argv) {
+    const v = parseFlags(argv, FLAGS);
+    if (v.help) {
+      process.stdout.write(HELP + '\n');
+      return 0;
+    }
+    const out = stringFlag(v, 'out');
+    if (!out) throw new CliUsageError('--out <chains.jsonl> is required');
+    const mode = stringFlag(v, 'mode') ?? 'socratic';
+    if (mode !== 'socratic' && mode !== 'cot') throw new CliUsageError(`--mode must be socratic|cot, got '${mode}'`);
+    const teacher = makeTeacher(v);
+    const dataset = await datasetFromArgs({
+      dataset: stringFlag(v, 'dataset'), data: stringFlag(v, 'data'), split: stringFlag(v, 'split'),
+      seed: intFlag(v, 'seed') ?? 0, limit: intFlag(v, 'limit'), count: intFlag(v, 'count'),
+    });
+    const pp = numberFlag(v, 'price-prompt');
+    const pc = numberFlag(v, 'price-completion');
+    const temperature = numberFlag(v, 'temperature', 0, 2);
+    const controller = new AbortController();
+    let interrupts = 0;
+    const onSigint = () => {
+      if (++interrupts > 1) process.exit(130);
+      process.stderr.write('\nstopping after in-flight requests are cancelled (Ctrl-C again to quit now)\n');
+      controller.abort();
+    };
+    process.on('SIGINT', onSigint);
+    const tty = process.stdout.isTTY === true && !v.json;
+    try {
+      const summary = await generateChains({
+        teacher, problems: dataset.problems, out, mode,
+        samplesPerProblem: intFlag(v, 'samples', 1) ?? 1,
+        concurrency: intFlag(v, 'concurrency', 1) ?? 4,
+        signal: controller.signal,
+        ...(temperature === undefined ? {} : { temperature }),
+        ...(pp !== undefined || pc !== undefined ? { pricing: { promptPerMillion: pp ?? 0, completionPerMillion: pc ?? 0 } } : {}),
+        ...(tty ? { onProgress: (p: GenerateProgress) => process.stdout.write(bar(p)) } : {}),
+      });
+      if (tty) process.stdout.write('\n');
+      process.stdout.write((v.json ? JSON.stringify(summary) : report(summary)) + '\n');
+      return summary.aborted ? 130 : summary.failed.length > 0 ? 1 : 0;
+    } finally {
+      process.off('SIGINT', onSigint);
+    }
+  },
+};

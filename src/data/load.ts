@@ -1,0 +1,37 @@
+import { CliUsageError } from '../errors.js';
+import { SocraticDataset, type Split } from './dataset.js';
+
+export const DATASET_CHOICES = ['gsm8k', 'svamp', 'strategyqa', 'synthetic', 'jsonl', 'json'] as const;
+export type DatasetChoice = (typeof DATASET_CHOICES)[number];
+
+export interface DatasetArgs {
+  dataset: string | undefined;
+  data: string | undefined;
+  split: string | undefined;
+  seed: number;
+  limit: number | undefined;
+  /** Synthetic only: how many problems (default: limit, else 1000). */
+  count: number | undefined;
+}
+
+/** Resolve the CLI's dataset flags into a loaded dataset, with usage errors for bad combinations. */
+export async function datasetFromArgs(a: DatasetArgs): Promise<SocraticDataset> {
+  if (!a.dataset || !(DATASET_CHOICES as readonly string[]).includes(a.dataset)) {
+    throw new CliUsageError(`--dataset must be one of ${DATASET_CHOICES.join('|')}${a.dataset ? `, got '${a.dataset}'` : ''}`);
+  }
+  const split = (a.split ?? 'train') as Split;
+  if (!['train', 'test', 'all'].includes(split)) throw new CliUsageError(`--split must be train|test|all, got '${a.split}'`);
+  if (a.dataset === 'synthetic') {
+    const count = a.count ?? a.limit ?? 1000;
+    const d = SocraticDataset.synthetic({ count, seed: a.seed });
+    return a.limit !== undefined && a.limit < d.size ? SocraticDataset.fromProblems('synthetic', d.problems.slice(0, a.limit)) : d;
+  }
+  if (!a.data) throw new CliUsageError(`--data <path> is required for --dataset ${a.dataset}`);
+  return SocraticDataset.load({
+    dataset: a.dataset as Exclude<DatasetChoice, 'synthetic'>,
+    path: a.data,
+    split,
+    seed: a.seed,
+    ...(a.limit === undefined ? {} : { limit: a.limit }),
+  });
+}
