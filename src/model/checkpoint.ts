@@ -63,8 +63,11 @@ export function checkpointFromTensors(configJson: unknown, raw: Map<string, RawT
 /** The files of an HF-compatible directory for this checkpoint (no lm_head: it is tied). */
 export function checkpointFiles(checkpoint: Checkpoint): { configJson: string; safetensors: Uint8Array; trimmedVocabJson?: string } {
   const { config, weights, vocab } = checkpoint;
+  // Sorted by name, as the reference safetensors writer orders same-dtype tensors: a loaded HF
+  // checkpoint saves back byte for byte.
+  const specs = paramLayout(config).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   const ordered: NamedTensors = new Map();
-  for (const spec of paramLayout(config)) {
+  for (const spec of specs) {
     const t = weights.get(spec.name);
     if (!t || !sameShape(t.shape, spec.shape) || t.data.length !== numel(spec.shape)) {
       throw new ModelConfigError(`cannot save: weight '${spec.name}' is missing or not shaped [${spec.shape.join(', ')}]`);
