@@ -1,0 +1,52 @@
+import type { Problem } from '../data/schema.js';
+import type { SolveOptions, StudentKind, StudentSolution } from '../students/common.js';
+import { scoreByDataset, stepStats, type DatasetScore, type StepStats } from './metrics.js';
+
+/** Anything that solves problems in bulk: every student class has this method. */
+export interface Solver {
+  readonly kind: StudentKind;
+  solveMany(problems: readonly Problem[], options?: SolveOptions & { maxSteps?: number }): Promise<StudentSolution[]>;
+}
+
+export interface ArmResult {
+  /** Display name, e.g. `Iterative (QG+QA)`. */
+  name: string;
+  kind: StudentKind;
+  scores: DatasetScore[];
+  /** Accuracy over all problems (every dataset together). */
+  strict: number;
+  flexible: number;
+  steps: StepStats;
+  wallSeconds: number;
+  /** A few solved examples for the report. */
+  samples: Array<{ problemId: string; gold: unknown; answer: unknown; text: string }>;
+}
+
+export interface EvaluateOptions extends SolveOptions {
+  maxSteps?: number;
+  /** Examples kept per arm for the report. Default 3. */
+  keepSamples?: number;
+}
+
+/** Evaluate several students on the very same problems. */
+export async function evaluateStudents(arms: ReadonlyArray<{ name: string; solver: Solver }>, problems: readonly Problem[], options: EvaluateOptions = {}): Promise<ArmResult[]> {
+  const out: ArmResult[] = [];
+  for (const { name, solver } of arms) {
+    const started = performance.now();
+    const solutions = await solver.solveMany(problems, options);
+    const wallSeconds = (performance.now() - started) / 1000;
+    const scores = scoreByDataset(problems, solutions);
+    const total = scores.reduce((a, s) => a + s.n, 0) || 1;
+    out.push({
+      name,
+      kind: solver.kind,
+      scores,
+      strict: scores.reduce((a, s) => a + s.strict * s.n, 0) / total,
+      flexible: scores.reduce((a, s) => a + s.flexible * s.n, 0) / total,
+      steps: stepStats(solutions),
+      wallSeconds,
+      samples: solutions.slice(0, options.keepSamples ?? 3).map((s, i) => ({ problemId: problems[i]!.id, gold: problems[i]!.answer, answer: s.answer, text: s.text })),
+    });
+  }
+  return out;
+}

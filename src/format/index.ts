@@ -1,0 +1,3 @@
+export * from './markers.js';
+export * from './pairs.js';
+export * from './trl.js';

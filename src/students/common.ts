@@ -1,0 +1,124 @@
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { z } from 'zod';
+import type { Answer, Problem, SocraticChain } from '../data/schema.js';
+import { CheckpointError } from '../errors.js';
+import { buildPairs, type FormatMode, type FormatOptions, type TrainingPair } from '../format/pairs.js';
+import { writeFileAtomic } from '../io/atomic.js';
+import { Tokenizer, TrimmedVocab } from '../tokenizer/index.js';
+import { encodePairs, type EncodedExample } from '../train/examples.js';
+import { train, type TrainOptions, type TrainResult } from '../train/trainer.js';
+import type { StudentLM } from './lm.js';
+
+export const STUDENT_KINDS = ['answer-only', 'cot', 'unified', 'iterative'] as const;
+export type StudentKind = (typeof STUDENT_KINDS)[number];
+
+/** Verified chains and the problems they solve. */
+export interface StudentData {
+  problems: readonly Problem[];
+  chains: readonly SocraticChain[];
+}
+
+export interface StudentTrainOptions extends Omit<TrainOptions, 'eval' | 'checkpoint'> {
+  /** Loss on prompt tokens too. Default false. */
+  promptLoss?: boolean;
+  format?: FormatOptions;
+  /** Held-out chains for eval loss every `every` steps, with early stopping after `patience` evals. */
+  eval?: { data: StudentData; every: number; patience?: number };
+  /** Checkpoint directory (resumed from when it holds a checkpoint). Iterative students use qg/ and qa/ below it. */
+  checkpointDir?: string;
+  checkpointEvery?: number;
+}
+
+export interface SolvedStep {
+  subquestion: string;
+  solution: string;
+  answer?: Answer | null;
+}
+
+export type StopReason = 'eos' | 'end-marker' | 'final-marker' | 'max-steps' | 'no-output';
+
+export interface StudentSolution {
+  /** Flexible reading: the marked answer, else the last stated answer or number. */
+  answer: Answer | null;
+  /** Strict reading: only an explicit `####` answer (Iterative: the last step's answer after a clean stop). */
+  strictAnswer: Answer | null;
+  steps: SolvedStep[];
+  /** Everything the student generated, as text. */
+  text: string;
+  stoppedBy: StopReason;
+  /** Self-consistency: the answer of every sample. */
+  samples?: Array<Answer | null>;
+}
+
+export interface SolveOptions {
+  /** Sample k solutions and take the majority answer. Default 1 (greedy). */
+  selfConsistency?: { k: number; temperature?: number; topK?: number; seed?: number };
+  maxNewTokens?: number;
+  batchSize?: number;
+}
+
+/** A tokenizer whose trimmed vocabulary covers the texts; unseen tokens later map to `<unk>`. */
+export function tokenizerForTexts(texts: Iterable<string>): Tokenizer {
+  return new Tokenizer(TrimmedVocab.fromCorpus(texts, { unk: true }));
+}
+
+/** Every prompt and completion text of the given modes, for building a shared vocabulary. */
+export function trainingTexts(data: StudentData, modes: readonly FormatMode[], format?: FormatOptions): string[] {
+  return modes.flatMap((m) => buildPairs(m, data.problems, data.chains, format).flatMap((p) => [p.prompt, p.completion]));
+}
+
+/** Train one model of a student on the pairs of one format mode. */
+export async function trainModel(lm: StudentLM, mode: FormatMode, data: StudentData, options: StudentTrainOptions, checkpointDir?: string): Promise<TrainResult> {
+  const encode = (pairs: TrainingPair[]): EncodedExample[] =>
+    encodePairs(lm.tokenizer, pairs, { promptLoss: options.promptLoss, maxLength: lm.config.n_positions });
+  const examples = encode(buildPairs(mode, data.problems, data.chains, options.format));
+  const { eval: ev, checkpointDir: _dir, checkpointEvery, promptLoss: _p, format: _f, ...rest } = options;
+  return train(lm.core, examples, {
+    ...rest,
+    eval: ev ? { examples: encode(buildPairs(mode, ev.data.problems, ev.data.chains, options.format)), every: ev.every, patience: ev.patience } : undefined,
+    checkpoint: checkpointDir ? { dir: checkpointDir, every: checkpointEvery ?? 100 } : undefined,
+  });
+}
+
+/** Majority answer (first-seen wins ties); null answers never win over a real one. */
+export function majorityAnswer(answers: ReadonlyArray<Answer | null>): Answer | null {
+  const counts = new Map<string, { answer: Answer; n: number }>();
+  for (const a of answers) {
+    if (a === null) continue;
+    const key = typeof a === 'number' ? String(Number(a.toPrecision(12))) : String(a);
+    const entry = counts.get(key) ?? { answer: a, n: 0 };
+    entry.n++;
+    counts.set(key, entry);
+  }
+  let best: { answer: Answer; n: number } | null = null;
+  for (const e of counts.values()) if (!best || e.n > best.n) best = e;
+  return best ? best.answer : null;
+}
+
+export const StudentManifestSchema = z.object({
+  format: z.literal('socratic-distill/student'),
+  version: z.literal(1),
+  kind: z.enum(STUDENT_KINDS),
+  formatOptions: z.object({ keepCalculatorNotes: z.boolean().optional() }).default({}),
+  maxSteps: z.number().int().positive().optional(),
+});
+export type StudentManifest = z.infer<typeof StudentManifestSchema>;
+
+export const MANIFEST_FILE = 'student.json';
+
+export async function writeManifest(dir: string, manifest: Omit<StudentManifest, 'format' | 'version'>): Promise<void> {
+  await writeFileAtomic(join(dir, MANIFEST_FILE), JSON.stringify({ format: 'socratic-distill/student', version: 1, ...manifest }, null, 2));
+}
+
+export async function readManifest(dir: string): Promise<StudentManifest> {
+  let json: unknown;
+  try {
+    json = JSON.parse(await readFile(join(dir, MANIFEST_FILE), 'utf8'));
+  } catch (err) {
+    throw new CheckpointError(dir, `no readable ${MANIFEST_FILE}; is this a student directory written by save()?`, { cause: err });
+  }
+  const r = StudentManifestSchema.safeParse(json);
+  if (!r.success) throw new CheckpointError(dir, `${MANIFEST_FILE}: ${r.error.issues[0]?.path.join('.')}: ${r.error.issues[0]?.message}`);
+  return r.data;
+}

@@ -1,0 +1,6 @@
+export * from './common.js';
+export { generateBatched, type GenerateTextOptions, type TextGenerator } from './decode.js';
+export { StudentLM, type BackendChoice, type StudentModelSize } from './lm.js';
+export { AnswerOnlyStudent, CoTStudent, SingleModelStudent, UnifiedStudent, type CreateStudentOptions } from './single.js';
+export { IterativeStudent, type CreateIterativeOptions, type IterativeSolveOptions, type IterativeTrainResult } from './iterative.js';
+export { loadStudent, type Student } from './load.js';

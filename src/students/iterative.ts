@@ -1,0 +1,203 @@
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Answer, Problem } from '../data/schema.js';
+import { CheckpointError } from '../errors.js';
+import { MARKERS } from '../format/markers.js';
+import { finalAnswerLine, historyText, qaPrompt, qgPrompt, type FormatOptions } from '../format/pairs.js';
+import type { Tokenizer } from '../tokenizer/index.js';
+import type { TrainResult } from '../train/trainer.js';
+import { extractAnswer } from '../verify/answer.js';
+import {
+  majorityAnswer, readManifest, tokenizerForTexts, trainingTexts, trainModel, writeManifest,
+  type SolvedStep, type SolveOptions, type StopReason, type StudentData, type StudentSolution, type StudentTrainOptions,
+} from './common.js';
+import type { GenerateTextOptions, TextGenerator } from './decode.js';
+import { StudentLM, type BackendChoice, type StudentModelSize } from './lm.js';
+
+export interface IterativeSolveOptions extends SolveOptions {
+  /** Most (subquestion, solution) turns before giving up. Default 8. */
+  maxSteps?: number;
+  /** Called with every step as soon as its solution is generated. */
+  onStep?: (step: SolvedStep, index: number, problem: Problem) => void;
+}
+
+export interface CreateIterativeOptions {
+  /** QG and QA each get their own size. */
+  qgSize: StudentModelSize;
+  qaSize: StudentModelSize;
+  tokenizer?: Tokenizer;
+  data?: StudentData;
+  backend?: BackendChoice;
+  seed?: number;
+  maxSteps?: number;
+}
+
+export interface IterativeTrainResult {
+  qg: TrainResult;
+  qa: TrainResult;
+}
+
+interface Row {
+  problem: Problem;
+  steps: SolvedStep[];
+  stoppedBy?: StopReason;
+  markedAnswer?: Answer | null;
+}
+
+/**
+ * Socratic CoT with two models in turns: QG asks the next subquestion (or says
+ * `[END]`), QA answers it. Steps stream out as they are made.
+ */
+export class IterativeStudent {
+  readonly kind = 'iterative' as const;
+
+  constructor(
+    readonly qg: TextGenerator,
+    readonly qa: TextGenerator,
+    readonly maxSteps = 8,
+  ) {}
+
+  static async create(options: CreateIterativeOptions): Promise<IterativeStudent> {
+    const tokenizer = options.tokenizer ?? tokenizerForTexts(trainingTexts(requireData(options.data), ['qg', 'qa']));
+    const seed = options.seed ?? 0;
+    const qg = await StudentLM.create(options.qgSize, tokenizer, { backend: options.backend, seed });
+    const qa = await StudentLM.create(options.qaSize, tokenizer, { backend: options.backend, seed: seed + 1 });
+    return new IterativeStudent(qg, qa, options.maxSteps);
+  }
+
+  static async load(dir: string, backend?: BackendChoice): Promise<IterativeStudent> {
+    const manifest = await readManifest(dir);
+    if (manifest.kind !== 'iterative') throw new CheckpointError(dir, `holds a ${manifest.kind} student, not iterative; use loadStudent(dir)`);
+    const qg = await StudentLM.load(join(dir, 'qg'), { backend });
+    const qa = await StudentLM.load(join(dir, 'qa'), { backend });
+    return new IterativeStudent(qg, qa, manifest.maxSteps);
+  }
+
+  /** Trains QG and QA, one after the other, with the same options. */
+  async train(data: StudentData, options: StudentTrainOptions, format: FormatOptions = {}): Promise<IterativeTrainResult> {
+    const { qg, qa } = this.models();
+    const dir = options.checkpointDir;
+    const qgResult = await trainModel(qg, 'qg', data, { format, ...options }, dir && join(dir, 'qg'));
+    const qaResult = await trainModel(qa, 'qa', data, { format, ...options }, dir && join(dir, 'qa'));
+    return { qg: qgResult, qa: qaResult };
+  }
+
+  /**
+   * Solve one problem, yielding each step as soon as it exists.
+   * The generator's return value is the full solution.
+   */
+  async *solve(problem: Problem, options: IterativeSolveOptions = {}): AsyncGenerator<SolvedStep, StudentSolution, undefined> {
+    const row: Row = { problem, steps: [] };
+    for await (const fresh of this.rounds([row], options, 0)) {
+      for (const { step } of fresh) yield step;
+    }
+    return finish(row);
+  }
+
+  /** Solve many problems, each round batching QG (then QA) over every unfinished problem. */
+  async solveMany(problems: readonly Problem[], options: IterativeSolveOptions = {}): Promise<StudentSolution[]> {
+    const sc = options.selfConsistency;
+    const runs = Math.max(1, sc?.k ?? 1);
+    const all: StudentSolution[][] = problems.map(() => []);
+    for (let s = 0; s < runs; s++) {
+      const rows: Row[] = problems.map((problem) => ({ problem, steps: [] }));
+      for await (const _ of this.rounds(rows, options, s)) {
+        // rounds() mutates rows; nothing to do per round here.
+      }
+      rows.forEach((r, i) => all[i]!.push(finish(r)));
+    }
+    if (runs === 1) return all.map((r) => r[0]!);
+    return all.map((solutions) => {
+      const answers = solutions.map((r) => r.answer);
+      const answer = majorityAnswer(answers);
+      const chosen = solutions.find((r) => r.answer === answer) ?? solutions[0]!;
+      return { ...chosen, answer, strictAnswer: majorityAnswer(solutions.map((r) => r.strictAnswer)), samples: answers };
+    });
+  }
+
+  private async *rounds(rows: Row[], options: IterativeSolveOptions, sample: number): AsyncGenerator<Array<{ row: Row; step: SolvedStep }>> {
+    const maxSteps = options.maxSteps ?? this.maxSteps;
+    const sc = options.selfConsistency;
+    const gen = (round: number, part: number): GenerateTextOptions => ({
+      maxNewTokens: options.maxNewTokens ?? 96,
+      stopSequences: ['\n'],
+      batchSize: options.batchSize,
+      ...(sc && sc.k > 1 ? { greedy: false, temperature: sc.temperature ?? 0.7, topK: sc.topK, seed: ((sc.seed ?? 0) * 1000 + sample) * 1000 + round * 2 + part } : {}),
+    });
+    for (let round = 0; ; round++) {
+      const active = rows.filter((r) => !r.stoppedBy);
+      if (active.length === 0) return;
+      const questions = await this.qg.generate(active.map((r) => qgPrompt(r.problem, asHistory(r.steps))), gen(round, 0));
+      const asking: Array<{ row: Row; subquestion: string }> = [];
+      active.forEach((row, i) => {
+        const out = questions[i]!.trim();
+        if (out.includes(MARKERS.end)) row.stoppedBy = 'end-marker';
+        else if (out.includes(MARKERS.final)) {
+          row.stoppedBy = 'final-marker';
+          row.markedAnswer = extractAnswer(out, row.problem.dataset, 'strict');
+        } else {
+          const subquestion = stripPrefix(out, MARKERS.question);
+          if (!subquestion) row.stoppedBy = 'no-output';
+          else asking.push({ row, subquestion });
+        }
+      });
+      if (asking.length === 0) continue;
+      const answers = await this.qa.generate(asking.map((a) => qaPrompt(a.row.problem, asHistory(a.row.steps), a.subquestion)), gen(round, 1));
+      const fresh = asking.map(({ row, subquestion }, i) => {
+        const solution = stripPrefix(answers[i]!.trim(), MARKERS.answer);
+        const step: SolvedStep = { subquestion, solution, answer: extractAnswer(solution, row.problem.dataset, 'flexible') };
+        row.steps.push(step);
+        options.onStep?.(step, row.steps.length - 1, row.problem);
+        if (solution.includes(MARKERS.final)) {
+          row.stoppedBy = 'final-marker';
+          row.markedAnswer = extractAnswer(solution, row.problem.dataset, 'strict');
+        } else if (row.steps.length >= maxSteps) row.stoppedBy = 'max-steps';
+        return { row, step };
+      });
+      yield fresh;
+    }
+  }
+
+  async save(dir: string): Promise<void> {
+    const { qg, qa } = this.models();
+    await mkdir(dir, { recursive: true });
+    await qg.save(join(dir, 'qg'));
+    await qa.save(join(dir, 'qa'));
+    await writeManifest(dir, { kind: 'iterative', formatOptions: {}, maxSteps: this.maxSteps });
+  }
+
+  dispose(): void {
+    for (const m of [this.qg, this.qa]) if (m instanceof StudentLM) m.dispose();
+  }
+
+  /** Training and saving need real models, not scripted generators. */
+  private models(): { qg: StudentLM; qa: StudentLM } {
+    if (!(this.qg instanceof StudentLM) || !(this.qa instanceof StudentLM)) {
+      throw new TypeError('this IterativeStudent wraps plain text generators; only StudentLM-backed students can be trained or saved');
+    }
+    return { qg: this.qg, qa: this.qa };
+  }
+}
+
+/** Generated solutions already end with their answer; the prompt shows them verbatim. */
+function asHistory(steps: readonly SolvedStep[]): Array<{ subquestion: string; solution: string }> {
+  return steps.map((s) => ({ subquestion: s.subquestion, solution: s.solution }));
+}
+
+function stripPrefix(text: string, prefix: string): string {
+  return (text.startsWith(prefix) ? text.slice(prefix.length) : text).trim();
+}
+
+function finish(row: Row): StudentSolution {
+  const stoppedBy = row.stoppedBy ?? 'max-steps';
+  const last = row.steps.at(-1)?.answer ?? null;
+  const answer = row.markedAnswer ?? last;
+  const clean = stoppedBy === 'end-marker' || stoppedBy === 'final-marker';
+  const text = historyText(asHistory(row.steps)) + (answer !== null ? finalAnswerLine(answer) : '');
+  return { answer, strictAnswer: clean ? answer : null, steps: row.steps, text, stoppedBy };
+}
+
+function requireData(data: StudentData | undefined): StudentData {
+  if (!data) throw new TypeError('pass either `tokenizer` or the training `data` to build a trimmed vocabulary from');
+  return data;
+}

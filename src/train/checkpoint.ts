@@ -1,0 +1,100 @@
+import { readFile, readdir, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { z } from 'zod';
+import type { NamedTensors, OptimizerState, TransformerCore } from '../backend/types.js';
+import { CheckpointError } from '../errors.js';
+import { writeFileAtomic } from '../io/atomic.js';
+import { readSafetensors, writeSafetensors } from '../io/safetensors.js';
+
+/** Everything besides tensors that an exact resume needs. */
+export const TrainerStateSchema = z.object({
+  version: z.literal(1),
+  /** Optimizer steps done. */
+  step: z.number().int().nonnegative(),
+  epoch: z.number().int().nonnegative(),
+  /** Next batch index within the epoch plan. */
+  batchInEpoch: z.number().int().nonnegative(),
+  /** The current epoch's batch order (example indices), so data order survives a resume. */
+  plan: z.array(z.array(z.number().int().nonnegative())),
+  rng: z.array(z.number().int().nonnegative()).length(4),
+  totalSteps: z.number().int().positive(),
+  losses: z.array(z.number()),
+  evals: z.array(z.object({ step: z.number().int(), loss: z.number() })),
+  bestEvalLoss: z.number().nullable(),
+  evalsWithoutImprovement: z.number().int().nonnegative(),
+  tokensSeen: z.number().nonnegative(),
+  /** Guards against resuming with different data or settings. */
+  fingerprint: z.string(),
+  weightsFile: z.string(),
+  optimizerFile: z.string(),
+});
+export type TrainerState = z.infer<typeof TrainerStateSchema>;
+
+const STATE_FILE = 'trainer-state.json';
+
+/**
+ * Tensors go to step-stamped files first; trainer-state.json is written last and
+ * atomically, so it always names a complete pair. Older pairs are removed afterwards.
+ */
+export async function saveCheckpoint(dir: string, core: TransformerCore, state: Omit<TrainerState, 'weightsFile' | 'optimizerFile'>): Promise<void> {
+  const tag = String(state.step).padStart(8, '0');
+  const weightsFile = `weights-${tag}.safetensors`;
+  const optimizerFile = `optimizer-${tag}.safetensors`;
+  await writeSafetensors(join(dir, weightsFile), await core.getWeights(), { format: 'pt' });
+  const opt = await core.getOptimizerState();
+  await writeSafetensors(join(dir, optimizerFile), optimizerTensors(opt), { step: String(opt.step) });
+  const full: TrainerState = { ...state, weightsFile, optimizerFile };
+  await writeFileAtomic(join(dir, STATE_FILE), JSON.stringify(full));
+  for (const name of await readdir(dir)) {
+    if (/^(weights|optimizer)-\d+\.safetensors$/.test(name) && name !== weightsFile && name !== optimizerFile) {
+      await rm(join(dir, name), { force: true });
+    }
+  }
+}
+
+/** Returns null when `dir` holds no checkpoint yet. */
+export async function loadCheckpoint(dir: string, core: TransformerCore): Promise<TrainerState | null> {
+  let text: string;
+  try {
+    text = await readFile(join(dir, STATE_FILE), 'utf8');
+  } catch {
+    return null;
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (err) {
+    throw new CheckpointError(dir, `${STATE_FILE} is not valid JSON`, { cause: err });
+  }
+  const r = TrainerStateSchema.safeParse(parsed);
+  if (!r.success) throw new CheckpointError(dir, `${STATE_FILE}: ${r.error.issues[0]?.path.join('.')}: ${r.error.issues[0]?.message}`);
+  const state = r.data;
+  const weights = await readSafetensors(join(dir, state.weightsFile));
+  await core.setWeights(asFloat(weights.tensors));
+  const opt = await readSafetensors(join(dir, state.optimizerFile));
+  await core.setOptimizerState(fromOptimizerTensors(asFloat(opt.tensors), Number(opt.metadata.step ?? state.step)));
+  return state;
+}
+
+function optimizerTensors(state: OptimizerState): NamedTensors {
+  const out: NamedTensors = new Map();
+  for (const [name, t] of state.m) out.set(`m.${name}`, t);
+  for (const [name, t] of state.v) out.set(`v.${name}`, t);
+  return out;
+}
+
+function fromOptimizerTensors(tensors: NamedTensors, step: number): OptimizerState {
+  const m: NamedTensors = new Map();
+  const v: NamedTensors = new Map();
+  for (const [key, t] of tensors) {
+    if (key.startsWith('m.')) m.set(key.slice(2), t);
+    else if (key.startsWith('v.')) v.set(key.slice(2), t);
+  }
+  return { step, m, v };
+}
+
+function asFloat(tensors: Map<string, { shape: number[]; data: Float32Array | Int32Array }>): NamedTensors {
+  const out: NamedTensors = new Map();
+  for (const [name, t] of tensors) out.set(name, { shape: t.shape, data: t.data instanceof Float32Array ? t.data : Float32Array.from(t.data) });
+  return out;
+}

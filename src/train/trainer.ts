@@ -1,0 +1,228 @@
+import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { LabeledBatch, NamedTensors, TransformerCore } from '../backend/types.js';
+import { ADAMW_DEFAULTS } from '../backend/types.js';
+import { CheckpointError, NonFiniteLossError, TrainingDataError } from '../errors.js';
+import { readSafetensors, writeSafetensors } from '../io/safetensors.js';
+import { Rng } from '../util/rng.js';
+import { loadCheckpoint, saveCheckpoint, type TrainerState } from './checkpoint.js';
+import { batchLossTokens, collate, planEpoch, type EncodedExample } from './examples.js';
+import { warmupCosineLr } from './schedule.js';
+
+export interface TrainProgress {
+  kind: 'step' | 'eval' | 'checkpoint' | 'early-stop';
+  step: number;
+  totalSteps: number;
+  epoch: number;
+  loss?: number;
+  evalLoss?: number;
+  lr?: number;
+  gradNorm?: number;
+  tokensPerSecond?: number;
+  etaSeconds?: number;
+  elapsedSeconds: number;
+}
+
+export interface TrainOptions {
+  /** Examples per micro-batch. */
+  batchSize: number;
+  /** Micro-batches per optimizer step (token-weighted, so the update equals one big batch). Default 1. */
+  gradAccumSteps?: number;
+  /** Passes over the data; ignored when maxSteps is smaller. Default 1. */
+  epochs?: number;
+  /** Cap on optimizer steps. */
+  maxSteps?: number;
+  lr?: number;
+  warmupSteps?: number;
+  minLrRatio?: number;
+  weightDecay?: number;
+  maxGradNorm?: number;
+  beta1?: number;
+  beta2?: number;
+  /** Seeds the data order. Default 0. */
+  seed?: number;
+  /** Batches per length-sorted window (1 = no bucketing). Default 32. */
+  bucketWindow?: number;
+  eval?: { examples: readonly EncodedExample[]; every: number; patience?: number; batchSize?: number; restoreBest?: boolean };
+  /** Write an atomic checkpoint every `every` steps and at the end; resume from `dir` when it holds one. */
+  checkpoint?: { dir: string; every: number; resume?: boolean };
+  onProgress?: (event: TrainProgress) => void;
+  /** Return after this many optimizer steps in this call (the run can be resumed from its checkpoint). */
+  stopAfterSteps?: number;
+  signal?: AbortSignal;
+}
+
+export interface TrainResult {
+  steps: number;
+  totalSteps: number;
+  /** Training loss of every optimizer step since step 1 (kept across resumes). */
+  losses: number[];
+  evals: Array<{ step: number; loss: number }>;
+  bestEvalLoss: number | null;
+  stoppedEarly: boolean;
+  finished: boolean;
+  resumedFromStep: number | null;
+  tokensSeen: number;
+  wallSeconds: number;
+}
+
+const BEST_FILE = 'best.safetensors';
+
+/** Trains a TransformerCore on encoded examples: AdamW + warmup/cosine, accumulation, eval, early stop, exact resume. */
+export async function train(core: TransformerCore, examples: readonly EncodedExample[], options: TrainOptions): Promise<TrainResult> {
+  if (examples.length === 0) throw new TrainingDataError('no training examples');
+  const started = performance.now();
+  const accum = Math.max(1, options.gradAccumSteps ?? 1);
+  const padId = core.config.eos_token_id < core.config.vocab_size ? core.config.eos_token_id : 0;
+  const lengths = examples.map((e) => e.ids.length);
+  const batchesPerEpoch = Math.ceil(examples.length / options.batchSize);
+  const fromEpochs = Math.ceil(((options.epochs ?? 1) * batchesPerEpoch) / accum);
+  const totalSteps = Math.max(1, Math.min(options.maxSteps ?? fromEpochs, options.maxSteps ? options.maxSteps : Infinity));
+  const peak = options.lr ?? 1e-3;
+  const warmupSteps = options.warmupSteps ?? Math.min(100, Math.floor(totalSteps / 10));
+  const fingerprint = fingerprintOf(examples, options, totalSteps);
+
+  let rng = new Rng(options.seed ?? 0);
+  let state: Omit<TrainerState, 'weightsFile' | 'optimizerFile'> = {
+    version: 1, step: 0, epoch: 0, batchInEpoch: 0, plan: planEpoch(lengths, options.batchSize, rng, options.bucketWindow),
+    rng: rng.getState(), totalSteps, losses: [], evals: [], bestEvalLoss: null, evalsWithoutImprovement: 0, tokensSeen: 0, fingerprint,
+  };
+  let bestWeights: NamedTensors | null = null;
+  let resumedFromStep: number | null = null;
+  const ckpt = options.checkpoint;
+  if (ckpt && ckpt.resume !== false) {
+    const loaded = await loadCheckpoint(ckpt.dir, core);
+    if (loaded) {
+      if (loaded.fingerprint !== fingerprint) {
+        throw new CheckpointError(ckpt.dir, 'checkpoint was written for different data or training options; use a fresh directory or the original settings');
+      }
+      state = loaded;
+      rng = Rng.fromState(loaded.rng);
+      resumedFromStep = loaded.step;
+      bestWeights = await readBest(ckpt.dir);
+    }
+  }
+
+  const emit = (e: Omit<TrainProgress, 'totalSteps' | 'epoch' | 'elapsedSeconds'>): void =>
+    options.onProgress?.({ ...e, totalSteps, epoch: state.epoch, elapsedSeconds: (performance.now() - started) / 1000 });
+
+  let stoppedEarly = false;
+  let stepsThisCall = 0;
+  let tokensThisCall = 0;
+  core.zeroGradients();
+  while (state.step < totalSteps) {
+    if (options.signal?.aborted) break;
+    if (options.stopAfterSteps !== undefined && stepsThisCall >= options.stopAfterSteps) break;
+    const micro: LabeledBatch[] = [];
+    for (let a = 0; a < accum; a++) {
+      if (state.batchInEpoch >= state.plan.length) {
+        state.epoch++;
+        state.plan = planEpoch(lengths, options.batchSize, rng, options.bucketWindow);
+        state.batchInEpoch = 0;
+        state.rng = rng.getState();
+      }
+      micro.push(collate(state.plan[state.batchInEpoch++]!.map((i) => examples[i]!), padId));
+    }
+    const tokens = micro.map(batchLossTokens);
+    const total = tokens.reduce((a, b) => a + b, 0);
+    if (total === 0) throw new TrainingDataError(`step ${state.step + 1}: no token in the batch carries loss (empty completions?)`);
+    let lossSum = 0;
+    for (let i = 0; i < micro.length; i++) {
+      if (tokens[i] === 0) continue;
+      const r = await core.accumulateGradients(micro[i]!, tokens[i]! / total);
+      if (!Number.isFinite(r.loss)) {
+        core.zeroGradients();
+        throw new NonFiniteLossError(state.step + 1, r.loss);
+      }
+      lossSum += r.loss * tokens[i]!;
+    }
+    const lr = warmupCosineLr(state.step, { peak, warmupSteps, totalSteps, minRatio: options.minLrRatio });
+    const opt = await core.applyOptimizer({
+      lr,
+      beta1: options.beta1 ?? ADAMW_DEFAULTS.beta1,
+      beta2: options.beta2 ?? ADAMW_DEFAULTS.beta2,
+      weightDecay: options.weightDecay ?? ADAMW_DEFAULTS.weightDecay,
+      maxGradNorm: options.maxGradNorm ?? ADAMW_DEFAULTS.maxGradNorm,
+    });
+    state.step++;
+    stepsThisCall++;
+    tokensThisCall += micro.reduce((n, b) => n + b.batchSize * b.seqLen, 0);
+    state.tokensSeen += total;
+    const loss = lossSum / total;
+    state.losses.push(loss);
+    const elapsed = (performance.now() - started) / 1000;
+    const perStep = elapsed / stepsThisCall;
+    emit({ kind: 'step', step: state.step, loss, lr, gradNorm: opt.gradNorm, tokensPerSecond: tokensThisCall / elapsed, etaSeconds: perStep * (totalSteps - state.step) });
+
+    const ev = options.eval;
+    if (ev && ev.examples.length > 0 && (state.step % ev.every === 0 || state.step === totalSteps)) {
+      const evalLoss = await evaluateLoss(core, ev.examples, ev.batchSize ?? options.batchSize, padId);
+      state.evals.push({ step: state.step, loss: evalLoss });
+      emit({ kind: 'eval', step: state.step, evalLoss });
+      if (state.bestEvalLoss === null || evalLoss < state.bestEvalLoss) {
+        state.bestEvalLoss = evalLoss;
+        state.evalsWithoutImprovement = 0;
+        if (ev.restoreBest !== false) {
+          bestWeights = await core.getWeights();
+          if (ckpt) await writeSafetensors(join(ckpt.dir, BEST_FILE), bestWeights, { step: String(state.step) });
+        }
+      } else {
+        state.evalsWithoutImprovement++;
+        if (ev.patience !== undefined && state.evalsWithoutImprovement >= ev.patience) {
+          stoppedEarly = true;
+          emit({ kind: 'early-stop', step: state.step, evalLoss });
+        }
+      }
+    }
+    const last = stoppedEarly || state.step === totalSteps;
+    if (ckpt && (state.step % ckpt.every === 0 || last)) {
+      await saveCheckpoint(ckpt.dir, core, state);
+      emit({ kind: 'checkpoint', step: state.step });
+    }
+    if (stoppedEarly) break;
+  }
+  const finished = stoppedEarly || state.step >= totalSteps;
+  if (finished && bestWeights && options.eval?.restoreBest !== false) await core.setWeights(bestWeights);
+  return {
+    steps: state.step, totalSteps, losses: state.losses, evals: state.evals, bestEvalLoss: state.bestEvalLoss, stoppedEarly, finished,
+    resumedFromStep, tokensSeen: state.tokensSeen, wallSeconds: (performance.now() - started) / 1000,
+  };
+}
+
+/** Token-weighted mean loss over examples, no gradients. */
+export async function evaluateLoss(core: TransformerCore, examples: readonly EncodedExample[], batchSize: number, padId = core.config.eos_token_id): Promise<number> {
+  let sum = 0;
+  let n = 0;
+  for (let i = 0; i < examples.length; i += batchSize) {
+    const batch = collate(examples.slice(i, i + batchSize), padId);
+    const r = await core.loss(batch);
+    if (r.tokens > 0) {
+      sum += r.loss * r.tokens;
+      n += r.tokens;
+    }
+  }
+  return n > 0 ? sum / n : NaN;
+}
+
+async function readBest(dir: string): Promise<NamedTensors | null> {
+  try {
+    await readFile(join(dir, BEST_FILE), { flag: 'r' });
+  } catch {
+    return null;
+  }
+  const file = await readSafetensors(join(dir, BEST_FILE));
+  const out: NamedTensors = new Map();
+  for (const [k, t] of file.tensors) out.set(k, { shape: t.shape, data: t.data instanceof Float32Array ? t.data : Float32Array.from(t.data) });
+  return out;
+}
+
+function fingerprintOf(examples: readonly EncodedExample[], o: TrainOptions, totalSteps: number): string {
+  const h = createHash('sha256');
+  for (const e of examples) {
+    h.update(new Uint8Array(e.ids.buffer, e.ids.byteOffset, e.ids.byteLength));
+    h.update(new Uint8Array(e.labels.buffer, e.labels.byteOffset, e.labels.byteLength));
+  }
+  h.update(JSON.stringify([o.batchSize, o.gradAccumSteps ?? 1, o.lr, o.seed ?? 0, o.warmupSteps, o.minLrRatio, o.weightDecay, o.maxGradNorm, o.bucketWindow, totalSteps]));
+  return h.digest('hex').slice(0, 16);
+}
