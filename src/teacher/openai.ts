@@ -87,10 +87,15 @@ export class OpenAICompatibleTeacher implements TeacherClient {
 
   private async complete(problem: Problem, mode: TeacherMode, temperature: number, signal: AbortSignal | undefined): Promise<{ text: string; usage: TokenUsage }> {
     throwIfAborted(signal);
+    // The SDK never removes the abort listener it adds to a caller's signal, so a long run
+    // sharing one signal would pile them up; hand it a per-request signal we unlink ourselves.
+    const local = new AbortController();
+    const forward = () => local.abort();
+    signal?.addEventListener('abort', forward, { once: true });
     try {
       const res = await this.client.chat.completions.create(
         { model: this.model, messages: buildMessages(problem, mode), temperature, max_tokens: this.maxTokens },
-        signal ? { signal } : {},
+        { signal: local.signal },
       );
       const text = res.choices?.[0]?.message?.content;
       if (typeof text !== 'string') throw new TeacherError('bad-response', 'response has no choices[0].message.content', { retryable: true });
@@ -98,6 +103,8 @@ export class OpenAICompatibleTeacher implements TeacherClient {
     } catch (err) {
       if (signal?.aborted) throw new TeacherError('aborted', 'request aborted', { retryable: false });
       throw this.toTeacherError(err);
+    } finally {
+      signal?.removeEventListener('abort', forward);
     }
   }
 

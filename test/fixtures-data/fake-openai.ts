@@ -10,6 +10,8 @@ export interface FakeServerOptions {
   /** Faults to inject for a problem on its Nth request (0-based); later requests succeed. */
   faultsFor?: (problem: Problem, attempt: number) => Fault | undefined;
   retryAfterSeconds?: number;
+  /** Delay before every answer, to keep requests in flight. */
+  delayMs?: number;
 }
 
 export interface RequestLog {
@@ -91,6 +93,7 @@ export class FakeOpenAI {
       default:
         break;
     }
+    if (this.options.delayMs) await new Promise((r) => setTimeout(r, this.options.delayMs));
     const content = fault === 'off-format' ? 'I am not sure, sorry.' : solution(problem);
     const payload = JSON.stringify({
       id: `chatcmpl-${problem.id}-${attempt}`,
