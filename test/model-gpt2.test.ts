@@ -196,6 +196,7 @@ describe('GPT2.create / fromCore', () => {
     const b = await GPT2.create(config, { seed: 3, backend: 'tfjs-cpu', vocab });
     try {
       expect(a.config.vocab_size).toBe(vocab.size);
+      expect(a.config.eos_token_id).toBe(vocab.eosId);
       const ids = a.tokenizer!.encode('Question: 2 + 3?');
       const la = await a.forward([ids]);
       const lb = await b.forward([ids]);

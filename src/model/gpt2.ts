@@ -86,10 +86,13 @@ export class GPT2 {
 
   /** A freshly initialised GPT-2 (seeded, identical on every backend). */
   static async create(config: GPT2ConfigInput | GPT2Config, options: GPT2CreateOptions = {}): Promise<GPT2> {
-    const parsed = parseGPT2Config(options.vocab ? { ...config, vocab_size: options.vocab.size } : config, 'GPT2.create config');
+    const vocab = options.vocab;
+    // With a trimmed vocabulary the special-token ids move to its compact eos as well.
+    const sized = vocab ? { ...config, vocab_size: vocab.size, bos_token_id: vocab.eosId, eos_token_id: vocab.eosId } : config;
+    const parsed = parseGPT2Config(sized, 'GPT2.create config');
     const report = await resolveBackend(options.backend);
     const core = await report.createCore(parsed, { seed: options.seed ?? 0 });
-    return new GPT2(core, options.vocab);
+    return new GPT2(core, vocab);
   }
 
   /** Wrap an existing core (e.g. one the trainer built); the model then owns it. */
