@@ -1,6 +1,5 @@
 import { type GPT2Config, type GPT2ConfigInput, parseGPT2Config } from '../arch/config.js';
 import type { BackendPreference, BackendReport, LogitsTensor, TransformerCore } from '../backend/types.js';
-import { selectBackend } from '../backend/select.js';
 import { ModelConfigError, ShapeError } from '../errors.js';
 import { GPT2_VOCAB_SIZE } from '../tokenizer/bpe.js';
 import { Tokenizer } from '../tokenizer/tokenizer.js';
@@ -34,6 +33,8 @@ export interface GPT2ForwardOptions {
 
 async function resolveBackend(backend: BackendPreference | BackendReport | undefined): Promise<BackendReport> {
   if (backend !== undefined && typeof backend === 'object') return backend;
+  // Lazy: selectBackend probes native addons, which a browser bundle must never load.
+  const { selectBackend } = await import('../backend/select.js');
   return selectBackend(backend ?? 'auto');
 }
 
