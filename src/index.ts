@@ -5,3 +5,8 @@ export { paramLayout, countParams, type ParamSpec } from './arch/layout.js';
 export { initWeights } from './arch/init.js';
 export { Rng } from './util/rng.js';
 export type * from './backend/types.js';
+// Socratic data, teachers, verification and generation (no tensors).
+export * from './data/index.js';
+export * from './teacher/index.js';
+export * from './verify/index.js';
+export * from './generate/index.js';

@@ -8,3 +8,4 @@ export { joinSvampText, svampEquationSteps } from './svamp.js';
 export { strategyQaSteps } from './strategyqa.js';
 export { readTextFile, parseJsonLines, parseJsonArray } from './read.js';
 export type { OnInvalid } from './rows.js';
+export { sampleDataDir } from './samples.js';
