@@ -3,6 +3,9 @@
 // Prints ONE line on skip or failure and exits 0, so `npm ci` never fails because of it.
 //   --strict   exit 1 when nvcc exists but the build fails (CI uses this: the CUDA code must compile there)
 //   --force    rebuild even when the addon is newer than every source
+//   --emulate  build build/socratic_cuda_emu.node instead: the same host code (src/*.cc) on g++ only, with the CUDA
+//              runtime, cuBLAS and the kernels replaced by CPU stand-ins (emu/). Tests use it to check the host
+//              orchestration without a GPU; it is never loaded by the library.
 // Env: CUDA_HOME / CUDA_PATH (toolkit root), NVCC (compiler), CXX (host compiler), SOCRATIC_SKIP_CUDA=1.
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, realpathSync, statSync, writeFileSync } from 'node:fs';
@@ -58,7 +61,46 @@ function run(cmd, args) {
   });
 }
 
+async function buildEmulated() {
+  const nodeInc = nodeIncludeDir();
+  if (!nodeInc) return say('emulation not built (Node headers with node_api.h not found)'), 1;
+  const napiInc = dirname(createRequire(import.meta.url).resolve('node-addon-api/package.json'));
+  const emuDir = join(here, 'emu');
+  const out = join(outDir, 'socratic_cuda_emu.node');
+  const files = [
+    ...['model.cc', 'passes.cc', 'decode.cc', 'addon.cc'].map((f) => join(srcDir, f)),
+    ...readdirSync(emuDir).filter((f) => f.endsWith('.cc')).map((f) => join(emuDir, f)),
+  ];
+  const inputs = [...files, ...readdirSync(srcDir).map((f) => join(srcDir, f)), join(emuDir, 'include', 'cuda_runtime_api.h'), fileURLToPath(import.meta.url)];
+  if (!force && existsSync(out) && statSync(out).mtimeMs > Math.max(...inputs.map((f) => statSync(f).mtimeMs))) return say(`emulation up to date (${out})`), 0;
+  mkdirSync(join(outDir, 'emu'), { recursive: true });
+  const cxx = process.env.CXX || 'g++';
+  const t0 = Date.now();
+  const objs = [];
+  const queue = [...files];
+  let failed = null;
+  const worker = async () => {
+    for (let f = queue.shift(); f && !failed; f = queue.shift()) {
+      const obj = join(outDir, 'emu', `${f.startsWith(emuDir) ? 'emu_' : ''}${f.split('/').pop()}.o`);
+      objs.push(obj);
+      const args = ['-c', '-O2', '-std=c++17', '-fPIC', `-I${join(emuDir, 'include')}`, `-I${srcDir}`, `-I${nodeInc}`, `-I${napiInc}`,
+        '-DNAPI_VERSION=8', '-DNAPI_CPP_EXCEPTIONS', f, '-o', obj];
+      const r = await run(cxx, args);
+      if (!r.ok) failed = `${f}: ${r.out.split('\n').find((l) => l.includes('error')) ?? r.out.slice(0, 200)}`;
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(2, availableParallelism()) }, worker));
+  if (!failed) {
+    const r = await run(cxx, ['-shared', '-o', out, ...objs]);
+    if (!r.ok) failed = `link: ${r.out.slice(0, 200)}`;
+  }
+  if (failed) return say(`emulation not built (${failed})`), 1;
+  say(`emulation built ${out} in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+  return 0;
+}
+
 async function main() {
+  if (process.argv.includes('--emulate')) return buildEmulated();
   if (process.env.SOCRATIC_SKIP_CUDA === '1') return say('skipped (SOCRATIC_SKIP_CUDA=1)'), 0;
   const tk = findToolkit();
   if (tk.skip) return say(`skipped (${tk.skip})`), 0;

@@ -60,15 +60,39 @@ void sgemm(bool ta, bool tb, int M, int N, int K, float alpha, const float* A, i
     cblas_sgemm(CblasRowMajor, ct, cb, M, N, K, alpha, A, lda, B, ldb, beta, Cm, ldc);
     return;
   }
+  if (K >= 4 * std::max(M, N) && K >= 1024) {
+    // Long reductions (head dX = dlogits @ wte, small dW): split K into private partial
+    // products and add them up, so no thread re-reads the other threads' share of B.
+    const int parts = std::min(4 * nt, K / 256);
+    std::vector<float> partial((size_t)parts * M * N);
+#pragma omp parallel for schedule(dynamic, 1)
+    for (int p = 0; p < parts; p++) {
+      const int k0 = (int)((long)K * p / parts), k1 = (int)((long)K * (p + 1) / parts);
+      const float* a = ta ? A + (long)k0 * lda : A + k0;
+      const float* b = tb ? B + k0 : B + (long)k0 * ldb;
+      cblas_sgemm(CblasRowMajor, ct, cb, M, N, k1 - k0, alpha, a, lda, b, ldb, 0.0f, &partial[(size_t)p * M * N], N);
+    }
+#pragma omp parallel for
+    for (int i = 0; i < M; i++) {
+      float* c = Cm + (long)i * ldc;
+      for (int j = 0; j < N; j++) {
+        float s = beta == 0.0f ? 0.0f : beta * c[j];
+        for (int p = 0; p < parts; p++) s += partial[((size_t)p * M + i) * N + j];
+        c[j] = s;
+      }
+    }
+    return;
+  }
+  // Otherwise split the larger output dimension into a few slices per thread, handed out
+  // dynamically so a descheduled thread (shared machines) does not stall the whole call.
   const bool splitRows = M >= N;
   const int dim = splitRows ? M : N;
-  const int parts = std::min(nt, std::max(1, dim / 16));
-#pragma omp parallel for num_threads(parts) schedule(static, 1)
+  const int parts = std::max(1, std::min(4 * nt, dim / 64));
+#pragma omp parallel for schedule(dynamic, 1)
   for (int p = 0; p < parts; p++) {
-    int s0 = (int)((long)dim * p / parts), s1 = (int)((long)dim * (p + 1) / parts);
-    // Round slice edges to 16 so every slice starts on a cache-line-aligned column/row.
-    if (p > 0) s0 = s0 / 16 * 16;
-    if (p + 1 < parts) s1 = s1 / 16 * 16;
+    // Slice edges on multiples of 16 keep every slice cache-line aligned.
+    int s0 = p == 0 ? 0 : (int)((long)dim * p / parts) / 16 * 16;
+    int s1 = p + 1 == parts ? dim : (int)((long)dim * (p + 1) / parts) / 16 * 16;
     if (s1 <= s0) continue;
     if (splitRows) {
       const float* a = ta ? A + s0 : A + (long)s0 * lda;

@@ -133,40 +133,6 @@ SD_CLONES void attn_row(float* out, float* arow, const float* q, const float* k,
   }
 }
 
-SD_CLONES void attn_bwd_head(float* dq, float* dk, float* dv, const float* dout, const float* q, const float* k,
-                             const float* v, const float* att, int T, int C3, int C, int hd, float scale, float* tmp) {
-  for (int i = 0; i < T; i++) {
-    const float* arow = att + (long)i * T;
-    int jmax = T - 1;
-    while (jmax > i && arow[jmax] == 0.0f) jmax--;
-    const float* dy = dout + (long)i * C;
-    float s = 0;
-    for (int j = 0; j <= jmax; j++) {
-      const float* vj = v + (long)j * C3;
-      float dd = 0;
-#pragma omp simd reduction(+ : dd)
-      for (int d = 0; d < hd; d++) dd += dy[d] * vj[d];
-      tmp[j] = dd;
-      s += arow[j] * dd;
-      float a = arow[j];
-      float* dvj = dv + (long)j * C3;
-      for (int d = 0; d < hd; d++) dvj[d] += a * dy[d];
-    }
-    const float* qi = q + (long)i * C3;
-    float* dqi = dq + (long)i * C3;
-    for (int j = 0; j <= jmax; j++) {
-      float dp = arow[j] * (tmp[j] - s) * scale;
-      if (dp == 0.0f) continue;
-      const float* kj = k + (long)j * C3;
-      float* dkj = dk + (long)j * C3;
-      for (int d = 0; d < hd; d++) {
-        dqi[d] += dp * kj[d];
-        dkj[d] += dp * qi[d];
-      }
-    }
-  }
-}
-
 SD_CLONES void gelu_fwd_span(float* o, const float* x, long n) {
 #pragma omp simd
   for (long i = 0; i < n; i++) {
@@ -230,6 +196,38 @@ SD_CLONES double sumsq_span(const float* x, long n) {
   return s;
 }
 
+
+// Softmax of one score row in place; keys j > lim or masked get probability 0.
+SD_CLONES void softmax_masked_row(float* arow, int Tk, int lim, const uint8_t* mrow) {
+  float mx = -INFINITY;
+  for (int j = 0; j < Tk; j++) {
+    bool ok = j <= lim && (!mrow || mrow[j]);
+    if (ok) mx = std::max(mx, arow[j]);
+  }
+  if (mx == -INFINITY) {
+    // HF adds finfo.min to masked scores: a row with no visible key becomes uniform over all keys.
+    for (int j = 0; j < Tk; j++) arow[j] = 1.0f / Tk;
+    return;
+  }
+  float sum = 0;
+#pragma omp simd reduction(+ : sum)
+  for (int j = 0; j < Tk; j++) {
+    bool ok = j <= lim && (!mrow || mrow[j]);
+    float e = ok ? fexp(arow[j] - mx) : 0.0f;
+    arow[j] = e;
+    sum += e;
+  }
+  float inv = 1.0f / sum;
+  for (int j = 0; j < Tk; j++) arow[j] *= inv;
+}
+
+// dS = P * (dP - rowsum(P * dP)) * scale, in place in dP.
+SD_CLONES void softmax_bwd_row(float* dp, const float* p, int T, float scale) {
+  float s = 0;
+#pragma omp simd reduction(+ : s)
+  for (int j = 0; j < T; j++) s += p[j] * dp[j];
+  for (int j = 0; j < T; j++) dp[j] = p[j] * (dp[j] - s) * scale;
+}
 }  // namespace
 
 void encoder_forward(float* out, const float* wte, const float* wpe, const int32_t* ids, const int32_t* pos, int B,
@@ -308,6 +306,23 @@ void matmul_backward(float* dinp, float* dW, float* db, const float* dout, const
 void attention_forward(float* out, float* att, const AttnArgs& a) {
   const int C = a.NH * a.hd;
   const float scale = 1.0f / std::sqrt((float)a.hd);
+  if (a.Tq >= 8) {
+    // Prefill/training: per (batch, head) two small GEMMs around a masked softmax. The causal
+    // half is computed and discarded, still far cheaper than dot-product loops.
+#pragma omp parallel for schedule(dynamic, 1)
+    for (int bh = 0; bh < a.B * a.NH; bh++) {
+      const int b = bh / a.NH, h = bh % a.NH;
+      const float* q = a.q + (long)b * a.Tq * a.qs + h * a.hd;
+      const float* k = a.k + b * a.kbs + h * a.hd;
+      const float* v = a.v + b * a.kbs + h * a.hd;
+      float* S = att + (long)bh * a.Tq * a.Tk;
+      sgemm(false, true, a.Tq, a.Tk, a.hd, scale, q, a.qs, k, a.ks, 0.0f, S, a.Tk);
+      const uint8_t* mrow = a.mask ? a.mask + b * a.mbs : nullptr;
+      for (int i = 0; i < a.Tq; i++) softmax_masked_row(S + (long)i * a.Tk, a.Tk, a.past + i, mrow);
+      sgemm(false, false, a.Tq, a.hd, a.Tk, 1.0f, S, a.Tk, v, a.ks, 0.0f, out + (long)b * a.Tq * C + h * a.hd, C);
+    }
+    return;
+  }
   const long total = (long)a.B * a.NH * a.Tq;
 #pragma omp parallel for schedule(dynamic, 16)
   for (long idx = 0; idx < total; idx++) {
@@ -327,16 +342,23 @@ void attention_backward(float* dqkv, const float* dout, const float* qkv, const 
                         int hd) {
   const int C = NH * hd, C3 = 3 * C;
   const float scale = 1.0f / std::sqrt((float)hd);
-  std::memset(dqkv, 0, sizeof(float) * (size_t)B * T * C3);
 #pragma omp parallel
   {
-    std::vector<float> tmp(T);
+    std::vector<float> dP((size_t)T * T);
 #pragma omp for schedule(dynamic, 1)
     for (int bh = 0; bh < B * NH; bh++) {
-      int b = bh / NH, h = bh % NH;
-      long base = (long)b * T * C3 + h * hd;
-      attn_bwd_head(dqkv + base, dqkv + base + C, dqkv + base + 2 * C, dout + (long)b * T * C + h * hd, qkv + base,
-                    qkv + base + C, qkv + base + 2 * C, att + (long)bh * T * T, T, C3, C, hd, scale, tmp.data());
+      const int b = bh / NH, h = bh % NH;
+      const long base = (long)b * T * C3 + h * hd;
+      const float *q = qkv + base, *k = q + C, *v = q + 2 * C;
+      float *dq = dqkv + base, *dk = dq + C, *dv = dq + 2 * C;
+      const float* dy = dout + (long)b * T * C + h * hd;
+      const float* P = att + (long)bh * T * T;
+      // Every (batch, head) slice of dqkv is written exactly once (beta 0), so no memset is needed.
+      sgemm(false, true, T, T, hd, 1.0f, dy, C, v, C3, 0.0f, dP.data(), T);
+      sgemm(true, false, T, hd, T, 1.0f, P, T, dy, C, 0.0f, dv, C3);
+      for (int i = 0; i < T; i++) softmax_bwd_row(dP.data() + (long)i * T, P + (long)i * T, T, scale);
+      sgemm(false, false, T, hd, T, 1.0f, dP.data(), T, k, C3, 0.0f, dq, C3);
+      sgemm(true, false, T, hd, T, 1.0f, dP.data(), T, q, C3, 0.0f, dk, C3);
     }
   }
 }
