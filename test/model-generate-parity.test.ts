@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { probeNativeCpu } from '../src/backend/native/probe.js';
+import { probeNativeCpu, probeNativeCuda } from '../src/backend/native/probe.js';
 import type { BackendPreference } from '../src/backend/types.js';
 import { GPT2 } from '../src/model/gpt2.js';
 import { FIXTURE_DIR, fixtureJson, hasFixtures } from './helpers/fixtures.js';
@@ -11,6 +11,7 @@ interface GenerateJson {
 
 const backends: BackendPreference[] = ['tfjs-cpu', 'wasm'];
 if (probeNativeCpu().ok) backends.push('native');
+if (probeNativeCuda().ok) backends.push('cuda');
 
 describe.skipIf(!hasFixtures).each(backends)('greedy generate matches HF generate.json on %s', (backend) => {
   let model: GPT2;
