@@ -1,4 +1,4 @@
-import type { TransformerCore } from '../backend/types.js';
+import type { DecodeSession, TransformerCore } from '../backend/types.js';
 import { ShapeError } from '../errors.js';
 import { type PreparedPrompts, preparePrompts } from './prompts.js';
 import { type SamplingOptions, TokenSampler } from './sampling.js';
@@ -124,9 +124,9 @@ interface Stepper {
 }
 
 class CachedStepper implements Stepper {
-  private constructor(private readonly session: Awaited<ReturnType<TransformerCore['startDecode']>>) {}
+  private constructor(private readonly session: DecodeSession) {}
 
-  static async start(core: TransformerCore, batch: Parameters<TransformerCore['startDecode']>[0], maxNewTokens: number): Promise<CachedStepper> {
+  static async start(core: TransformerCore, batch: PreparedPrompts['batch'], maxNewTokens: number): Promise<CachedStepper> {
     return new CachedStepper(await core.startDecode(batch, { maxLength: batch.seqLen + maxNewTokens }));
   }
   get firstLogits(): Float32Array {
@@ -156,7 +156,7 @@ class FullSequenceStepper implements Stepper {
 
   private constructor(
     private readonly core: TransformerCore,
-    batch: { batchSize: number; seqLen: number; inputIds: Int32Array; attentionMask: Uint8Array; positionIds: Int32Array },
+    batch: PreparedPrompts['batch'],
   ) {
     const { batchSize: B, seqLen: T } = batch;
     this.B = B;
