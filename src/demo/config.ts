@@ -1,0 +1,67 @@
+import type { BackendPreference } from '../backend/types.js';
+import type { StudentModelSize } from '../students/lm.js';
+
+/** Everything that sizes a demo run. Every student arm gets the same model size and the same budget. */
+export interface DemoConfig {
+  trainProblems: number;
+  testProblems: number;
+  seeds: number[];
+  /** Probability that the simulated teacher flaws a chain. */
+  teacherErrorRate: number;
+  size: StudentModelSize;
+  /** Optimizer steps per model (Iterative: for QG and for QA each, as in the paper's two-model setup). */
+  steps: number;
+  batchSize: number;
+  lr: number;
+  /** Longest iterative decomposition at test time. */
+  maxSteps: number;
+  /** Synthetic task shape: operations per problem and number ranges (see SyntheticOptions). */
+  minOps: number;
+  maxOps: number;
+  maxOperand: number;
+  maxFactor: number;
+  maxResult: number;
+  backend: BackendPreference;
+}
+
+/**
+ * Sized for the native CPU core on 2 cores: the full demo (3 seeds) in about 10 minutes,
+ * --quick (1 seed, smaller everything) in about 2. The numbers were tuned by measuring, not guessed;
+ * see docs/results.md for the run they produced.
+ */
+export const DEMO_PRESETS = {
+  full: {
+    trainProblems: 2000,
+    testProblems: 300,
+    seeds: [0, 1, 2],
+    teacherErrorRate: 0.15,
+    size: { n_embd: 96, n_layer: 3, n_head: 3, n_positions: 288 },
+    steps: 400,
+    batchSize: 16,
+    lr: 3e-3,
+    maxSteps: 6,
+    minOps: 2,
+    maxOps: 4,
+    maxOperand: 9,
+    maxFactor: 3,
+    maxResult: 30,
+    backend: 'auto',
+  },
+  quick: {
+    trainProblems: 600,
+    testProblems: 300,
+    seeds: [0],
+    teacherErrorRate: 0.15,
+    size: { n_embd: 64, n_layer: 2, n_head: 2, n_positions: 288 },
+    steps: 150,
+    batchSize: 16,
+    lr: 3e-3,
+    maxSteps: 6,
+    minOps: 2,
+    maxOps: 4,
+    maxOperand: 9,
+    maxFactor: 3,
+    maxResult: 30,
+    backend: 'auto',
+  },
+} as const satisfies Record<string, DemoConfig>;
