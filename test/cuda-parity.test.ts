@@ -1,8 +1,11 @@
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { resolve } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { GPT2Config } from '../src/arch/config.js';
 import { initWeights } from '../src/arch/init.js';
-import type { CudaPrecision } from '../src/backend/native/cudaAddon.js';
-import { loadCudaAddon } from '../src/backend/native/cudaAddon.js';
+import { type CudaAddon, type CudaPrecision, loadCudaAddon } from '../src/backend/native/cudaAddon.js';
 import { NativeCudaCore } from '../src/backend/native/cudaCore.js';
 import { probeNativeCudaImpl } from '../src/backend/native/cudaProbe.js';
 import { selectBackend } from '../src/backend/select.js';
@@ -24,14 +27,29 @@ import {
 
 // Runs fully only where an NVIDIA GPU, its driver, cuBLAS and the built addon are present; skips elsewhere.
 const probe = probeNativeCudaImpl();
-const skipReason = !probe.ok ? `CUDA core unavailable: ${probe.reason}` : !hasFixtures ? 'GPT-2 fixtures not found' : '';
-if (skipReason) console.warn(`[cuda-parity] skipped: ${skipReason}`);
+const gpuSkip = !probe.ok ? `CUDA core unavailable: ${probe.reason}` : !hasFixtures ? 'GPT-2 fixtures not found' : '';
+if (gpuSkip) console.warn(`[cuda-parity] GPU suites skipped: ${gpuSkip}`);
 
-async function makeCore(config: GPT2Config, weights: NamedTensors, precision: CudaPrecision = 'fp32'): Promise<NativeCudaCore> {
+// Everywhere with g++: the same suites against build/socratic_cuda_emu.node, i.e. the CUDA core's host code
+// (src/*.cc: buffers, GEMM arguments, pass order, decode sessions, N-API) with the CUDA runtime, cuBLAS and the
+// kernels replaced by CPU stand-ins (native/cuda/emu). It cannot catch bugs inside the .cu device code.
+const REPO = resolve(__dirname, '..');
+const EMU_PATH = resolve(REPO, 'native/cuda/build/socratic_cuda_emu.node');
+function buildEmulation(): string {
+  if (!hasFixtures) return 'GPT-2 fixtures not found';
+  const r = spawnSync(process.execPath, [resolve(REPO, 'native/cuda/build.mjs'), '--emulate'], { encoding: 'utf8' });
+  if (r.status !== 0 || !existsSync(EMU_PATH)) return `emulation build failed: ${(r.stdout + r.stderr).trim().split('\n').at(-1)}`;
+  return '';
+}
+const emuSkip = buildEmulation();
+if (emuSkip) console.warn(`[cuda-parity] emulated suites skipped: ${emuSkip}`);
+
+function gpuAddon(): CudaAddon {
   const loaded = loadCudaAddon();
   if (!loaded.ok) throw new Error(loaded.reason);
-  return NativeCudaCore.create(config, loaded.addon, { weights, precision });
+  return loaded.addon;
 }
+const emuAddon = (): CudaAddon => createRequire(import.meta.url)(EMU_PATH) as CudaAddon;
 
 function argmax(a: Float32Array, off: number, n: number): number {
   let best = 0;
@@ -39,7 +57,11 @@ function argmax(a: Float32Array, off: number, n: number): number {
   return best;
 }
 
-describe.skipIf(!!skipReason)('CUDA core matches the HF GPT-2 fixtures (fp32)', () => {
+function paritySuites(label: string, skip: string, addon: () => CudaAddon): void {
+  const makeCore = (config: GPT2Config, weights: NamedTensors, precision: CudaPrecision = 'fp32'): Promise<NativeCudaCore> =>
+    NativeCudaCore.create(config, addon(), { weights, precision });
+
+describe.skipIf(!!skip)(`${label}: CUDA core matches the HF GPT-2 fixtures (fp32)`, () => {
   let config: GPT2Config;
   let weights: NamedTensors;
   let outputs: Awaited<ReturnType<typeof fixtureOutputs>>;
@@ -120,7 +142,10 @@ describe.skipIf(!!skipReason)('CUDA core matches the HF GPT-2 fixtures (fp32)', 
     const after = await core.getWeights();
     const ref = await fixtureParamsAfterStep();
     const C = config.n_embd;
+    const refGrads = await fixtureGrads();
     let checked = 0;
+    let exempt = 0;
+    let total = 0;
     for (const [name, t] of after) {
       checked++;
       if (name === 'transformer.wte.weight') {
@@ -132,12 +157,20 @@ describe.skipIf(!!skipReason)('CUDA core matches the HF GPT-2 fixtures (fp32)', 
         continue;
       }
       const r = ref.get(name)!.data as Float32Array;
-      // Key-bias gradients are fp32 noise (true value 0); Adam turns them into updates of up to lr (fixture README).
-      const isKey = (i: number): boolean => name.endsWith('attn.c_attn.bias') && i >= C && i < 2 * C;
-      expect(maxAbs(t.data.map((x, i) => (isKey(i) ? 0 : x - r[i]!))), name).toBeLessThan(1e-5);
-      expect(maxAbs(t.data.map((x, i) => (isKey(i) ? x - r[i]! : 0))), name).toBeLessThan(2e-3);
+      const g = refGrads.get(name)!.data;
+      // Fixture README: Adam's first step is lr * g / (|g| + eps), so where the clipped gradient is within ~100 eps of
+      // zero (key-bias gradients, which are fp32 noise around 0, and any element with |g| of about 1e-7; exact zeros
+      // such as wpe rows 15.. are fine, their update is decay only) fp32 noise
+      // in g moves the update by up to lr. Those elements are checked within 2 lr; all others within 1e-5.
+      const sensitive = (i: number): boolean =>
+        (name.endsWith('attn.c_attn.bias') && i >= C && i < 2 * C) || (g[i] !== 0 && Math.abs(g[i]! * meta.clip_coef) < 100 * 1e-8);
+      expect(maxAbs(t.data.map((x, i) => (sensitive(i) ? 0 : x - r[i]!))), name).toBeLessThan(1e-5);
+      expect(maxAbs(t.data.map((x, i) => (sensitive(i) ? x - r[i]! : 0))), name).toBeLessThan(2e-3);
+      exempt += t.data.filter((_, i) => sensitive(i)).length;
+      total += t.data.length;
     }
     expect(checked).toBe(28);
+    expect(exempt / total).toBeLessThan(0.01);
     const state = await core.getOptimizerState();
     expect(state.step).toBe(1);
     const other = await makeCore(config, after);
@@ -204,7 +237,7 @@ function randomBatches(config: GPT2Config, n: number, seed: number): LabeledBatc
   });
 }
 
-describe.skipIf(!!skipReason)('CUDA training agrees with the CPU core', () => {
+describe.skipIf(!!skip)(`${label}: CUDA training agrees with the CPU core`, () => {
   it('same seed, same batches: the fp32 loss curve matches the CPU core within float tolerance', async () => {
     const config = fixtureConfig();
     const weights = initWeights(config, 7);
@@ -240,3 +273,7 @@ describe.skipIf(!!skipReason)('CUDA training agrees with the CPU core', () => {
     }
   });
 });
+}
+
+paritySuites('GPU', gpuSkip, gpuAddon);
+paritySuites('CPU emulation', emuSkip, emuAddon);
