@@ -8,6 +8,8 @@ import type { CliCommand } from './command.js';
  */
 const COMMANDS: Record<string, () => Promise<{ command: CliCommand }>> = {
   // Registered by each feature area; keep alphabetical.
+  demo: () => import('./commands/demo.js'),
+  export: () => import('./commands/export.js'),
   generate: () => import('./commands/generate.js'),
   verify: () => import('./commands/verify.js'),
 };
