@@ -108,6 +108,7 @@ export async function train(core: TransformerCore, examples: readonly EncodedExa
     options.onProgress?.({ ...e, totalSteps, epoch: state.epoch, elapsedSeconds: (performance.now() - started) / 1000 });
 
   let stoppedEarly = false;
+  let savedAt = state.step;
   let stepsThisCall = 0;
   let tokensThisCall = 0;
   core.zeroGradients();
@@ -178,9 +179,15 @@ export async function train(core: TransformerCore, examples: readonly EncodedExa
     const last = stoppedEarly || state.step === totalSteps;
     if (ckpt && (state.step % ckpt.every === 0 || last)) {
       await saveCheckpoint(ckpt.dir, core, state);
+      savedAt = state.step;
       emit({ kind: 'checkpoint', step: state.step });
     }
     if (stoppedEarly) break;
+  }
+  // Interrupted (stopAfterSteps / abort): keep the work done so far.
+  if (ckpt && savedAt !== state.step) {
+    await saveCheckpoint(ckpt.dir, core, state);
+    emit({ kind: 'checkpoint', step: state.step });
   }
   const finished = stoppedEarly || state.step >= totalSteps;
   if (finished && bestWeights && options.eval?.restoreBest !== false) await core.setWeights(bestWeights);
