@@ -11,7 +11,7 @@ export interface GeneratedToken {
   step: number;
 }
 
-export interface GenerateOptions extends SamplingOptions {
+export interface GPT2GenerateOptions extends SamplingOptions {
   /** Upper bound on new tokens per row. */
   maxNewTokens: number;
   /** 1 = real, 0 = pad. Rows must then be equally long and LEFT-padded. Without it, rows may differ in length. */
@@ -72,7 +72,7 @@ function endsWith(seq: readonly number[], suffix: readonly number[]): boolean {
 export async function generateTokens(
   core: TransformerCore,
   promptIds: number[][],
-  options: GenerateOptions,
+  options: GPT2GenerateOptions,
   defaults: GenerateDefaults,
 ): Promise<number[][]> {
   const { config } = core;

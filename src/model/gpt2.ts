@@ -5,7 +5,7 @@ import { GPT2_VOCAB_SIZE } from '../tokenizer/bpe.js';
 import { Tokenizer } from '../tokenizer/tokenizer.js';
 import type { TrimmedVocab } from '../tokenizer/trimmed-vocab.js';
 import { type Checkpoint, type CheckpointFiles, checkpointFiles, parseCheckpoint, trimCheckpoint } from './checkpoint.js';
-import { type GenerateOptions, generateTokens } from './generate.js';
+import { type GPT2GenerateOptions, generateTokens } from './generate.js';
 
 export interface GPT2BackendOption {
   /** A preference for selectBackend (default 'auto'), or an already selected backend. */
@@ -127,14 +127,14 @@ export class GPT2 {
     return logits;
   }
 
-  /** New token ids per row (prompts may differ in length; see GenerateOptions). */
-  generate(promptIds: number[][], options: GenerateOptions): Promise<number[][]> {
+  /** New token ids per row (prompts may differ in length; see GPT2GenerateOptions). */
+  generate(promptIds: number[][], options: GPT2GenerateOptions): Promise<number[][]> {
     const eos = this.eosId;
     return generateTokens(this.core, promptIds, options, { eosId: eos, padId: eos ?? 0 });
   }
 
   /** Text in, text out, through this model's tokenizer. Returns only the continuation of each prompt. */
-  async generateText(prompts: string[], options: GenerateOptions): Promise<string[]> {
+  async generateText(prompts: string[], options: GPT2GenerateOptions): Promise<string[]> {
     const tok = this.tokenizer;
     if (!tok) throw new ModelConfigError('generateText: this model has no tokenizer (vocab_size is not GPT-2 and no trimmed vocabulary)');
     const rows = await this.generate(prompts.map((p) => tok.encode(p)), options);
