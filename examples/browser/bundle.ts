@@ -73,6 +73,8 @@ export function libraryBuildOptions(outDir: string, minify = true): BuildOptions
     minify,
     sourcemap: true,
     legalComments: 'none',
+    // No keepNames: tfjs starts its wasm threads from the source text of a bundled function, and
+    // keepNames' helper calls are undefined in that worker. src/browser/error-names.ts keeps error names.
     metafile: true,
     logLevel: 'warning',
     plugins: [browserOnlyPlugin()],

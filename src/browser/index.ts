@@ -2,6 +2,8 @@
  * `socratic-distill/browser`: run trained students client-side on tfjs wasm.
  * Nothing here touches the file system; models come from same-origin URLs.
  */
+import './error-names.js';
+
 export { initBrowserBackend, WASM_FILES, type BrowserBackendOptions } from './wasm.js';
 export { fetchBytes, fetchJson, joinUrl, type FetchLike, type FetchOptions } from './fetch.js';
 export {

@@ -1,0 +1,140 @@
+/**
+ * The example page in real headless Chromium (Debian's /usr/bin/chromium, driven by playwright-core):
+ * a tiny Iterative student is trained here in Node, served with the page on 127.0.0.1, and solved
+ * in the browser on tfjs-wasm. Skips only when Chromium is not installed.
+ */
+import { existsSync } from 'node:fs';
+import { cp, mkdir, mkdtemp, readFile, rm, truncate } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildExample } from '../examples/browser/bundle.js';
+import { startExampleServer, type ExampleServer } from '../examples/browser/serve.js';
+import { selectBackend } from '../src/backend/select.js';
+import { generateSynthetic } from '../src/data/synthetic.js';
+import type { Problem, SocraticChain, SocraticStep } from '../src/data/schema.js';
+import { IterativeStudent } from '../src/students/iterative.js';
+
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const HAS_CHROMIUM = existsSync(CHROMIUM);
+if (!HAS_CHROMIUM) console.warn(`browser-e2e: skipped, ${CHROMIUM} is absent (install it with \`apt-get install -y chromium\`)`);
+
+const OUT = resolve(__dirname, '../test-output/browser-e2e');
+const MAX_STEPS = 3;
+
+/** Gold Socratic chains of the synthetic task stand in for verified teacher chains. */
+function tinyData(count: number): { problems: Problem[]; chains: SocraticChain[] } {
+  const problems = generateSynthetic({ count, seed: 7, minSteps: 1, maxSteps: 2, maxOperand: 9, maxResult: 40 });
+  const chains = problems.map((p) => ({
+    problemId: p.id,
+    steps: p.meta!.goldSteps as SocraticStep[],
+    finalAnswer: p.answer,
+    teacher: { adapter: 'gold', sampleIndex: 0 },
+  }));
+  return { problems, chains };
+}
+
+describe.skipIf(!HAS_CHROMIUM)('browser example in headless Chromium', () => {
+  let server: ExampleServer;
+  let context: BrowserContext;
+  let page: Page;
+  let userDataDir: string;
+  let problem: Problem;
+  let nodeAnswer: { answer: unknown; steps: number };
+
+  beforeAll(async () => {
+    await rm(OUT, { recursive: true, force: true });
+    const libDir = join(OUT, 'lib');
+    const modelsDir = join(OUT, 'models');
+    await buildExample(libDir);
+
+    // Seconds of training on the wasm backend (the browser's kernels): enough for steps that read
+    // like the format and end in a number, not for right answers.
+    const data = tinyData(24);
+    const backend = await selectBackend('wasm');
+    const size = { n_embd: 48, n_layer: 1, n_head: 2, n_positions: 256 };
+    const student = await IterativeStudent.create({ qgSize: size, qaSize: size, data, backend, seed: 3, maxSteps: MAX_STEPS });
+    await student.train(data, { batchSize: 8, maxSteps: 40, lr: 0.01, warmupSteps: 5 });
+    await student.save(join(modelsDir, 'iterative'));
+    problem = { ...data.problems[0]!, id: 'fixed' };
+    const solution = await student.solveMany([problem], { maxSteps: MAX_STEPS });
+    nodeAnswer = { answer: solution[0]!.answer, steps: solution[0]!.steps.length };
+    student.dispose();
+
+    // A student whose weights file is cut short, for the error path.
+    await cp(join(modelsDir, 'iterative'), join(modelsDir, 'corrupt'), { recursive: true });
+    const weights = join(modelsDir, 'corrupt/qa/model.safetensors');
+    await truncate(weights, Math.floor((await readFile(weights)).byteLength / 2));
+
+    server = await startExampleServer({ libDir, modelsDir });
+    userDataDir = await mkdtemp(join(tmpdir(), 'socratic-chromium-'));
+    context = await chromium.launchPersistentContext(userDataDir, {
+      executablePath: CHROMIUM,
+      headless: true,
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic'],
+      viewport: { width: 1000, height: 900 },
+    });
+    page = context.pages()[0] ?? (await context.newPage());
+    page.on('console', (m) => {
+      if (m.type() === 'error') console.log(`[page] ${m.text()}`);
+    });
+  }, 180_000);
+
+  afterAll(async () => {
+    await context?.close();
+    await server?.close();
+    if (userDataDir) await rm(userDataDir, { recursive: true, force: true });
+  });
+
+  it('streams steps and a final answer, the same greedy answer as in Node', async () => {
+    await page.goto(`${server.url}?student=models/iterative/`);
+    await page.waitForSelector('#status[data-loaded="iterative"]', { timeout: 60_000 });
+    expect(await page.locator('#backend').getAttribute('data-backend')).toBe('tfjs-wasm');
+    // The example server sends COOP/COEP, so wasm may start worker threads.
+    expect(await page.evaluate(() => globalThis.crossOriginIsolated)).toBe(true);
+    expect(await page.locator('#error').isHidden()).toBe(true);
+
+    await page.fill('#problem', problem.question);
+    await page.fill('#max-steps', String(MAX_STEPS));
+    await page.click('#solve');
+    await page.waitForSelector('#final:not([hidden])', { timeout: 120_000 });
+
+    const steps = page.locator('#steps li.step:not(.thinking)');
+    expect(await steps.count()).toBe(nodeAnswer.steps);
+    expect(nodeAnswer.steps).toBeGreaterThanOrEqual(1);
+    expect(await steps.first().locator('.q').textContent()).toMatch(/^Q1: \S/);
+    expect(await steps.first().locator('.meta').textContent()).toMatch(/\d+(\.\d+)? m?s$/);
+    // The seeded training makes Node's greedy answer a number; the page must show the same one.
+    expect(typeof nodeAnswer.answer).toBe('number');
+    expect(await page.locator('#final .answer').textContent()).toBe(`Final answer: ${String(nodeAnswer.answer)}`);
+    expect(await page.locator('#final').getAttribute('data-answer')).toBe(String(nodeAnswer.answer));
+
+    await mkdir(OUT, { recursive: true });
+    await page.screenshot({ path: join(OUT, 'solve-desktop.png'), fullPage: true });
+    await page.setViewportSize({ width: 390, height: 844 });
+    await page.screenshot({ path: join(OUT, 'solve-390px.png'), fullPage: true });
+    // Nothing may overflow sideways at phone width.
+    const scrollWidth = await page.evaluate(() => document.documentElement.scrollWidth);
+    expect(scrollWidth).toBeLessThanOrEqual(390);
+    await page.setViewportSize({ width: 1000, height: 900 });
+  }, 180_000);
+
+  it('shows a clear error for a missing student and for a corrupt weights file', async () => {
+    await page.goto(`${server.url}?student=models/nowhere/`);
+    await page.waitForSelector('#error:not([hidden])', { timeout: 60_000 });
+    const missing = await page.locator('#error').textContent();
+    expect(missing).toContain('ModelFetchError');
+    expect(missing).toContain('models/nowhere/student.json');
+    expect(missing).toContain('HTTP 404');
+    expect(missing).toContain('npm run demo');
+    expect(await page.locator('#solve').isDisabled()).toBe(true);
+
+    await page.goto(`${server.url}?student=models/corrupt/`);
+    await page.waitForSelector('#error:not([hidden])', { timeout: 60_000 });
+    const corrupt = await page.locator('#error').textContent();
+    expect(corrupt).toContain('SafetensorsError');
+    expect(corrupt).toContain('models/corrupt/qa/model.safetensors');
+    await page.screenshot({ path: join(OUT, 'error-corrupt.png'), fullPage: true });
+  }, 120_000);
+});
