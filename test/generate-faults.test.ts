@@ -28,7 +28,8 @@ describe('generateChains against a faulty OpenAI-compatible server', () => {
     const problems = generateSynthetic({ count: 200, seed: 21 });
     const index = new Map(problems.map((p, i) => [p.id, i]));
     server = await new FakeOpenAI({ problems, retryAfterSeconds: 1, faultsFor: (p, attempt) => (attempt === 0 ? FAULTS[index.get(p.id)! % 10] : undefined) }).start();
-    const teacher = new OpenAICompatibleTeacher({ baseURL: server.baseURL, apiKey: SECRET, model: 'fake-model', timeoutMs: 400, maxRetries: 2 });
+    // The timeout must comfortably exceed a loaded CI machine's response time, or a slow 429 turns into a timeout.
+    const teacher = new OpenAICompatibleTeacher({ baseURL: server.baseURL, apiKey: SECRET, model: 'fake-model', timeoutMs: 1500, maxRetries: 2 });
     const out = join(dir, 'faults.jsonl');
     const progress: number[] = [];
     const summary = await generateChains({
@@ -68,7 +69,7 @@ describe('generateChains against a faulty OpenAI-compatible server', () => {
     let healthy = false;
     const bad = new Map<string, Fault>([[problems[3]!.id, 'off-format'], [problems[7]!.id, '401-echo'], [problems[9]!.id, '503']]);
     server = await new FakeOpenAI({ problems, faultsFor: (p) => (healthy ? undefined : bad.get(p.id)) }).start();
-    const teacher = new OpenAICompatibleTeacher({ baseURL: server.baseURL, apiKey: SECRET, timeoutMs: 400, maxRetries: 0 });
+    const teacher = new OpenAICompatibleTeacher({ baseURL: server.baseURL, apiKey: SECRET, timeoutMs: 10_000, maxRetries: 0 });
     const out = join(dir, 'failures.jsonl');
     const first = await generateChains({ teacher, problems, out, concurrency: 4, retry: { maxAttempts: 3, baseDelayMs: 5 } });
     expect(first.completed).toBe(27);
