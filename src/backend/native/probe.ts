@@ -1,6 +1,7 @@
 import type { GPT2Config } from '../../arch/config.js';
 import type { NamedTensors, TransformerCore } from '../types.js';
 import { loadNativeAddon } from './addon.js';
+import { probeNativeCudaImpl } from './cudaProbe.js';
 
 /** What selectBackend needs to know about a native core (CPU or CUDA) without importing it eagerly. */
 export type NativeProbe =
@@ -34,6 +35,7 @@ export function probeNativeCpu(): NativeProbe {
   };
 }
 
+/** The CUDA core (native/cuda, src/backend/native/cuda*.ts); never throws. */
 export function probeNativeCuda(): NativeProbe {
-  return { ok: false, backend: 'native-cuda', reason: 'the native CUDA core is not part of this build' };
+  return probeNativeCudaImpl();
 }
