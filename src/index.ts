@@ -10,3 +10,8 @@ export * from './data/index.js';
 export * from './teacher/index.js';
 export * from './verify/index.js';
 export * from './generate/index.js';
+// GPT-2 model, tokenizer and backend selection.
+export { selectBackend } from './backend/select.js';
+export * from './model/index.js';
+export * from './tokenizer/index.js';
+export { readSafetensors, parseSafetensors, writeSafetensors, serializeSafetensors, type SafetensorsFile, type RawTensor, type SafetensorsDtype } from './io/safetensors.js';
