@@ -7,7 +7,8 @@
  * Without a usable GPU it prints one line saying why and exits 0. Nothing here is a measured figure until run on a GPU.
  */
 import { spawnSync } from 'node:child_process';
-import { resolve } from 'node:path';
+import { dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { presetConfig, type GPT2Config } from '../src/arch/config.js';
 import { initWeights } from '../src/arch/init.js';
 import { loadCudaAddon, type CudaPrecision } from '../src/backend/native/cudaAddon.js';
@@ -91,7 +92,7 @@ async function decode(precision: CudaPrecision, promptLen: number, newTokens: nu
 }
 
 function torchFigures(smallB: number, smallT: number): { figures: Figure[]; error?: string } {
-  const script = resolve(__dirname, 'torch_gpu.py');
+  const script = resolve(dirname(fileURLToPath(import.meta.url)), 'torch_gpu.py');
   const r = spawnSync('python3', [script, '--json', '--steps', String(STEPS), '--small-batch', String(smallB), '--small-seq', String(smallT)], {
     encoding: 'utf8',
     maxBuffer: 1 << 24,
