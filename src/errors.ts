@@ -137,3 +137,12 @@ export class CliUsageError extends SocraticDistillError {
     super('CLI_USAGE', message);
   }
 }
+
+/** Another generate run is already appending to the same chains file. */
+export class OutputLockedError extends SocraticDistillError {
+  readonly pid: number;
+  constructor(out: string, pid: number) {
+    super('OUTPUT_LOCKED', `${out} is being written by another generate run (pid ${pid}); wait for it or stop it first`);
+    this.pid = pid;
+  }
+}

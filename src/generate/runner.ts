@@ -1,9 +1,10 @@
 import { rm } from 'node:fs/promises';
 import { SocraticChainSchema, type Problem, type SocraticChain, type TokenUsage } from '../data/schema.js';
-import { TeacherError } from '../errors.js';
+import { DatasetFormatError, TeacherError } from '../errors.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { JsonlAppender, readJsonl, repairJsonlTail } from '../io/jsonl.js';
 import { askTeacher, type TeacherClient, type TeacherMode } from '../teacher/types.js';
+import { lockOutput } from './lock.js';
 import { costOf, sumUsage, type Pricing } from './usage.js';
 
 export interface RetryPolicy {
@@ -81,6 +82,17 @@ function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
   });
 }
 
+/** [first, count] runs of consecutive sample indices, so each teacher call numbers its samples right. */
+function contiguousRuns(indices: readonly number[]): [number, number][] {
+  const runs: [number, number][] = [];
+  for (const i of indices) {
+    const last = runs.at(-1);
+    if (last && last[0] + last[1] === i) last[1]++;
+    else runs.push([i, 1]);
+  }
+  return runs;
+}
+
 function asTeacherError(err: unknown): TeacherError {
   if (err instanceof TeacherError) return err;
   return new TeacherError('client', err instanceof Error ? err.message : String(err), { retryable: false, cause: err });
@@ -93,14 +105,36 @@ function asTeacherError(err: unknown): TeacherError {
  * never duplicates a (problem, sample). Failures are listed, and retried next run.
  */
 export async function generateChains(options: GenerateOptions): Promise<GenerateSummary> {
-  const { teacher, out, signal } = options;
+  const { out } = options;
   const samples = options.samplesPerProblem ?? 1;
   const concurrency = Math.max(1, options.concurrency ?? 4);
   const r = options.retry ?? {};
   const retry = { maxAttempts: r.maxAttempts ?? 5, offFormatAttempts: r.offFormatAttempts ?? 2, baseDelayMs: r.baseDelayMs ?? 1000, maxDelayMs: r.maxDelayMs ?? 30_000 };
   const failuresPath = options.failuresPath ?? `${out}.failures.json`;
   const wanted = new Set(options.problems.map((p) => p.id));
+  if (wanted.size !== options.problems.length) {
+    const seen = new Set<string>();
+    const dup = options.problems.find((p) => (seen.has(p.id) ? true : (seen.add(p.id), false)))!;
+    throw new DatasetFormatError('(problems)', undefined, `duplicate problem id '${dup.id}'; each problem must appear once`, 'id');
+  }
+  const unlock = await lockOutput(out);
+  try {
+    return await run(options, out, failuresPath, samples, concurrency, retry, wanted);
+  } finally {
+    await unlock();
+  }
+}
 
+async function run(
+  options: GenerateOptions,
+  out: string,
+  failuresPath: string,
+  samples: number,
+  concurrency: number,
+  retry: Required<RetryPolicy>,
+  wanted: Set<string>,
+): Promise<GenerateSummary> {
+  const { teacher, signal } = options;
   const existing = await readJsonl(out, SocraticChainSchema);
   await repairJsonlTail(out, existing);
   const have = new Map<string, Set<number>>();
@@ -127,12 +161,17 @@ export async function generateChains(options: GenerateOptions): Promise<Generate
     for (let attempt = 1; ; attempt++) {
       if (signal?.aborted) return;
       try {
-        const chains = await askTeacher(teacher, options.mode ?? 'socratic', problem, {
-          samples: missing.length,
-          sampleOffset: missing[0]!,
-          ...(options.temperature === undefined ? {} : { temperature: options.temperature }),
-          ...(signal ? { signal } : {}),
-        });
+        const chains: SocraticChain[] = [];
+        for (const [first, count] of contiguousRuns(missing)) {
+          chains.push(
+            ...(await askTeacher(teacher, options.mode ?? 'socratic', problem, {
+              samples: count,
+              sampleOffset: first,
+              ...(options.temperature === undefined ? {} : { temperature: options.temperature }),
+              ...(signal ? { signal } : {}),
+            })),
+          );
+        }
         if (signal?.aborted) return;
         if (chains.length !== missing.length) {
           throw new TeacherError('client', `teacher returned ${chains.length} chains for ${missing.length} requested samples`, { retryable: false });
