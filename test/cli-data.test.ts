@@ -80,6 +80,8 @@ describe('generate CLI survives SIGKILL and resumes', () => {
     expect(ids.length).toBe(150);
     expect(new Set(ids)).toEqual(new Set(problems.map((p) => p.id)));
     expect(readFileSync(out, 'utf8')).not.toContain(SECRET);
+    // The key came from OPENAI_API_KEY and went only to the server.
+    expect(server.log.every((l) => l.authorization === `Bearer ${SECRET}`)).toBe(true);
     // Each problem was requested once, except the few in flight at the kill.
     expect(server.log.length - 150).toBeLessThanOrEqual(4);
   });

@@ -115,4 +115,27 @@ describe('generateChains against a faulty OpenAI-compatible server', () => {
     const ids = readChains(out).map((c) => c.problemId);
     expect(ids.sort()).toEqual(problems.map((p) => p.id).sort());
   });
+
+  it('runs the CoT baseline mode through the same server, reading base URL and key from the environment', async () => {
+    const problems = generateSynthetic({ count: 10, seed: 6 });
+    server = await new FakeOpenAI({ problems }).start();
+    const saved = { url: process.env.OPENAI_BASE_URL, key: process.env.OPENAI_API_KEY };
+    process.env.OPENAI_BASE_URL = server.baseURL;
+    process.env.OPENAI_API_KEY = SECRET;
+    try {
+      const out = join(dir, 'cot.jsonl');
+      const summary = await generateChains({ teacher: new OpenAICompatibleTeacher({ timeoutMs: 10_000 }), problems, out, mode: 'cot' });
+      expect(summary.completed).toBe(10);
+      const chains = readChains(out);
+      expect(chains.every((c) => c.steps.length === 0 && (c.rationale ?? '').includes('Final answer:'))).toBe(true);
+      expect(chains[0]!.teacher.promptVersion).toBe('cot-synthetic-v1');
+      expect(new ChainVerifier().verifyAll(chains, problems).stats.kept).toBe(10);
+      expect(server.log.every((l) => l.authorization === `Bearer ${SECRET}`)).toBe(true);
+    } finally {
+      for (const [k, v] of [['OPENAI_BASE_URL', saved.url], ['OPENAI_API_KEY', saved.key]] as const) {
+        if (v === undefined) delete process.env[k];
+        else process.env[k] = v;
+      }
+    }
+  });
 });
