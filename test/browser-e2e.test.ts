@@ -56,15 +56,15 @@ describe.skipIf(!HAS_CHROMIUM)('browser example in headless Chromium', () => {
     const size = { n_embd: 48, n_layer: 1, n_head: 2, n_positions: 256 };
     const student = await IterativeStudent.create({ qgSize: size, qaSize: size, data, backend, seed: 3, maxSteps: MAX_STEPS });
     await student.train(data, { batchSize: 8, maxSteps: 40, lr: 0.01, warmupSteps: 5 });
-    await student.save(join(modelsDir, 'iterative'));
+    await student.save(join(modelsDir, 'students/iterative'));
     problem = { ...data.problems[0]!, id: 'fixed' };
     const solution = await student.solveMany([problem], { maxSteps: MAX_STEPS });
     nodeAnswer = { answer: solution[0]!.answer, steps: solution[0]!.steps.length };
     student.dispose();
 
     // A student whose weights file is cut short, for the error path.
-    await cp(join(modelsDir, 'iterative'), join(modelsDir, 'corrupt'), { recursive: true });
-    const weights = join(modelsDir, 'corrupt/qa/model.safetensors');
+    await cp(join(modelsDir, 'students/iterative'), join(modelsDir, 'tampered/iterative'), { recursive: true });
+    const weights = join(modelsDir, 'tampered/iterative/qa/model.safetensors');
     await truncate(weights, Math.floor((await readFile(weights)).byteLength / 2));
 
     server = await startExampleServer({ libDir, modelsDir });
@@ -87,9 +87,14 @@ describe.skipIf(!HAS_CHROMIUM)('browser example in headless Chromium', () => {
     if (userDataDir) await rm(userDataDir, { recursive: true, force: true });
   });
 
-  it('streams steps and a final answer, the same greedy answer as in Node', async () => {
-    await page.goto(`${server.url}?student=models/iterative/`);
+  it('finds the trained student, streams steps and a final answer, the same greedy answer as in Node', async () => {
+    await page.goto(server.url); // no ?student=: the page picks the first student the server lists
     await page.waitForSelector('#status[data-loaded="iterative"]', { timeout: 60_000 });
+    expect(await page.inputValue('#student-url')).toBe('models/students/iterative/');
+    expect(await page.locator('#students option').evaluateAll((os) => os.map((o) => (o as HTMLOptionElement).value))).toEqual([
+      'models/students/iterative/',
+      'models/tampered/iterative/',
+    ]);
     expect(await page.locator('#backend').getAttribute('data-backend')).toBe('tfjs-wasm');
     // The example server sends COOP/COEP, so wasm may start worker threads.
     expect(await page.evaluate(() => globalThis.crossOriginIsolated)).toBe(true);
@@ -130,11 +135,11 @@ describe.skipIf(!HAS_CHROMIUM)('browser example in headless Chromium', () => {
     expect(missing).toContain('npm run demo');
     expect(await page.locator('#solve').isDisabled()).toBe(true);
 
-    await page.goto(`${server.url}?student=models/corrupt/`);
+    await page.goto(`${server.url}?student=models/tampered/iterative/`);
     await page.waitForSelector('#error:not([hidden])', { timeout: 60_000 });
     const corrupt = await page.locator('#error').textContent();
     expect(corrupt).toContain('SafetensorsError');
-    expect(corrupt).toContain('models/corrupt/qa/model.safetensors');
+    expect(corrupt).toContain('models/tampered/iterative/qa/model.safetensors');
     await page.screenshot({ path: join(OUT, 'error-corrupt.png'), fullPage: true });
   }, 120_000);
 });

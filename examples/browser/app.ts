@@ -4,7 +4,9 @@ import {
   type BackendReport, type BrowserStudent, type SolvedStep,
 } from '../../src/browser/index.js';
 
-const DEFAULT_STUDENT = 'models/iterative/';
+/** Used when the server cannot list students (a plain static host): the layout `npm run demo` writes. */
+const DEFAULT_STUDENT = 'models/students/iterative/';
+const HOW_TO_TRAIN = 'Train them with `npm run demo` (it writes demo-output/), then start `npm run example:browser` and reload.';
 
 const $ = <T extends HTMLElement>(id: string): T => {
   const el = document.getElementById(id);
@@ -16,6 +18,7 @@ const ui = {
   status: $('status'),
   error: $('error'),
   studentUrl: $<HTMLInputElement>('student-url'),
+  studentList: $<HTMLDataListElement>('students'),
   modelForm: $<HTMLFormElement>('model-form'),
   solveForm: $<HTMLFormElement>('solve-form'),
   problem: $<HTMLTextAreaElement>('problem'),
@@ -41,7 +44,7 @@ function showError(err: unknown, context: string): void {
   const message = err instanceof Error ? err.message : String(err);
   ui.error.replaceChildren(el('strong', '', `${context} (${name})`), el('p', '', message));
   if (err instanceof ModelFetchError && err.status === 404) {
-    ui.error.append(el('p', '', 'No trained student at that URL. Train them with `npm run demo`, start `npm run example:browser`, then reload.'));
+    ui.error.append(el('p', '', `No trained student at that URL. ${HOW_TO_TRAIN}`));
   } else if (err instanceof SocraticDistillError && err.code === 'SAFETENSORS_INVALID') {
     ui.error.append(el('p', '', 'The weights file is damaged or not a safetensors file; re-run the training that wrote it.'));
   }
@@ -59,20 +62,27 @@ function formatMs(ms: number): string {
   return ms < 1000 ? `${ms.toFixed(0)} ms` : `${(ms / 1000).toFixed(2)} s`;
 }
 
+/** Start tfjs on wasm once and show which backend runs; false (with the error shown) when it cannot start. */
+async function ensureBackend(): Promise<BackendReport | undefined> {
+  try {
+    backend ??= await initBrowserBackend();
+    ui.backend.textContent = backend.summary.replace(/^using /, '');
+    ui.backend.dataset.backend = backend.backend;
+    return backend;
+  } catch (err) {
+    ui.backend.textContent = 'WebAssembly backend unavailable';
+    showError(err, 'Could not start the wasm backend');
+    return undefined;
+  }
+}
+
 async function load(url: string): Promise<void> {
   clearError();
   ui.solve.disabled = true;
   student?.dispose();
   student = undefined;
-  try {
-    backend ??= await initBrowserBackend();
-    ui.backend.textContent = backend.summary.replace(/^using /, '');
-    ui.backend.dataset.backend = backend.backend;
-  } catch (err) {
-    ui.backend.textContent = 'WebAssembly backend unavailable';
-    showError(err, 'Could not start the wasm backend');
-    return;
-  }
+  const backend = await ensureBackend();
+  if (!backend) return;
   const started = performance.now();
   ui.status.textContent = `loading ${url} …`;
   try {
@@ -134,7 +144,37 @@ async function solve(): Promise<void> {
   }
 }
 
-ui.studentUrl.value = new URLSearchParams(location.search).get('student') ?? DEFAULT_STUDENT;
+/** The students the example server found under its models directory; null on a host that cannot list them. */
+async function listStudents(): Promise<Array<{ url: string; kind: string }> | null> {
+  try {
+    const res = await fetch('models/index.json');
+    return res.ok ? ((await res.json()) as Array<{ url: string; kind: string }>) : null;
+  } catch {
+    return null;
+  }
+}
+
+async function start(): Promise<void> {
+  const asked = new URLSearchParams(location.search).get('student');
+  if (!(await ensureBackend())) return;
+  const found = await listStudents();
+  for (const s of found ?? []) {
+    const option = document.createElement('option');
+    option.value = s.url;
+    option.label = s.kind;
+    ui.studentList.append(option);
+  }
+  if (!asked && found?.length === 0) {
+    ui.studentUrl.value = DEFAULT_STUDENT;
+    ui.status.textContent = 'No trained students found on this server.';
+    ui.error.replaceChildren(el('strong', '', 'No students yet'), el('p', '', HOW_TO_TRAIN));
+    ui.error.hidden = false;
+    return;
+  }
+  ui.studentUrl.value = asked ?? found?.[0]?.url ?? DEFAULT_STUDENT;
+  await load(ui.studentUrl.value);
+}
+
 ui.modelForm.addEventListener('submit', (e) => {
   e.preventDefault();
   void load(ui.studentUrl.value.trim());
@@ -144,4 +184,4 @@ ui.solveForm.addEventListener('submit', (e) => {
   void solve();
 });
 window.addEventListener('unhandledrejection', (e) => showError(e.reason, 'Unexpected error'));
-void load(ui.studentUrl.value);
+void start();

@@ -1,10 +1,10 @@
 /**
  * `npm run example:browser`: build the browser bundle and serve the example page on localhost.
- *   npm run example:browser -- [--port 8080] [--models demo-output/students] [--no-isolation]
+ *   npm run example:browser -- [--port 8080] [--models demo-output] [--no-isolation]
  * The page is served with COOP/COEP headers (cross-origin isolated) so wasm may use threads.
  */
 import { createReadStream } from 'node:fs';
-import { stat } from 'node:fs/promises';
+import { readdir, readFile, stat } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { dirname, extname, join, resolve, sep } from 'node:path';
@@ -12,8 +12,37 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { buildExample, REPO_ROOT } from './bundle.js';
 
 const PAGE_DIR = dirname(fileURLToPath(import.meta.url));
-/** Where `npm run demo` leaves its trained students (one directory per student kind). */
-export const DEFAULT_MODELS_DIR = join(REPO_ROOT, 'demo-output/students');
+/** `npm run demo` writes here; the server finds every student directory (one with a student.json) inside it. */
+export const DEFAULT_MODELS_DIR = join(REPO_ROOT, 'demo-output');
+/** GET /models/index.json lists the students found under the models directory. */
+const INDEX_PATH = '/models/index.json';
+const MAX_DEPTH = 4;
+
+export interface FoundStudent {
+  /** URL path relative to the page, e.g. `models/students/iterative/`. */
+  url: string;
+  kind: string;
+}
+
+/** Student directories under `root` (breadth-first, shallowest first), iterative ones first. */
+export async function findStudents(root: string): Promise<FoundStudent[]> {
+  const found: FoundStudent[] = [];
+  let level: string[] = [''];
+  for (let depth = 0; depth <= MAX_DEPTH && level.length > 0; depth++) {
+    const next: string[] = [];
+    for (const rel of level) {
+      const entries = await readdir(join(root, rel), { withFileTypes: true }).catch(() => []);
+      if (entries.some((e) => e.isFile() && e.name === 'student.json')) {
+        const manifest = JSON.parse(await readFile(join(root, rel, 'student.json'), 'utf8').catch(() => '{}')) as { kind?: unknown };
+        found.push({ url: `models/${rel}`, kind: typeof manifest.kind === 'string' ? manifest.kind : 'unknown' });
+        continue; // a student's qg/ and qa/ are not students of their own
+      }
+      for (const e of entries) if (e.isDirectory() && !e.name.startsWith('.')) next.push(`${rel}${e.name}/`);
+    }
+    level = next.sort();
+  }
+  return found.sort((a, b) => Number(b.kind === 'iterative') - Number(a.kind === 'iterative'));
+}
 
 const TYPES: Record<string, string> = {
   '.html': 'text/html; charset=utf-8',
@@ -59,6 +88,9 @@ function locate(pathname: string, options: ExampleServerOptions): string | null 
   return null;
 }
 
+/** Makes the page cross-origin isolated, which SharedArrayBuffer (wasm threads) needs. */
+const ISOLATION = { 'cross-origin-opener-policy': 'same-origin', 'cross-origin-embedder-policy': 'require-corp' };
+
 export function startExampleServer(options: ExampleServerOptions): Promise<ExampleServer> {
   const isolate = options.isolate ?? true;
   const server = createServer((req, res) => {
@@ -68,6 +100,11 @@ export function startExampleServer(options: ExampleServerOptions): Promise<Examp
         pathname = decodeURIComponent(new URL(req.url ?? '/', 'http://localhost').pathname);
       } catch {
         res.writeHead(400).end('bad request path');
+        return;
+      }
+      if (pathname === INDEX_PATH) {
+        const body = JSON.stringify(await findStudents(options.modelsDir));
+        res.writeHead(200, { 'content-type': TYPES['.json']!, ...(isolate ? ISOLATION : {}) }).end(body);
         return;
       }
       const file = locate(pathname, options);
@@ -81,10 +118,7 @@ export function startExampleServer(options: ExampleServerOptions): Promise<Examp
         'content-length': info.size,
         'cache-control': 'no-cache',
       };
-      if (isolate) {
-        headers['cross-origin-opener-policy'] = 'same-origin';
-        headers['cross-origin-embedder-policy'] = 'require-corp';
-      }
+      if (isolate) Object.assign(headers, ISOLATION);
       res.writeHead(200, headers);
       if (req.method === 'HEAD') res.end();
       else createReadStream(file).pipe(res);
@@ -115,9 +149,10 @@ async function main(): Promise<void> {
   const bundle = await buildExample(libDir);
   console.log(`browser bundle: ${(bundle.bytes / 1024).toFixed(0)} KiB, ${(bundle.gzipBytes / 1024).toFixed(0)} KiB gzip (without .wasm)`);
   const running = await startExampleServer({ libDir, modelsDir, port: Number(argValue(args, '--port') ?? 8080), isolate: !args.includes('--no-isolation') });
-  const missing = !(await stat(join(modelsDir, 'iterative/student.json')).catch(() => null));
+  const students = await findStudents(modelsDir);
   console.log(`serving ${running.url}  (students from ${modelsDir})`);
-  if (missing) console.log(`no iterative student in ${modelsDir} yet: run \`npm run demo\` first (or pass --models DIR)`);
+  for (const s of students) console.log(`  ${s.kind.padEnd(12)} ${running.url}?student=${s.url}`);
+  if (students.length === 0) console.log(`no trained students under ${modelsDir} yet: run \`npm run demo\` first (or pass --models DIR)`);
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
