@@ -9,8 +9,11 @@ import type { CliCommand } from './command.js';
 const COMMANDS: Record<string, () => Promise<{ command: CliCommand }>> = {
   // Registered by each feature area; keep alphabetical.
   demo: () => import('./commands/demo.js'),
+  eval: () => import('./commands/eval.js'),
   export: () => import('./commands/export.js'),
   generate: () => import('./commands/generate.js'),
+  solve: () => import('./commands/solve.js'),
+  train: () => import('./commands/train.js'),
   verify: () => import('./commands/verify.js'),
 };
 

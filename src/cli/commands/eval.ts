@@ -1,0 +1,64 @@
+import { resolve } from 'node:path';
+import { datasetFromArgs } from '../../data/load.js';
+import { CliUsageError } from '../../errors.js';
+import { evaluateStudents } from '../../eval/evaluator.js';
+import { majorityClassBaseline } from '../../eval/metrics.js';
+import { markdownTable, orderingFinding, summarize, type EvalReport } from '../../eval/report.js';
+import { writeReport } from '../../eval/write.js';
+import { loadStudent } from '../../students/load.js';
+import type { CliCommand } from '../command.js';
+import { intFlag, parseFlags, stringFlag } from './data-flags.js';
+import { backendFlag, listFlag } from './student-flags.js';
+
+const HELP = `usage: socratic-distill eval --student <dir> [--student <dir> ...] --dataset gsm8k|svamp|strategyqa|synthetic|jsonl
+         [--data <path>] [--split test] [--limit N] [--count N] [--seed S] [--max-steps 8] [--self-consistency K]
+         [--out ./eval-output] [--backend auto]
+
+Evaluates every student on the same problems: strict and flexible accuracy per dataset, mean steps and how
+often the Iterative QG hit --max-steps. Prints a Markdown table and writes report.json/.md/.html to --out.`;
+
+const FLAGS = {
+  student: { type: 'string', multiple: true }, dataset: { type: 'string' }, data: { type: 'string' }, split: { type: 'string' },
+  limit: { type: 'string' }, count: { type: 'string' }, seed: { type: 'string' }, 'max-steps': { type: 'string' },
+  'self-consistency': { type: 'string' }, out: { type: 'string' }, backend: { type: 'string' }, help: { type: 'boolean', short: 'h' },
+} as const;
+
+export const command: CliCommand = {
+  name: 'eval',
+  summary: 'evaluate saved students on the same problems and write a report',
+  async run(argv) {
+    const v = parseFlags(argv, FLAGS);
+    if (v.help) {
+      process.stdout.write(HELP + '\n');
+      return 0;
+    }
+    const dirs = listFlag(v, 'student');
+    if (dirs.length === 0) throw new CliUsageError('at least one --student <dir> is required');
+    const started = performance.now();
+    const dataset = await datasetFromArgs({
+      dataset: stringFlag(v, 'dataset'), data: stringFlag(v, 'data'), split: stringFlag(v, 'split') ?? 'test',
+      seed: intFlag(v, 'seed') ?? 0, limit: intFlag(v, 'limit'), count: intFlag(v, 'count'),
+    });
+    const backend = backendFlag(stringFlag(v, 'backend'));
+    const arms = [];
+    for (const dir of dirs) arms.push({ name: `${dir}`, solver: await loadStudent(dir, backend) });
+    const k = intFlag(v, 'self-consistency', 1) ?? 1;
+    const problems = [...dataset.problems];
+    const results = await evaluateStudents(arms, problems, { maxSteps: intFlag(v, 'max-steps', 1), selfConsistency: k > 1 ? { k } : undefined });
+    const runs = [{ seed: intFlag(v, 'seed') ?? 0, arms: results, losses: {} }];
+    const summary = summarize(runs);
+    const report: EvalReport = {
+      title: 'socratic-distill evaluation',
+      createdAt: new Date().toISOString(),
+      setup: { dataset: dataset.name, problems: problems.length, students: dirs, selfConsistency: k },
+      runs, summary,
+      baselines: problems.some((p) => p.dataset === 'strategyqa') ? [{ name: 'Majority class (test split)', dataset: 'strategyqa', accuracy: majorityClassBaseline(problems, problems, 'strategyqa').accuracy }] : [],
+      stages: [{ name: 'evaluate', seconds: (performance.now() - started) / 1000 }],
+      findings: summary.length >= 3 ? [orderingFinding(summary)] : [],
+    };
+    const paths = await writeReport(resolve(stringFlag(v, 'out') ?? './eval-output'), report);
+    process.stdout.write(`${markdownTable(report)}\n\nreports: ${paths.html}, ${paths.json}\n`);
+    for (const a of arms) a.solver.dispose();
+    return 0;
+  },
+};
