@@ -6,6 +6,8 @@
 //   --emulate  build build/socratic_cuda_emu.node instead: the same host code (src/*.cc) on g++ only, with the CUDA
 //              runtime, cuBLAS and the kernels replaced by CPU stand-ins (emu/). Tests use it to check the host
 //              orchestration without a GPU; it is never loaded by the library.
+//   --emulate-simt  build build/socratic_cuda_simt.node: like --emulate, but with the REAL kernels of src/*.cu
+//              compiled by g++ against a fiber model of CUDA threads (emu/include/simt.h). Slow; tests only.
 // Env: CUDA_HOME / CUDA_PATH (toolkit root), NVCC (compiler), CXX (host compiler), SOCRATIC_SKIP_CUDA=1.
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, realpathSync, statSync, writeFileSync } from 'node:fs';
@@ -61,19 +63,27 @@ function run(cmd, args) {
   });
 }
 
-async function buildEmulated() {
+async function buildEmulated(simt) {
   const nodeInc = nodeIncludeDir();
   if (!nodeInc) return say('emulation not built (Node headers with node_api.h not found)'), 1;
   const napiInc = dirname(createRequire(import.meta.url).resolve('node-addon-api/package.json'));
   const emuDir = join(here, 'emu');
-  const out = join(outDir, 'socratic_cuda_emu.node');
+  const out = join(outDir, simt ? 'socratic_cuda_simt.node' : 'socratic_cuda_emu.node');
+  const emuFiles = readdirSync(emuDir).filter((f) => f.endsWith('.cc') && f !== (simt ? 'kernels_cpu.cc' : 'simt.cc'));
   const files = [
     ...['model.cc', 'passes.cc', 'decode.cc', 'addon.cc'].map((f) => join(srcDir, f)),
-    ...readdirSync(emuDir).filter((f) => f.endsWith('.cc')).map((f) => join(emuDir, f)),
+    ...emuFiles.map((f) => join(emuDir, f)),
+    ...(simt ? readdirSync(srcDir).filter((f) => f.endsWith('.cu')).map((f) => join(srcDir, f)) : []),
   ];
-  const inputs = [...files, ...readdirSync(srcDir).map((f) => join(srcDir, f)), join(emuDir, 'include', 'cuda_runtime_api.h'), fileURLToPath(import.meta.url)];
+  const inputs = [
+    ...files,
+    ...readdirSync(srcDir).map((f) => join(srcDir, f)),
+    ...readdirSync(join(emuDir, 'include')).map((f) => join(emuDir, 'include', f)),
+    fileURLToPath(import.meta.url),
+  ];
   if (!force && existsSync(out) && statSync(out).mtimeMs > Math.max(...inputs.map((f) => statSync(f).mtimeMs))) return say(`emulation up to date (${out})`), 0;
-  mkdirSync(join(outDir, 'emu'), { recursive: true });
+  const objDir = join(outDir, simt ? 'simt' : 'emu');
+  mkdirSync(objDir, { recursive: true });
   const cxx = process.env.CXX || 'g++';
   const t0 = Date.now();
   const objs = [];
@@ -81,9 +91,9 @@ async function buildEmulated() {
   let failed = null;
   const worker = async () => {
     for (let f = queue.shift(); f && !failed; f = queue.shift()) {
-      const obj = join(outDir, 'emu', `${f.startsWith(emuDir) ? 'emu_' : ''}${f.split('/').pop()}.o`);
+      const obj = join(objDir, `${f.startsWith(emuDir) ? 'emu_' : ''}${f.split('/').pop()}.o`);
       objs.push(obj);
-      const args = ['-c', '-O2', '-std=c++17', '-fPIC', `-I${join(emuDir, 'include')}`, `-I${srcDir}`, `-I${nodeInc}`, `-I${napiInc}`,
+      const args = [...(f.endsWith('.cu') ? ['-x', 'c++'] : []), '-c', '-O2', '-std=c++17', '-fPIC', `-I${join(emuDir, 'include')}`, `-I${srcDir}`, `-I${nodeInc}`, `-I${napiInc}`,
         '-DNAPI_VERSION=8', '-DNAPI_CPP_EXCEPTIONS', f, '-o', obj];
       const r = await run(cxx, args);
       if (!r.ok) failed = `${f}: ${r.out.split('\n').find((l) => l.includes('error')) ?? r.out.slice(0, 200)}`;
@@ -100,7 +110,8 @@ async function buildEmulated() {
 }
 
 async function main() {
-  if (process.argv.includes('--emulate')) return buildEmulated();
+  if (process.argv.includes('--emulate')) return buildEmulated(false);
+  if (process.argv.includes('--emulate-simt')) return buildEmulated(true);
   if (process.env.SOCRATIC_SKIP_CUDA === '1') return say('skipped (SOCRATIC_SKIP_CUDA=1)'), 0;
   const tk = findToolkit();
   if (tk.skip) return say(`skipped (${tk.skip})`), 0;

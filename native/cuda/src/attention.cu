@@ -72,7 +72,7 @@ __global__ void kv_append_k(float* kc, float* vc, uint8_t* keymask, const float*
 // threads each sum a slice of the keys for every head dim.
 __global__ void decode_attn_k(float* out, const float* qkv, const float* kc, const float* vc, const uint8_t* keymask, int NH, int hd,
                               int len, int maxLen, float scale) {
-  extern __shared__ float shared[];
+  SD_DYNAMIC_SHARED(shared);
   float* q = shared;             // hd
   float* p = q + hd;             // maxLen
   float* part = p + maxLen;      // max(blockDim, hd)
@@ -122,20 +122,20 @@ __global__ void decode_attn_k(float* out, const float* qkv, const float* kc, con
 
 void attention_softmax_forward(float* att, const uint8_t* keymask, int B, int NH, int T, cudaStream_t s) {
   const size_t rows = static_cast<size_t>(B) * NH * T;
-  softmax_fwd_k<<<ceil_div(rows * 32, 256), 256, 0, s>>>(att, keymask, B, NH, T);
+  SD_LAUNCH(softmax_fwd_k, ceil_div(rows * 32, 256), 256, 0, s, att, keymask, B, NH, T);
   check_launch("attention_softmax_forward");
 }
 void attention_softmax_backward(float* datt, const float* att, const uint8_t* keymask, float scale, int B, int NH, int T, cudaStream_t s) {
   const size_t rows = static_cast<size_t>(B) * NH * T;
-  softmax_bwd_k<<<ceil_div(rows * 32, 256), 256, 0, s>>>(datt, att, keymask, scale, B, NH, T);
+  SD_LAUNCH(softmax_bwd_k, ceil_div(rows * 32, 256), 256, 0, s, datt, att, keymask, scale, B, NH, T);
   check_launch("attention_softmax_backward");
 }
 void kv_cache_fill(float* kc, float* vc, const float* k, const float* v, int B, int NH, int T, int hd, int maxLen, cudaStream_t s) {
-  kv_fill_k<<<grid_for(static_cast<size_t>(B) * NH * T * hd, 256), 256, 0, s>>>(kc, vc, k, v, B, NH, T, hd, maxLen);
+  SD_LAUNCH(kv_fill_k, grid_for(static_cast<size_t>(B) * NH * T * hd, 256), 256, 0, s, kc, vc, k, v, B, NH, T, hd, maxLen);
   check_launch("kv_cache_fill");
 }
 void kv_cache_append(float* kc, float* vc, uint8_t* keymask, const float* qkv, int B, int NH, int hd, int maxLen, int at, cudaStream_t s) {
-  kv_append_k<<<grid_for(static_cast<size_t>(B) * NH * hd, 256), 256, 0, s>>>(kc, vc, keymask, qkv, B, NH, hd, maxLen, at);
+  SD_LAUNCH(kv_append_k, grid_for(static_cast<size_t>(B) * NH * hd, 256), 256, 0, s, kc, vc, keymask, qkv, B, NH, hd, maxLen, at);
   check_launch("kv_cache_append");
 }
 void decode_attention(float* out, const float* qkv, const float* kc, const float* vc, const uint8_t* keymask, int B, int NH, int hd, int len,
@@ -143,7 +143,7 @@ void decode_attention(float* out, const float* qkv, const float* kc, const float
   const int block = 128;
   const size_t shmem = (static_cast<size_t>(hd) + maxLen + (block > hd ? block : hd) + 32) * sizeof(float);
   if (shmem > 48 * 1024) cudaFuncSetAttribute(decode_attn_k, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(shmem));
-  decode_attn_k<<<B * NH, block, shmem, s>>>(out, qkv, kc, vc, keymask, NH, hd, len, maxLen, 1.f / sqrtf(static_cast<float>(hd)));
+  SD_LAUNCH(decode_attn_k, B * NH, block, shmem, s, out, qkv, kc, vc, keymask, NH, hd, len, maxLen, 1.f / sqrtf(static_cast<float>(hd)));
   check_launch("decode_attention");
 }
 

@@ -1,6 +1,14 @@
 // Device helpers shared by the .cu files.
 #pragma once
+#ifdef __CUDACC__
+#include <cuda_bf16.h>
 #include <cuda_runtime.h>
+#define SD_LAUNCH(kernel, grid, block, shmem, stream, ...) kernel<<<(grid), (block), (shmem), (stream)>>>(__VA_ARGS__)
+#define SD_DYNAMIC_SHARED(name) extern __shared__ float name[]
+#else
+// Tests only: g++ compiles these same kernels against a cooperative CPU model of CUDA threads (emu/simt.h).
+#include "simt.h"
+#endif
 #include <cfloat>
 #include <stdexcept>
 #include <string>

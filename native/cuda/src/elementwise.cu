@@ -1,5 +1,4 @@
 // Embedding, bias, gelu_new, residual, casts and head permutations: memory-bound, one thread per element.
-#include <cuda_bf16.h>
 #include "common.cuh"
 #include "kernels.h"
 
@@ -125,58 +124,58 @@ constexpr int kBlock = 256;
 }  // namespace
 
 void embedding_forward(float* out, const int* ids, const int* pos, const float* wte, const float* wpe, int BT, int C, cudaStream_t s) {
-  embedding_fwd_k<<<grid_for(static_cast<size_t>(BT) * C, kBlock), kBlock, 0, s>>>(out, ids, pos, wte, wpe, BT, C);
+  SD_LAUNCH(embedding_fwd_k, grid_for(static_cast<size_t>(BT) * C, kBlock), kBlock, 0, s, out, ids, pos, wte, wpe, BT, C);
   check_launch("embedding_forward");
 }
 void embedding_backward(float* dwte, float* dwpe, const float* dout, const int* ids, const int* pos, int BT, int C, cudaStream_t s) {
-  embedding_bwd_k<<<grid_for(static_cast<size_t>(BT) * C, kBlock), kBlock, 0, s>>>(dwte, dwpe, dout, ids, pos, BT, C);
+  SD_LAUNCH(embedding_bwd_k, grid_for(static_cast<size_t>(BT) * C, kBlock), kBlock, 0, s, dwte, dwpe, dout, ids, pos, BT, C);
   check_launch("embedding_backward");
 }
 void add_bias(float* out, const float* bias, int N, int OC, cudaStream_t s) {
   const size_t n = static_cast<size_t>(N) * OC;
-  add_bias_k<<<grid_for(n, kBlock), kBlock, 0, s>>>(out, bias, n, OC);
+  SD_LAUNCH(add_bias_k, grid_for(n, kBlock), kBlock, 0, s, out, bias, n, OC);
   check_launch("add_bias");
 }
 void bias_backward(float* dbias, const float* dout, int N, int OC, cudaStream_t s) {
   const int rows = 64;
   dim3 grid(ceil_div(OC, 128), ceil_div(N, rows));
-  bias_bwd_k<<<grid, 128, 0, s>>>(dbias, dout, N, OC, rows);
+  SD_LAUNCH(bias_bwd_k, grid, 128, 0, s, dbias, dout, N, OC, rows);
   check_launch("bias_backward");
 }
 void gelu_forward(float* out, const float* inp, size_t n, cudaStream_t s) {
-  gelu_fwd_k<<<grid_for(n, kBlock), kBlock, 0, s>>>(out, inp, n);
+  SD_LAUNCH(gelu_fwd_k, grid_for(n, kBlock), kBlock, 0, s, out, inp, n);
   check_launch("gelu_forward");
 }
 void gelu_backward(float* dinp, const float* inp, const float* dout, size_t n, cudaStream_t s) {
-  gelu_bwd_k<<<grid_for(n, kBlock), kBlock, 0, s>>>(dinp, inp, dout, n);
+  SD_LAUNCH(gelu_bwd_k, grid_for(n, kBlock), kBlock, 0, s, dinp, inp, dout, n);
   check_launch("gelu_backward");
 }
 void residual_forward(float* out, const float* a, const float* b, size_t n, cudaStream_t s) {
-  residual_k<<<grid_for(n, kBlock), kBlock, 0, s>>>(out, a, b, n);
+  SD_LAUNCH(residual_k, grid_for(n, kBlock), kBlock, 0, s, out, a, b, n);
   check_launch("residual_forward");
 }
 void cast_to_bf16(void* out, const float* in, size_t n, cudaStream_t s) {
-  cast_bf16_k<<<grid_for(n, kBlock), kBlock, 0, s>>>(static_cast<__nv_bfloat16*>(out), in, n);
+  SD_LAUNCH(cast_bf16_k, grid_for(n, kBlock), kBlock, 0, s, static_cast<__nv_bfloat16*>(out), in, n);
   check_launch("cast_to_bf16");
 }
 void qkv_split_heads(float* q, float* k, float* v, const float* qkv, int B, int T, int NH, int hd, cudaStream_t s) {
-  qkv_split_k<<<grid_for(static_cast<size_t>(B) * T * NH * hd, kBlock), kBlock, 0, s>>>(q, k, v, qkv, B, T, NH, hd);
+  SD_LAUNCH(qkv_split_k, grid_for(static_cast<size_t>(B) * T * NH * hd, kBlock), kBlock, 0, s, q, k, v, qkv, B, T, NH, hd);
   check_launch("qkv_split_heads");
 }
 void qkv_merge_heads(float* dqkv, const float* dq, const float* dk, const float* dv, int B, int T, int NH, int hd, cudaStream_t s) {
-  qkv_merge_k<<<grid_for(static_cast<size_t>(B) * T * NH * hd, kBlock), kBlock, 0, s>>>(dqkv, dq, dk, dv, B, T, NH, hd);
+  SD_LAUNCH(qkv_merge_k, grid_for(static_cast<size_t>(B) * T * NH * hd, kBlock), kBlock, 0, s, dqkv, dq, dk, dv, B, T, NH, hd);
   check_launch("qkv_merge_heads");
 }
 void heads_merge(float* out, const float* y, int B, int T, int NH, int hd, cudaStream_t s) {
-  heads_merge_k<<<grid_for(static_cast<size_t>(B) * T * NH * hd, kBlock), kBlock, 0, s>>>(out, y, B, T, NH, hd);
+  SD_LAUNCH(heads_merge_k, grid_for(static_cast<size_t>(B) * T * NH * hd, kBlock), kBlock, 0, s, out, y, B, T, NH, hd);
   check_launch("heads_merge");
 }
 void heads_split(float* y, const float* in, int B, int T, int NH, int hd, cudaStream_t s) {
-  heads_split_k<<<grid_for(static_cast<size_t>(B) * T * NH * hd, kBlock), kBlock, 0, s>>>(y, in, B, T, NH, hd);
+  SD_LAUNCH(heads_split_k, grid_for(static_cast<size_t>(B) * T * NH * hd, kBlock), kBlock, 0, s, y, in, B, T, NH, hd);
   check_launch("heads_split");
 }
 void gather_last_rows(float* out, const float* in, int B, int T, int C, cudaStream_t s) {
-  gather_last_k<<<grid_for(static_cast<size_t>(B) * C, kBlock), kBlock, 0, s>>>(out, in, B, T, C);
+  SD_LAUNCH(gather_last_k, grid_for(static_cast<size_t>(B) * C, kBlock), kBlock, 0, s, out, in, B, T, C);
   check_launch("gather_last_rows");
 }
 

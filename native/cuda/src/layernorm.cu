@@ -31,7 +31,7 @@ __global__ void layernorm_fwd_k(float* out, float* mean, float* rstd, const floa
 
 __global__ void layernorm_bwd_k(float* dinp, float* dw, float* db, const float* dout, const float* inp, const float* w, const float* mean,
                                 const float* rstd, int N, int C) {
-  extern __shared__ float shared[];
+  SD_DYNAMIC_SHARED(shared);
   float* sdw = shared;
   float* sdb = shared + C;
   for (int i = threadIdx.x; i < C; i += blockDim.x) sdw[i] = sdb[i] = 0.f;
@@ -71,7 +71,7 @@ __global__ void layernorm_bwd_k(float* dinp, float* dw, float* db, const float* 
 void layernorm_forward(float* out, float* mean, float* rstd, const float* inp, const float* w, const float* b, int N, int C, float eps,
                        cudaStream_t s) {
   const int block = 256;  // 8 rows per block
-  layernorm_fwd_k<<<ceil_div(static_cast<size_t>(N) * 32, block), block, 0, s>>>(out, mean, rstd, inp, w, b, N, C, eps);
+  SD_LAUNCH(layernorm_fwd_k, ceil_div(static_cast<size_t>(N) * 32, block), block, 0, s, out, mean, rstd, inp, w, b, N, C, eps);
   check_launch("layernorm_forward");
 }
 
@@ -82,7 +82,7 @@ void layernorm_backward(float* dinp, float* dw, float* db, const float* dout, co
   if (grid > 1024) grid = 1024;
   const size_t shmem = 2 * static_cast<size_t>(C) * sizeof(float);
   if (shmem > 48 * 1024) cudaFuncSetAttribute(layernorm_bwd_k, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(shmem));
-  layernorm_bwd_k<<<grid, block, shmem, s>>>(dinp, dw, db, dout, inp, w, mean, rstd, N, C);
+  SD_LAUNCH(layernorm_bwd_k, grid, block, shmem, s, dinp, dw, db, dout, inp, w, mean, rstd, N, C);
   check_launch("layernorm_backward");
 }
 

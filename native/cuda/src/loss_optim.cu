@@ -1,6 +1,5 @@
 // Fused softmax cross-entropy over a chunk of logit rows (the caller never holds [B,T,V] probabilities),
 // the global gradient norm, and AdamW over the one contiguous parameter buffer.
-#include <cuda_bf16.h>
 #include "common.cuh"
 #include "kernels.h"
 
@@ -71,20 +70,20 @@ __global__ void adamw_k(float* p, const float* g, float* m, float* v, __nv_bfloa
 
 void cross_entropy_rows(float* logits, float* losses, const int* targets, int R, int V, float dscale, bool grad, cudaStream_t s) {
   if (R == 0) return;
-  cross_entropy_k<<<R, 512, 0, s>>>(logits, losses, targets, V, dscale, grad ? 1 : 0);
+  SD_LAUNCH(cross_entropy_k, R, 512, 0, s, logits, losses, targets, V, dscale, grad ? 1 : 0);
   check_launch("cross_entropy_rows");
 }
 void sum_squares(double* out, const float* x, size_t n, cudaStream_t s) {
   int grid = grid_for(n, 256);
   if (grid > 1024) grid = 1024;
-  sum_squares_k<<<grid, 256, 0, s>>>(out, x, n);
+  SD_LAUNCH(sum_squares_k, grid, 256, 0, s, out, x, n);
   check_launch("sum_squares");
 }
 void adamw_update(float* p, const float* g, float* m, float* v, void* pbf16, const long long* segEnd, const uint8_t* segDecay, int nseg,
                   size_t n, const AdamWArgs& a, cudaStream_t s) {
   int grid = grid_for(n, 256);
   if (grid > 4096) grid = 4096;
-  adamw_k<<<grid, 256, 0, s>>>(p, g, m, v, static_cast<__nv_bfloat16*>(pbf16), segEnd, segDecay, nseg, n, a);
+  SD_LAUNCH(adamw_k, grid, 256, 0, s, p, g, m, v, static_cast<__nv_bfloat16*>(pbf16), segEnd, segDecay, nseg, n, a);
   check_launch("adamw_update");
 }
 
