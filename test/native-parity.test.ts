@@ -122,41 +122,60 @@ describe.skipIf(!!skipReason)('native CPU core matches the HF GPT-2 fixtures', (
     expect(Math.abs(res.clipCoef - meta.clip_coef)).toBeLessThan(1e-4 * meta.clip_coef);
     const after = await core.getWeights();
     const ref = await fixtureParamsAfterStep();
+    const grads = await fixtureGrads();
+    // Adam's first step is g/(|g|+eps): where the clipped gradient is below ~1e-7 (fp32 noise level,
+    // e.g. the key bias whose true gradient is 0) any implementation's rounding moves the update by up
+    // to lr. The README allows 2*lr there; every other element must match to 1e-5.
+    const sensitive = (name: string, i: number): boolean => {
+      if (name.endsWith('attn.c_attn.bias') && i >= config.n_embd && i < 2 * config.n_embd) return true; // key bias, true grad 0
+      const g = Math.abs(grads.get(name)!.data[i]! * res.clipCoef);
+      return g !== 0 && g < 1e-7; // exact zeros (unused wpe rows) take the decay-only path everywhere
+    };
     let checked = 0;
+    let loose = 0;
+    let total = 0;
     for (const [name, t] of after) {
+      let ours = t.data;
+      let theirs: Float32Array;
+      let index = (i: number): number => i;
       if (name === 'transformer.wte.weight') {
         const rows = ref.get('transformer.wte.weight.rows')!.data as Float32Array;
         const ids = ref.get('transformer.wte.weight.row_ids')!.data as Int32Array;
         const C = config.n_embd;
-        let m = 0;
-        ids.forEach((id, k) => {
-          m = Math.max(m, maxAbsDiff(t.data.subarray(id * C, (id + 1) * C), rows.subarray(k * C, (k + 1) * C)));
-        });
-        expect(m, name).toBeLessThan(1e-5);
-        checked++;
-        continue;
-      }
-      const r = ref.get(name)!.data as Float32Array;
-      if (name.endsWith('attn.c_attn.bias')) {
-        const C = config.n_embd;
-        // Key-bias gradients are fp32 noise (true value 0); Adam turns them into updates up to lr (README).
-        const keyIdx = (i: number): boolean => i >= C && i < 2 * C;
-        const d = t.data.map((x, i) => (keyIdx(i) ? 0 : x - r[i]!));
-        expect(maxAbs(d), name).toBeLessThan(1e-5);
-        const dk = t.data.map((x, i) => (keyIdx(i) ? x - r[i]! : 0));
-        expect(maxAbs(dk), name).toBeLessThan(2e-3);
+        ours = new Float32Array(rows.length);
+        ids.forEach((id, k) => ours.set(t.data.subarray(id * C, (id + 1) * C), k * C));
+        theirs = rows;
+        index = (i) => ids[Math.floor(i / C)]! * C + (i % C);
       } else {
-        expect(maxAbsDiff(t.data, r), name).toBeLessThan(1e-5);
+        theirs = ref.get(name)!.data as Float32Array;
       }
+      let worst = 0;
+      for (let i = 0; i < ours.length; i++) {
+        const d = Math.abs(ours[i]! - theirs[i]!);
+        total++;
+        if (sensitive(name, index(i))) {
+          loose++;
+          expect(d, `${name}[${i}] (tiny gradient)`).toBeLessThan(2e-3);
+        } else worst = Math.max(worst, d);
+      }
+      expect(worst, name).toBeLessThan(1e-5);
       checked++;
     }
+    // The loose bound must stay the exception (key biases and wte rows of tokens that only the softmax touches: 1.6%).
+    expect(loose / total).toBeLessThan(0.03);
     expect(checked).toBe(28);
     core.dispose();
   });
 
   interface GenerateJson {
     single: { prompt: number[]; output: number[] };
-    batch_left_padded: { input_ids: number[][]; attention_mask: number[][]; position_ids_prompt: number[][]; output: number[][] };
+    batch_left_padded: {
+      input_ids: number[][];
+      attention_mask: number[][];
+      position_ids_prompt: number[][];
+      output: number[][];
+      row_B_unpadded_single_output: number[];
+    };
   }
 
   async function greedy(core: TransformerCore, ids: number[][], mask: number[][], pos: number[][], steps: number): Promise<number[][]> {
@@ -191,6 +210,10 @@ describe.skipIf(!!skipReason)('native CPU core matches the HF GPT-2 fixtures', (
     const lp = gen.batch_left_padded;
     const batch = await greedy(core, lp.input_ids, lp.attention_mask, lp.position_ids_prompt, 20);
     expect(batch).toEqual(lp.output);
+    // A 5-token prompt takes the row-kernel prefill path (the others use per-head GEMMs).
+    const rowB = lp.row_B_unpadded_single_output.slice(0, 5);
+    const unpadded = await greedy(core, [rowB], [rowB.map(() => 1)], [rowB.map((_, i) => i)], 20);
+    expect(unpadded[0]).toEqual(lp.row_B_unpadded_single_output);
     expect(core.memory().bytes).toBeGreaterThan(0);
     core.dispose();
     expect(core.memory().bytes).toBe(0);
