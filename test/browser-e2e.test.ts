@@ -14,7 +14,9 @@ import { startExampleServer, type ExampleServer } from '../examples/browser/serv
 import { selectBackend } from '../src/backend/select.js';
 import { generateSynthetic } from '../src/data/synthetic.js';
 import type { Problem, SocraticChain, SocraticStep } from '../src/data/schema.js';
+import { solveStreaming } from '../src/browser/stream.js';
 import { IterativeStudent } from '../src/students/iterative.js';
+import { UnifiedStudent } from '../src/students/single.js';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const HAS_CHROMIUM = existsSync(CHROMIUM);
@@ -42,6 +44,7 @@ describe.skipIf(!HAS_CHROMIUM)('browser example in headless Chromium', () => {
   let userDataDir: string;
   let problem: Problem;
   let nodeAnswer: { answer: unknown; steps: number };
+  let nodeUnified: { answer: unknown; subquestions: string[] };
 
   beforeAll(async () => {
     await rm(OUT, { recursive: true, force: true });
@@ -61,6 +64,17 @@ describe.skipIf(!HAS_CHROMIUM)('browser example in headless Chromium', () => {
     const solution = await student.solveMany([problem], { maxSteps: MAX_STEPS });
     nodeAnswer = { answer: solution[0]!.answer, steps: solution[0]!.steps.length };
     student.dispose();
+
+    // A Unified student streams line by line through the same solveStreaming in Node and in the page.
+    const unified = await UnifiedStudent.create({ size, data, backend, seed: 5 });
+    await unified.train(data, { batchSize: 8, maxSteps: 40, lr: 0.01, warmupSteps: 5 });
+    await unified.save(join(modelsDir, 'students/unified'));
+    nodeUnified = { answer: null, subquestions: [] };
+    for await (const e of solveStreaming(unified, problem, { maxSteps: MAX_STEPS })) {
+      if (e.type === 'step') nodeUnified.subquestions.push(e.step.subquestion);
+      else nodeUnified.answer = e.solution.answer;
+    }
+    unified.dispose();
 
     // A student whose weights file is cut short, for the error path.
     await cp(join(modelsDir, 'students/iterative'), join(modelsDir, 'tampered/iterative'), { recursive: true });
@@ -92,8 +106,9 @@ describe.skipIf(!HAS_CHROMIUM)('browser example in headless Chromium', () => {
     await page.waitForSelector('#status[data-loaded="iterative"]', { timeout: 60_000 });
     expect(await page.inputValue('#student-url')).toBe('models/students/iterative/');
     expect(await page.locator('#students option').evaluateAll((os) => os.map((o) => (o as HTMLOptionElement).value))).toEqual([
-      'models/students/iterative/',
+      'models/students/iterative/', // iterative students first, then shallowest and alphabetical
       'models/tampered/iterative/',
+      'models/students/unified/',
     ]);
     expect(await page.locator('#backend').getAttribute('data-backend')).toBe('tfjs-wasm');
     // The example server sends COOP/COEP, so wasm may start worker threads.
@@ -125,7 +140,21 @@ describe.skipIf(!HAS_CHROMIUM)('browser example in headless Chromium', () => {
     await page.setViewportSize({ width: 1000, height: 900 });
   }, 180_000);
 
-  it('shows a clear error for a missing student and for a corrupt weights file', async () => {
+  it('streams a Unified student line by line, as in Node', async () => {
+    await page.goto(`${server.url}?student=models/students/unified/`);
+    await page.waitForSelector('#status[data-loaded="unified"]', { timeout: 60_000 });
+    await page.fill('#problem', problem.question);
+    await page.fill('#max-steps', String(MAX_STEPS));
+    await page.click('#solve');
+    await page.waitForSelector('#final:not([hidden])', { timeout: 120_000 });
+    const subquestions = await page.locator('#steps li.step .q').allTextContents();
+    expect(nodeUnified.subquestions.length).toBeGreaterThanOrEqual(1);
+    expect(subquestions).toEqual(nodeUnified.subquestions.map((q, i) => `Q${i + 1}: ${q}`));
+    expect(await page.locator('#final').getAttribute('data-answer')).toBe(nodeUnified.answer === null ? '' : String(nodeUnified.answer));
+    await page.screenshot({ path: join(OUT, 'solve-unified.png'), fullPage: true });
+  }, 180_000);
+
+  it('shows a clear error for a missing student, a corrupt weights file and unreachable wasm binaries', async () => {
     await page.goto(`${server.url}?student=models/nowhere/`);
     await page.waitForSelector('#error:not([hidden])', { timeout: 60_000 });
     const missing = await page.locator('#error').textContent();
@@ -141,5 +170,19 @@ describe.skipIf(!HAS_CHROMIUM)('browser example in headless Chromium', () => {
     expect(corrupt).toContain('SafetensorsError');
     expect(corrupt).toContain('models/tampered/iterative/qa/model.safetensors');
     await page.screenshot({ path: join(OUT, 'error-corrupt.png'), fullPage: true });
+
+    // A fresh page (fresh tfjs engine) pointed at .wasm files that are not there.
+    await page.goto(`${server.url}style.css`);
+    // A string, so vitest does not rewrite the dynamic import meant for the browser.
+    const wasmError = await page.evaluate(`(async () => {
+      const lib = await import('/lib/index.js');
+      try {
+        await lib.initBrowserBackend({ wasmPaths: '/no-wasm-here/' });
+        return 'started';
+      } catch (err) {
+        return err.name + ': ' + err.message;
+      }
+    })()`);
+    expect(wasmError).toMatch(/^BackendUnavailableError: the wasm backend did not start; .*served under \/no-wasm-here\//);
   }, 120_000);
 });
