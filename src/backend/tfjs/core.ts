@@ -59,6 +59,8 @@ export class TfjsCore implements TransformerCore {
   private step = 0;
   private readonly sessions = new Set<TfjsDecodeSession>();
   private disposed = false;
+  /** wte^T [C, V], cached between weight updates: every head matmul wants this layout (see matMul2d). */
+  private wteTransposed: tf.Tensor2D | null = null;
 
   constructor(
     readonly config: GPT2Config,
@@ -79,8 +81,7 @@ export class TfjsCore implements TransformerCore {
     const { batchSize: B, seqLen: T } = batch;
     const [logits, ...hidden] = tf.tidy(() => {
       const out = trunk(this.config, this.params, trunkInput(batch), { hiddenStates: options.outputHiddenStates });
-      const wte = this.params.get('transformer.wte.weight') as tf.Tensor2D;
-      const l = tf.reshape(tf.matMul(out.hidden, wte, false, true), [B, T, this.config.vocab_size]);
+      const l = tf.reshape(tf.matMul(out.hidden, this.headT()), [B, T, this.config.vocab_size]);
       return [l, ...(out.hiddenStates ?? [])];
     });
     const result: ForwardResult = {
@@ -100,7 +101,7 @@ export class TfjsCore implements TransformerCore {
     if (rows.length === 0) return { loss: Number.NaN, tokens: 0 };
     const sum = tf.tidy(() => {
       const out = trunk(this.config, this.params, trunkInput(batch));
-      return tiedHeadLoss(out.hidden, this.wte(), rows, targets).lossSum;
+      return tiedHeadLoss(out.hidden, this.wte(), this.headT(), rows, targets).lossSum;
     });
     const [s] = await sum.data();
     sum.dispose();
@@ -117,9 +118,9 @@ export class TfjsCore implements TransformerCore {
     const [lossSum, ...next] = tf.tidy(() => {
       const input = trunkInput(batch);
       const out = trunk(this.config, this.params, input, { save: true });
-      const head = tiedHeadLoss(out.hidden, this.wte(), rows, targets, scale / rows.length);
+      const head = tiedHeadLoss(out.hidden, this.wte(), this.headT(), rows, targets, scale / rows.length);
       const g = trunkBackward(this.config, this.params, input, out.saved!, head.dHidden!);
-      g.set('transformer.wte.weight', tf.add(g.get('transformer.wte.weight')!, head.dWte!));
+      g.set('transformer.wte.weight', tf.add(g.get('transformer.wte.weight')!, tf.transpose(head.dWteT!)));
       const summed = names.map((n) => (old ? tf.add(old.get(n)!, g.get(n)!) : g.get(n)!));
       return [head.lossSum, ...summed];
     });
@@ -162,6 +163,7 @@ export class TfjsCore implements TransformerCore {
       tf.dispose([p, m, v]);
     }
     this.step = t;
+    this.dropHeadT();
     this.zeroGradients();
     return { gradNorm: norm, clipCoef, step: t };
   }
@@ -200,6 +202,7 @@ export class TfjsCore implements TransformerCore {
     await this.ready();
     const next = this.upload(weights, 'weights');
     tf.dispose([...this.params.values()]);
+    this.dropHeadT();
     this.params = next;
   }
 
@@ -207,7 +210,7 @@ export class TfjsCore implements TransformerCore {
     await this.ready();
     validateBatch(this.config, prompt, 'prompt');
     const session = await TfjsDecodeSession.start(
-      { config: this.config, params: () => this.params, ready: () => this.ready(), onDispose: (s) => this.sessions.delete(s) },
+      { config: this.config, params: () => this.params, headT: () => this.headT(), ready: () => this.ready(), onDispose: (s) => this.sessions.delete(s) },
       prompt,
       options.maxLength,
     );
@@ -216,7 +219,7 @@ export class TfjsCore implements TransformerCore {
   }
 
   memory(): CoreMemory {
-    const all = [...this.params.values(), ...(this.grads?.values() ?? []), ...(this.moments?.m.values() ?? []), ...(this.moments?.v.values() ?? [])];
+    const all = [...(this.wteTransposed ? [this.wteTransposed] : []), ...this.params.values(), ...(this.grads?.values() ?? []), ...(this.moments?.m.values() ?? []), ...(this.moments?.v.values() ?? [])];
     let bytes = all.reduce((n, t) => n + t.size * 4, 0);
     for (const s of this.sessions) bytes += s.bytes();
     return { bytes, tensors: tf.memory().numTensors };
@@ -226,11 +229,22 @@ export class TfjsCore implements TransformerCore {
     if (this.disposed) return;
     for (const s of [...this.sessions]) s.dispose();
     this.zeroGradients();
+    this.dropHeadT();
     tf.dispose([...this.params.values()]);
     if (this.moments) tf.dispose([...this.moments.m.values(), ...this.moments.v.values()]);
     this.params.clear();
     this.moments = null;
     this.disposed = true;
+  }
+
+  private headT(): tf.Tensor2D {
+    if (!this.wteTransposed) this.wteTransposed = tf.keep(tf.transpose(this.wte()));
+    return this.wteTransposed;
+  }
+
+  private dropHeadT(): void {
+    this.wteTransposed?.dispose();
+    this.wteTransposed = null;
   }
 
   private wte(): tf.Tensor2D {

@@ -9,6 +9,8 @@ import { tf } from './runtime.js';
 export interface DecodeHost {
   config: GPT2Config;
   params(): ParamTensors;
+  /** wte^T [C, V] for the tied head. */
+  headT(): tf.Tensor2D;
   ready(): Promise<void>;
   onDispose(session: TfjsDecodeSession): void;
 }
@@ -46,7 +48,7 @@ export class TfjsDecodeSession implements DecodeSession {
       const out = trunk(config, host.params(), input, { kv: true });
       const lastRows = tf.tensor1d(Int32Array.from({ length: B }, (_, b) => b * T + T - 1), 'int32');
       const last = tf.gather(out.hidden, lastRows) as tf.Tensor2D;
-      const l = tf.matMul(last, host.params().get('transformer.wte.weight') as tf.Tensor2D, false, true);
+      const l = tf.matMul(last, host.headT());
       disposeInput(input);
       return [l, ...out.kv!.map((x) => x.k), ...out.kv!.map((x) => x.v)];
     });
@@ -110,7 +112,7 @@ export class TfjsDecodeSession implements DecodeSession {
         vs.push(v);
       }
       const hf = layerNorm(x, P('transformer.ln_f.weight'), P('transformer.ln_f.bias'), eps).y;
-      return [tf.matMul(hf, P('transformer.wte.weight') as tf.Tensor2D, false, true), ...ks, ...vs];
+      return [tf.matMul(hf, this.host.headT()), ...ks, ...vs];
     });
     tf.dispose([...this.keys, ...this.values]);
     this.keys = kv.slice(0, config.n_layer) as tf.Tensor4D[];

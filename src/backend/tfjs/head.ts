@@ -1,3 +1,4 @@
+import { matMul2d } from './ops.js';
 import { tf } from './runtime.js';
 
 /** Rows of the tied head processed at once: bounds the [rows, vocab] temporaries (512 x 50257 floats = 100 MB). */
@@ -23,28 +24,29 @@ export interface HeadLossResult {
   lossSum: tf.Scalar;
   /** d(upstream * lossSum)/d(hidden) [N, C], when gradients were asked for. */
   dHidden?: tf.Tensor2D;
-  /** The tied head's contribution to d/d(wte) [V, C]. */
-  dWte?: tf.Tensor2D;
+  /** The tied head's contribution to d/d(wte), transposed: [C, V] (the layout wasm multiplies fastest). */
+  dWteT?: tf.Tensor2D;
 }
 
 /**
- * Cross-entropy of the tied head (logits = hidden @ wte^T) over the given rows only, in chunks,
+ * Cross-entropy of the tied head (logits = hidden @ wteT, wteT = wte^T [C, V]) over the given rows only, in chunks,
  * so the full [B, T, V] logits/probabilities never exist. With `upstream` it also returns the
  * gradients, computed in the same pass (p - onehot) * upstream. Call inside tf.tidy.
  */
 export function tiedHeadLoss(
   hidden: tf.Tensor2D,
   wte: tf.Tensor2D,
+  wteT: tf.Tensor2D,
   rows: Int32Array,
   targets: Int32Array,
   upstream?: number,
 ): HeadLossResult {
   const [n, C] = hidden.shape;
-  const V = wte.shape[0];
+  const V = wteT.shape[1];
   const wantGrad = upstream !== undefined;
   let lossSum: tf.Scalar = tf.scalar(0);
   const dRows: tf.Tensor2D[] = [];
-  let dWte: tf.Tensor2D | undefined = wantGrad ? tf.zeros([V, C]) : undefined;
+  let dWteT: tf.Tensor2D | undefined = wantGrad ? tf.zeros([C, V]) : undefined;
 
   for (let start = 0; start < rows.length; start += HEAD_CHUNK_ROWS) {
     const len = Math.min(HEAD_CHUNK_ROWS, rows.length - start);
@@ -53,7 +55,7 @@ export function tiedHeadLoss(
     const step = tf.tidy(() => {
       const h = tf.gather(hidden, tf.tensor1d(rowIds, 'int32')) as tf.Tensor2D;
       const tgtT = tf.tensor1d(tgt, 'int32');
-      const logits = tf.matMul(h, wte, false, true);
+      const logits = tf.matMul(h, wteT);
       const lse = tf.logSumExp(logits, -1, true);
       const picked = tf.sum(tf.mul(h, tf.gather(wte, tgtT)), -1, true);
       const chunkLoss = tf.add(lossSum, tf.sum(tf.sub(lse, picked))) as tf.Scalar;
@@ -64,15 +66,15 @@ export function tiedHeadLoss(
       const onehot = tf.scatterND(tf.tensor2d(hot, [len, 2], 'int32'), tf.fill([len], u), [len, V]);
       const dLogits = tf.sub(tf.mul(tf.exp(tf.sub(logits, lse)), u), onehot);
       const dh = tf.matMul(dLogits, wte) as tf.Tensor2D;
-      const dw = tf.add(dWte!, tf.matMul(dLogits, h, true, false)) as tf.Tensor2D;
+      const dw = tf.add(dWteT!, matMul2d(h, dLogits as tf.Tensor2D, true, false)) as tf.Tensor2D;
       return { chunkLoss, dh, dw };
     });
     lossSum.dispose();
     lossSum = step.chunkLoss;
     if (step.dh && step.dw) {
       dRows.push(step.dh);
-      dWte!.dispose();
-      dWte = step.dw;
+      dWteT!.dispose();
+      dWteT = step.dw;
     }
   }
   if (!wantGrad) return { lossSum };
@@ -80,5 +82,5 @@ export function tiedHeadLoss(
     rows.length === 0
       ? tf.zeros<tf.Rank.R2>([n, C])
       : (tf.scatterND(tf.tensor2d(rows, [rows.length, 1], 'int32'), tf.concat(dRows, 0), [n, C]) as tf.Tensor2D);
-  return { lossSum, dHidden, dWte: dWte! };
+  return { lossSum, dHidden, dWteT: dWteT! };
 }
