@@ -16,7 +16,7 @@ import {
 export type ParamTensors = Map<string, tf.Tensor>;
 
 /** What one block's backward step reads; saved only when gradients are wanted. */
-interface BlockSaved {
+type BlockSaved = {
   ln1: LayerNormSaved;
   a1: tf.Tensor2D;
   q: tf.Tensor4D;
@@ -28,7 +28,7 @@ interface BlockSaved {
   a2: tf.Tensor2D;
   pre: tf.Tensor2D;
   act: tf.Tensor2D;
-}
+};
 
 export interface TrunkInput {
   batch: number;
@@ -76,24 +76,29 @@ export function trunk(
   if (want.hiddenStates) hiddenStates.push(x);
 
   for (let l = 0; l < config.n_layer; l++) {
-    const ln1 = layerNorm(x, P(pname(l, 'ln_1.weight')), P(pname(l, 'ln_1.bias')), eps);
-    const qkv = linear(ln1.y, P(pname(l, 'attn.c_attn.weight')), P(pname(l, 'attn.c_attn.bias')));
-    const [qf, kf, vf] = tf.split(qkv, 3, 1);
-    const q = splitHeads(qf!, B, T, H);
-    const k = splitHeads(kf!, B, T, H);
-    const v = splitHeads(vf!, B, T, H);
-    const scores = tf.add(tf.mul(tf.matMul(q, k, false, true), scale), input.bias);
-    const att = tf.softmax(scores) as tf.Tensor4D;
-    const y = mergeHeads(tf.matMul(att, v));
-    x = tf.add(x, linear(y, P(pname(l, 'attn.c_proj.weight')), P(pname(l, 'attn.c_proj.bias'))));
-
-    const ln2 = layerNorm(x, P(pname(l, 'ln_2.weight')), P(pname(l, 'ln_2.bias')), eps);
-    const pre = linear(ln2.y, P(pname(l, 'mlp.c_fc.weight')), P(pname(l, 'mlp.c_fc.bias')));
-    const act = gelu(pre) as tf.Tensor2D;
-    x = tf.add(x, linear(act, P(pname(l, 'mlp.c_proj.weight')), P(pname(l, 'mlp.c_proj.bias'))));
-
-    if (want.save) blocks.push({ ln1: ln1.saved, a1: ln1.y, q, k, v, att, y, ln2: ln2.saved, a2: ln2.y, pre, act });
-    if (want.kv) kv.push({ k, v });
+    // One tidy per block: its temporaries die here, only the residual and what backward reads survive.
+    const block = tf.tidy(() => {
+      const ln1 = layerNorm(x, P(pname(l, 'ln_1.weight')), P(pname(l, 'ln_1.bias')), eps);
+      const qkv = linear(ln1.y, P(pname(l, 'attn.c_attn.weight')), P(pname(l, 'attn.c_attn.bias')));
+      const [qf, kf, vf] = tf.split(qkv, 3, 1);
+      const q = splitHeads(qf!, B, T, H);
+      const k = splitHeads(kf!, B, T, H);
+      const v = splitHeads(vf!, B, T, H);
+      const scores = tf.add(tf.mul(tf.matMul(q, k, false, true), scale), input.bias);
+      const att = tf.softmax(scores) as tf.Tensor4D;
+      const y = mergeHeads(tf.matMul(att, v));
+      const x2 = tf.add(x, linear(y, P(pname(l, 'attn.c_proj.weight')), P(pname(l, 'attn.c_proj.bias')))) as tf.Tensor2D;
+      const ln2 = layerNorm(x2, P(pname(l, 'ln_2.weight')), P(pname(l, 'ln_2.bias')), eps);
+      const pre = linear(ln2.y, P(pname(l, 'mlp.c_fc.weight')), P(pname(l, 'mlp.c_fc.bias')));
+      const act = gelu(pre) as tf.Tensor2D;
+      const out = tf.add(x2, linear(act, P(pname(l, 'mlp.c_proj.weight')), P(pname(l, 'mlp.c_proj.bias')))) as tf.Tensor2D;
+      const saved: BlockSaved | undefined = want.save ? { ln1: ln1.saved, a1: ln1.y, q, k, v, att, y, ln2: ln2.saved, a2: ln2.y, pre, act } : undefined;
+      return { out, saved, kv: want.kv ? { k, v } : undefined };
+    });
+    if (!want.hiddenStates) x.dispose(); // otherwise it is a returned hidden state
+    x = block.out;
+    if (block.saved) blocks.push(block.saved);
+    if (block.kv) kv.push(block.kv);
     if (want.hiddenStates && l < config.n_layer - 1) hiddenStates.push(x);
   }
   const lnf = layerNorm(x, P('transformer.ln_f.weight'), P('transformer.ln_f.bias'), eps);
@@ -129,39 +134,44 @@ export function trunkBackward(
 
   for (let l = config.n_layer - 1; l >= 0; l--) {
     const s = saved.blocks[l]!;
-    const mp = linearBackward(dx, s.act, P(pname(l, 'mlp.c_proj.weight')));
-    const dPre = geluBackward(mp.dx, s.pre) as tf.Tensor2D;
-    const fc = linearBackward(dPre, s.a2, P(pname(l, 'mlp.c_fc.weight')));
-    const ln2 = layerNormBackward(fc.dx, s.ln2, P(pname(l, 'ln_2.weight')));
-    dx = tf.add(dx, ln2.dx);
+    const dxIn = dx;
+    const step = tf.tidy(() => {
+      const mp = linearBackward(dxIn, s.act, P(pname(l, 'mlp.c_proj.weight')));
+      const dPre = geluBackward(mp.dx, s.pre) as tf.Tensor2D;
+      const fc = linearBackward(dPre, s.a2, P(pname(l, 'mlp.c_fc.weight')));
+      const ln2 = layerNormBackward(fc.dx, s.ln2, P(pname(l, 'ln_2.weight')));
+      const dx2 = tf.add(dxIn, ln2.dx) as tf.Tensor2D;
 
-    const ap = linearBackward(dx, s.y, P(pname(l, 'attn.c_proj.weight')));
-    const dY = splitHeads(ap.dx, B, T, H);
-    const dAtt = tf.matMul(dY, s.v, false, true);
-    const dV = tf.matMul(s.att, dY, true, false);
-    const dScores = tf.mul(tf.mul(s.att, tf.sub(dAtt, tf.sum(tf.mul(dAtt, s.att), -1, true))), scale) as tf.Tensor4D;
-    const dQ = tf.matMul(dScores, s.k);
-    const dK = tf.matMul(dScores, s.q, true, false);
-    const dQkv = tf.concat([mergeHeads(dQ), mergeHeads(dK), mergeHeads(dV)], 1);
-    const qkv = linearBackward(dQkv, s.a1, P(pname(l, 'attn.c_attn.weight')));
-    const ln1 = layerNormBackward(qkv.dx, s.ln1, P(pname(l, 'ln_1.weight')));
-    dx = tf.add(dx, ln1.dx);
-    // Free this block's activations now rather than at the end of the enclosing tidy: peak memory.
-    tf.dispose([s.a1, s.q, s.k, s.v, s.att, s.y, s.a2, s.pre, s.act, s.ln1.xhat, s.ln1.rstd, s.ln2.xhat, s.ln2.rstd]);
-
-    grads
-      .set(pname(l, 'ln_1.weight'), ln1.dgamma)
-      .set(pname(l, 'ln_1.bias'), ln1.dbeta)
-      .set(pname(l, 'attn.c_attn.weight'), qkv.dw)
-      .set(pname(l, 'attn.c_attn.bias'), qkv.db)
-      .set(pname(l, 'attn.c_proj.weight'), ap.dw)
-      .set(pname(l, 'attn.c_proj.bias'), ap.db)
-      .set(pname(l, 'ln_2.weight'), ln2.dgamma)
-      .set(pname(l, 'ln_2.bias'), ln2.dbeta)
-      .set(pname(l, 'mlp.c_fc.weight'), fc.dw)
-      .set(pname(l, 'mlp.c_fc.bias'), fc.db)
-      .set(pname(l, 'mlp.c_proj.weight'), mp.dw)
-      .set(pname(l, 'mlp.c_proj.bias'), mp.db);
+      const ap = linearBackward(dx2, s.y, P(pname(l, 'attn.c_proj.weight')));
+      const dY = splitHeads(ap.dx, B, T, H);
+      const dAtt = tf.matMul(dY, s.v, false, true);
+      const dV = tf.matMul(s.att, dY, true, false);
+      const dScores = tf.mul(tf.mul(s.att, tf.sub(dAtt, tf.sum(tf.mul(dAtt, s.att), -1, true))), scale) as tf.Tensor4D;
+      const dQ = tf.matMul(dScores, s.k);
+      const dK = tf.matMul(dScores, s.q, true, false);
+      const dQkv = tf.concat([mergeHeads(dQ), mergeHeads(dK), mergeHeads(dV)], 1);
+      const qkv = linearBackward(dQkv, s.a1, P(pname(l, 'attn.c_attn.weight')));
+      const ln1 = layerNormBackward(qkv.dx, s.ln1, P(pname(l, 'ln_1.weight')));
+      const g: Record<string, tf.Tensor> = {
+        'ln_1.weight': ln1.dgamma,
+        'ln_1.bias': ln1.dbeta,
+        'attn.c_attn.weight': qkv.dw,
+        'attn.c_attn.bias': qkv.db,
+        'attn.c_proj.weight': ap.dw,
+        'attn.c_proj.bias': ap.db,
+        'ln_2.weight': ln2.dgamma,
+        'ln_2.bias': ln2.dbeta,
+        'mlp.c_fc.weight': fc.dw,
+        'mlp.c_fc.bias': fc.db,
+        'mlp.c_proj.weight': mp.dw,
+        'mlp.c_proj.bias': mp.db,
+      };
+      return { dx: tf.add(dx2, ln1.dx) as tf.Tensor2D, g };
+    });
+    // Free this block's activations and the consumed gradient now rather than at the end of the caller's tidy.
+    tf.dispose([dxIn, s.a1, s.q, s.k, s.v, s.att, s.y, s.a2, s.pre, s.act, s.ln1.xhat, s.ln1.rstd, s.ln2.xhat, s.ln2.rstd]);
+    dx = step.dx;
+    for (const [k, t] of Object.entries(step.g)) grads.set(pname(l, k), t);
   }
   // Embedding gradients by scatter-add: tfjs's gather gradient needs UnsortedSegmentSum, which wasm lacks.
   const n = B * T;

@@ -9,10 +9,10 @@ import { tf } from './runtime.js';
 /** HF uses finfo(float32).min for masked scores, so a row with no allowed key softmaxes to uniform, not NaN. */
 export const MASKED_SCORE = -3.4028234663852886e38;
 
-export interface LayerNormSaved {
+export type LayerNormSaved = {
   xhat: tf.Tensor2D;
   rstd: tf.Tensor2D;
-}
+};
 
 /** LayerNorm over the last axis, biased variance, eps inside the sqrt. x: [N, C]. */
 export function layerNorm(x: tf.Tensor2D, gamma: tf.Tensor, beta: tf.Tensor, eps: number): { y: tf.Tensor2D; saved: LayerNormSaved } {
