@@ -1,7 +1,7 @@
 import { matMul2d } from './ops.js';
 import { tf } from './runtime.js';
 
-/** Rows of the tied head processed at once: bounds the [rows, vocab] temporaries (512 x 50257 floats = 100 MB). */
+/** Rows of the tied head processed at once: bounds its [rows, vocab] temporaries (256 x 50257 floats = 51 MB each). */
 export const HEAD_CHUNK_ROWS = 256;
 
 /** Next-token targets: target[b*T+t] = labels[b*T+t+1], -100 at t = T-1 (HF shift). */
