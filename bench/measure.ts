@@ -17,6 +17,9 @@ export interface Budget {
   maxSeconds: number;
 }
 
+/** Process CPU seconds (all threads) used by the timed repetitions of the last timeReps call. */
+export let lastCpuSeconds = 0;
+
 /** Times `fn` budget.reps times after warm-up; returns the per-call seconds actually measured. */
 export async function timeReps(fn: () => Promise<void>, budget: Budget): Promise<number[]> {
   const start = performance.now();
@@ -26,12 +29,15 @@ export async function timeReps(fn: () => Promise<void>, budget: Budget): Promise
   }
   const times: number[] = [];
   const timedStart = performance.now();
+  const cpu0 = process.cpuUsage();
   while (times.length < budget.reps) {
     const t0 = performance.now();
     await fn();
     times.push((performance.now() - t0) / 1000);
     if ((performance.now() - timedStart) / 1000 > budget.maxSeconds) break;
   }
+  const cpu = process.cpuUsage(cpu0);
+  lastCpuSeconds = (cpu.user + cpu.system) / 1e6;
   return times;
 }
 

@@ -14,6 +14,8 @@ export interface Figure {
   ratio: number | null;
   /** How many timed repetitions the median is over. */
   samples: number;
+  /** CPU seconds (all threads) per repetition: on a busy machine wall time / (CPU time / cores) shows how much of it we got. */
+  cpuPerRep: number | null;
 }
 
 export interface MachineInfo {
@@ -46,10 +48,11 @@ const fmt = (x: number | null, digits = 1): string => (x === null || !Number.isF
 export function figureRow(f: Figure): string {
   const unit = f.metric === 'gemm_gflops' ? 'GFLOP/s' : 'tok/s';
   const what = f.metric === 'gemm_gflops' ? 'GEMM 1024^3' : f.metric === 'train_tokens_per_s' ? 'train' : 'decode';
-  return `| ${what} | ${f.config} | ${f.backend} | ${f.batch} | ${fmt(f.value)} ${unit} | ${fmt(f.baseline)} | ${fmt(f.ratio, 2)}x | ${f.samples} |`;
+  return `| ${what} | ${f.config} | ${f.backend} | ${f.batch} | ${fmt(f.value)} ${unit} | ${fmt(f.baseline)} | ${fmt(f.ratio, 2)}x | ${f.samples} | ${fmt(f.cpuPerRep, 2)} |`;
 }
 
-export const TABLE_HEAD = '| figure | config | backend | batch | value (median) | PyTorch CPU | ratio | samples |\n|---|---|---|---|---|---|---|---|';
+export const TABLE_HEAD =
+  '| figure | config | backend | batch | value (median) | PyTorch CPU | ratio | samples | CPU s / rep |\n|---|---|---|---|---|---|---|---|---|';
 
 export interface DocInput {
   date: string;
@@ -81,6 +84,7 @@ export function renderDoc(d: DocInput): string {
     'PyTorch column: torch 2.13 CPU on the same machine (`torch-cpu-baseline.md` in the shared fixtures); ratio = ours / torch.',
     'Training = forward + backward + clip + AdamW on random tokens (tiny 8x256, gpt2-small 4x512), tokens/s = B*T / median step time.',
     'Decode = greedy KV-cache loop, 64-token prompt, 128 new tokens, wall time including prefill, tokens/s = B*128 / median run time.',
+    'CPU s / rep = process CPU time (all threads) per timed repetition; with 2 cores, a rep whose wall time is well above half of it was slowed by other load.',
     '',
     TABLE_HEAD,
     ...d.figures.map(figureRow),

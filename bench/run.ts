@@ -14,7 +14,7 @@ import { loadNativeAddon } from '../src/backend/native/addon.js';
 import { selectBackend } from '../src/backend/select.js';
 import type { BackendPreference, BackendReport } from '../src/backend/types.js';
 import { loadTorchBaseline } from './baseline.js';
-import { type Budget, measureDecode, measureTrain, median, timeReps } from './measure.js';
+import { type Budget, lastCpuSeconds, measureDecode, measureTrain, median, timeReps } from './measure.js';
 import { type DocInput, type Figure, type Metric, TABLE_HEAD, figureRow, loadavg, machineInfo, renderDoc } from './report.js';
 
 const { values } = parseArgs({
@@ -50,14 +50,13 @@ const loadBefore = loadavg();
 const log = (s: string): void => {
   if (!json) console.log(s);
 };
-function emit(metric: Metric, config: string, backend: string, batch: number, value: number, baseline: number | undefined, samples: number): void {
+function emit(metric: Metric, config: string, backend: string, batch: number, value: number, baseline: number | undefined, samples: number, cpuTotal: number | null): void {
   const b = baseline ?? null;
-  const f: Figure = { metric, config, backend, batch, value, baseline: b, ratio: b ? value / b : null, samples };
+  const cpuPerRep = cpuTotal === null ? null : cpuTotal / samples;
+  const f: Figure = { metric, config, backend, batch, value, baseline: b, ratio: b ? value / b : null, samples, cpuPerRep };
   figures.push(f);
-  if (json) {
-    const { samples: _s, ...line } = f;
-    console.log(JSON.stringify({ ...line, samples }));
-  } else console.log(figureRow(f));
+  if (json) console.log(JSON.stringify(f));
+  else console.log(figureRow(f));
 }
 
 /** Native gets the full protocol; tfjs backends are 10-100x slower, so they get a time cap (noted in the docs). */
@@ -66,17 +65,22 @@ function budget(backend: string, kind: 'train' | 'decode', config: PresetName): 
     const big = config === 'gpt2-small';
     return { warmup: big || quick ? 1 : 2, reps: 5, maxSeconds: quick ? 30 : 400 };
   }
-  return { warmup: kind === 'train' ? 1 : 0, reps: 5, maxSeconds: quick ? 15 : 45 };
+  // tfjs-cpu needs minutes for one tiny step, so it gets no warm-up step (noted in the docs).
+  return { warmup: kind === 'train' && backend !== 'tfjs-cpu' ? 1 : 0, reps: 5, maxSeconds: quick ? 15 : 45 };
 }
 
 async function gemm(backend: string, report: BackendReport): Promise<void> {
   const n = 1024;
   let times: number[];
+  let cpu: number;
   if (backend === 'native') {
     const loaded = loadNativeAddon();
     if (!loaded.ok) return;
     loaded.addon.benchGemm(n, 3);
+    const c0 = process.cpuUsage();
     times = loaded.addon.benchGemm(n, quick ? 5 : 15);
+    const c = process.cpuUsage(c0);
+    cpu = (c.user + c.system) / 1e6;
   } else {
     await tf.setBackend(report.device === 'wasm' ? 'wasm' : 'cpu');
     const a = tf.randomUniform([n, n]);
@@ -89,10 +93,11 @@ async function gemm(backend: string, report: BackendReport): Promise<void> {
       },
       { warmup: 1, reps: 5, maxSeconds: quick ? 10 : 30 },
     );
+    cpu = lastCpuSeconds;
     a.dispose();
     b.dispose();
   }
-  emit('gemm_gflops', `${n}^3`, backend, 1, (2 * n ** 3) / median(times) / 1e9, torch.gemm1024, times.length);
+  emit('gemm_gflops', `${n}^3`, backend, 1, (2 * n ** 3) / median(times) / 1e9, torch.gemm1024, times.length, cpu);
 }
 
 async function runBackend(backend: string): Promise<void> {
@@ -117,7 +122,10 @@ async function runBackend(backend: string): Promise<void> {
     const core = await report.createCore(config, { seed: 1 });
     try {
       const [B, T] = backend === 'native' ? TRAIN_SHAPE[name] : TFJS_TRAIN_SHAPE[name];
-      if (backend !== 'native') notes.push(`${backend} ${name} training runs at batch ${B}x${T} (not ${TRAIN_SHAPE[name].join('x')}) to fit the time cap.`);
+      if (backend !== 'native') {
+        const warm = backend === 'tfjs-cpu' ? ', without a warm-up step' : '';
+        notes.push(`${backend} ${name} training runs at batch ${B}x${T} (not ${TRAIN_SHAPE[name].join('x')})${warm} to fit the time cap.`);
+      }
       const tb = budget(backend, 'train', name);
       let steps: number[];
       if (addon?.ok) {
@@ -135,13 +143,13 @@ async function runBackend(backend: string): Promise<void> {
       } else {
         steps = await measureTrain(core, B, T, tb);
       }
-      emit('train_tokens_per_s', name, backend, B, (B * T) / median(steps), torch.train[name], steps.length);
+      emit('train_tokens_per_s', name, backend, B, (B * T) / median(steps), torch.train[name], steps.length, lastCpuSeconds);
       if (backend !== 'native' && steps.length < 5) notes.push(`${backend} ${name} training: median of ${steps.length} step(s) (time cap ${tb.maxSeconds} s).`);
       for (const db of [1, 16]) {
         const bud = budget(backend, 'decode', name);
         const runs = await measureDecode(core, db, PROMPT, NEW_TOKENS, bud);
         const base = db === 1 ? torch.decode[name]?.b1 : torch.decode[name]?.b16;
-        emit('decode_tokens_per_s', name, backend, db, (db * NEW_TOKENS) / median(runs), base, runs.length);
+        emit('decode_tokens_per_s', name, backend, db, (db * NEW_TOKENS) / median(runs), base, runs.length, lastCpuSeconds);
         if (backend !== 'native' && runs.length < 5) notes.push(`${backend} ${name} decode b${db}: median of ${runs.length} run(s) of ${NEW_TOKENS} tokens (time cap ${bud.maxSeconds} s).`);
       }
     } finally {

@@ -56,6 +56,23 @@ void sgemm(bool ta, bool tb, int M, int N, int K, float alpha, const float* A, i
   const long work = (long)M * N * K;
   const auto ct = ta ? CblasTrans : CblasNoTrans;
   const auto cb = tb ? CblasTrans : CblasNoTrans;
+  if (M == 1) {
+    // Decode steps (one row): a matrix-vector product streams B once; sgemm would first pack
+    // all of B (51 MB for the GPT-2 head) into its panel format on every call.
+    const int inca = ta ? lda : 1;
+    const int parts = (omp_in_parallel() || (long)N * K < 65536) ? 1 : std::min(nt, std::max(1, N / 256));
+#pragma omp parallel for num_threads(parts) if (parts > 1)
+    for (int p = 0; p < parts; p++) {
+      int n0 = (int)((long)N * p / parts) / 16 * 16, n1 = p + 1 == parts ? N : (int)((long)N * (p + 1) / parts) / 16 * 16;
+      if (p == 0) n0 = 0;
+      if (n1 <= n0) continue;
+      if (tb)
+        cblas_sgemv(CblasRowMajor, CblasNoTrans, n1 - n0, K, alpha, B + (long)n0 * ldb, ldb, A, inca, beta, Cm + n0, 1);
+      else
+        cblas_sgemv(CblasRowMajor, CblasTrans, K, n1 - n0, alpha, B + n0, ldb, A, inca, beta, Cm + n0, 1);
+    }
+    return;
+  }
   if (nt <= 1 || work < 64L * 64 * 64 || omp_in_parallel()) {
     cblas_sgemm(CblasRowMajor, ct, cb, M, N, K, alpha, A, lda, B, ldb, beta, Cm, ldc);
     return;
