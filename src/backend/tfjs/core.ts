@@ -19,7 +19,7 @@ import type {
   TransformerCore,
 } from '../types.js';
 import { ADAMW_DEFAULTS } from '../types.js';
-import { disposeInput, trunkInput, validateBatch } from './batch.js';
+import { trunkInput, validateBatch } from './batch.js';
 import { TfjsDecodeSession } from './decode.js';
 import { shiftTargets, tiedHeadLoss } from './head.js';
 import { trunk, trunkBackward, type ParamTensors } from './model.js';
