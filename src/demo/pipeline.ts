@@ -170,7 +170,7 @@ async function runSeed(seed: number, data: StudentData, test: Problem[], config:
   log(`seed ${seed} · Iterative: QG loss ${ir.qg.losses.at(-1)?.toFixed(3)}, QA loss ${ir.qa.losses.at(-1)?.toFixed(3)} (${(ir.qg.wallSeconds + ir.qa.wallSeconds).toFixed(1)} s)`);
   arms.push({ name: 'Iterative Socratic (QG+QA)', solver: iterative });
 
-  const results = await timed(`evaluate (seed ${seed})`, () => evaluateStudents(arms, test, { maxSteps: config.maxSteps, batchSize: 64 }));
+  const results = await timed(`evaluate (seed ${seed})`, () => evaluateStudents(arms, test, { maxSteps: config.maxSteps, batchSize: 100 }));
   for (const a of results) log(`seed ${seed} · ${a.name}: accuracy ${(100 * a.flexible).toFixed(1)}% flexible, ${(100 * a.strict).toFixed(1)}% strict (${a.wallSeconds.toFixed(1)} s)`);
   for (const a of arms) a.solver.dispose();
   return { seed, arms: results, losses };

@@ -1,7 +1,7 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Answer, Problem } from '../data/schema.js';
-import { CheckpointError } from '../errors.js';
+import { CheckpointError, TrainingDataError } from '../errors.js';
 import { MARKERS } from '../format/markers.js';
 import { finalAnswerLine, historyText, qaPrompt, qgPrompt, type FormatOptions } from '../format/pairs.js';
 import type { Tokenizer } from '../tokenizer/index.js';
@@ -198,6 +198,6 @@ function finish(row: Row): StudentSolution {
 }
 
 function requireData(data: StudentData | undefined): StudentData {
-  if (!data) throw new TypeError('pass either `tokenizer` or the training `data` to build a trimmed vocabulary from');
+  if (!data) throw new TrainingDataError('pass either `tokenizer` or the training `data` to build a trimmed vocabulary from');
   return data;
 }

@@ -1,4 +1,5 @@
 import type { Answer, Problem } from '../data/schema.js';
+import { CheckpointError, TrainingDataError } from '../errors.js';
 import { MARKERS } from '../format/markers.js';
 import { problemHeader, type FormatMode, type FormatOptions } from '../format/pairs.js';
 import type { Tokenizer } from '../tokenizer/index.js';
@@ -104,12 +105,12 @@ async function createSingle<S extends SingleModelStudent>(cls: StudentClass<S>, 
 
 async function loadSingle<S extends SingleModelStudent>(cls: StudentClass<S>, kind: StudentKind, dir: string, backend?: BackendChoice): Promise<S> {
   const manifest = await readManifest(dir).catch(() => null);
-  if (manifest && manifest.kind !== kind) throw new Error(`${dir} holds a ${manifest.kind} student, not ${kind}; use loadStudent(dir)`);
+  if (manifest && manifest.kind !== kind) throw new CheckpointError(dir, `holds a ${manifest.kind} student, not ${kind}; use loadStudent(dir)`);
   return new cls(await StudentLM.load(dir, { backend }), manifest?.formatOptions ?? {});
 }
 
 function requireData(options: CreateStudentOptions): StudentData {
-  if (!options.data) throw new Error('pass either `tokenizer` or the training `data` to build a trimmed vocabulary from');
+  if (!options.data) throw new TrainingDataError('pass either `tokenizer` or the training `data` to build a trimmed vocabulary from');
   return options.data;
 }
 
