@@ -1,4 +1,4 @@
-import { readFile, rm } from 'node:fs/promises';
+import { mkdir, readFile, rm } from 'node:fs/promises';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { selectBackend } from '../backend/select.js';
@@ -7,7 +7,7 @@ import { generateSynthetic } from '../data/synthetic.js';
 import { SocraticChainSchema, type Problem } from '../data/schema.js';
 import { evaluateStudents, type Solver } from '../eval/evaluator.js';
 import { majorityClassBaseline } from '../eval/metrics.js';
-import { orderingFinding, summarize, type EvalReport, type RunResult, type Stage } from '../eval/report.js';
+import { orderingFinding, socraticComparisons, summarize, type EvalReport, type RunResult, type Stage } from '../eval/report.js';
 import { writeReport } from '../eval/write.js';
 import { generateChains } from '../generate/runner.js';
 import { readJsonl } from '../io/jsonl.js';
@@ -86,6 +86,7 @@ export async function runDemo(options: DemoRunOptions): Promise<DemoResult> {
 
   const backend = await selectBackend(config.backend);
   log(`backend: ${backend.summary}`);
+  await mkdir(outDir, { recursive: true });
   const chainsPath = join(outDir, 'chains.jsonl');
   if (!options.resumeChains) await rm(chainsPath, { force: true });
   const gen = await timed('teacher', () => generateChains({ teacher: source.teacher, problems: source.train, out: chainsPath, concurrency: 8 }));
@@ -102,7 +103,11 @@ export async function runDemo(options: DemoRunOptions): Promise<DemoResult> {
   for (const seed of config.seeds) runs.push(await runSeed(seed, data, source.test, config, backend, timed, options));
 
   const summary = summarize(runs);
-  const findings = [orderingFinding(summary)];
+  const findings = [
+    orderingFinding(summary),
+    ...socraticComparisons(summary),
+    `The verifier rejected ${stats.rejected} of ${stats.total} teacher chains (${reasons || 'none'}); every student trained on the ${stats.kept} kept ones.`,
+  ];
   const baselines = source.test.some((p) => p.dataset === 'strategyqa')
     ? [{ name: 'Majority class', dataset: 'strategyqa', accuracy: majorityClassBaseline(source.train, source.test, 'strategyqa').accuracy }]
     : [];

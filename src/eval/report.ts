@@ -120,3 +120,17 @@ export function orderingFinding(summary: readonly ArmSummary[]): string {
     ? `The paper's ordering holds here (best Socratic > CoT > answer-only, mean flexible accuracy): ${a}.`
     : `The paper's ordering (Socratic > CoT > answer-only) does NOT hold here (mean flexible accuracy): ${a}.`;
 }
+
+/** One sentence per Socratic arm: its mean flexible accuracy against CoT and answer-only, in points. */
+export function socraticComparisons(summary: readonly ArmSummary[]): string[] {
+  const cot = summary.find((a) => a.kind === 'cot');
+  const answerOnly = summary.find((a) => a.kind === 'answer-only');
+  const points = (a: ArmSummary, b: ArmSummary | undefined): string => {
+    if (!b) return '';
+    const d = 100 * (a.flexible.mean - b.flexible.mean);
+    return `${d >= 0 ? '+' : ''}${d.toFixed(1)} points vs ${b.name}`;
+  };
+  return summary
+    .filter((a) => a.kind === 'unified' || a.kind === 'iterative')
+    .map((a) => `${a.name}: ${[points(a, cot), points(a, answerOnly)].filter(Boolean).join(', ')}.`);
+}
