@@ -29,7 +29,7 @@ export interface TrainOptions {
   batchSize: number;
   /** Micro-batches per optimizer step (token-weighted, so the update equals one big batch). Default 1. */
   gradAccumSteps?: number;
-  /** Passes over the data; ignored when maxSteps is smaller. Default 1. */
+  /** Passes over the data (default 1 when maxSteps is not given); with maxSteps, training ends at whichever comes first. */
   epochs?: number;
   /** Cap on optimizer steps. */
   maxSteps?: number;
@@ -78,7 +78,9 @@ export async function train(core: TransformerCore, examples: readonly EncodedExa
   const lengths = examples.map((e) => e.ids.length);
   const batchesPerEpoch = Math.ceil(examples.length / options.batchSize);
   const fromEpochs = Math.ceil(((options.epochs ?? 1) * batchesPerEpoch) / accum);
-  const totalSteps = Math.max(1, Math.min(options.maxSteps ?? fromEpochs, options.maxSteps ? options.maxSteps : Infinity));
+  // maxSteps alone wins; with epochs too, whichever ends first.
+  const capped = options.maxSteps !== undefined && options.epochs !== undefined ? Math.min(options.maxSteps, fromEpochs) : (options.maxSteps ?? fromEpochs);
+  const totalSteps = Math.max(1, capped);
   const peak = options.lr ?? 1e-3;
   const warmupSteps = options.warmupSteps ?? Math.min(100, Math.floor(totalSteps / 10));
   const fingerprint = fingerprintOf(examples, options, totalSteps);
