@@ -36,7 +36,7 @@ export const DEMO_PRESETS = {
     seeds: [0, 1, 2],
     teacherErrorRate: 0.15,
     size: { n_embd: 64, n_layer: 2, n_head: 4, n_positions: 256 },
-    steps: 1000,
+    steps: 1600,
     batchSize: 16,
     lr: 5e-3,
     maxSteps: 6,
