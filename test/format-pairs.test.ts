@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { generateSynthetic, goldChain } from '../src/data/index.js';
 import type { Problem, SocraticChain } from '../src/data/schema.js';
-import { buildPairs, FORMAT_MODES, MARKERS, parseTrlJsonl, stripCalculatorNotes, toTrlJsonl, writeTrlJsonl } from '../src/format/index.js';
+import { stripCalculatorNotes } from '../src/data/gsm8k.js';
+import { buildPairs, FORMAT_MODES, MARKERS, parseTrlJsonl, toTrlJsonl, writeTrlJsonl } from '../src/format/index.js';
 import { Tokenizer, TrimmedVocab } from '../src/tokenizer/index.js';
 import { encodePair, IGNORE_INDEX } from '../src/train/examples.js';
 

@@ -12,13 +12,6 @@ export const MARKERS = {
   end: '[END]',
 } as const;
 
-/** GSM8K calculator annotations such as `<<48/2=24>>`. */
-const CALCULATOR_NOTE = /<<[^<>]*>>/g;
-
-export function stripCalculatorNotes(text: string): string {
-  return text.replace(CALCULATOR_NOTE, '');
-}
-
 /** Text fields are single-line in every format: newlines separate turns. */
 export function oneLine(text: string): string {
   return text.replace(/\s*\n\s*/g, ' ').trim();

@@ -1,6 +1,7 @@
 import type { Problem, SocraticChain, SocraticStep } from '../data/schema.js';
 import { TrainingDataError } from '../errors.js';
-import { MARKERS, formatAnswer, oneLine, stripCalculatorNotes } from './markers.js';
+import { stripCalculatorNotes } from '../data/gsm8k.js';
+import { MARKERS, formatAnswer, oneLine } from './markers.js';
 
 /** Which model a pair trains: the baselines, the Unified student, or one half of the Iterative student. */
 export const FORMAT_MODES = ['answer-only', 'cot', 'unified', 'qg', 'qa'] as const;

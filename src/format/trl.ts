@@ -1,4 +1,3 @@
-import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
 import { TrainingDataError } from '../errors.js';
 import { writeFileAtomic } from '../io/atomic.js';
@@ -25,7 +24,7 @@ export function parseTrlJsonl(text: string, file = 'input'): TrlRow[] {
 }
 
 /** Parse JSONL with a zod schema; errors name the file and 1-based line. Blank lines are skipped. */
-export function parseJsonl<T>(text: string, schema: z.ZodType<T, z.ZodTypeDef, unknown>, file = 'input'): T[] {
+function parseJsonl<T>(text: string, schema: z.ZodType<T, z.ZodTypeDef, unknown>, file = 'input'): T[] {
   const out: T[] = [];
   const lines = text.split('\n');
   for (let i = 0; i < lines.length; i++) {
@@ -45,8 +44,4 @@ export function parseJsonl<T>(text: string, schema: z.ZodType<T, z.ZodTypeDef, u
     out.push(r.data);
   }
   return out;
-}
-
-export async function readJsonlFile<T>(path: string, schema: z.ZodType<T, z.ZodTypeDef, unknown>): Promise<T[]> {
-  return parseJsonl(await readFile(path, 'utf8'), schema, path);
 }
