@@ -5,8 +5,9 @@ import { describe, expect, it } from 'vitest';
 import { selectBackend } from '../src/backend/select.js';
 import { generateSynthetic, goldChain } from '../src/data/index.js';
 import {
-  AnswerOnlyStudent, CoTStudent, IterativeStudent, loadStudent, tokenizerForTexts, trainingTexts, UnifiedStudent, type StudentData,
+  AnswerOnlyStudent, CoTStudent, IterativeStudent, loadStudent, StudentLM, tokenizerForTexts, trainingTexts, UnifiedStudent, type StudentData,
 } from '../src/students/index.js';
+import { FIXTURE_DIR, hasFixtures } from './helpers/fixtures.js';
 
 const problems = generateSynthetic({ count: 4, seed: 11, minSteps: 2, maxSteps: 2, maxOperand: 9, maxResult: 30, maxFactor: 3 });
 const data: StudentData = { problems, chains: problems.map((p) => goldChain(p)!) };
@@ -24,6 +25,9 @@ describe('tiny students overfit a handful of chains', () => {
     expect(solved.map((s) => s.answer)).toEqual(gold);
     expect(solved.map((s) => s.strictAnswer)).toEqual(gold);
     expect(solved.every((s) => s.steps.length === 2)).toBe(true);
+    const voted = await student.solveMany(problems, { selfConsistency: { k: 3, temperature: 0.5, seed: 1 } });
+    expect(voted.every((s) => s.samples?.length === 3)).toBe(true);
+    expect(voted.map((s) => s.answer)).toEqual(gold);
 
     const dir = await mkdtemp(join(tmpdir(), 'sd-unified-'));
     await student.save(dir);
@@ -57,5 +61,23 @@ describe('tiny students overfit a handful of chains', () => {
       await student.train(data, budget);
       expect((await student.solveMany(problems)).map((s) => s.answer)).toEqual(gold);
     }
+  });
+});
+
+describe('students from an HF GPT-2 checkpoint directory', () => {
+  it.skipIf(!hasFixtures)('loads the full-vocabulary fixture checkpoint, fine-tunes it, and saves it back in HF layout', async () => {
+    const backend = await selectBackend('auto');
+    const lm = await StudentLM.load(FIXTURE_DIR, { backend });
+    expect(lm.config.vocab_size).toBe(50257);
+    const student = new UnifiedStudent(lm);
+    const problem = { id: 'hf-1', dataset: 'custom' as const, question: 'Ann has 2 cats and gets 3 more. How many?', answer: 5 };
+    const chain = { problemId: 'hf-1', steps: [{ subquestion: 'How many cats now?', solution: '2 + 3 = 5', answer: 5 }], finalAnswer: 5, teacher: { adapter: 'test', sampleIndex: 0 } };
+    const r = await student.train({ problems: [problem], chains: [chain] }, { batchSize: 1, maxSteps: 30, lr: 1e-2, warmupSteps: 0 });
+    expect(r.losses.at(-1)!).toBeLessThan(r.losses[0]! / 4);
+    expect((await student.solve(problem, { maxNewTokens: 40 })).answer).toBe(5);
+    const dir = await mkdtemp(join(tmpdir(), 'sd-hf-'));
+    await student.save(dir);
+    const again = await loadStudent(dir, backend);
+    expect((await again.solve(problem, { maxNewTokens: 40 })).answer).toBe(5);
   });
 });
