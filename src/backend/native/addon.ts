@@ -1,7 +1,5 @@
-import { existsSync, readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join, resolve } from 'node:path';
+import { type LoadResult, packageRoot, requireFirstAddon } from './common.js';
 
 /** The raw N-API surface of build/Release/socratic_native.node (see native/src/addon.cc). */
 export interface RawKVCache {
@@ -63,28 +61,9 @@ export interface NativeAddon {
   profileGet(): Record<string, number>;
 }
 
-export type AddonLoad = { ok: true; addon: NativeAddon; path: string } | { ok: false; reason: string };
+export type AddonLoad = LoadResult<NativeAddon>;
 
 const ADDON_FILE = 'socratic_native.node';
-
-/** Walks up from this module to the package root (works from src/ under vitest/tsx and from dist/). */
-function packageRoot(): string | undefined {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (let i = 0; i < 6; i++) {
-    const pkg = join(dir, 'package.json');
-    if (existsSync(pkg)) {
-      try {
-        if ((JSON.parse(readFileSync(pkg, 'utf8')) as { name?: string }).name === 'socratic-distill') return dir;
-      } catch {
-        // unreadable package.json: keep walking
-      }
-    }
-    const up = dirname(dir);
-    if (up === dir) break;
-    dir = up;
-  }
-  return undefined;
-}
 
 export function addonCandidates(): string[] {
   const out: string[] = [];
@@ -104,19 +83,9 @@ export function loadNativeAddon(): AddonLoad {
   if (process.env.SOCRATIC_DISTILL_DISABLE_NATIVE === '1') {
     return (cached = { ok: false, reason: 'disabled by SOCRATIC_DISTILL_DISABLE_NATIVE=1' });
   }
-  const candidates = addonCandidates();
-  const path = candidates.find((p) => existsSync(p));
-  if (!path) {
-    return (cached = {
-      ok: false,
-      reason: `native addon not built (no ${ADDON_FILE} under build/Release; run \`node native/build.mjs --strict\`)`,
-    });
-  }
-  try {
-    const addon = createRequire(import.meta.url)(path) as NativeAddon;
-    return (cached = { ok: true, addon, path });
-  } catch (e) {
-    const msg = (e instanceof Error ? e.message : String(e)).split('\n')[0];
-    return (cached = { ok: false, reason: `native addon at ${path} failed to load: ${msg}` });
-  }
+  return (cached = requireFirstAddon<NativeAddon>(
+    addonCandidates(),
+    'native addon',
+    `native addon not built (no ${ADDON_FILE} under build/Release; run \`node native/build.mjs --strict\`)`,
+  ));
 }

@@ -1,9 +1,8 @@
 import { type GPT2Config, innerDim } from '../../arch/config.js';
 import { initWeights } from '../../arch/init.js';
 import { numel } from '../../arch/layout.js';
-import { BackendUnavailableError, NonFiniteLossError, ShapeError } from '../../errors.js';
+import { BackendUnavailableError, ShapeError } from '../../errors.js';
 import {
-  ADAMW_DEFAULTS,
   type CoreInfo,
   type CoreMemory,
   type DecodeSession,
@@ -19,20 +18,12 @@ import {
   type TrainStepResult,
   type TransformerCore,
 } from '../types.js';
+import { composeTrainStep } from '../training.js';
 import type { NativeAddon, RawCore } from './addon.js';
 import { checkBatch, checkLabeledBatch } from './batch.js';
+import { adamwArgs, CallQueue, checkDecodeLength, hostLogits } from './common.js';
 import { NativeDecodeSession } from './decode.js';
 import { FlatLayout } from './tensors.js';
-
-/** Serialises calls into one native model: it owns one activation buffer, so calls must not overlap. */
-export class CallQueue {
-  private tail: Promise<unknown> = Promise.resolve();
-  run<T>(fn: () => Promise<T> | T): Promise<T> {
-    const next = this.tail.then(fn, fn);
-    this.tail = next.catch(() => undefined);
-    return next;
-  }
-}
 
 /** GPT-2 on the native C++ CPU core (native/src): explicit kernels, contiguous buffers, OpenMP. */
 export class NativeCore implements TransformerCore {
@@ -88,19 +79,7 @@ export class NativeCore implements TransformerCore {
     const hidden = await this.queue.run(() =>
       this.live().forward(batch.inputIds, batch.attentionMask ?? null, batch.positionIds ?? null, B, T, logits, !!options.outputHiddenStates),
     );
-    let data: Float32Array | undefined = logits;
-    const result: ForwardResult = {
-      logits: {
-        shape: [B, T, this.config.vocab_size],
-        data: async () => {
-          if (!data) throw new ShapeError('logits were disposed');
-          return data;
-        },
-        dispose: () => {
-          data = undefined;
-        },
-      },
-    };
+    const result: ForwardResult = { logits: hostLogits([B, T, this.config.vocab_size], logits) };
     if (hidden) result.hiddenStates = hidden;
     return result;
   }
@@ -133,36 +112,17 @@ export class NativeCore implements TransformerCore {
     return this.queue.run(async () => {
       const raw = this.live();
       const gradNorm = Math.sqrt(raw.gradSqNorm());
-      if (!Number.isFinite(gradNorm)) {
-        raw.zeroGrads();
-        throw new NonFiniteLossError(this.optStep + 1, gradNorm, 'gradient norm');
-      }
-      const maxNorm = step.maxGradNorm ?? ADAMW_DEFAULTS.maxGradNorm;
-      const clipCoef = maxNorm > 0 && Number.isFinite(maxNorm) ? Math.min(1, maxNorm / (gradNorm + 1e-6)) : 1;
       const t = this.optStep + 1;
-      await raw.adamw(
-        step.lr,
-        step.beta1 ?? ADAMW_DEFAULTS.beta1,
-        step.beta2 ?? ADAMW_DEFAULTS.beta2,
-        step.eps ?? ADAMW_DEFAULTS.eps,
-        step.weightDecay ?? ADAMW_DEFAULTS.weightDecay,
-        clipCoef,
-        t,
-      );
+      const args = adamwArgs(gradNorm, step, t, () => raw.zeroGrads());
+      await raw.adamw(...args);
+      const clipCoef = args[5];
       this.optStep = t;
       return { gradNorm, clipCoef, step: t };
     });
   }
 
-  async trainStep(batch: LabeledBatch, step: OptimizerStep): Promise<TrainStepResult> {
-    this.zeroGradients();
-    const lossResult = await this.accumulateGradients(batch, 1);
-    if (!Number.isFinite(lossResult.loss)) {
-      this.zeroGradients();
-      throw new NonFiniteLossError(this.optStep + 1, lossResult.loss);
-    }
-    const opt = await this.applyOptimizer(step);
-    return { ...lossResult, ...opt };
+  trainStep(batch: LabeledBatch, step: OptimizerStep): Promise<TrainStepResult> {
+    return composeTrainStep(this, batch, step, () => this.optStep + 1);
   }
 
   async getOptimizerState(): Promise<OptimizerState> {
@@ -199,9 +159,7 @@ export class NativeCore implements TransformerCore {
   async startDecode(prompt: TokenBatch, options: { maxLength: number }): Promise<DecodeSession> {
     checkBatch(prompt, this.config, 'decode prompt');
     const maxLength = options.maxLength;
-    if (!Number.isInteger(maxLength) || maxLength < prompt.seqLen) {
-      throw new ShapeError(`startDecode: maxLength ${maxLength} must be an integer >= the prompt length ${prompt.seqLen}`);
-    }
+    checkDecodeLength(maxLength, prompt.seqLen);
     const session = new NativeDecodeSession(this.live(), this.queue, this.config, prompt.batchSize, maxLength, (s) =>
       this.sessions.delete(s),
     );

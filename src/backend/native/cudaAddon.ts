@@ -1,7 +1,5 @@
-import { existsSync, readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join, resolve } from 'node:path';
+import { type LoadResult, packageRoot, requireFirstAddon } from './common.js';
 
 /** What native/cuda/build/socratic_cuda.node reports about the machine (native/cuda/src/addon.cc). */
 export interface CudaDeviceReport {
@@ -85,27 +83,9 @@ export interface CudaAddon {
   abi: number;
 }
 
-export type CudaAddonLoad = { ok: true; addon: CudaAddon; path: string } | { ok: false; reason: string };
+export type CudaAddonLoad = LoadResult<CudaAddon>;
 
 export const CUDA_ADDON_FILE = 'socratic_cuda.node';
-
-function packageRoot(): string | undefined {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (let i = 0; i < 6; i++) {
-    const pkg = join(dir, 'package.json');
-    if (existsSync(pkg)) {
-      try {
-        if ((JSON.parse(readFileSync(pkg, 'utf8')) as { name?: string }).name === 'socratic-distill') return dir;
-      } catch {
-        // unreadable package.json: keep walking up
-      }
-    }
-    const up = dirname(dir);
-    if (up === dir) break;
-    dir = up;
-  }
-  return undefined;
-}
 
 /** Where the CUDA addon may be: $SOCRATIC_DISTILL_CUDA, then native/cuda/build/ in the package. */
 export function cudaAddonCandidates(): string[] {
@@ -122,18 +102,9 @@ let cached: CudaAddonLoad | undefined;
 export function loadCudaAddon(): CudaAddonLoad {
   if (cached) return cached;
   if (process.env.SOCRATIC_DISTILL_DISABLE_CUDA === '1') return (cached = { ok: false, reason: 'disabled by SOCRATIC_DISTILL_DISABLE_CUDA=1' });
-  const path = cudaAddonCandidates().find((p) => existsSync(p));
-  if (!path) {
-    return (cached = {
-      ok: false,
-      reason: `CUDA addon not built (no native/cuda/build/${CUDA_ADDON_FILE}; run \`node native/cuda/build.mjs --strict\` where nvcc is installed)`,
-    });
-  }
-  try {
-    const addon = createRequire(import.meta.url)(path) as CudaAddon;
-    return (cached = { ok: true, addon, path });
-  } catch (e) {
-    const msg = (e instanceof Error ? e.message : String(e)).split('\n')[0];
-    return (cached = { ok: false, reason: `CUDA addon at ${path} failed to load: ${msg}` });
-  }
+  return (cached = requireFirstAddon<CudaAddon>(
+    cudaAddonCandidates(),
+    'CUDA addon',
+    `CUDA addon not built (no native/cuda/build/${CUDA_ADDON_FILE}; run \`node native/cuda/build.mjs --strict\` where nvcc is installed)`,
+  ));
 }

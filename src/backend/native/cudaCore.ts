@@ -1,8 +1,7 @@
 import { type GPT2Config, innerDim } from '../../arch/config.js';
 import { initWeights } from '../../arch/init.js';
-import { BackendUnavailableError, NonFiniteLossError, ShapeError } from '../../errors.js';
+import { BackendUnavailableError, ShapeError } from '../../errors.js';
 import {
-  ADAMW_DEFAULTS,
   type CoreInfo,
   type CoreMemory,
   type DecodeSession,
@@ -18,8 +17,9 @@ import {
   type TrainStepResult,
   type TransformerCore,
 } from '../types.js';
+import { composeTrainStep } from '../training.js';
 import { checkBatch, checkLabeledBatch } from './batch.js';
-import { CallQueue } from './core.js';
+import { adamwArgs, CallQueue, checkDecodeLength, hostLogits } from './common.js';
 import { CUDA_PRECISION_CODE, type CudaAddon, type CudaPrecision, type RawCudaGpt } from './cudaAddon.js';
 import { CudaDecodeSession } from './cudaDecode.js';
 import { FlatLayout } from './tensors.js';
@@ -91,19 +91,7 @@ export class NativeCudaCore implements TransformerCore {
     const out = await this.queue.run(() =>
       this.live().forward(batch.inputIds, B, T, batch.attentionMask ?? null, batch.positionIds ?? null, true, nHidden, B * T * V, this.config.n_embd),
     );
-    let data: Float32Array | undefined = out.logits;
-    const result: ForwardResult = {
-      logits: {
-        shape: [B, T, V],
-        data: async () => {
-          if (!data) throw new ShapeError('logits were disposed');
-          return data;
-        },
-        dispose: () => {
-          data = undefined;
-        },
-      },
-    };
+    const result: ForwardResult = { logits: hostLogits([B, T, V], out.logits) };
     if (out.hidden) result.hiddenStates = out.hidden;
     return result;
   }
@@ -136,37 +124,18 @@ export class NativeCudaCore implements TransformerCore {
     return this.queue.run(() => {
       const raw = this.live();
       const gradNorm = raw.gradNorm();
-      if (!Number.isFinite(gradNorm)) {
-        raw.zeroGrads();
-        throw new NonFiniteLossError(this.optStep + 1, gradNorm, 'gradient norm');
-      }
-      const maxNorm = step.maxGradNorm ?? ADAMW_DEFAULTS.maxGradNorm;
-      const clipCoef = maxNorm > 0 && Number.isFinite(maxNorm) ? Math.min(1, maxNorm / (gradNorm + 1e-6)) : 1;
       const t = this.optStep + 1;
-      raw.adamw(
-        step.lr,
-        step.beta1 ?? ADAMW_DEFAULTS.beta1,
-        step.beta2 ?? ADAMW_DEFAULTS.beta2,
-        step.eps ?? ADAMW_DEFAULTS.eps,
-        step.weightDecay ?? ADAMW_DEFAULTS.weightDecay,
-        clipCoef,
-        t,
-      );
+      const args = adamwArgs(gradNorm, step, t, () => raw.zeroGrads());
+      raw.adamw(...args);
+      const clipCoef = args[5];
       raw.zeroGrads();
       this.optStep = t;
       return { gradNorm, clipCoef, step: t };
     });
   }
 
-  async trainStep(batch: LabeledBatch, step: OptimizerStep): Promise<TrainStepResult> {
-    this.zeroGradients();
-    const lossResult = await this.accumulateGradients(batch, 1);
-    if (!Number.isFinite(lossResult.loss)) {
-      this.zeroGradients();
-      throw new NonFiniteLossError(this.optStep + 1, lossResult.loss);
-    }
-    const opt = await this.applyOptimizer(step);
-    return { ...lossResult, ...opt };
+  trainStep(batch: LabeledBatch, step: OptimizerStep): Promise<TrainStepResult> {
+    return composeTrainStep(this, batch, step, () => this.optStep + 1);
   }
 
   getOptimizerState(): Promise<OptimizerState> {
@@ -198,9 +167,7 @@ export class NativeCudaCore implements TransformerCore {
   async startDecode(prompt: TokenBatch, options: { maxLength: number }): Promise<DecodeSession> {
     checkBatch(prompt, this.config, 'decode prompt');
     const maxLength = options.maxLength;
-    if (!Number.isInteger(maxLength) || maxLength < prompt.seqLen) {
-      throw new ShapeError(`startDecode: maxLength ${maxLength} must be an integer >= the prompt length ${prompt.seqLen}`);
-    }
+    checkDecodeLength(maxLength, prompt.seqLen);
     const raw = this.live();
     const { batchSize: B, seqLen: T } = prompt;
     const started = await this.queue.run(() =>

@@ -2,7 +2,7 @@ import type { GPT2Config } from '../../arch/config.js';
 import { ShapeError } from '../../errors.js';
 import type { DecodeSession } from '../types.js';
 import { checkBatch } from './batch.js';
-import type { CallQueue } from './core.js';
+import type { CallQueue } from './common.js';
 import type { RawCudaGpt } from './cudaAddon.js';
 
 /** KV-cache decoding on the GPU; the cache stays in device memory until dispose(). */

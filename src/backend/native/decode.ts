@@ -2,7 +2,7 @@ import type { GPT2Config } from '../../arch/config.js';
 import { ShapeError } from '../../errors.js';
 import type { DecodeSession, TokenBatch } from '../types.js';
 import type { RawCore, RawKVCache } from './addon.js';
-import type { CallQueue } from './core.js';
+import type { CallQueue } from './common.js';
 import { checkBatch } from './batch.js';
 
 /** KV-cache decoding on the native core; the cache lives in native memory until dispose(). */

@@ -18,12 +18,13 @@ import type {
   TrainStepResult,
   TransformerCore,
 } from '../types.js';
+import { clipCoefficient, composeTrainStep } from '../training.js';
 import { ADAMW_DEFAULTS } from '../types.js';
 import { trunkInput, validateBatch } from './batch.js';
 import { TfjsDecodeSession } from './decode.js';
 import { shiftTargets, tiedHeadLoss } from './head.js';
 import { trunk, trunkBackward, type ParamTensors } from './model.js';
-import { adamwUpdate, clipCoefficient, globalNorm } from './optimizer.js';
+import { adamwUpdate, globalNorm } from './optimizer.js';
 import { type TfjsBackendName, initTfjsBackend, tf, useBackend } from './runtime.js';
 
 export interface TfjsCoreOptions {
@@ -168,14 +169,8 @@ export class TfjsCore implements TransformerCore {
     return { gradNorm: norm, clipCoef, step: t };
   }
 
-  async trainStep(batch: LabeledBatch, opt: OptimizerStep): Promise<TrainStepResult> {
-    this.zeroGradients();
-    const l = await this.accumulateGradients(batch, 1);
-    if (!Number.isFinite(l.loss)) {
-      this.zeroGradients();
-      throw new NonFiniteLossError(this.step + 1, l.loss);
-    }
-    return { ...l, ...(await this.applyOptimizer(opt)) };
+  trainStep(batch: LabeledBatch, opt: OptimizerStep): Promise<TrainStepResult> {
+    return composeTrainStep(this, batch, opt, () => this.step + 1);
   }
 
   async getOptimizerState(): Promise<OptimizerState> {

@@ -18,10 +18,6 @@ export async function globalNorm(grads: Iterable<tf.Tensor>): Promise<number> {
   return norm!;
 }
 
-export function clipCoefficient(norm: number, maxGradNorm: number): number {
-  if (!(maxGradNorm > 0) || !Number.isFinite(maxGradNorm)) return 1;
-  return Math.min(1, maxGradNorm / (norm + 1e-6));
-}
 
 /**
  * torch AdamW (foreach=False) for one parameter, step t >= 1, gradient already unscaled:
