@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cstring>
 #include <functional>
+#include <initializer_list>
 #include <mutex>
 
 #include "gpt2.h"
@@ -50,6 +51,21 @@ class Job : public Napi::AsyncWorker {
   std::function<Napi::Value(Napi::Env)> done_;
   std::vector<Napi::ObjectReference> pins_;
 };
+
+// Reads a job's inputs from the JS arguments. A bad argument throws before the job is queued, and an unqueued
+// AsyncWorker is not freed by N-API, so it is deleted here; otherwise the arrays the worker reads or writes are pinned.
+template <typename ReadInputs>
+Napi::Value QueueJob(Job* job, ReadInputs read, std::initializer_list<Napi::Value> pinned) {
+  try {
+    read();
+  } catch (...) {
+    delete job;
+    throw;
+  }
+  for (const auto& v : pinned) job->Pin(v);
+  job->Queue();
+  return job->Promise();
+}
 
 template <typename T>
 T* DataOrNull(const Napi::Value& v, size_t expect, const char* what) {
@@ -223,16 +239,13 @@ class CoreWrap : public Napi::ObjectWrap<CoreWrap> {
           }
           return arr;
         });
-    try {
-      *b = ReadBatch(info, 0, job);
-      *logits = DataOrNull<float>(info[5], (size_t)b->B * b->T * m.cfg.V, "logits");
-    } catch (...) {
-      delete job;
-      throw;
-    }
-    job->Pin(info[5]);
-    job->Queue();
-    return job->Promise();
+    return QueueJob(
+        job,
+        [&] {
+          *b = ReadBatch(info, 0, job);
+          *logits = DataOrNull<float>(info[5], (size_t)b->B * b->T * m.cfg.V, "logits");
+        },
+        {info[5]});
   }
 
   // loss(ids, mask, pos, B, T, labels, backward, scale) -> Promise<{loss, tokens}>
@@ -257,17 +270,14 @@ class CoreWrap : public Napi::ObjectWrap<CoreWrap> {
           o.Set("tokens", res->tokens);
           return o;
         });
-    try {
-      *b = ReadBatch(info, 0, job);
-      b->labels = DataOrNull<int32_t>(info[5], (size_t)b->B * b->T, "labels");
-      if (!b->labels) throw Napi::TypeError::New(info.Env(), "labels are required");
-    } catch (...) {
-      delete job;
-      throw;
-    }
-    job->Pin(info[5]);
-    job->Queue();
-    return job->Promise();
+    return QueueJob(
+        job,
+        [&] {
+          *b = ReadBatch(info, 0, job);
+          b->labels = DataOrNull<int32_t>(info[5], (size_t)b->B * b->T, "labels");
+          if (!b->labels) throw Napi::TypeError::New(info.Env(), "labels are required");
+        },
+        {info[5]});
   }
 
   // adamw(lr, b1, b2, eps, wd, clip, t) -> Promise<void>
@@ -314,19 +324,15 @@ class CoreWrap : public Napi::ObjectWrap<CoreWrap> {
           mm.logits_last(*out);
         },
         nullptr);
-    try {
-      *b = ReadBatch(info, 1, job);
-      if (b->B != cache->B) throw Napi::RangeError::New(info.Env(), "decode batch size differs from the session's");
-      *out = DataOrNull<float>(info[6], (size_t)b->B * m.cfg.V, "lastLogits");
-      if (!*out) throw Napi::TypeError::New(info.Env(), "lastLogits output is required");
-    } catch (...) {
-      delete job;
-      throw;
-    }
-    job->Pin(info[0]);
-    job->Pin(info[6]);
-    job->Queue();
-    return job->Promise();
+    return QueueJob(
+        job,
+        [&] {
+          *b = ReadBatch(info, 1, job);
+          if (b->B != cache->B) throw Napi::RangeError::New(info.Env(), "decode batch size differs from the session's");
+          *out = DataOrNull<float>(info[6], (size_t)b->B * m.cfg.V, "lastLogits");
+          if (!*out) throw Napi::TypeError::New(info.Env(), "lastLogits output is required");
+        },
+        {info[0], info[6]});
   }
 };
 

@@ -8,17 +8,12 @@
 
 #include "gpt2.h"
 #include "kernels.h"
+#include "clones.h"
 
 #ifdef SD_HAVE_CBLAS
 #include <cblas.h>
 extern "C" char* openblas_get_corename(void);
 extern "C" void openblas_set_num_threads(int);
-#endif
-
-#if defined(__x86_64__) && !defined(SD_NO_CLONES)
-#define SD_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
-#else
-#define SD_CLONES
 #endif
 
 namespace sd {

@@ -1,6 +1,7 @@
 // Kernels of the GPT-2 block. Hot row loops are compiled for AVX-512, AVX2+FMA and
 // baseline x86-64 and picked at load time (ifunc), so one binary runs everywhere.
 #include "kernels.h"
+#include "clones.h"
 
 #include <omp.h>
 
@@ -8,12 +9,6 @@
 #include <cmath>
 #include <cstring>
 #include <vector>
-
-#if defined(__x86_64__) && !defined(SD_NO_CLONES)
-#define SD_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
-#else
-#define SD_CLONES
-#endif
 
 namespace sd {
 namespace {
@@ -195,7 +190,6 @@ SD_CLONES double sumsq_span(const float* x, long n) {
   for (long i = 0; i < n; i++) s += (double)x[i] * x[i];
   return s;
 }
-
 
 // Softmax of one score row in place; keys j > lim or masked get probability 0.
 SD_CLONES void softmax_masked_row(float* arow, int Tk, int lim, const uint8_t* mrow) {
