@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { resolve } from 'node:path';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { GPT2Config } from '../src/arch/config.js';
 import { initWeights } from '../src/arch/init.js';
 import { type CudaAddon, type CudaPrecision, loadCudaAddon } from '../src/backend/native/cudaAddon.js';
@@ -11,25 +11,8 @@ import { probeNativeCudaImpl } from '../src/backend/native/cudaProbe.js';
 import { selectBackend } from '../src/backend/select.js';
 import type { LabeledBatch, NamedTensors } from '../src/backend/types.js';
 import { Rng } from '../src/util/rng.js';
-import {
-  fixtureBatch,
-  fixtureConfig,
-  fixtureGrads,
-  fixtureJson,
-  fixtureOutputs,
-  fixtureParamsAfterStep,
-  fixtureWeights,
-  hasFixtures,
-  maxAbsDiff,
-} from './helpers/fixtures.js';
-import {
-  expectForwardMatches,
-  expectLossAndGradientsMatch,
-  expectParamsAfterStepMatch,
-  type GenerateJson,
-  greedyDecode,
-  singlePrompt,
-} from './helpers/parity.js';
+import { fixtureConfig, hasFixtures, maxAbsDiff } from './helpers/fixtures.js';
+import { describeFixtureParity } from './helpers/parity.js';
 
 // Runs fully only where an NVIDIA GPU, its driver, cuBLAS and the built addon are present; skips elsewhere.
 const probe = probeNativeCudaImpl();
@@ -67,43 +50,12 @@ function paritySuites(label: string, skip: string, addon: () => CudaAddon, train
   const makeCore = (config: GPT2Config, weights: NamedTensors, precision: CudaPrecision = 'fp32'): Promise<NativeCudaCore> =>
     NativeCudaCore.create(config, addon(), { weights, precision });
 
-describe.skipIf(!!skip)(`${label}: CUDA core matches the HF GPT-2 fixtures (fp32)`, () => {
-  let config: GPT2Config;
-  let weights: NamedTensors;
-  let outputs: Awaited<ReturnType<typeof fixtureOutputs>>;
-  beforeAll(async () => {
-    config = fixtureConfig();
-    weights = await fixtureWeights();
-    outputs = await fixtureOutputs();
-  });
-
-  it('forward: logsumexp, last-4 logits (all and real positions), hidden states', async () => {
-    const core = await makeCore(config, weights);
-    await expectForwardMatches(core, config, fixtureBatch(), outputs);
-    core.dispose();
-  });
-
-  it('loss, every gradient, gradient accumulation and the pre-clip norm', async () => {
-    const core = await makeCore(config, weights);
-    await expectLossAndGradientsMatch(core, fixtureBatch(), outputs, await fixtureGrads(), { lossDigits: 5, rescale: 1e-5 });
-    core.dispose();
-  });
-
-  it('one clipped AdamW step reproduces params_after_step, and the optimizer state round-trips', async () => {
-    const core = await makeCore(config, weights);
-    const res = await core.trainStep(fixtureBatch(), { lr: 1e-3, weightDecay: 0.01, maxGradNorm: 1.0 });
-    const meta = fixtureJson<{ clip_coef: number; grad_norm_preclip: number }>('fixture_meta.json');
-    expect(res.step).toBe(1);
-    expect(Math.abs(res.gradNorm - meta.grad_norm_preclip) / meta.grad_norm_preclip).toBeLessThan(1e-4);
-    expect(Math.abs(res.clipCoef - meta.clip_coef)).toBeLessThan(1e-4 * meta.clip_coef);
-    const after = await core.getWeights();
-    // Tiny here means the clipped gradient is within ~100 eps of zero; the wte rows are all held to 1e-5.
-    expectParamsAfterStepMatch(after, await fixtureParamsAfterStep(), await fixtureGrads(), config, {
-      tinyGradient: 100 * 1e-8,
-      gradScale: meta.clip_coef,
-      wteRows: 'strict',
-      maxLooseFraction: 0.01,
-    });
+describeFixtureParity(`${label}: CUDA core matches the HF GPT-2 fixtures (fp32)`, !!skip, {
+  makeCore: (config, weights) => makeCore(config, weights),
+  accumulation: { lossDigits: 5, rescale: 1e-5 },
+  // Tiny means the clipped gradient is within ~100 eps of zero; the wte rows are all held to 1e-5.
+  adamwRule: (_res, meta) => ({ tinyGradient: 100 * 1e-8, gradScale: meta.clip_coef, wteRows: 'strict', maxLooseFraction: 0.01 }),
+  afterStep: async (core, after, config) => {
     const state = await core.getOptimizerState();
     expect(state.step).toBe(1);
     const other = await makeCore(config, after);
@@ -112,20 +64,10 @@ describe.skipIf(!!skip)(`${label}: CUDA core matches the HF GPT-2 fixtures (fp32
     const n = 'transformer.h.0.attn.c_attn.weight';
     expect(maxAbsDiff(back.v.get(n)!.data, state.v.get(n)!.data)).toBe(0);
     other.dispose();
-    core.dispose();
-  });
-
-  it('greedy KV-cache decode: single prompt and a left-padded batch; caches are freed', async () => {
-    const core = await makeCore(config, weights);
-    const gen = fixtureJson<GenerateJson>('generate.json');
-    expect((await greedyDecode(core, ...singlePrompt(gen), 20))[0]).toEqual(gen.single.output);
-    const before = core.memory().bytes;
-    const lp = gen.batch_left_padded;
-    expect(await greedyDecode(core, lp.input_ids, lp.attention_mask, lp.position_ids_prompt, 20)).toEqual(lp.output);
+  },
+  afterDecode: async (core, _gen, before) => {
     expect(core.memory().bytes).toBeLessThanOrEqual(before + 64 * 2 ** 20); // only a re-planned prompt activation set may remain
-    core.dispose();
-    expect(core.memory().bytes).toBe(0);
-  });
+  },
 });
 
 /** Random next-token batches (no padding in row 0, right padding in row 1) from a seeded Rng. */

@@ -1,8 +1,19 @@
-import { expect } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import type { GPT2Config } from '../../src/arch/config.js';
-import type { LabeledBatch, NamedTensors, TransformerCore } from '../../src/backend/types.js';
+import type { LabeledBatch, NamedTensors, TrainStepResult, TransformerCore } from '../../src/backend/types.js';
 import type { RawTensor } from '../../src/io/safetensors.js';
-import { fixtureBatchJson, maxAbs, maxAbsDiff } from './fixtures.js';
+import {
+  fixtureBatch,
+  fixtureBatchJson,
+  fixtureConfig,
+  fixtureGrads,
+  fixtureJson,
+  fixtureOutputs,
+  fixtureParamsAfterStep,
+  fixtureWeights,
+  maxAbs,
+  maxAbsDiff,
+} from './fixtures.js';
 
 // Checks every TransformerCore must pass against the HF GPT-2 fixtures, with the tolerances of the fixture README.
 // Backend-specific parity tests call these so the tolerances live in one place.
@@ -219,4 +230,76 @@ export async function greedyDecode(
 export function singlePrompt(gen: GenerateJson): [number[][], number[][], number[][]] {
   const p = gen.single.prompt;
   return [[p], [p.map(() => 1)], [p.map((_, i) => i)]];
+}
+
+export interface FixtureMeta {
+  clip_coef: number;
+  grad_norm_preclip: number;
+}
+
+/** What differs between cores in the shared fixture suite; everything else is the same test. */
+export interface CoreParitySpec {
+  /** A fresh core holding `weights`. */
+  makeCore(config: GPT2Config, weights: NamedTensors): Promise<TransformerCore>;
+  accumulation: AccumulationTolerance;
+  /** The params-after-step rule, given the step result (some cores scale by the clip coefficient they report). */
+  adamwRule(res: TrainStepResult, meta: FixtureMeta): AdamwStepRule;
+  /** Extra checks on the core that took the step, after the shared ones. */
+  afterStep?(core: TransformerCore, after: NamedTensors, config: GPT2Config): Promise<void>;
+  /** Extra checks after the shared greedy decodes, before dispose; gets the core's bytes before the batch decode. */
+  afterDecode?(core: TransformerCore, gen: GenerateJson, bytesBeforeBatch: number): Promise<void>;
+}
+
+/**
+ * One describe block: forward, loss/gradients/accumulation, one clipped AdamW step, greedy KV-cache decode,
+ * each on a fresh core from `spec.makeCore`, against the HF GPT-2 fixtures.
+ */
+export function describeFixtureParity(title: string, skip: boolean, spec: CoreParitySpec): void {
+  describe.skipIf(skip)(title, () => {
+    let config: GPT2Config;
+    let weights: NamedTensors;
+    let outputs: Outputs;
+    beforeAll(async () => {
+      config = fixtureConfig();
+      weights = await fixtureWeights();
+      outputs = await fixtureOutputs();
+    });
+
+    it('forward: logsumexp, last-4 logits (all and real positions), hidden states', async () => {
+      const core = await spec.makeCore(config, weights);
+      await expectForwardMatches(core, config, fixtureBatch(), outputs);
+      core.dispose();
+    });
+
+    it('loss, every gradient, gradient accumulation and the pre-clip norm', async () => {
+      const core = await spec.makeCore(config, weights);
+      await expectLossAndGradientsMatch(core, fixtureBatch(), outputs, await fixtureGrads(), spec.accumulation);
+      core.dispose();
+    });
+
+    it('one clipped AdamW step reproduces params_after_step', async () => {
+      const core = await spec.makeCore(config, weights);
+      const res = await core.trainStep(fixtureBatch(), { lr: 1e-3, weightDecay: 0.01, maxGradNorm: 1.0 });
+      const meta = fixtureJson<FixtureMeta>('fixture_meta.json');
+      expect(res.step).toBe(1);
+      expect(Math.abs(res.gradNorm - meta.grad_norm_preclip) / meta.grad_norm_preclip).toBeLessThan(1e-4);
+      expect(Math.abs(res.clipCoef - meta.clip_coef)).toBeLessThan(1e-4 * meta.clip_coef);
+      const after = await core.getWeights();
+      expectParamsAfterStepMatch(after, await fixtureParamsAfterStep(), await fixtureGrads(), config, spec.adamwRule(res, meta));
+      await spec.afterStep?.(core, after, config);
+      core.dispose();
+    });
+
+    it('greedy KV-cache decode: single prompt and a left-padded batch; caches are freed', async () => {
+      const core = await spec.makeCore(config, weights);
+      const gen = fixtureJson<GenerateJson>('generate.json');
+      expect((await greedyDecode(core, ...singlePrompt(gen), 20))[0]).toEqual(gen.single.output);
+      const before = core.memory().bytes;
+      const lp = gen.batch_left_padded;
+      expect(await greedyDecode(core, lp.input_ids, lp.attention_mask, lp.position_ids_prompt, 20)).toEqual(lp.output);
+      await spec.afterDecode?.(core, gen, before);
+      core.dispose();
+      expect(core.memory().bytes).toBe(0);
+    });
+  });
 }
