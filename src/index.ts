@@ -15,3 +15,28 @@ export { selectBackend } from './backend/select.js';
 export * from './model/index.js';
 export * from './tokenizer/index.js';
 export { readSafetensors, parseSafetensors, writeSafetensors, serializeSafetensors, type SafetensorsFile, type RawTensor, type SafetensorsDtype } from './io/safetensors.js';
+// Training formats, trainer, students, evaluator and the embedded demo.
+export * from './format/index.js';
+export {
+  train as trainCore,
+  evaluateLoss,
+  encodePair,
+  encodePairs,
+  collate,
+  planEpoch,
+  IGNORE_INDEX,
+  warmupCosineLr,
+  saveCheckpoint as saveTrainerCheckpoint,
+  loadCheckpoint as loadTrainerCheckpoint,
+  TrainerStateSchema,
+  type TrainerState,
+  type TrainOptions,
+  type TrainProgress,
+  type TrainResult,
+  type EncodeOptions,
+  type EncodedExample,
+  type TokenCodec,
+} from './train/index.js';
+export * from './students/index.js';
+export * from './eval/index.js';
+export * from './demo/index.js';

@@ -78,6 +78,7 @@ describe('students from an HF GPT-2 checkpoint directory', () => {
     const dir = await mkdtemp(join(tmpdir(), 'sd-hf-'));
     await student.save(dir);
     const again = await loadStudent(dir, backend);
-    expect((await again.solve(problem, { maxNewTokens: 40 })).answer).toBe(5);
+    expect(again).toBeInstanceOf(UnifiedStudent);
+    expect((await (again as UnifiedStudent).solve(problem, { maxNewTokens: 40 })).answer).toBe(5);
   });
 });

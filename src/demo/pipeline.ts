@@ -11,7 +11,7 @@ import { orderingFinding, socraticComparisons, summarize, type EvalReport, type 
 import { writeReport } from '../eval/write.js';
 import { generateChains } from '../generate/runner.js';
 import { readJsonl } from '../io/jsonl.js';
-import { tokenizerForTexts, trainingTexts, type StudentData, type StudentTrainOptions } from '../students/common.js';
+import { tokenizerForTexts, trainingTexts, type StudentData, type StudentKind, type StudentTrainOptions } from '../students/common.js';
 import { IterativeStudent } from '../students/iterative.js';
 import { AnswerOnlyStudent, CoTStudent, UnifiedStudent } from '../students/single.js';
 import type { TeacherClient } from '../teacher/types.js';
@@ -155,28 +155,33 @@ async function runSeed(seed: number, data: StudentData, test: Problem[], config:
     onProgress: (progress) => options.onTrainProgress?.({ seed, arm, progress }),
   });
   const losses: Record<string, number[]> = {};
-  const arms: Array<{ name: string; solver: Solver & { dispose(): void } }> = [];
+  const arms: Array<{ name: string; kind: StudentKind; solver: Solver & { dispose(): void; save(dir: string): Promise<void> } }> = [];
 
-  for (const [name, make] of [
-    ['Answer-only', () => AnswerOnlyStudent.create(common)],
-    ['CoT', () => CoTStudent.create(common)],
-    ['Unified Socratic', () => UnifiedStudent.create(common)],
+  for (const [name, kind, make] of [
+    ['Answer-only', 'answer-only', () => AnswerOnlyStudent.create(common)],
+    ['CoT', 'cot', () => CoTStudent.create(common)],
+    ['Unified Socratic', 'unified', () => UnifiedStudent.create(common)],
   ] as const) {
     const student = await make();
     const r = await timed(`train ${name} (seed ${seed})`, () => student.train(data, trainOptions(name)));
     losses[name] = r.losses;
     log(`seed ${seed} · ${name}: ${r.steps} steps, final loss ${r.losses.at(-1)?.toFixed(3)} (${r.wallSeconds.toFixed(1)} s)`);
-    arms.push({ name, solver: student });
+    arms.push({ name, kind, solver: student });
   }
   const iterative = await IterativeStudent.create({ qgSize: config.size, qaSize: config.size, tokenizer, backend, seed, maxSteps: config.maxSteps });
   const ir = await timed(`train Iterative QG+QA (seed ${seed})`, () => iterative.train(data, trainOptions('Iterative')));
   losses['Iterative/QG'] = ir.qg.losses;
   losses['Iterative/QA'] = ir.qa.losses;
   log(`seed ${seed} · Iterative: QG loss ${ir.qg.losses.at(-1)?.toFixed(3)}, QA loss ${ir.qa.losses.at(-1)?.toFixed(3)} (${(ir.qg.wallSeconds + ir.qa.wallSeconds).toFixed(1)} s)`);
-  arms.push({ name: 'Iterative Socratic (QG+QA)', solver: iterative });
+  arms.push({ name: 'Iterative Socratic (QG+QA)', kind: 'iterative', solver: iterative });
 
   const results = await timed(`evaluate (seed ${seed})`, () => evaluateStudents(arms, test, { maxSteps: config.maxSteps, batchSize: 100 }));
   for (const a of results) log(`seed ${seed} · ${a.name}: accuracy ${(100 * a.flexible).toFixed(1)}% flexible, ${(100 * a.strict).toFixed(1)}% strict (${a.wallSeconds.toFixed(1)} s)`);
+  // The first seed's students are kept so `solve --student` and the browser example can use them.
+  if (seed === config.seeds[0]) {
+    for (const a of arms) await a.solver.save(join(options.outDir, 'students', a.kind));
+    log(`saved seed ${seed}'s students under ${join(options.outDir, 'students')}/`);
+  }
   for (const a of arms) a.solver.dispose();
   return { seed, arms: results, losses };
 }
