@@ -163,6 +163,21 @@ describe('generateTokens (scripted core)', () => {
     ]);
   });
 
+  it('shouldStop ends a row with its tokens kept, asked only after tokens that did not already stop it', async () => {
+    const core = new CountingCore();
+    const asked: Array<[number, number[]]> = [];
+    const out = await generateTokens(
+      asCore(core),
+      [[1], [5]],
+      { maxNewTokens: 6, eosTokenId: 8, stopSequences: [[4]], shouldStop: (row, ids) => (asked.push([row, [...ids]]), row === 1 && ids.length === 2) },
+      defaults,
+    );
+    // row 0: 2, 3, then 4 is a stop sequence (trimmed, not asked); row 1: 6, 7 -> shouldStop (kept).
+    expect(out).toEqual([[2, 3], [6, 7]]);
+    expect(asked).toEqual([[0, [2]], [1, [6]], [0, [2, 3]], [1, [6, 7]]]);
+    expect(core.steps).toHaveLength(2);
+  });
+
   it('maxNewTokens 0 returns empty rows without running the core', async () => {
     const core = new CountingCore();
     expect(await generateTokens(asCore(core), [[1, 2]], { maxNewTokens: 0 }, defaults)).toEqual([[]]);

@@ -24,6 +24,12 @@ export interface GPT2GenerateOptions extends SamplingOptions {
   useCache?: boolean;
   /** Called for every sampled token of a still-running row, before stop trimming (eos and stop tokens included). */
   onToken?: (token: GeneratedToken) => void;
+  /**
+   * Ends a row when it returns true (its tokens are kept as they are), for stops that are not
+   * fixed id sequences, e.g. text a tokenizer may split in several ways. Asked after each new
+   * token that neither was eos nor completed a stop sequence.
+   */
+  shouldStop?: (row: number, tokens: readonly number[]) => boolean;
 }
 
 export interface GenerateDefaults {
@@ -40,6 +46,7 @@ class RowState {
   constructor(
     private readonly eos: number | null,
     private readonly stops: readonly (readonly number[])[],
+    private readonly shouldStop: (() => boolean) | undefined,
   ) {}
 
   push(token: number): void {
@@ -55,6 +62,7 @@ class RowState {
         return;
       }
     }
+    if (this.shouldStop?.()) this.done = true;
   }
 }
 
@@ -91,7 +99,8 @@ export async function generateTokens(
     padId: defaults.padId,
   });
   const B = batch.batchSize;
-  const rows = Array.from({ length: B }, () => new RowState(eos, stops));
+  const { shouldStop } = options;
+  const rows: RowState[] = Array.from({ length: B }, (_, b) => new RowState(eos, stops, shouldStop && (() => shouldStop(b, rows[b]!.tokens))));
   if (options.maxNewTokens === 0) return rows.map((r) => r.tokens);
 
   const stepper = options.useCache === false ? await FullSequenceStepper.start(core, batch) : await CachedStepper.start(core, batch, options.maxNewTokens);

@@ -1,5 +1,7 @@
 import type { TransformerCore } from '../backend/types.js';
 import type { TokenCodec } from '../train/codec.js';
+import { generateTokens } from '../model/generate.js';
+import type { SamplingOptions } from '../model/sampling.js';
 import { Rng } from '../util/rng.js';
 
 export interface GenerateTextOptions {
@@ -22,79 +24,39 @@ export interface TextGenerator {
 }
 
 /**
- * Batched KV-cached decoding. Prompts are left-padded (mask 0, positions from 0 at
- * the first real token), so every row continues at its own position.
+ * Batched KV-cached decoding through the model package's generate loop. Prompts are
+ * sorted by length and decoded `batchSize` at a time (left-padded, so every row
+ * continues at its own position); a row also ends once its text contains a stop string.
  */
 export async function generateBatched(core: TransformerCore, codec: TokenCodec, prompts: readonly string[], options: GenerateTextOptions): Promise<string[]> {
   const out: string[] = new Array(prompts.length);
   const batchSize = Math.max(1, options.batchSize ?? 32);
-  const rng = new Rng(options.seed ?? 0);
+  // One seed per chunk from a seeded stream: sampled output is reproducible for a given seed and batchSize.
+  const chunkSeeds = new Rng(options.seed ?? 0);
   // Sort by length so batches pad little; results go back to input order.
   const order = prompts.map((p, i) => ({ i, ids: codec.encode(p) })).sort((a, b) => a.ids.length - b.ids.length);
   for (let s = 0; s < order.length; s += batchSize) {
     const chunk = order.slice(s, s + batchSize);
-    const texts = await decodeChunk(core, codec, chunk.map((c) => c.ids), options, rng);
+    const seed = Math.floor(chunkSeeds.next() * 2 ** 32);
+    const texts = await decodeChunk(core, codec, chunk.map((c) => c.ids), options, seed);
     chunk.forEach((c, k) => (out[c.i] = texts[k]!));
   }
   return out;
 }
 
-async function decodeChunk(core: TransformerCore, codec: TokenCodec, rows: number[][], options: GenerateTextOptions, rng: Rng): Promise<string[]> {
-  const B = rows.length;
+async function decodeChunk(core: TransformerCore, codec: TokenCodec, rows: number[][], options: GenerateTextOptions, seed: number): Promise<string[]> {
   const L = Math.max(1, ...rows.map((r) => r.length));
-  const V = core.config.vocab_size;
-  const maxNew = Math.max(0, Math.min(options.maxNewTokens, core.config.n_positions - L));
-  const inputIds = new Int32Array(B * L).fill(codec.eosId);
-  const attentionMask = new Uint8Array(B * L);
-  const positionIds = new Int32Array(B * L);
-  rows.forEach((ids, b) => {
-    const pad = L - ids.length;
-    inputIds.set(ids, b * L + pad);
-    attentionMask.fill(1, b * L + pad, (b + 1) * L);
-    for (let t = 0; t < ids.length; t++) positionIds[b * L + pad + t] = t;
-  });
-  const generated: number[][] = rows.map(() => []);
-  const texts: Array<string | null> = rows.map(() => null);
-  const done = rows.map(() => maxNew === 0);
-  if (maxNew === 0) return rows.map(() => '');
-  const session = await core.startDecode({ batchSize: B, seqLen: L, inputIds, attentionMask, positionIds }, { maxLength: L + maxNew });
-  try {
-    let logits = session.lastLogits;
-    for (let k = 0; k < maxNew; k++) {
-      const next = new Int32Array(B);
-      const positions = new Int32Array(B);
-      for (let b = 0; b < B; b++) {
-        positions[b] = Math.min(rows[b]!.length + k, core.config.n_positions - 1);
-        if (done[b]) {
-          next[b] = codec.eosId;
-          continue;
-        }
-        const tok = pickToken(logits.subarray(b * V, (b + 1) * V), options, rng);
-        next[b] = tok;
-        if (tok === codec.eosId) {
-          done[b] = true;
-          continue;
-        }
-        generated[b]!.push(tok);
-        if (options.stopSequences?.length) {
-          const text = codec.decode(generated[b]!);
-          const cut = firstStop(text, options.stopSequences);
-          if (cut >= 0) {
-            texts[b] = text.slice(0, cut);
-            done[b] = true;
-          }
-        }
-      }
-      if (done.every(Boolean) || k === maxNew - 1) break;
-      logits = await session.step(next, positions);
-    }
-  } finally {
-    session.dispose();
-  }
-  return rows.map((_, b) => {
-    if (texts[b] !== null) return texts[b]!;
-    const text = codec.decode(generated[b]!);
-    const cut = options.stopSequences ? firstStop(text, options.stopSequences) : -1;
+  // Every row of the chunk gets the same budget, bounded by the longest prompt.
+  const maxNewTokens = Math.max(0, Math.min(options.maxNewTokens, core.config.n_positions - L));
+  if (maxNewTokens === 0) return rows.map(() => '');
+  const stops = options.stopSequences ?? [];
+  const sampling: SamplingOptions = options.greedy === false ? { greedy: false, temperature: Math.max(1e-4, options.temperature ?? 1), topK: options.topK, seed } : { greedy: true };
+  // Text stops: a stop string may be split over tokens in several ways, so match on the decoded text.
+  const shouldStop = stops.length ? (_row: number, ids: readonly number[]): boolean => firstStop(codec.decode(ids), stops) >= 0 : undefined;
+  const generated = await generateTokens(core, rows, { ...sampling, maxNewTokens, ...(shouldStop ? { shouldStop } : {}) }, { eosId: codec.eosId, padId: codec.eosId });
+  return generated.map((ids) => {
+    const text = codec.decode(ids);
+    const cut = firstStop(text, stops);
     return cut >= 0 ? text.slice(0, cut) : text;
   });
 }
@@ -106,26 +68,4 @@ function firstStop(text: string, stops: readonly string[]): number {
     if (i >= 0 && (best < 0 || i < best)) best = i;
   }
   return best;
-}
-
-function pickToken(logits: Float32Array, options: GenerateTextOptions, rng: Rng): number {
-  if (options.greedy !== false) {
-    let best = 0;
-    for (let i = 1; i < logits.length; i++) if (logits[i]! > logits[best]!) best = i;
-    return best;
-  }
-  const temperature = Math.max(1e-4, options.temperature ?? 1);
-  let candidates = Array.from(logits.keys());
-  if (options.topK && options.topK < logits.length) {
-    candidates = candidates.sort((a, b) => logits[b]! - logits[a]!).slice(0, options.topK);
-  }
-  const max = Math.max(...candidates.map((i) => logits[i]!));
-  const weights = candidates.map((i) => Math.exp((logits[i]! - max) / temperature));
-  const total = weights.reduce((a, b) => a + b, 0);
-  let r = rng.next() * total;
-  for (let j = 0; j < candidates.length; j++) {
-    r -= weights[j]!;
-    if (r <= 0) return candidates[j]!;
-  }
-  return candidates[candidates.length - 1]!;
 }
