@@ -98,6 +98,13 @@ export function renderDoc(d: DocInput): string {
     lines.push('');
   }
   if (d.notes.length) lines.push('## Notes', '', ...d.notes.map((n) => `- ${n}`), '');
+  lines.push(
+    '## GPU (native-cuda)',
+    '',
+    'This bench covers the CPU backends only. The CUDA core has its own bench, `npx tsx bench/cuda.ts`, which runs PyTorch on the same GPU in the same run (see docs/cuda.md).',
+    'GPU figures and the CUDA parity results are **still to be measured**: no GPU has been available to the sessions that built the CUDA core.',
+    '',
+  );
   return lines.join('\n');
 }
 
