@@ -1,4 +1,4 @@
-import { parseGPT2Config, type GPT2Config, type GPT2ConfigInput } from '../arch/config.js';
+import type { GPT2Config, GPT2ConfigInput } from '../arch/config.js';
 import type { BackendPreference, BackendReport, TransformerCore } from '../backend/types.js';
 import { GPT2 } from '../model/gpt2.js';
 import { Tokenizer } from '../tokenizer/index.js';
@@ -8,12 +8,6 @@ import { generateBatched, type GenerateTextOptions, type TextGenerator } from '.
 export type StudentModelSize = Pick<GPT2ConfigInput, 'n_embd' | 'n_layer' | 'n_head' | 'n_positions'> & Partial<GPT2ConfigInput>;
 
 export type BackendChoice = BackendReport | BackendPreference;
-
-async function resolveBackend(choice: BackendChoice | undefined): Promise<BackendReport> {
-  if (choice && typeof choice !== 'string') return choice;
-  const { selectBackend } = await import('../backend/select.js');
-  return selectBackend(choice ?? 'auto');
-}
 
 /** One GPT-2 with its tokenizer: what every student is made of. Saved in HF layout (+ trimmed_vocab.json). */
 export class StudentLM implements TextGenerator {
@@ -28,9 +22,9 @@ export class StudentLM implements TextGenerator {
 
   /** A fresh model sized for `tokenizer` (a trimmed vocabulary makes it small). */
   static async create(size: StudentModelSize, tokenizer: Tokenizer, options: { backend?: BackendChoice; seed?: number } = {}): Promise<StudentLM> {
-    const config = parseGPT2Config({ ...size, vocab_size: tokenizer.vocabSize, bos_token_id: tokenizer.eosId, eos_token_id: tokenizer.eosId }, 'student config');
-    const backend = await resolveBackend(options.backend);
-    return new StudentLM(await backend.createCore(config, { seed: options.seed ?? 0 }), tokenizer);
+    const config = { ...size, vocab_size: tokenizer.vocabSize, bos_token_id: tokenizer.eosId, eos_token_id: tokenizer.eosId };
+    const model = await GPT2.create(config, { backend: options.backend, seed: options.seed ?? 0, vocab: tokenizer.vocab });
+    return new StudentLM(model.core, tokenizer);
   }
 
   /** Load a directory written by save(), or any HF GPT-2 checkpoint (config.json + model.safetensors). */
