@@ -104,19 +104,62 @@ function requireSteps(chain: SocraticChain | undefined, mode: FormatMode): Socra
   return chain.steps;
 }
 
+/** A text piece of a training sequence; the loss falls on it only when `loss` is true. */
+export interface Segment {
+  text: string;
+  loss: boolean;
+}
+
+/**
+ * A whole chain as one sequence, with the loss on one role's lines. Because attention is
+ * causal, the logits at each of that role's lines are exactly those of the matching
+ * per-step pair (same prefix, same tokens: segments split only at line ends, where the
+ * tokenizer splits anyway), so one sequence teaches every step of the chain in one pass.
+ * `qg`: loss on each `Q:` line and the closing `[END]`; `qa`: loss on each `A:` line.
+ */
+export interface TrainingSequence {
+  segments: Segment[];
+  problemId: string;
+}
+
+export type ChainRole = 'qg' | 'qa';
+
+export function roleSequence(role: ChainRole, problem: Problem, chain: SocraticChain | undefined, options: FormatOptions = {}): TrainingSequence {
+  const steps = requireSteps(chain, role);
+  const segments: Segment[] = [{ text: problemHeader(problem), loss: false }];
+  for (const s of steps) {
+    segments.push({ text: `${MARKERS.question} ${oneLine(s.subquestion)}\n`, loss: role === 'qg' });
+    segments.push({ text: `${MARKERS.answer} ${stepSolutionText(s, options)}\n`, loss: role === 'qa' });
+  }
+  if (role === 'qg') segments.push({ text: MARKERS.end, loss: true });
+  // QA's last turn ends with EOS right after the solution, as its per-step pair does.
+  else segments[segments.length - 1] = { text: segments.at(-1)!.text.trimEnd(), loss: true };
+  return { segments, problemId: problem.id };
+}
+
+/** One role sequence per chain, matched to its problem by id (see buildPairs). */
+export function buildRoleSequences(role: ChainRole, problems: readonly Problem[], chains: readonly SocraticChain[], options: FormatOptions = {}): TrainingSequence[] {
+  const byId = problemsById(problems);
+  return chains.map((chain) => roleSequence(role, problemFor(byId, chain), chain, options));
+}
+
+function problemsById(problems: readonly Problem[]): Map<string, Problem> {
+  return new Map(problems.map((p) => [p.id, p]));
+}
+
+function problemFor(byId: ReadonlyMap<string, Problem>, chain: SocraticChain): Problem {
+  const problem = byId.get(chain.problemId);
+  if (!problem) {
+    throw new TrainingDataError(`chain for problem '${chain.problemId}' has no matching problem; pass the problems file the chains were generated from`);
+  }
+  return problem;
+}
+
 /**
  * Pairs for a whole training set. Each chain is matched to its problem by id; a chain
  * whose problem is missing is an error rather than a silently dropped example.
  */
 export function buildPairs(mode: FormatMode, problems: readonly Problem[], chains: readonly SocraticChain[], options: FormatOptions = {}): TrainingPair[] {
-  const byId = new Map(problems.map((p) => [p.id, p]));
-  const out: TrainingPair[] = [];
-  for (const chain of chains) {
-    const problem = byId.get(chain.problemId);
-    if (!problem) {
-      throw new TrainingDataError(`chain for problem '${chain.problemId}' has no matching problem; pass the problems file the chains were generated from`);
-    }
-    out.push(...pairsForChain(mode, problem, chain, options));
-  }
-  return out;
+  const byId = problemsById(problems);
+  return chains.flatMap((chain) => pairsForChain(mode, problemFor(byId, chain), chain, options));
 }

@@ -3,10 +3,10 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import type { Answer, Problem, SocraticChain } from '../data/schema.js';
 import { CheckpointError } from '../errors.js';
-import { buildPairs, type FormatMode, type FormatOptions, type TrainingPair } from '../format/pairs.js';
+import { buildPairs, buildRoleSequences, type FormatMode, type FormatOptions } from '../format/pairs.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { Tokenizer, TrimmedVocab } from '../tokenizer/index.js';
-import { encodePairs, type EncodedExample } from '../train/examples.js';
+import { encodePairs, encodeSequences, type EncodedExample } from '../train/examples.js';
 import { train, type TrainOptions, type TrainResult } from '../train/trainer.js';
 import type { StudentLM } from './lm.js';
 
@@ -68,15 +68,32 @@ export function trainingTexts(data: StudentData, modes: readonly FormatMode[], f
   return modes.flatMap((m) => buildPairs(m, data.problems, data.chains, format).flatMap((p) => [p.prompt, p.completion]));
 }
 
-/** Train one model of a student on the pairs of one format mode. */
-export async function trainModel(lm: StudentLM, mode: FormatMode, data: StudentData, options: StudentTrainOptions, checkpointDir?: string): Promise<TrainResult> {
-  const encode = (pairs: TrainingPair[]): EncodedExample[] =>
-    encodePairs(lm.tokenizer, pairs, { promptLoss: options.promptLoss, maxLength: lm.config.n_positions });
-  const examples = encode(buildPairs(mode, data.problems, data.chains, options.format));
-  const { eval: ev, checkpointDir: _dir, checkpointEvery, promptLoss: _p, format: _f, ...rest } = options;
+/**
+ * How the Iterative pair's QG and QA models see a chain: `per-step`, one (history → next turn)
+ * pair per step, as the paper formats them; or `per-chain`, the whole chain as one sequence with
+ * the loss on that model's turns (same targets, same prefixes, so the same function is learned,
+ * but every optimizer step sees every turn of its chains).
+ */
+export type IterativePacking = 'per-step' | 'per-chain';
+
+/** Train one model of a student on the pairs of one format mode (QG/QA: optionally packed per chain). */
+export async function trainModel(
+  lm: StudentLM,
+  mode: FormatMode,
+  data: StudentData,
+  options: StudentTrainOptions & { packing?: IterativePacking },
+  checkpointDir?: string,
+): Promise<TrainResult> {
+  const packed = options.packing === 'per-chain' && (mode === 'qg' || mode === 'qa');
+  const encode = (d: StudentData): EncodedExample[] =>
+    packed
+      ? encodeSequences(lm.tokenizer, buildRoleSequences(mode, d.problems, d.chains, options.format), { maxLength: lm.config.n_positions })
+      : encodePairs(lm.tokenizer, buildPairs(mode, d.problems, d.chains, options.format), { promptLoss: options.promptLoss, maxLength: lm.config.n_positions });
+  const examples = encode(data);
+  const { eval: ev, checkpointDir: _dir, checkpointEvery, promptLoss: _p, format: _f, packing: _k, ...rest } = options;
   return train(lm.core, examples, {
     ...rest,
-    eval: ev ? { examples: encode(buildPairs(mode, ev.data.problems, ev.data.chains, options.format)), every: ev.every, patience: ev.patience } : undefined,
+    eval: ev ? { examples: encode(ev.data), every: ev.every, patience: ev.patience } : undefined,
     checkpoint: checkpointDir ? { dir: checkpointDir, every: checkpointEvery ?? 100 } : undefined,
   });
 }

@@ -9,9 +9,9 @@ import type { TrainResult } from '../train/trainer.js';
 import { extractAnswer } from '../verify/answer.js';
 import {
   majorityAnswer, readManifest, tokenizerForTexts, trainingTexts, trainModel, writeManifest,
-  type SolvedStep, type SolveOptions, type StopReason, type StudentData, type StudentSolution, type StudentTrainOptions,
+  type IterativePacking, type SolvedStep, type SolveOptions, type StopReason, type StudentData, type StudentSolution, type StudentTrainOptions,
 } from './common.js';
-import type { GenerateTextOptions, TextGenerator } from './decode.js';
+import type { GenerateTextOptions, TextGenerator, TurnModels } from './decode.js';
 import { StudentLM, type BackendChoice, type StudentModelSize } from './lm.js';
 
 export interface IterativeSolveOptions extends SolveOptions {
@@ -73,8 +73,8 @@ export class IterativeStudent {
     return new IterativeStudent(qg, qa, manifest.maxSteps);
   }
 
-  /** Trains QG and QA, one after the other, with the same options. */
-  async train(data: StudentData, options: StudentTrainOptions, format: FormatOptions = {}): Promise<IterativeTrainResult> {
+  /** Trains QG and QA, one after the other, with the same options (`packing` default 'per-step'). */
+  async train(data: StudentData, options: StudentTrainOptions & { packing?: IterativePacking }, format: FormatOptions = {}): Promise<IterativeTrainResult> {
     const { qg, qa } = this.models();
     const dir = options.checkpointDir;
     const qgResult = await trainModel(qg, 'qg', data, { format, ...options }, dir && join(dir, 'qg'));
@@ -156,6 +156,10 @@ export class IterativeStudent {
       });
       yield fresh;
     }
+  }
+
+  turnModels(): TurnModels {
+    return { proposer: this.qg, answerer: this.qa };
   }
 
   async save(dir: string): Promise<void> {

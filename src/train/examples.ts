@@ -1,13 +1,13 @@
 import type { LabeledBatch } from '../backend/types.js';
 import { TrainingDataError } from '../errors.js';
-import type { TrainingPair } from '../format/pairs.js';
+import type { Segment, TrainingPair, TrainingSequence } from '../format/pairs.js';
 import { Rng } from '../util/rng.js';
 import type { TokenCodec } from './codec.js';
 
 /** Label that carries no loss (HF/PyTorch ignore_index). */
 export const IGNORE_INDEX = -100;
 
-/** One tokenised example: ids = prompt ++ completion ++ EOS; labels -100 where no loss falls. */
+/** One tokenised example: ids = prompt ++ completion ++ EOS (or segments ++ EOS); labels -100 where no loss falls. */
 export interface EncodedExample {
   ids: Int32Array;
   labels: Int32Array;
@@ -26,29 +26,48 @@ export interface EncodeOptions {
  * exactly the prompt ids that generation later starts from.
  */
 export function encodePair(codec: TokenCodec, pair: Pick<TrainingPair, 'prompt' | 'completion'>, options: EncodeOptions): EncodedExample {
-  const prompt = codec.encode(pair.prompt);
-  const completion = [...codec.encode(pair.completion), codec.eosId];
-  const n = prompt.length + completion.length;
-  if (n > options.maxLength) {
+  return encodeSegments(codec, [{ text: pair.prompt, loss: options.promptLoss ?? false }, { text: pair.completion, loss: true }], options);
+}
+
+/**
+ * Segments are encoded one by one and concatenated (each split is where generation
+ * would start a turn), then EOS, which carries loss when the last segment does.
+ */
+export function encodeSegments(codec: TokenCodec, segments: readonly Segment[], options: Pick<EncodeOptions, 'maxLength'>): EncodedExample {
+  const ids: number[] = [];
+  const labels: number[] = [];
+  let promptLength = -1;
+  for (const seg of segments) {
+    const part = codec.encode(seg.text);
+    ids.push(...part);
+    labels.push(...(seg.loss ? part : part.map(() => IGNORE_INDEX)));
+    if (promptLength < 0) promptLength = part.length;
+  }
+  ids.push(codec.eosId);
+  labels.push(segments.at(-1)?.loss ? codec.eosId : IGNORE_INDEX);
+  if (ids.length > options.maxLength) {
     throw new TrainingDataError(
-      `example is ${n} tokens but the model holds ${options.maxLength} (n_positions); raise n_positions or shorten: ${JSON.stringify(pair.prompt.slice(0, 80))}`,
+      `example is ${ids.length} tokens but the model holds ${options.maxLength} (n_positions); raise n_positions or shorten: ${JSON.stringify(segments[0]?.text.slice(0, 80) ?? '')}`,
     );
   }
-  const ids = Int32Array.from([...prompt, ...completion]);
-  const labels = Int32Array.from(ids);
-  if (!options.promptLoss) labels.fill(IGNORE_INDEX, 0, prompt.length);
-  return { ids, labels, promptLength: prompt.length };
+  return { ids: Int32Array.from(ids), labels: Int32Array.from(labels), promptLength: Math.max(0, promptLength) };
 }
 
 export function encodePairs(codec: TokenCodec, pairs: readonly TrainingPair[], options: EncodeOptions): EncodedExample[] {
-  return pairs.map((p, i) => {
-    try {
-      return encodePair(codec, p, options);
-    } catch (err) {
-      if (err instanceof TrainingDataError) throw new TrainingDataError(`pair ${i} (problem ${p.problemId}): ${err.message}`);
-      throw err;
-    }
-  });
+  return pairs.map((p, i) => withProblem(i, p.problemId, () => encodePair(codec, p, options)));
+}
+
+export function encodeSequences(codec: TokenCodec, sequences: readonly TrainingSequence[], options: Pick<EncodeOptions, 'maxLength'>): EncodedExample[] {
+  return sequences.map((s, i) => withProblem(i, s.problemId, () => encodeSegments(codec, s.segments, options)));
+}
+
+function withProblem(index: number, problemId: string, encode: () => EncodedExample): EncodedExample {
+  try {
+    return encode();
+  } catch (err) {
+    if (err instanceof TrainingDataError) throw new TrainingDataError(`example ${index} (problem ${problemId}): ${err.message}`);
+    throw err;
+  }
 }
 
 /** Targets that carry loss: labels[t] for t >= 1 (logits at t-1 predict them) that are not ignored. */
