@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { Problem } from '../src/data/schema.js';
 import {
-  evaluateStudents, majorityClassBaseline, markdownTable, orderingFinding, summarize, writeReport, type EvalReport, type Solver,
+  armComparisons, evaluateStudents, majorityClassBaseline, markdownTable, orderingFinding, summarize, writeReport, type EvalReport, type Solver,
 } from '../src/eval/index.js';
 import type { StudentSolution } from '../src/students/index.js';
 
@@ -64,14 +64,19 @@ describe('evaluator', () => {
     const summary = summarize(runs);
     expect(summary.find((a) => a.name === 'Unified')!.flexible.mean).toBe(0.75);
     expect(summary.find((a) => a.name === 'Unified')!.flexible.std).toBeCloseTo(Math.SQRT1_2 * 0.5);
-    // Unified mean 0.75 equals CoT 0.75: not strictly better, so the ordering must be reported as not holding.
-    expect(orderingFinding(summary)).toMatch(/does NOT hold/);
+    // Unified mean 0.75 equals CoT 0.75: a tie, so the ordering must be reported as not holding.
+    const comparisons = armComparisons(runs, summary);
+    expect(orderingFinding(summary, comparisons)).toMatch(/does NOT hold/);
+    const unifiedVsCot = comparisons.find((c) => c.a === 'Unified' && c.b === 'CoT')!;
+    expect(unifiedVsCot.diffs).toEqual([0.25, -0.25]);
+    expect(unifiedVsCot.verdict).toBe('tie within noise');
     const table = markdownTable({ summary, baselines: [] });
     expect(table).toContain('| Unified | 2 | 75.0 ± 35.4 |');
 
     const report: EvalReport = {
       title: 'test', createdAt: '2026-01-01T00:00:00Z', setup: { n: 4 }, runs, summary, baselines: [], stages: [{ name: 'evaluate', seconds: 1.5 }],
-      findings: [orderingFinding(summary)],
+      comparisons,
+      findings: [orderingFinding(summary, comparisons)],
     };
     const dir = await mkdtemp(join(tmpdir(), 'sd-report-'));
     const paths = await writeReport(dir, report);

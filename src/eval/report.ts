@@ -1,6 +1,8 @@
 import type { StudentKind } from '../students/common.js';
 import type { ArmResult } from './evaluator.js';
+import { FIRST_ERRORS, type Attribution } from './attribution.js';
 import { meanAndStd } from './metrics.js';
+import { pairedComparison, type PairedComparison } from './stats.js';
 
 /** One seed's results: every arm evaluated, plus its training curves. */
 export interface RunResult {
@@ -18,6 +20,8 @@ export interface ArmSummary {
   flexible: { mean: number; std: number; values: number[] };
   meanSteps: number;
   capRate: number;
+  /** Mean over seeds of each arm's error attribution (Socratic arms on problems with gold steps). */
+  attribution?: Attribution;
 }
 
 export interface Stage {
@@ -36,6 +40,8 @@ export interface EvalReport {
   summary: ArmSummary[];
   baselines: Array<{ name: string; dataset: string; accuracy: number }>;
   stages: Stage[];
+  /** Paired per-seed differences with 95% CIs (see armComparisons). */
+  comparisons: PairedComparison[];
   /** Plain-language findings, e.g. whether the paper's ordering held. */
   findings: string[];
 }
@@ -57,8 +63,40 @@ export function summarize(runs: readonly RunResult[]): ArmSummary[] {
       flexible: { mean: f.mean, std: f.std, values: flexible },
       meanSteps: meanAndStd(arms.map((a) => a.steps.meanSteps)).mean,
       capRate: meanAndStd(arms.map((a) => a.steps.capRate)).mean,
+      ...meanAttribution(arms.flatMap((a) => (a.attribution ? [a.attribution] : []))),
     };
   });
+}
+
+function meanAttribution(list: readonly Attribution[]): { attribution?: Attribution } {
+  if (list.length === 0) return {};
+  const mean = (f: (a: Attribution) => number) => list.reduce((acc, a) => acc + f(a), 0) / list.length;
+  const firstSteps = list.flatMap((a) => (a.meanFirstWrongStep === null ? [] : [a.meanFirstWrongStep]));
+  return {
+    attribution: {
+      problems: mean((a) => a.problems),
+      qgAccuracy: mean((a) => a.qgAccuracy),
+      stopAccuracy: mean((a) => a.stopAccuracy),
+      qaAccuracy: mean((a) => a.qaAccuracy),
+      firstError: Object.fromEntries(FIRST_ERRORS.map((k) => [k, mean((a) => a.firstError[k])])) as Attribution['firstError'],
+      meanFirstWrongStep: firstSteps.length ? firstSteps.reduce((a, b) => a + b, 0) / firstSteps.length : null,
+    },
+  };
+}
+
+/** Teacher-forced turn accuracies and free-running first errors of every attributed arm (means over seeds). */
+export function attributionTable(summary: readonly ArmSummary[]): string | null {
+  const rows = summary.filter((a) => a.attribution);
+  if (rows.length === 0) return null;
+  return [
+    '| Student | QG right % (gold history) | Stops right % | QA right % (gold history + subquestion) | Free-running: no error % | first error planning % | arithmetic % | stopped early % | ran over % | final answer % | mean first wrong step |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+    ...rows.map((a) => {
+      const t = a.attribution!;
+      const f = t.firstError;
+      return `| ${a.name} | ${pct(t.qgAccuracy)} | ${pct(t.stopAccuracy)} | ${pct(t.qaAccuracy)} | ${pct(f.none)} | ${pct(f.planning)} | ${pct(f.arithmetic)} | ${pct(f['stopped-early'])} | ${pct(f['ran-over'])} | ${pct(f['final-answer'])} | ${t.meanFirstWrongStep === null ? '–' : (t.meanFirstWrongStep + 1).toFixed(2)} |`;
+    }),
+  ].join('\n');
 }
 
 const pct = (x: number): string => (Number.isFinite(x) ? `${(100 * x).toFixed(1)}` : 'n/a');
@@ -76,6 +114,19 @@ export function markdownTable(report: Pick<EvalReport, 'summary' | 'baselines'>)
   return lines.join('\n');
 }
 
+function attributionSection(summary: readonly ArmSummary[]): string[] {
+  const table = attributionTable(summary);
+  if (!table) return [];
+  return [
+    '## Where the Socratic students go wrong',
+    '',
+    'Teacher-forced: the gold history goes in and one turn comes out. QG is right when the subquestion asks for the gold step\'s quantity (normalised match with the gold subquestion; exact on the synthetic task); QA is right when the step\'s answer is the gold value. Free-running: each solution\'s first step whose number differs from the gold step\'s, classed as planning (the subquestion asked for another quantity) or arithmetic (right subquestion, wrong number). Steps are counted from 1.',
+    '',
+    table,
+    '',
+  ];
+}
+
 export function stagesTable(stages: readonly Stage[]): string {
   return ['| Stage | Wall time (s) |', '|---|---:|', ...stages.map((s) => `| ${s.name} | ${s.seconds.toFixed(1)} |`)].join('\n');
 }
@@ -90,6 +141,13 @@ export function markdownReport(report: EvalReport): string {
     '',
     ...report.findings.map((f) => `- ${f}`),
     '',
+    ...attributionSection(report.summary),
+    '## Paired comparisons',
+    '',
+    'Differences in flexible accuracy, paired by seed; the verdict comes from the 95% CI (Student t), never from the sign of the mean.',
+    '',
+    comparisonsTable(report.comparisons),
+    '',
     '## Stages',
     '',
     stagesTable(report.stages),
@@ -103,34 +161,62 @@ export function markdownReport(report: EvalReport): string {
   ].join('\n');
 }
 
-/**
- * Does the paper's ordering (Socratic > CoT > answer-only) hold on mean flexible accuracy?
- * Returns one plain sentence either way; the demo prints it and writes it into the report.
- */
-export function orderingFinding(summary: readonly ArmSummary[]): string {
-  const best = (kinds: StudentKind[]): ArmSummary | undefined =>
-    summary.filter((a) => kinds.includes(a.kind)).sort((a, b) => b.flexible.mean - a.flexible.mean)[0];
-  const socratic = best(['unified', 'iterative']);
-  const cot = best(['cot']);
-  const answerOnly = best(['answer-only']);
-  if (!socratic || !cot || !answerOnly) return 'The ordering check needs a Socratic, a CoT and an answer-only student.';
-  const a = `${socratic.name} ${pct(socratic.flexible.mean)}%, ${cot.name} ${pct(cot.flexible.mean)}%, ${answerOnly.name} ${pct(answerOnly.flexible.mean)}%`;
-  const holds = socratic.flexible.mean > cot.flexible.mean && cot.flexible.mean > answerOnly.flexible.mean;
-  return holds
-    ? `The paper's ordering holds here (best Socratic > CoT > answer-only, mean flexible accuracy): ${a}.`
-    : `The paper's ordering (Socratic > CoT > answer-only) does NOT hold here (mean flexible accuracy): ${a}.`;
+/** Each arm's flexible accuracy by seed, for pairing. */
+function bySeed(runs: readonly RunResult[], name: string): Map<number, number> {
+  const out = new Map<number, number>();
+  for (const r of runs) {
+    const arm = r.arms.find((a) => a.name === name);
+    if (arm) out.set(r.seed, arm.flexible);
+  }
+  return out;
 }
 
-/** One sentence per Socratic arm: its mean flexible accuracy against CoT and answer-only, in points. */
-export function socraticComparisons(summary: readonly ArmSummary[]): string[] {
-  const cot = summary.find((a) => a.kind === 'cot');
-  const answerOnly = summary.find((a) => a.kind === 'answer-only');
-  const points = (a: ArmSummary, b: ArmSummary | undefined): string => {
-    if (!b) return '';
-    const d = 100 * (a.flexible.mean - b.flexible.mean);
-    return `${d >= 0 ? '+' : ''}${d.toFixed(1)} points vs ${b.name}`;
-  };
-  return summary
-    .filter((a) => a.kind === 'unified' || a.kind === 'iterative')
-    .map((a) => `${a.name}: ${[points(a, cot), points(a, answerOnly)].filter(Boolean).join(', ')}.`);
+/**
+ * The paired comparisons a reader needs: every Socratic arm against CoT and answer-only,
+ * every other Socratic arm against the Unified student, and CoT against answer-only.
+ */
+export function armComparisons(runs: readonly RunResult[], summary: readonly ArmSummary[]): PairedComparison[] {
+  const arm = (a: ArmSummary) => ({ name: a.name, bySeed: bySeed(runs, a.name) });
+  const ofKind = (kind: StudentKind) => summary.filter((a) => a.kind === kind);
+  const cot = ofKind('cot')[0];
+  const answerOnly = ofKind('answer-only')[0];
+  const unified = ofKind('unified')[0];
+  const out: PairedComparison[] = [];
+  for (const a of summary.filter((x) => x.kind === 'unified' || x.kind === 'iterative')) {
+    if (unified && a !== unified) out.push(pairedComparison(arm(a), arm(unified)));
+    if (cot) out.push(pairedComparison(arm(a), arm(cot)));
+    if (answerOnly) out.push(pairedComparison(arm(a), arm(answerOnly)));
+  }
+  if (cot && answerOnly) out.push(pairedComparison(arm(cot), arm(answerOnly)));
+  return out;
 }
+
+/**
+ * Does the paper's ordering (Socratic > CoT > answer-only) hold? Judged only from paired 95% CIs:
+ * it holds when some Socratic arm is ahead of CoT and CoT is ahead of answer-only.
+ */
+export function orderingFinding(summary: readonly ArmSummary[], comparisons: readonly PairedComparison[]): string {
+  const kindOf = new Map(summary.map((a) => [a.name, a.kind]));
+  const find = (a: StudentKind[], b: StudentKind) => comparisons.filter((c) => a.includes(kindOf.get(c.a)!) && kindOf.get(c.b) === b);
+  const socraticVsCot = find(['unified', 'iterative'], 'cot');
+  const cotVsAnswer = find(['cot'], 'answer-only')[0];
+  if (socraticVsCot.length === 0 || !cotVsAnswer) return 'The ordering check needs a Socratic, a CoT and an answer-only student.';
+  if (!cotVsAnswer.ci) return `The paper's ordering cannot be judged from ${cotVsAnswer.seeds.length} seed: a paired 95% CI needs at least 2 seeds.`;
+  const ahead = socraticVsCot.filter((c) => c.verdict === 'ahead');
+  const detail = [...socraticVsCot, cotVsAnswer].map((c) => `${c.a} vs ${c.b}: ${c.verdict}`).join('; ');
+  const n = cotVsAnswer.seeds.length;
+  return ahead.length > 0 && cotVsAnswer.verdict === 'ahead'
+    ? `The paper's ordering (Socratic > CoT > answer-only) holds here by paired 95% CIs over ${n} seeds (${detail}).`
+    : `The paper's ordering (Socratic > CoT > answer-only) does NOT hold here by paired 95% CIs over ${n} seeds (${detail}).`;
+}
+
+export function comparisonsTable(comparisons: readonly PairedComparison[]): string {
+  const ci = (c: PairedComparison) => (c.ci ? `${signed(c.ci[0])} to ${signed(c.ci[1])}` : '–');
+  return [
+    '| A | B | Seeds | Mean A − B (points) | 95% CI | A won / lost | Verdict for A |',
+    '|---|---|---:|---:|---|---:|---|',
+    ...comparisons.map((c) => `| ${c.a} | ${c.b} | ${c.seeds.length} | ${signed(c.mean)} | ${ci(c)} | ${c.wins} / ${c.losses} | ${c.verdict} |`),
+  ].join('\n');
+}
+
+const signed = (x: number): string => (Number.isFinite(x) ? `${x >= 0 ? '+' : ''}${(100 * x).toFixed(1)}` : 'n/a');

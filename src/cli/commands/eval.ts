@@ -3,7 +3,7 @@ import { datasetFromArgs } from '../../data/load.js';
 import { CliUsageError } from '../../errors.js';
 import { evaluateStudents } from '../../eval/evaluator.js';
 import { majorityClassBaseline } from '../../eval/metrics.js';
-import { markdownTable, orderingFinding, summarize, type EvalReport } from '../../eval/report.js';
+import { armComparisons, markdownTable, orderingFinding, summarize, type EvalReport } from '../../eval/report.js';
 import { writeReport } from '../../eval/write.js';
 import { loadStudent } from '../../students/load.js';
 import type { CliCommand } from '../command.js';
@@ -47,14 +47,15 @@ export const command: CliCommand = {
     const results = await evaluateStudents(arms, problems, { maxSteps: intFlag(v, 'max-steps', 1), selfConsistency: k > 1 ? { k } : undefined });
     const runs = [{ seed: intFlag(v, 'seed') ?? 0, arms: results, losses: {} }];
     const summary = summarize(runs);
+    const comparisons = armComparisons(runs, summary);
     const report: EvalReport = {
       title: 'socratic-distill evaluation',
       createdAt: new Date().toISOString(),
       setup: { dataset: dataset.name, problems: problems.length, students: dirs, selfConsistency: k },
-      runs, summary,
+      runs, summary, comparisons,
       baselines: problems.some((p) => p.dataset === 'strategyqa') ? [{ name: 'Majority class (test split)', dataset: 'strategyqa', accuracy: majorityClassBaseline(problems, problems, 'strategyqa').accuracy }] : [],
       stages: [{ name: 'evaluate', seconds: (performance.now() - started) / 1000 }],
-      findings: summary.length >= 3 ? [orderingFinding(summary)] : [],
+      findings: summary.length >= 3 ? [orderingFinding(summary, comparisons)] : [],
     };
     const paths = await writeReport(resolve(stringFlag(v, 'out') ?? './eval-output'), report);
     process.stdout.write(`${markdownTable(report)}\n\nreports: ${paths.html}, ${paths.json}\n`);

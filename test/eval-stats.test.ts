@@ -1,0 +1,55 @@
+import { describe, expect, it } from 'vitest';
+import { describeComparison, pairedComparison, tCritical95, verdictOf } from '../src/eval/stats.js';
+
+const arm = (name: string, values: number[], seeds = values.map((_, i) => i)) => ({ name, bySeed: new Map(seeds.map((s, i) => [s, values[i]!])) });
+
+describe('paired comparisons', () => {
+  it('t quantiles match the tables (df 1, 2, 9, 19, 30) and approach 1.96', () => {
+    expect(tCritical95(1)).toBe(12.706);
+    expect(tCritical95(2)).toBe(4.303);
+    expect(tCritical95(9)).toBe(2.262);
+    expect(tCritical95(19)).toBe(2.093);
+    expect(tCritical95(30)).toBe(2.042);
+    expect(tCritical95(40)).toBeCloseTo(2.021, 3);
+    expect(tCritical95(50)).toBeGreaterThan(2.0);
+    expect(tCritical95(50)).toBeLessThan(2.021);
+    expect(tCritical95(100000)).toBeCloseTo(1.96, 2);
+    expect(() => tCritical95(0)).toThrow(RangeError);
+  });
+
+  it('computes the mean difference and its 95% CI by hand-checked numbers', () => {
+    // diffs 0.1, 0.2, 0.3: mean 0.2, sd 0.1, half-width 4.303 * 0.1 / sqrt(3) = 0.24844
+    const c = pairedComparison(arm('A', [0.6, 0.7, 0.8]), arm('B', [0.5, 0.5, 0.5]));
+    expect(c.diffs.map((d) => Number(d.toFixed(10)))).toEqual([0.1, 0.2, 0.3]);
+    expect(c.mean).toBeCloseTo(0.2, 12);
+    expect(c.sd).toBeCloseTo(0.1, 12);
+    expect(c.ci![0]).toBeCloseTo(0.2 - 0.248438, 5);
+    expect(c.ci![1]).toBeCloseTo(0.2 + 0.248438, 5);
+    // Every seed favours A, yet the CI reaches below 0: the verdict is a tie, not "ahead".
+    expect(c.wins).toBe(3);
+    expect(c.verdict).toBe('tie within noise');
+    expect(describeComparison(c)).toMatch(/A vs B: \+20\.0 points \(95% CI -4\.8 to \+44\.8, 3 paired seeds, 3 won \/ 0 lost\): A is tied within noise\./);
+  });
+
+  it('says ahead or behind only when the CI excludes zero', () => {
+    const a = [0.8, 0.82, 0.79, 0.81, 0.8];
+    const b = [0.7, 0.71, 0.69, 0.72, 0.7];
+    expect(pairedComparison(arm('A', a), arm('B', b)).verdict).toBe('ahead');
+    expect(pairedComparison(arm('B', b), arm('A', a)).verdict).toBe('behind');
+    expect(verdictOf([-0.01, 0.02])).toBe('tie within noise');
+    expect(verdictOf(null)).toBe('no verdict');
+  });
+
+  it('pairs by seed and leaves out seeds only one arm has', () => {
+    const c = pairedComparison(arm('A', [0.5, 0.9, 0.4], [0, 1, 2]), arm('B', [0.3, 0.2], [2, 0]));
+    expect(c.seeds).toEqual([0, 2]);
+    expect(c.diffs.map((d) => Number(d.toFixed(10)))).toEqual([0.3, 0.1]);
+  });
+
+  it('gives no verdict from one seed', () => {
+    const c = pairedComparison(arm('A', [0.9]), arm('B', [0.1]));
+    expect(c.ci).toBeNull();
+    expect(c.verdict).toBe('no verdict');
+    expect(describeComparison(c)).toMatch(/no verdict/);
+  });
+});
