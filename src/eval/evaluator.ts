@@ -1,11 +1,15 @@
 import type { Problem } from '../data/schema.js';
 import type { SolveOptions, StudentKind, StudentSolution } from '../students/common.js';
+import type { TurnModels } from '../students/decode.js';
+import { attributeErrors, type Attribution } from './attribution.js';
 import { scoreByDataset, stepStats, type DatasetScore, type StepStats } from './metrics.js';
 
 /** Anything that solves problems in bulk: every student class has this method. */
 export interface Solver {
   readonly kind: StudentKind;
   solveMany(problems: readonly Problem[], options?: SolveOptions & { maxSteps?: number }): Promise<StudentSolution[]>;
+  /** Socratic students: their turn models, so errors can be attributed to a turn. */
+  turnModels?(): TurnModels;
 }
 
 export interface ArmResult {
@@ -18,6 +22,8 @@ export interface ArmResult {
   flexible: number;
   steps: StepStats;
   wallSeconds: number;
+  /** Socratic arms on problems with gold steps: teacher-forced turn accuracies and free-running first errors. */
+  attribution?: Attribution | null;
   /** A few solved examples for the report. */
   samples: Array<{ problemId: string; gold: unknown; answer: unknown; text: string }>;
 }
@@ -26,6 +32,8 @@ export interface EvaluateOptions extends SolveOptions {
   maxSteps?: number;
   /** Examples kept per arm for the report. Default 3. */
   keepSamples?: number;
+  /** Attribute errors of Socratic arms to QG or QA (see attributeErrors). Default false. */
+  attribution?: boolean;
 }
 
 /** Evaluate several students on the very same problems. */
@@ -35,6 +43,8 @@ export async function evaluateStudents(arms: ReadonlyArray<{ name: string; solve
     const started = performance.now();
     const solutions = await solver.solveMany(problems, options);
     const wallSeconds = (performance.now() - started) / 1000;
+    const models = options.attribution ? solver.turnModels?.() : undefined;
+    const attribution = models ? await attributeErrors(models, problems, solutions, { batchSize: options.batchSize }) : undefined;
     const scores = scoreByDataset(problems, solutions);
     const total = scores.reduce((a, s) => a + s.n, 0) || 1;
     out.push({
@@ -45,6 +55,7 @@ export async function evaluateStudents(arms: ReadonlyArray<{ name: string; solve
       flexible: scores.reduce((a, s) => a + s.flexible * s.n, 0) / total,
       steps: stepStats(solutions),
       wallSeconds,
+      ...(attribution !== undefined ? { attribution } : {}),
       samples: solutions.slice(0, options.keepSamples ?? 3).map((s, i) => ({ problemId: problems[i]!.id, gold: problems[i]!.answer, answer: s.answer, text: s.text })),
     });
   }

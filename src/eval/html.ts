@@ -1,5 +1,5 @@
 import type { EvalReport } from './report.js';
-import { markdownTable, stagesTable } from './report.js';
+import { attributionTable, comparisonsTable, markdownTable, stagesTable } from './report.js';
 
 type Spec = Record<string, unknown>;
 
@@ -79,6 +79,15 @@ function tableHtml(md: string): string {
   return `<table><thead><tr>${head!.map((c) => `<th>${c}</th>`).join('')}</tr></thead><tbody>${body.map((r) => `<tr>${r.map((c) => `<td>${c}</td>`).join('')}</tr>`).join('')}</tbody></table>`;
 }
 
+/** Paired comparisons and error attribution, the same tables as report.md. */
+function analysisHtml(report: EvalReport): string {
+  const attribution = attributionTable(report.summary);
+  const parts = [];
+  if (attribution) parts.push(`<h2>Where the Socratic students go wrong</h2>\n<p>Teacher-forced QG / stop / QA accuracy with the gold history, and the first error of each free-running solution (planning: the subquestion asked for another quantity; arithmetic: right subquestion, wrong number).</p>\n${tableHtml(attribution)}`);
+  if (report.comparisons.length > 0) parts.push(`<h2>Paired comparisons</h2>\n<p>Per-seed differences in flexible accuracy (points); the verdict comes from the 95% CI, never from the sign of the mean.</p>\n${tableHtml(comparisonsTable(report.comparisons))}`);
+  return parts.join('\n');
+}
+
 export async function htmlReport(report: EvalReport): Promise<string> {
   const [accuracy, loss] = await Promise.all([renderSvg(accuracySpec(report)), renderSvg(lossSpec(report))]);
   const samples = report.runs[0]?.arms.flatMap((a) => a.samples.slice(0, 1).map((s) => `<h3>${escapeHtml(a.name)} on ${escapeHtml(s.problemId)} (gold ${escapeHtml(String(s.gold))}, answered ${escapeHtml(String(s.answer))})</h3><pre>${escapeHtml(s.text)}</pre>`)) ?? [];
@@ -92,6 +101,7 @@ ${tableHtml(markdownTable(report))}
 <ul>${report.findings.map((f) => `<li>${escapeHtml(f)}</li>`).join('')}</ul>
 <figure>${accuracy}</figure>
 <figure>${loss}</figure>
+${analysisHtml(report)}
 <h2>Stages</h2>
 ${tableHtml(stagesTable(report.stages))}
 <h2>Examples (first seed)</h2>

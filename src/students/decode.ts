@@ -24,6 +24,17 @@ export interface TextGenerator {
 }
 
 /**
+ * The two turns of a Socratic solution. The Iterative pair has one model per turn; the Unified
+ * student writes both turns with one model. Used to probe either kind turn by turn.
+ */
+export interface TurnModels {
+  /** Writes the next `Q:` line (or the end marker) after a history. */
+  proposer: TextGenerator;
+  /** Writes the `A:` line after a history and a subquestion. */
+  answerer: TextGenerator;
+}
+
+/**
  * Batched KV-cached decoding through the model package's generate loop. Prompts are
  * sorted by length and decoded `batchSize` at a time (left-padded, so every row
  * continues at its own position); a row also ends once its text contains a stop string.

@@ -9,6 +9,7 @@ import {
   majorityAnswer, readManifest, tokenizerForTexts, trainingTexts, trainModel, writeManifest,
   type SolvedStep, type SolveOptions, type StudentData, type StudentKind, type StudentSolution, type StudentTrainOptions,
 } from './common.js';
+import type { TurnModels } from './decode.js';
 import { StudentLM, type BackendChoice, type StudentModelSize } from './lm.js';
 
 export interface CreateStudentOptions {
@@ -142,6 +143,10 @@ export class CoTStudent extends SingleModelStudent {
 export class UnifiedStudent extends SingleModelStudent {
   readonly kind = 'unified' as const;
   protected readonly mode = 'unified' as const;
+  /** One model writes both turns. */
+  turnModels(): TurnModels {
+    return { proposer: this.lm, answerer: this.lm };
+  }
   static create(options: CreateStudentOptions): Promise<UnifiedStudent> {
     return createSingle(UnifiedStudent, 'unified', options);
   }
