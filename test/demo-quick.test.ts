@@ -20,7 +20,7 @@ describe('socratic-distill demo --quick', () => {
     expect(verifier.kept + verifier.rejected).toBe(verifier.total);
     expect(report.findings[0]).toMatch(/ordering/);
     expect(report.stages.map((s) => s.name)).toEqual(expect.arrayContaining(['teacher', 'verify']));
-    expect(Object.keys(report.runs[0]!.losses)).toEqual(['Answer-only', 'CoT', 'Unified Socratic', 'Iterative/QG', 'Iterative/QA']);
+    expect(Object.keys(report.runs[0]!.losses)).toEqual(['Answer-only', 'CoT', 'Unified Socratic', 'Iterative Socratic (QG+QA)/QG', 'Iterative Socratic (QG+QA)/QA']);
     expect(await readFile(join(out, 'report.html'), 'utf8')).toContain('<svg');
     expect(await readFile(join(out, 'report.md'), 'utf8')).toContain('| Student |');
   }, 600_000);

@@ -1,5 +1,6 @@
 import type { BackendPreference } from '../backend/types.js';
 import type { StudentModelSize } from '../students/lm.js';
+import { DEFAULT_ARMS, type ArmId } from './arms.js';
 
 /** Everything that sizes a demo run. Every student arm gets the same model size and the same budget. */
 export interface DemoConfig {
@@ -9,6 +10,8 @@ export interface DemoConfig {
   /** Probability that the simulated teacher flaws a chain. */
   teacherErrorRate: number;
   size: StudentModelSize;
+  /** Size n_positions from the longest training example (after the teacher) instead of size.n_positions. */
+  autoPositions: boolean;
   /** Optimizer steps per model (Iterative: for QG and for QA each, as in the paper's two-model setup). */
   steps: number;
   batchSize: number;
@@ -22,6 +25,10 @@ export interface DemoConfig {
   maxFactor: number;
   maxResult: number;
   backend: BackendPreference;
+  /** Which students to train and compare (see ARMS); every arm gets the same size and budget. */
+  arms: readonly ArmId[];
+  /** Probe the Socratic arms turn by turn (teacher-forced QG/QA accuracy, free-running first errors). */
+  attribution: boolean;
 }
 
 /**
@@ -35,6 +42,7 @@ const FULL_DEMO: DemoConfig = {
   seeds: [0, 1, 2],
   teacherErrorRate: 0.15,
   size: { n_embd: 64, n_layer: 2, n_head: 4, n_positions: 256 },
+  autoPositions: false,
   steps: 1600,
   batchSize: 16,
   lr: 5e-3,
@@ -45,6 +53,8 @@ const FULL_DEMO: DemoConfig = {
   maxFactor: 3,
   maxResult: 30,
   backend: 'auto',
+  arms: DEFAULT_ARMS,
+  attribution: true,
 };
 
 /** --quick is the full demo with fewer training problems, one seed and fewer steps; the task and model stay the same. */

@@ -5,15 +5,16 @@ import { selectBackend } from '../backend/select.js';
 import type { BackendReport } from '../backend/types.js';
 import { generateSynthetic } from '../data/synthetic.js';
 import { SocraticChainSchema, type Problem } from '../data/schema.js';
-import { evaluateStudents, type Solver } from '../eval/evaluator.js';
+import { evaluateStudents } from '../eval/evaluator.js';
 import { majorityClassBaseline } from '../eval/metrics.js';
-import { orderingFinding, socraticComparisons, summarize, type EvalReport, type RunResult, type Stage } from '../eval/report.js';
+import { describeComparison } from '../eval/stats.js';
+import { armComparisons, orderingFinding, summarize, type EvalReport, type RunResult, type Stage } from '../eval/report.js';
 import { writeReport } from '../eval/write.js';
 import { generateChains } from '../generate/runner.js';
 import { readJsonl } from '../io/jsonl.js';
-import { tokenizerForTexts, trainingTexts, type StudentData, type StudentKind, type StudentTrainOptions } from '../students/common.js';
-import { IterativeStudent } from '../students/iterative.js';
-import { AnswerOnlyStudent, CoTStudent, UnifiedStudent } from '../students/single.js';
+import { tokenizerForTexts, trainingTexts, type StudentData } from '../students/common.js';
+import { ARMS, type ArmContext, type TrainedArm } from './arms.js';
+import { assertFits, exampleLengths, goldChains, positionsFor } from './lengths.js';
 import type { TeacherClient } from '../teacher/types.js';
 import type { TrainProgress } from '../train/trainer.js';
 import { ChainVerifier, type VerifyStats } from '../verify/verifier.js';
@@ -72,7 +73,8 @@ export function syntheticSplit(
 
 /** The whole Socratic CoT pipeline: teacher -> verifier -> four students per seed -> evaluator -> reports. */
 export async function runDemo(options: DemoRunOptions): Promise<DemoResult> {
-  const { config, source, outDir } = options;
+  const { source, outDir } = options;
+  let config = options.config;
   const log = options.log ?? (() => {});
   const stages: Stage[] = [];
   const timed = async <T>(name: string, fn: () => Promise<T>): Promise<T> => {
@@ -84,6 +86,9 @@ export async function runDemo(options: DemoRunOptions): Promise<DemoResult> {
     }
   };
 
+  // Every example must fit the model before a single (possibly paid) teacher call is made.
+  const everyProblem = [...source.train, ...source.test];
+  assertFits(exampleLengths(everyProblem, goldChains(everyProblem)), config.autoPositions ? MAX_POSITIONS : config.size.n_positions, 'even before the teacher wrote a chain');
   const backend = await selectBackend(config.backend);
   log(`backend: ${backend.summary}`);
   await mkdir(outDir, { recursive: true });
@@ -98,14 +103,21 @@ export async function runDemo(options: DemoRunOptions): Promise<DemoResult> {
   log(`teacher wrote ${stats.total} chains; verifier kept ${stats.kept} and rejected ${stats.rejected} (${reasons || 'none'})`);
   const keptIds = new Set(verified.kept.map((c) => c.problemId));
   const data: StudentData = { problems: source.train.filter((p) => keptIds.has(p.id)), chains: verified.kept };
+  // The teacher's chains are known now: size the context from them, or check them, before any training.
+  const lengths = exampleLengths([...data.problems, ...source.test], new Map(data.chains.map((c) => [c.problemId, c])));
+  const size = { ...config.size, n_positions: config.autoPositions ? positionsFor(lengths, MAX_POSITIONS) : config.size.n_positions };
+  assertFits(lengths, size.n_positions, 'with the teacher\'s chains');
+  if (config.autoPositions) log(`context sized from the data: n_positions ${size.n_positions} (longest example ${Math.max(...lengths.values())} tokens)`);
+  config = { ...config, size };
 
   const runs: RunResult[] = [];
   for (const seed of config.seeds) runs.push(await runSeed(seed, data, source.test, config, backend, timed, options));
 
   const summary = summarize(runs);
+  const comparisons = armComparisons(runs, summary);
   const findings = [
-    orderingFinding(summary),
-    ...socraticComparisons(summary),
+    orderingFinding(summary, comparisons),
+    ...comparisons.map(describeComparison),
     `The verifier rejected ${stats.rejected} of ${stats.total} teacher chains (${reasons || 'none'}); every student trained on the ${stats.kept} kept ones.`,
   ];
   const baselines = source.test.some((p) => p.dataset === 'strategyqa')
@@ -131,6 +143,7 @@ export async function runDemo(options: DemoRunOptions): Promise<DemoResult> {
     },
     runs,
     summary,
+    comparisons,
     baselines,
     stages,
     findings,
@@ -139,47 +152,52 @@ export async function runDemo(options: DemoRunOptions): Promise<DemoResult> {
   return { report, paths, verify: stats };
 }
 
+/** GPT-2's own context; an automatically sized student never exceeds it. */
+const MAX_POSITIONS = 1024;
+
 type Timed = <T>(name: string, fn: () => Promise<T>) => Promise<T>;
 
 async function runSeed(seed: number, data: StudentData, test: Problem[], config: DemoConfig, backend: BackendReport, timed: Timed, options: DemoRunOptions): Promise<RunResult> {
   const log = options.log ?? (() => {});
   // One vocabulary for all arms, so every arm has exactly the same model size.
   const tokenizer = tokenizerForTexts(trainingTexts(data, ['answer-only', 'cot', 'unified', 'qg', 'qa']));
-  const common = { size: config.size, tokenizer, backend, seed };
-  const trainOptions = (arm: string): StudentTrainOptions => ({
-    batchSize: config.batchSize,
-    maxSteps: config.steps,
-    lr: config.lr,
-    warmupSteps: Math.max(1, Math.floor(config.steps / 10)),
+  const ctx: ArmContext = {
+    size: config.size,
+    tokenizer,
+    backend,
     seed,
-    onProgress: (progress) => options.onTrainProgress?.({ seed, arm, progress }),
-  });
+    steps: config.steps,
+    maxSteps: config.maxSteps,
+    trainOptions: (arm, steps) => ({
+      batchSize: config.batchSize,
+      maxSteps: steps,
+      lr: config.lr,
+      warmupSteps: Math.max(1, Math.floor(steps / 10)),
+      seed,
+      onProgress: (progress) => options.onTrainProgress?.({ seed, arm, progress }),
+    }),
+  };
   const losses: Record<string, number[]> = {};
-  const arms: Array<{ name: string; kind: StudentKind; solver: Solver & { dispose(): void; save(dir: string): Promise<void> } }> = [];
-
-  for (const [name, kind, make] of [
-    ['Answer-only', 'answer-only', () => AnswerOnlyStudent.create(common)],
-    ['CoT', 'cot', () => CoTStudent.create(common)],
-    ['Unified Socratic', 'unified', () => UnifiedStudent.create(common)],
-  ] as const) {
-    const student = await make();
-    const r = await timed(`train ${name} (seed ${seed})`, () => student.train(data, trainOptions(name)));
-    losses[name] = r.losses;
-    log(`seed ${seed} · ${name}: ${r.steps} steps, final loss ${r.losses.at(-1)?.toFixed(3)} (${r.wallSeconds.toFixed(1)} s)`);
-    arms.push({ name, kind, solver: student });
+  const arms: TrainedArm[] = [];
+  for (const id of config.arms) {
+    const spec = ARMS[id];
+    const arm = await timed(`train ${spec.name} (seed ${seed})`, () => spec.train(data, ctx));
+    Object.assign(losses, arm.losses);
+    const finals = Object.entries(arm.losses).map(([k, v]) => `${k} ${v.at(-1)?.toFixed(3)}`).join(', ');
+    log(`seed ${seed} · ${spec.name}: final loss ${finals} (${arm.seconds.toFixed(1)} s)`);
+    arms.push(arm);
   }
-  const iterative = await IterativeStudent.create({ qgSize: config.size, qaSize: config.size, tokenizer, backend, seed, maxSteps: config.maxSteps });
-  const ir = await timed(`train Iterative QG+QA (seed ${seed})`, () => iterative.train(data, trainOptions('Iterative')));
-  losses['Iterative/QG'] = ir.qg.losses;
-  losses['Iterative/QA'] = ir.qa.losses;
-  log(`seed ${seed} · Iterative: QG loss ${ir.qg.losses.at(-1)?.toFixed(3)}, QA loss ${ir.qa.losses.at(-1)?.toFixed(3)} (${(ir.qg.wallSeconds + ir.qa.wallSeconds).toFixed(1)} s)`);
-  arms.push({ name: 'Iterative Socratic (QG+QA)', kind: 'iterative', solver: iterative });
 
-  const results = await timed(`evaluate (seed ${seed})`, () => evaluateStudents(arms, test, { maxSteps: config.maxSteps, batchSize: 100 }));
+  const results = await timed(`evaluate (seed ${seed})`, () => evaluateStudents(arms, test, { maxSteps: config.maxSteps, batchSize: 100, attribution: config.attribution }));
   for (const a of results) log(`seed ${seed} · ${a.name}: accuracy ${(100 * a.flexible).toFixed(1)}% flexible, ${(100 * a.strict).toFixed(1)}% strict (${a.wallSeconds.toFixed(1)} s)`);
   // The first seed's students are kept so `solve --student` and the browser example can use them.
   if (seed === config.seeds[0]) {
-    for (const a of arms) await a.solver.save(join(options.outDir, 'students', a.kind));
+    const saved = new Set<string>();
+    for (const a of arms) {
+      if (saved.has(a.solver.kind)) continue;
+      saved.add(a.solver.kind);
+      await a.solver.save(join(options.outDir, 'students', a.solver.kind));
+    }
     log(`saved seed ${seed}'s students under ${join(options.outDir, 'students')}/`);
   }
   for (const a of arms) a.solver.dispose();

@@ -2,7 +2,8 @@ import { resolve } from 'node:path';
 import type { BackendPreference } from '../../backend/types.js';
 import { SocraticDataset } from '../../data/dataset.js';
 import { CliUsageError } from '../../errors.js';
-import { markdownTable } from '../../eval/report.js';
+import { attributionTable, comparisonsTable, markdownTable } from '../../eval/report.js';
+import { ARM_IDS, isArmId } from '../../demo/arms.js';
 import { DEMO_PRESETS, type DemoConfig } from '../../demo/config.js';
 import { runDemo, syntheticSplit, type DemoSource } from '../../demo/pipeline.js';
 import { OpenAICompatibleTeacher } from '../../teacher/openai.js';
@@ -13,17 +14,25 @@ import { trainProgressPrinter } from './progress.js';
 
 const HELP = `usage: socratic-distill demo [--quick] [--out ./demo-output] [--seeds 0,1,2] [--steps N] [--backend auto|cpu|native|wasm|tfjs-cpu]
          [--teacher simulated|openai] [--dataset synthetic|gsm8k] [--data <gsm8k dir or file>] [--train N] [--test N]
+         [--arms ${ARM_IDS.join(',')}] [--n-positions N|auto]
 
 Runs the whole pipeline offline: synthetic multi-step problems -> SimulatedTeacher (~15% flawed chains)
 -> ChainVerifier -> answer-only, CoT, Unified and Iterative students trained from scratch with the same
 model size and budget -> Evaluator. Prints the results table and writes report.html / report.json / report.md.
 --quick is a ~2 minute smoke run (1 seed, small models). With --teacher openai (needs OPENAI_BASE_URL)
-and --dataset gsm8k --data <path>, the same pipeline runs on real data with a real teacher.`;
+and --dataset gsm8k --data <path>, the same pipeline runs on real data with a real teacher.
+
+--seeds       the same seeds for every arm; comparisons are paired by seed with a 95% CI (use >= 10 seeds
+              for verdicts that mean something)
+--arms        which students to compare (default answer-only,cot,unified,iterative)
+--n-positions the students' context; 'auto' (the default off the synthetic task) sizes it from the
+              longest example. Every example is checked before the first teacher call and again
+              before training, so a run never fails after the teacher has been paid.`;
 
 const FLAGS = {
   quick: { type: 'boolean' }, out: { type: 'string' }, seeds: { type: 'string' }, steps: { type: 'string' }, backend: { type: 'string' },
   teacher: { type: 'string' }, dataset: { type: 'string' }, data: { type: 'string' }, train: { type: 'string' }, test: { type: 'string' },
-  'error-rate': { type: 'string' }, help: { type: 'boolean', short: 'h' },
+  'error-rate': { type: 'string' }, arms: { type: 'string' }, 'n-positions': { type: 'string' }, help: { type: 'boolean', short: 'h' },
 } as const;
 
 export const command: CliCommand = {
@@ -41,8 +50,19 @@ export const command: CliCommand = {
       if (!Number.isInteger(n) || n < 0) throw new CliUsageError(`--seeds must be comma-separated integers, got '${s}'`);
       return n;
     });
+    const arms = stringFlag(v, 'arms')?.split(',').map((id) => {
+      if (!isArmId(id)) throw new CliUsageError(`--arms takes a comma-separated list of ${ARM_IDS.join('|')}, got '${id}'`);
+      return id;
+    });
+    const dataset = stringFlag(v, 'dataset') ?? 'synthetic';
+    const positions = stringFlag(v, 'n-positions') ?? (dataset === 'synthetic' ? String(base.size.n_positions) : 'auto');
+    const nPositions = positions === 'auto' ? base.size.n_positions : Number(positions);
+    if (!Number.isInteger(nPositions) || nPositions < 16 || nPositions > 1024) throw new CliUsageError(`--n-positions must be 'auto' or an integer in 16..1024, got '${positions}'`);
     const config: DemoConfig = {
       ...base,
+      size: { ...base.size, n_positions: nPositions },
+      autoPositions: positions === 'auto',
+      arms: arms ?? base.arms,
       seeds: seeds ?? [...base.seeds],
       steps: intFlag(v, 'steps', 1) ?? base.steps,
       trainProblems: intFlag(v, 'train', 1) ?? base.trainProblems,
@@ -51,7 +71,7 @@ export const command: CliCommand = {
       backend: (stringFlag(v, 'backend') as BackendPreference | undefined) ?? base.backend,
     };
     const outDir = resolve(stringFlag(v, 'out') ?? './demo-output');
-    const source = await demoSource(config, stringFlag(v, 'teacher') ?? 'simulated', stringFlag(v, 'dataset') ?? 'synthetic', stringFlag(v, 'data'));
+    const source = await demoSource(config, stringFlag(v, 'teacher') ?? 'simulated', dataset, stringFlag(v, 'data'));
     const started = performance.now();
     let current = '';
     const bar = trainProgressPrinter(() => current);
@@ -66,7 +86,10 @@ export const command: CliCommand = {
         bar(e.progress);
       },
     });
+    const attribution = attributionTable(result.report.summary);
     process.stdout.write(`\n${markdownTable(result.report)}\n\n${result.report.findings.join('\n')}\n`);
+    if (attribution) process.stdout.write(`\nWhere the Socratic students go wrong (see report.md for the definitions):\n${attribution}\n`);
+    process.stdout.write(`\nPaired per-seed differences (95% CI decides the verdict):\n${comparisonsTable(result.report.comparisons)}\n`);
     process.stdout.write(`\nwall time ${((performance.now() - started) / 1000).toFixed(0)} s; reports: ${result.paths.html}, ${result.paths.json}, ${result.paths.markdown}\n`);
     return 0;
   },

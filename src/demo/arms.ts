@@ -1,0 +1,78 @@
+import type { Solver } from '../eval/evaluator.js';
+import type { IterativePacking, StudentData, StudentTrainOptions } from '../students/common.js';
+import { IterativeStudent } from '../students/iterative.js';
+import type { BackendChoice, StudentModelSize } from '../students/lm.js';
+import { AnswerOnlyStudent, CoTStudent, UnifiedStudent } from '../students/single.js';
+import type { Tokenizer } from '../tokenizer/index.js';
+import type { TrainProgress } from '../train/trainer.js';
+
+/** What every arm of one seed shares: model size, vocabulary, backend, seed and the per-model step budget. */
+export interface ArmContext {
+  size: StudentModelSize;
+  tokenizer: Tokenizer;
+  backend: BackendChoice;
+  seed: number;
+  steps: number;
+  maxSteps: number;
+  trainOptions: (arm: string, steps: number) => StudentTrainOptions;
+}
+
+export interface TrainedArm {
+  name: string;
+  solver: Solver & { dispose(): void; save(dir: string): Promise<void> };
+  /** Loss curves by model: one entry for single-model arms, `<name>/QG` and `<name>/QA` for the pair. */
+  losses: Record<string, number[]>;
+  seconds: number;
+}
+
+interface ArmSpec {
+  name: string;
+  train(data: StudentData, ctx: ArmContext): Promise<TrainedArm>;
+}
+
+function single(name: string, make: typeof AnswerOnlyStudent | typeof CoTStudent | typeof UnifiedStudent): ArmSpec {
+  return {
+    name,
+    async train(data, ctx) {
+      const student = await make.create({ size: ctx.size, tokenizer: ctx.tokenizer, backend: ctx.backend, seed: ctx.seed });
+      const r = await student.train(data, ctx.trainOptions(name, ctx.steps));
+      return { name, solver: student, losses: { [name]: r.losses }, seconds: r.wallSeconds };
+    },
+  };
+}
+
+/**
+ * The Iterative pair. `stepShare` scales each model's steps: 1 gives QG and QA the full budget each
+ * (the paper's two-model setup, twice a single model's optimizer steps); 0.5 gives the pair the same
+ * total optimizer steps as one single-model arm.
+ */
+function iterative(name: string, packing: IterativePacking, stepShare: number): ArmSpec {
+  return {
+    name,
+    async train(data, ctx) {
+      const student = await IterativeStudent.create({ qgSize: ctx.size, qaSize: ctx.size, tokenizer: ctx.tokenizer, backend: ctx.backend, seed: ctx.seed, maxSteps: ctx.maxSteps });
+      const steps = Math.max(1, Math.round(ctx.steps * stepShare));
+      const r = await student.train(data, { ...ctx.trainOptions(name, steps), packing });
+      return { name, solver: student, losses: { [`${name}/QG`]: r.qg.losses, [`${name}/QA`]: r.qa.losses }, seconds: r.qg.wallSeconds + r.qa.wallSeconds };
+    },
+  };
+}
+
+/** Every arm the demo can run, by id. The default set is the paper's four. */
+export const ARMS = {
+  'answer-only': single('Answer-only', AnswerOnlyStudent),
+  cot: single('CoT', CoTStudent),
+  unified: single('Unified Socratic', UnifiedStudent),
+  iterative: iterative('Iterative Socratic (QG+QA)', 'per-chain', 1),
+  'iterative-per-step': iterative('Iterative, per-step pairs', 'per-step', 1),
+  'iterative-half': iterative('Iterative, half steps each', 'per-chain', 0.5),
+  'iterative-per-step-half': iterative('Iterative, per-step pairs, half steps each', 'per-step', 0.5),
+} as const satisfies Record<string, ArmSpec>;
+
+export type ArmId = keyof typeof ARMS;
+export const ARM_IDS = Object.keys(ARMS) as ArmId[];
+export const DEFAULT_ARMS: readonly ArmId[] = ['answer-only', 'cot', 'unified', 'iterative'];
+
+export function isArmId(id: string): id is ArmId {
+  return Object.hasOwn(ARMS, id);
+}
