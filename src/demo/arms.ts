@@ -58,6 +58,21 @@ function iterative(name: string, packing: IterativePacking, stepShare: number): 
   };
 }
 
+/**
+ * One model plays both turns: trained on the Unified format (whole chains, loss on every turn),
+ * then run turn by turn like the pair. Same optimizer steps as one single-model arm.
+ */
+function sharedIterative(name: string): ArmSpec {
+  return {
+    name,
+    async train(data, ctx) {
+      const unified = await UnifiedStudent.create({ size: ctx.size, tokenizer: ctx.tokenizer, backend: ctx.backend, seed: ctx.seed });
+      const r = await unified.train(data, ctx.trainOptions(name, ctx.steps));
+      return { name, solver: new IterativeStudent(unified.lm, unified.lm, ctx.maxSteps), losses: { [name]: r.losses }, seconds: r.wallSeconds };
+    },
+  };
+}
+
 /** Every arm the demo can run, by id. The default set is the paper's four. */
 export const ARMS = {
   'answer-only': single('Answer-only', AnswerOnlyStudent),
@@ -67,6 +82,7 @@ export const ARMS = {
   'iterative-per-step': iterative('Iterative, per-step pairs', 'per-step', 1),
   'iterative-half': iterative('Iterative, half steps each', 'per-chain', 0.5),
   'iterative-per-step-half': iterative('Iterative, per-step pairs, half steps each', 'per-step', 0.5),
+  'iterative-shared': sharedIterative('Iterative, one shared model'),
 } as const satisfies Record<string, ArmSpec>;
 
 export type ArmId = keyof typeof ARMS;

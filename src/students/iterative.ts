@@ -171,7 +171,8 @@ export class IterativeStudent {
   }
 
   dispose(): void {
-    for (const m of [this.qg, this.qa]) if (m instanceof StudentLM) m.dispose();
+    // One model may play both turns (a shared model); dispose it once.
+    for (const m of new Set([this.qg, this.qa])) if (m instanceof StudentLM) m.dispose();
   }
 
   /** Training and saving need real models, not scripted generators. */
