@@ -156,6 +156,26 @@ describe('what each family asks for', () => {
     }
   });
 
+  it('keeps every value within [0, maxResult] under tight and unusual options', () => {
+    const variants = [
+      { maxResult: 40, maxOperand: 20, maxFactor: 3 },
+      { minSteps: 1, maxSteps: 8, maxResult: 30, maxOperand: 9 },
+      { operations: ['add', 'sub'] as const, maxOperand: 9, maxResult: 18 },
+      { operations: ['mul', 'add'] as const, maxFactor: 4 },
+    ];
+    for (const family of SYNTHETIC_FAMILIES) {
+      for (const v of variants) {
+        const options = { ...v, operations: v.operations ? [...v.operations] : undefined };
+        for (const p of generateSynthetic({ count: 150, seed: 9, family, ...options })) {
+          const maxResult = options.maxResult ?? 100;
+          for (const s of goldChain(p)!.steps) expect(s.answer as number, `${family} ${p.question}`).toBeLessThanOrEqual(maxResult);
+          for (const s of goldChain(p)!.steps) expect(s.answer as number).toBeGreaterThanOrEqual(0);
+          if (family !== 'chain') expect(solvePlan(syntheticPlan(p)!).answer).toBe(p.answer);
+        }
+      }
+    }
+  });
+
   it('rejects unknown families and bad family options', () => {
     expect(() => generateSynthetic({ count: 1, family: 'nope' as never })).toThrow(RangeError);
     expect(() => generateSynthetic({ count: 1, family: 'entities', people: 4 })).toThrow(RangeError);

@@ -42,6 +42,9 @@ export function nextOp(rng: Rng, x: number, o: ResolvedSyntheticOptions, operati
       if (divisors.length > 0) candidates.push({ op, operand: rng.pick(divisors) });
     }
   }
-  if (candidates.length === 0) return { op: 'add', operand: lo };
-  return rng.pick(candidates);
+  if (candidates.length > 0) return rng.pick(candidates);
+  // The allowed operations cannot go on within the limits (e.g. only add and mul at maxResult):
+  // step back by subtraction rather than break maxResult. Default operations never get here.
+  if (x - 1 >= lo) return { op: 'sub', operand: between(rng, lo, Math.min(o.maxOperand, x - 1)) };
+  return { op: 'add', operand: lo };
 }
