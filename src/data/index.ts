@@ -1,6 +1,9 @@
 export * from './schema.js';
 export { SocraticDataset, seededSplit, TRAIN_FRACTION, type DatasetFormat, type LoadDatasetOptions, type Split } from './dataset.js';
-export { generateSynthetic, syntheticProblem, applyOp, type SyntheticOp, type SyntheticOptions, type SyntheticProgram } from './synthetic.js';
+export {
+  generateSynthetic, syntheticProblem, applyOp, syntheticPlan, solvePlan, SYNTHETIC_FAMILIES,
+  type SyntheticOp, type SyntheticOptions, type SyntheticProgram, type SyntheticFamily, type SyntheticPlan, type PlanStep, type PlanOperand, type ReplayOptions,
+} from './synthetic.js';
 export { SCENARIOS, NAMES, type Scenario } from './synthetic-templates.js';
 export { goldChain, goldSteps, goldRationale } from './gold.js';
 export { parseGsm8kAnswer, stepResult, stripCalculatorNotes, type ParsedGsm8kAnswer } from './gsm8k.js';

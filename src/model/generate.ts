@@ -9,6 +9,8 @@ export interface GeneratedToken {
   token: number;
   /** 0 for the first new token of the call. */
   step: number;
+  /** True when the token came from `forceTokens` instead of the sampler. */
+  forced?: boolean;
 }
 
 export interface GPT2GenerateOptions extends SamplingOptions {
@@ -30,6 +32,16 @@ export interface GPT2GenerateOptions extends SamplingOptions {
    * token that neither was eos nor completed a stop sequence.
    */
   shouldStop?: (row: number, tokens: readonly number[]) => boolean;
+  /**
+   * Tokens to write into a row instead of sampling, e.g. a calculator's result. Asked after each
+   * sampled token of a row that is still running, with the row's new tokens so far. The ids it
+   * returns replace sampling for that row on its next steps, one per step, while the other rows
+   * keep sampling, so the batch stays rectangular. They are fed through the cache (or the
+   * full sequence) as if sampled, count against `maxNewTokens`, reach `onToken` with
+   * `forced: true`, and end the row on eos or a stop like sampled ones. Not asked again until they
+   * are all written.
+   */
+  forceTokens?: (row: number, tokens: readonly number[]) => readonly number[] | undefined;
 }
 
 export interface GenerateDefaults {
@@ -103,6 +115,10 @@ export async function generateTokens(
   const rows: RowState[] = Array.from({ length: B }, (_, b) => new RowState(eos, stops, shouldStop && (() => shouldStop(b, rows[b]!.tokens))));
   if (options.maxNewTokens === 0) return rows.map((r) => r.tokens);
 
+  const { forceTokens } = options;
+  // Per-row queue of tokens still to be forced; a row with a queue takes its next token from it.
+  const pending: number[][] = rows.map(() => []);
+
   const stepper = options.useCache === false ? await FullSequenceStepper.start(core, batch) : await CachedStepper.start(core, batch, options.maxNewTokens);
   try {
     let logits = stepper.firstLogits;
@@ -110,10 +126,17 @@ export async function generateTokens(
       const next = new Int32Array(B).fill(defaults.padId);
       rows.forEach((row, b) => {
         if (row.done) return;
-        const token = sampler.pick(logits, b * V, V);
-        options.onToken?.({ row: b, token, step });
+        const queue = pending[b]!;
+        const forced = queue.length > 0;
+        const token = forced ? queue.shift()! : sampler.pick(logits, b * V, V);
+        options.onToken?.(forced ? { row: b, token, step, forced } : { row: b, token, step });
         row.push(token);
         next[b] = token;
+        if (forced || row.done || !forceTokens) return;
+        const ids = forceTokens(b, row.tokens);
+        if (!ids) return;
+        for (const id of ids) if (!(Number.isInteger(id) && id >= 0 && id < V)) throw new ShapeError(`generate: forceTokens gave id ${id}, outside [0, ${V})`);
+        queue.push(...ids);
       });
       if (step + 1 >= options.maxNewTokens || rows.every((r) => r.done)) break;
       logits = await stepper.step(next, nextPositions);

@@ -56,6 +56,8 @@ export interface SolveOptions {
   selfConsistency?: { k: number; temperature?: number; topK?: number; seed?: number };
   maxNewTokens?: number;
   batchSize?: number;
+  /** Let the calculator write the result after each `<expression> =` the student writes (GenerateTextOptions.calculator). Default false. */
+  calculator?: boolean;
 }
 
 /** A tokenizer whose trimmed vocabulary covers the texts; unseen tokens later map to `<unk>`. */

@@ -3,6 +3,7 @@ import type { TokenCodec } from '../train/codec.js';
 import { generateTokens } from '../model/generate.js';
 import type { SamplingOptions } from '../model/sampling.js';
 import { Rng } from '../util/rng.js';
+import { tryEvaluate } from '../verify/expr.js';
 
 export interface GenerateTextOptions {
   /** Upper bound on new tokens per prompt (also capped by n_positions). */
@@ -16,6 +17,13 @@ export interface GenerateTextOptions {
   stopSequences?: readonly string[];
   /** Prompts decoded together in one KV-cached batch. Default 32. */
   batchSize?: number;
+  /**
+   * Calculator (default false): when a row's text ends with an arithmetic expression and `=`
+   * (`Tom has 5 + 3 =`), the safe expression parser computes it and ` 8` is written in as if the
+   * model had, the way GSM8K's calculator annotations were meant to be used. Inside a calculator
+   * note (`<<5+3=`) the result goes in without the space. Fires once per `=`.
+   */
+  calculator?: boolean;
 }
 
 /** Anything that continues prompts with text: a trained student model, or a scripted stand-in in tests. */
@@ -64,7 +72,12 @@ async function decodeChunk(core: TransformerCore, codec: TokenCodec, rows: numbe
   const sampling: SamplingOptions = options.greedy === false ? { greedy: false, temperature: Math.max(1e-4, options.temperature ?? 1), topK: options.topK, seed } : { greedy: true };
   // Text stops: a stop string may be split over tokens in several ways, so match on the decoded text.
   const shouldStop = stops.length ? (_row: number, ids: readonly number[]): boolean => firstStop(codec.decode(ids), stops) >= 0 : undefined;
-  const generated = await generateTokens(core, rows, { ...sampling, maxNewTokens, ...(shouldStop ? { shouldStop } : {}) }, { eosId: codec.eosId, padId: codec.eosId });
+  const forceTokens = options.calculator ? calculatorTokens(codec) : undefined;
+  const generated = await generateTokens(
+    core, rows,
+    { ...sampling, maxNewTokens, ...(shouldStop ? { shouldStop } : {}), ...(forceTokens ? { forceTokens } : {}) },
+    { eosId: codec.eosId, padId: codec.eosId },
+  );
   return generated.map((ids) => {
     const text = codec.decode(ids);
     const cut = firstStop(text, stops);
@@ -79,4 +92,86 @@ function firstStop(text: string, stops: readonly string[]): number {
     if (i >= 0 && (best < 0 || i < best)) best = i;
   }
   return best;
+}
+
+/** Characters an arithmetic expression may contain (those the safe parser reads). */
+const EXPRESSION_CHAR = /[\d.,+\-*/^() $x×÷]/;
+/** Where an expression may begin: a number, a sign, a bracket or a currency sign. */
+const EXPRESSION_START = /[\d.(\-$]/;
+/** A binary operator between two operands: `5 + 3`, `(2)*4`, `3 x 4`. */
+const BINARY_OPERATOR = /[\d)]\s*[-+*/^x×÷]\s*[-\d.($]/;
+
+/**
+ * What the calculator writes after `text`, or undefined when `text` does not end with
+ * `<expression> =`. The expression is the longest arithmetic suffix before the `=` that the safe
+ * parser accepts and that has at least one operator. Results are written like the training
+ * data: integers without decimals, otherwise at most 2 decimals (`2.5`, `0.33`).
+ */
+export function calculatorCompletion(text: string): string | undefined {
+  if (!text.endsWith('=') || /[=<>!]$/.test(text.slice(0, -1))) return undefined;
+  const before = text.slice(0, -1);
+  let from = before.length;
+  while (from > 0 && EXPRESSION_CHAR.test(before[from - 1]!)) from--;
+  for (let i = from; i < before.length; i++) {
+    // Start at a word boundary, so the `x` of `box` is not read as a multiplication sign.
+    if (!EXPRESSION_START.test(before[i]!) || (i > 0 && /[\p{L}\d]/u.test(before[i - 1]!))) continue;
+    const expression = before.slice(i).trim();
+    if (!BINARY_OPERATOR.test(expression)) continue;
+    const value = tryEvaluate(expression);
+    if (value === undefined) continue;
+    const result = formatResult(value);
+    if (result === undefined) return undefined;
+    // In a `<<5+3=8>>` note the result follows the `=` directly; in a sentence after a space.
+    return before.slice(0, i).endsWith('<<') ? result : ` ${result}`;
+  }
+  return undefined;
+}
+
+function formatResult(value: number): string | undefined {
+  const rounded = Number(value.toFixed(2));
+  if (!Number.isFinite(rounded) || Math.abs(rounded) >= 1e15) return undefined;
+  return String(rounded === 0 ? 0 : rounded);
+}
+
+/**
+ * The generate loop's forceTokens hook for the calculator. The text is only decoded when the
+ * newest token contains `=`, and each `=` fires at most once per row.
+ */
+function calculatorTokens(codec: TokenCodec): (row: number, ids: readonly number[]) => number[] | undefined {
+  const firedAt = new Map<number, number>();
+  return (row, ids) => {
+    if (!codec.decode(ids.slice(-1)).includes('=')) return undefined;
+    const text = codec.decode(ids);
+    if ((firedAt.get(row) ?? -1) >= text.length - 1) return undefined;
+    const completion = calculatorCompletion(text);
+    if (completion === undefined) return undefined;
+    firedAt.set(row, text.length - 1);
+    return encodeExactly(codec, completion);
+  };
+}
+
+/**
+ * Ids that decode back to exactly `text`. GPT-2 BPE splits ` 124` the same way alone as inside a
+ * sentence (numbers are their own pre-tokens), so the whole text is tried first; a trimmed
+ * vocabulary may lack that token (it would become `<unk>`), so then the longest pieces it does have.
+ */
+export function encodeExactly(codec: TokenCodec, text: string): number[] | undefined {
+  const exact = (t: string): number[] | undefined => {
+    try {
+      const ids = codec.encode(t);
+      return codec.decode(ids) === t ? ids : undefined;
+    } catch {
+      return undefined;
+    }
+  };
+  const out: number[] = [];
+  for (let i = 0; i < text.length; ) {
+    let j = text.length;
+    let ids: number[] | undefined;
+    for (; j > i && !(ids = exact(text.slice(i, j))); j--);
+    if (!ids) return undefined;
+    out.push(...ids);
+    i = j;
+  }
+  return out;
 }

@@ -47,13 +47,13 @@ export abstract class SingleModelStudent {
     const maxNewTokens = options.maxNewTokens ?? this.lm.config.n_positions;
     const sc = options.selfConsistency;
     if (!sc || sc.k <= 1) {
-      const texts = await this.lm.generate(prompts, { maxNewTokens, batchSize: options.batchSize });
+      const texts = await this.lm.generate(prompts, { maxNewTokens, batchSize: options.batchSize, calculator: options.calculator });
       return texts.map((t, i) => this.parse(t, problems[i]!));
     }
     const samples: StudentSolution[][] = problems.map(() => []);
     for (let s = 0; s < sc.k; s++) {
       const texts = await this.lm.generate(prompts, {
-        maxNewTokens, batchSize: options.batchSize, greedy: false, temperature: sc.temperature ?? 0.7, topK: sc.topK, seed: (sc.seed ?? 0) * 1000 + s,
+        maxNewTokens, batchSize: options.batchSize, calculator: options.calculator, greedy: false, temperature: sc.temperature ?? 0.7, topK: sc.topK, seed: (sc.seed ?? 0) * 1000 + s,
       });
       texts.forEach((t, i) => samples[i]!.push(this.parse(t, problems[i]!)));
     }

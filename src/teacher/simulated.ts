@@ -1,6 +1,6 @@
 import { goldChain } from '../data/gold.js';
 import type { Problem, SocraticChain, SocraticStep } from '../data/schema.js';
-import { applyOp, renderSyntheticSteps, type SyntheticProgram } from '../data/synthetic.js';
+import { skippableSteps, solvePlan, syntheticPlan, type SyntheticPlan } from '../data/synthetic-plan.js';
 import { TeacherError } from '../errors.js';
 import { Rng } from '../util/rng.js';
 import { throwIfAborted, type TeacherClient, type TeacherRequestOptions } from './types.js';
@@ -23,18 +23,22 @@ function hashString(s: string, seed: number): number {
   return h;
 }
 
-function round2(n: number): number {
-  return Number(n.toFixed(2));
-}
-
 /** A nonzero offset that keeps a value non-negative. */
 function offset(rng: Rng, value: number): number {
   const deltas = [-2, -1, 1, 2, 3].filter((d) => value + d >= 0);
   return rng.pick(deltas);
 }
 
-function isProgram(v: unknown): v is SyntheticProgram {
-  return typeof v === 'object' && v !== null && Array.isArray((v as SyntheticProgram).ops) && typeof (v as SyntheticProgram).start === 'number';
+/** The synthetic plan behind a problem's gold steps, when there is one that matches them. */
+function planFor(problem: Problem, gold: readonly SocraticStep[]): SyntheticPlan | undefined {
+  const plan = syntheticPlan(problem);
+  return plan && plan.steps.length === gold.length ? plan : undefined;
+}
+
+/** A skipped step needs two steps and (for synthetic plans) a step that only updates a value. */
+function canSkip(problem: Problem, gold: readonly SocraticStep[]): boolean {
+  const plan = planFor(problem, gold);
+  return gold.length >= 2 && (!plan || skippableSteps(plan).length > 0);
 }
 
 /**
@@ -67,7 +71,7 @@ export class SimulatedTeacher implements TeacherClient {
   plannedError(problem: Problem, sampleIndex: number): SimulatedErrorKind | null {
     const rng = this.rng(problem, sampleIndex);
     const kind = rng.next() < this.errorRate ? rng.pick(this.kinds) : null;
-    return kind === 'skipped-step' && (goldChain(problem)?.steps.length ?? 0) < 2 ? 'wrong-final-answer' : kind;
+    return kind === 'skipped-step' && !canSkip(problem, goldChain(problem)?.steps ?? []) ? 'wrong-final-answer' : kind;
   }
 
   async decompose(problem: Problem, options: TeacherRequestOptions = {}): Promise<SocraticChain[]> {
@@ -99,28 +103,28 @@ export class SimulatedTeacher implements TeacherClient {
   private corrupt(problem: Problem, gold: SocraticStep[], sampleIndex: number): { steps: SocraticStep[]; finalAnswer: SocraticChain['finalAnswer'] } {
     const rng = this.rng(problem, sampleIndex);
     let kind: SimulatedErrorKind | null = rng.next() < this.errorRate ? rng.pick(this.kinds) : null;
-    if (kind === 'skipped-step' && gold.length < 2) kind = 'wrong-final-answer';
+    if (kind === 'skipped-step' && !canSkip(problem, gold)) kind = 'wrong-final-answer';
     if (kind === null) return { steps: gold, finalAnswer: problem.answer };
     if (kind === 'wrong-final-answer') {
       const a = problem.answer;
       return { steps: gold, finalAnswer: typeof a === 'number' ? a + offset(rng, a) : typeof a === 'boolean' ? !a : `${a}?` };
     }
-    const program = problem.meta?.program;
-    if (isProgram(program) && program.ops.length === gold.length) return this.corruptProgram(problem, program, kind, rng);
+    const plan = planFor(problem, gold);
+    if (plan) return this.corruptPlan(plan, kind, rng);
     return this.corruptText(problem, gold, kind, rng);
   }
 
-  /** Synthetic problems: replay the program with the slip, so later steps build on the wrong value. */
-  private corruptProgram(problem: Problem, program: SyntheticProgram, kind: SimulatedErrorKind, rng: Rng) {
-    const k = rng.int(program.ops.length);
-    const ops = kind === 'skipped-step' ? program.ops.filter((_, i) => i !== k) : program.ops;
-    const values = [program.start];
-    ops.forEach(({ op, operand }, i) => {
-      let r = round2(applyOp(values[i]!, op, operand));
-      if (kind === 'wrong-step-result' && i === k) r += offset(rng, r);
-      values.push(r);
-    });
-    return { steps: renderSyntheticSteps(problem, values, ops), finalAnswer: values.at(-1)! };
+  /** Synthetic problems (every family): replay the plan with the slip, so later steps build on the wrong value. */
+  private corruptPlan(plan: SyntheticPlan, kind: SimulatedErrorKind, rng: Rng) {
+    let slipped: ReturnType<typeof solvePlan>;
+    if (kind === 'skipped-step') {
+      const skippable = skippableSteps(plan);
+      slipped = solvePlan(plan, { skip: skippable[rng.int(skippable.length)]! });
+    } else {
+      const k = rng.int(plan.steps.length);
+      slipped = solvePlan(plan, { override: (i, r) => (i === k ? r + offset(rng, r) : r) });
+    }
+    return { steps: slipped.steps, finalAnswer: slipped.answer };
   }
 
   /** Other gold chains: edit the text of one step (its note, trailing result and answer). */

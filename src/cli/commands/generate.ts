@@ -1,4 +1,6 @@
+import { SocraticDataset } from '../../data/dataset.js';
 import { datasetFromArgs } from '../../data/load.js';
+import { SYNTHETIC_FAMILIES, type SyntheticFamily, type SyntheticOptions } from '../../data/synthetic.js';
 import { CliUsageError } from '../../errors.js';
 import { generateChains, type GenerateProgress, type GenerateSummary } from '../../generate/index.js';
 import { AnnotationTeacher, OpenAICompatibleTeacher, SimulatedTeacher, type TeacherClient } from '../../teacher/index.js';
@@ -9,11 +11,13 @@ const HELP = `usage: socratic-distill generate --teacher openai|annotation|simul
          [--data <path>] [--split train|test|all] [--limit N] [--samples K] [--concurrency C] --out chains.jsonl
          [--base-url URL] [--model M] [--mode socratic|cot] [--temperature T] [--seed S] [--count N]
          [--error-rate R] [--timeout-ms MS] [--max-retries N] [--price-prompt USD] [--price-completion USD] [--json]
+         [--family chain|long|distractors|entities|planning] [--min-steps N] [--max-steps N] [--distractors N] [--people 2|3]
 
 Asks a teacher for Socratic chains and appends them to --out. Rerun the same command to resume:
 finished problems are skipped, failed ones (listed in <out>.failures.json) are tried again.
 The OpenAI teacher reads OPENAI_API_KEY (never pass keys on the command line) and OPENAI_BASE_URL.
---price-* are USD per million tokens, for the cost summary. Ctrl-C stops cleanly.`;
+--price-* are USD per million tokens, for the cost summary. Ctrl-C stops cleanly.
+--family and the flags after it choose the kind of --dataset synthetic problem (docs/data.md).`;
 
 const FLAGS = {
   teacher: { type: 'string' }, dataset: { type: 'string' }, data: { type: 'string' }, split: { type: 'string' },
@@ -22,7 +26,25 @@ const FLAGS = {
   seed: { type: 'string' }, count: { type: 'string' }, 'error-rate': { type: 'string' }, 'timeout-ms': { type: 'string' },
   'max-retries': { type: 'string' }, 'price-prompt': { type: 'string' }, 'price-completion': { type: 'string' },
   json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
+  family: { type: 'string' }, 'min-steps': { type: 'string' }, 'max-steps': { type: 'string' },
+  distractors: { type: 'string' }, people: { type: 'string' },
 } as const;
+
+/** The synthetic-family flags, or undefined when none is given (then the plain synthetic dataset is used). */
+function syntheticFlags(v: Record<string, unknown>): Partial<SyntheticOptions> | undefined {
+  const family = stringFlag(v, 'family');
+  if (family !== undefined && !(SYNTHETIC_FAMILIES as readonly string[]).includes(family)) {
+    throw new CliUsageError(`--family must be ${SYNTHETIC_FAMILIES.join('|')}, got '${family}'`);
+  }
+  const options: Partial<SyntheticOptions> = {
+    ...(family === undefined ? {} : { family: family as SyntheticFamily }),
+    ...(v['min-steps'] === undefined ? {} : { minSteps: intFlag(v, 'min-steps', 1) }),
+    ...(v['max-steps'] === undefined ? {} : { maxSteps: intFlag(v, 'max-steps', 1) }),
+    ...(v.distractors === undefined ? {} : { distractors: intFlag(v, 'distractors', 1) }),
+    ...(v.people === undefined ? {} : { people: intFlag(v, 'people', 2) }),
+  };
+  return Object.keys(options).length > 0 ? options : undefined;
+}
 
 function makeTeacher(v: Record<string, unknown>): TeacherClient {
   const name = stringFlag(v, 'teacher');
@@ -44,6 +66,18 @@ function makeTeacher(v: Record<string, unknown>): TeacherClient {
     });
   }
   throw new CliUsageError(`--teacher must be openai|annotation|simulated${name ? `, got '${name}'` : ''}`);
+}
+
+/** As datasetFromArgs builds `--dataset synthetic`, with the family options; bad values are usage errors. */
+function syntheticDataset(options: Partial<SyntheticOptions>, count: number, seed: number, limit: number | undefined): SocraticDataset {
+  let d: SocraticDataset;
+  try {
+    d = SocraticDataset.synthetic({ ...options, count, seed });
+  } catch (err) {
+    if (err instanceof RangeError) throw new CliUsageError(`synthetic options: ${err.message}`);
+    throw err;
+  }
+  return limit !== undefined && limit < d.size ? SocraticDataset.fromProblems('synthetic', d.problems.slice(0, limit)) : d;
 }
 
 function bar(p: GenerateProgress): string {
@@ -77,10 +111,15 @@ export const command: CliCommand = {
     const mode = stringFlag(v, 'mode') ?? 'socratic';
     if (mode !== 'socratic' && mode !== 'cot') throw new CliUsageError(`--mode must be socratic|cot, got '${mode}'`);
     const teacher = makeTeacher(v);
-    const dataset = await datasetFromArgs({
-      dataset: stringFlag(v, 'dataset'), data: stringFlag(v, 'data'), split: stringFlag(v, 'split'),
-      seed: intFlag(v, 'seed') ?? 0, limit: intFlag(v, 'limit'), count: intFlag(v, 'count'),
-    });
+    const family = syntheticFlags(v);
+    if (family && stringFlag(v, 'dataset') !== 'synthetic') throw new CliUsageError('--family, --min-steps, --max-steps, --distractors and --people need --dataset synthetic');
+    const limit = intFlag(v, 'limit');
+    const dataset = family
+      ? syntheticDataset(family, intFlag(v, 'count') ?? limit ?? 1000, intFlag(v, 'seed') ?? 0, limit)
+      : await datasetFromArgs({
+          dataset: stringFlag(v, 'dataset'), data: stringFlag(v, 'data'), split: stringFlag(v, 'split'),
+          seed: intFlag(v, 'seed') ?? 0, limit, count: intFlag(v, 'count'),
+        });
     const pp = numberFlag(v, 'price-prompt');
     const pc = numberFlag(v, 'price-completion');
     const temperature = numberFlag(v, 'temperature', 0, 2);
