@@ -1,4 +1,5 @@
 import type { BackendPreference } from '../backend/types.js';
+import type { SyntheticFamily } from '../data/synthetic.js';
 import type { StudentModelSize } from '../students/lm.js';
 import { DEFAULT_ARMS, type ArmId } from './arms.js';
 
@@ -18,6 +19,8 @@ export interface DemoConfig {
   lr: number;
   /** Longest iterative decomposition at test time. */
   maxSteps: number;
+  /** Synthetic task family (see SYNTHETIC_FAMILIES); `chain` is the original single-quantity story. */
+  family: SyntheticFamily;
   /** Synthetic task shape: operations per problem and number ranges (see SyntheticOptions). */
   minOps: number;
   maxOps: number;
@@ -29,6 +32,8 @@ export interface DemoConfig {
   arms: readonly ArmId[];
   /** Probe the Socratic arms turn by turn (teacher-forced QG/QA accuracy, free-running first errors). */
   attribution: boolean;
+  /** Also evaluate every stepwise arm with the decode-time calculator, as separate rows. */
+  calculator: boolean;
 }
 
 /**
@@ -47,6 +52,7 @@ const FULL_DEMO: DemoConfig = {
   batchSize: 16,
   lr: 5e-3,
   maxSteps: 6,
+  family: 'chain',
   minOps: 2,
   maxOps: 3,
   maxOperand: 9,
@@ -55,6 +61,7 @@ const FULL_DEMO: DemoConfig = {
   backend: 'auto',
   arms: DEFAULT_ARMS,
   attribution: true,
+  calculator: false,
 };
 
 /** --quick is the full demo with fewer training problems, one seed and fewer steps; the task and model stay the same. */

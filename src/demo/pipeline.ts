@@ -8,7 +8,7 @@ import { SocraticChainSchema, type Problem } from '../data/schema.js';
 import { evaluateStudents } from '../eval/evaluator.js';
 import { majorityClassBaseline } from '../eval/metrics.js';
 import { describeComparison } from '../eval/stats.js';
-import { armComparisons, orderingFinding, summarize, type EvalReport, type RunResult, type Stage } from '../eval/report.js';
+import { armComparisons, CALCULATOR_SUFFIX, orderingFinding, summarize, type EvalReport, type RunResult, type Stage } from '../eval/report.js';
 import { writeReport } from '../eval/write.js';
 import { generateChains } from '../generate/runner.js';
 import { readJsonl } from '../io/jsonl.js';
@@ -53,10 +53,10 @@ export interface DemoResult {
 
 /** Seeded synthetic train/test split; test problems whose text also occurs in train are dropped and replaced. */
 export function syntheticSplit(
-  config: Pick<DemoConfig, 'trainProblems' | 'testProblems' | 'minOps' | 'maxOps' | 'maxOperand' | 'maxFactor' | 'maxResult'>,
+  config: Pick<DemoConfig, 'trainProblems' | 'testProblems' | 'family' | 'minOps' | 'maxOps' | 'maxOperand' | 'maxFactor' | 'maxResult'>,
   seed = 0,
 ): { train: Problem[]; test: Problem[] } {
-  const opts = { seed, minSteps: config.minOps, maxSteps: config.maxOps, maxOperand: config.maxOperand, maxFactor: config.maxFactor, maxResult: config.maxResult };
+  const opts = { seed, family: config.family, minSteps: config.minOps, maxSteps: config.maxOps, maxOperand: config.maxOperand, maxFactor: config.maxFactor, maxResult: config.maxResult };
   const train = generateSynthetic({ ...opts, count: config.trainProblems });
   const seen = new Set(train.map((p) => p.question));
   const test: Problem[] = [];
@@ -188,7 +188,13 @@ async function runSeed(seed: number, data: StudentData, test: Problem[], config:
     arms.push(arm);
   }
 
-  const results = await timed(`evaluate (seed ${seed})`, () => evaluateStudents(arms, test, { maxSteps: config.maxSteps, batchSize: 100, attribution: config.attribution }));
+  const evalOptions = { maxSteps: config.maxSteps, batchSize: 100 };
+  const results = await timed(`evaluate (seed ${seed})`, () => evaluateStudents(arms, test, { ...evalOptions, attribution: config.attribution }));
+  if (config.calculator) {
+    // The same students again, with the safe parser writing every result: arithmetic slips vs reasoning.
+    const stepwise = arms.filter((a) => a.solver.kind !== 'answer-only').map((a) => ({ name: `${a.name}${CALCULATOR_SUFFIX}`, solver: a.solver }));
+    results.push(...(await timed(`evaluate with calculator (seed ${seed})`, () => evaluateStudents(stepwise, test, { ...evalOptions, calculator: true }))));
+  }
   for (const a of results) log(`seed ${seed} · ${a.name}: accuracy ${(100 * a.flexible).toFixed(1)}% flexible, ${(100 * a.strict).toFixed(1)}% strict (${a.wallSeconds.toFixed(1)} s)`);
   // The first seed's students are kept so `solve --student` and the browser example can use them.
   if (seed === config.seeds[0]) {

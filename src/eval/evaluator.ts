@@ -16,6 +16,8 @@ export interface ArmResult {
   /** Display name, e.g. `Iterative (QG+QA)`. */
   name: string;
   kind: StudentKind;
+  /** Decoded with the calculator (SolveOptions.calculator): arithmetic written by the safe parser. */
+  calculator?: boolean;
   scores: DatasetScore[];
   /** Accuracy over all problems (every dataset together). */
   strict: number;
@@ -50,6 +52,7 @@ export async function evaluateStudents(arms: ReadonlyArray<{ name: string; solve
     out.push({
       name,
       kind: solver.kind,
+      ...(options.calculator ? { calculator: true } : {}),
       scores,
       strict: scores.reduce((a, s) => a + s.strict * s.n, 0) / total,
       flexible: scores.reduce((a, s) => a + s.flexible * s.n, 0) / total,

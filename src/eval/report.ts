@@ -15,6 +15,8 @@ export interface RunResult {
 export interface ArmSummary {
   name: string;
   kind: StudentKind;
+  /** Rows decoded with the calculator. */
+  calculator?: boolean;
   seeds: number;
   strict: { mean: number; std: number; values: number[] };
   flexible: { mean: number; std: number; values: number[] };
@@ -58,6 +60,7 @@ export function summarize(runs: readonly RunResult[]): ArmSummary[] {
     return {
       name,
       kind: arms[0]!.kind,
+      ...(arms[0]!.calculator ? { calculator: true } : {}),
       seeds: arms.length,
       strict: { mean: s.mean, std: s.std, values: strict },
       flexible: { mean: f.mean, std: f.std, values: flexible },
@@ -161,6 +164,9 @@ export function markdownReport(report: EvalReport): string {
   ].join('\n');
 }
 
+/** Appended to an arm's name for its calculator row. */
+export const CALCULATOR_SUFFIX = ' + calculator';
+
 /** Each arm's flexible accuracy by seed, for pairing. */
 function bySeed(runs: readonly RunResult[], name: string): Map<number, number> {
   const out = new Map<number, number>();
@@ -173,10 +179,12 @@ function bySeed(runs: readonly RunResult[], name: string): Map<number, number> {
 
 /**
  * The paired comparisons a reader needs: every Socratic arm against CoT and answer-only,
- * every other Socratic arm against the Unified student, and CoT against answer-only.
+ * every other Socratic arm against the Unified student, and CoT against answer-only. A calculator
+ * row is compared with the same student decoded without it (its kind, next to it in `summary`).
  */
-export function armComparisons(runs: readonly RunResult[], summary: readonly ArmSummary[]): PairedComparison[] {
+export function armComparisons(runs: readonly RunResult[], allArms: readonly ArmSummary[]): PairedComparison[] {
   const arm = (a: ArmSummary) => ({ name: a.name, bySeed: bySeed(runs, a.name) });
+  const summary = allArms.filter((a) => !a.calculator);
   const ofKind = (kind: StudentKind) => summary.filter((a) => a.kind === kind);
   const cot = ofKind('cot')[0];
   const answerOnly = ofKind('answer-only')[0];
@@ -188,6 +196,10 @@ export function armComparisons(runs: readonly RunResult[], summary: readonly Arm
     if (answerOnly) out.push(pairedComparison(arm(a), arm(answerOnly)));
   }
   if (cot && answerOnly) out.push(pairedComparison(arm(cot), arm(answerOnly)));
+  for (const calc of allArms.filter((a) => a.calculator)) {
+    const plain = summary.find((a) => calc.name === `${a.name}${CALCULATOR_SUFFIX}`);
+    if (plain) out.push(pairedComparison(arm(calc), arm(plain)));
+  }
   return out;
 }
 

@@ -122,6 +122,8 @@ export class IterativeStudent {
       maxNewTokens: options.maxNewTokens ?? 96,
       stopSequences: ['\n'],
       batchSize: options.batchSize,
+      // Only QA's turn (part 1) writes arithmetic.
+      calculator: part === 1 && options.calculator === true,
       ...(sc && sc.k > 1 ? { greedy: false, temperature: sc.temperature ?? 0.7, topK: sc.topK, seed: ((sc.seed ?? 0) * 1000 + sample) * 1000 + round * 2 + part } : {}),
     });
     for (let round = 0; ; round++) {

@@ -3,6 +3,7 @@ import type { BackendPreference } from '../../backend/types.js';
 import { SocraticDataset } from '../../data/dataset.js';
 import { CliUsageError } from '../../errors.js';
 import { attributionTable, comparisonsTable, markdownTable } from '../../eval/report.js';
+import { SYNTHETIC_FAMILIES, type SyntheticFamily } from '../../data/synthetic.js';
 import { ARM_IDS, isArmId } from '../../demo/arms.js';
 import { DEMO_PRESETS, type DemoConfig } from '../../demo/config.js';
 import { runDemo, syntheticSplit, type DemoSource } from '../../demo/pipeline.js';
@@ -14,7 +15,8 @@ import { trainProgressPrinter } from './progress.js';
 
 const HELP = `usage: socratic-distill demo [--quick] [--out ./demo-output] [--seeds 0,1,2] [--steps N] [--backend auto|cpu|native|wasm|tfjs-cpu]
          [--teacher simulated|openai] [--dataset synthetic|gsm8k] [--data <gsm8k dir or file>] [--train N] [--test N]
-         [--arms ${ARM_IDS.join(',')}] [--n-positions N|auto]
+         [--arms ${ARM_IDS.join(',')}] [--n-positions N|auto] [--calculator]
+         [--family ${SYNTHETIC_FAMILIES.join('|')}]
 
 Runs the whole pipeline offline: synthetic multi-step problems -> SimulatedTeacher (~15% flawed chains)
 -> ChainVerifier -> answer-only, CoT, Unified and Iterative students trained from scratch with the same
@@ -25,6 +27,11 @@ and --dataset gsm8k --data <path>, the same pipeline runs on real data with a re
 --seeds       the same seeds for every arm; comparisons are paired by seed with a 95% CI (use >= 10 seeds
               for verdicts that mean something)
 --arms        which students to compare (default answer-only,cot,unified,iterative)
+--family      the synthetic task family: chain (default), long (4-6 operations), distractors
+              (irrelevant facts), entities (several people who trade), planning (facts that depend on
+              another person's computed quantity, so the next quantity must be chosen)
+--calculator  also evaluate every stepwise student with the decode-time calculator (after
+              "<expression> =" the safe parser writes the result), reported as its own rows
 --n-positions the students' context; 'auto' (the default off the synthetic task) sizes it from the
               longest example. Every example is checked before the first teacher call and again
               before training, so a run never fails after the teacher has been paid.`;
@@ -32,7 +39,7 @@ and --dataset gsm8k --data <path>, the same pipeline runs on real data with a re
 const FLAGS = {
   quick: { type: 'boolean' }, out: { type: 'string' }, seeds: { type: 'string' }, steps: { type: 'string' }, backend: { type: 'string' },
   teacher: { type: 'string' }, dataset: { type: 'string' }, data: { type: 'string' }, train: { type: 'string' }, test: { type: 'string' },
-  'error-rate': { type: 'string' }, arms: { type: 'string' }, 'n-positions': { type: 'string' }, help: { type: 'boolean', short: 'h' },
+  'error-rate': { type: 'string' }, arms: { type: 'string' }, 'n-positions': { type: 'string' }, calculator: { type: 'boolean' }, family: { type: 'string' }, help: { type: 'boolean', short: 'h' },
 } as const;
 
 export const command: CliCommand = {
@@ -58,11 +65,17 @@ export const command: CliCommand = {
     const positions = stringFlag(v, 'n-positions') ?? (dataset === 'synthetic' ? String(base.size.n_positions) : 'auto');
     const nPositions = positions === 'auto' ? base.size.n_positions : Number(positions);
     if (!Number.isInteger(nPositions) || nPositions < 16 || nPositions > 1024) throw new CliUsageError(`--n-positions must be 'auto' or an integer in 16..1024, got '${positions}'`);
+    const family = stringFlag(v, 'family') ?? base.family;
+    if (!(SYNTHETIC_FAMILIES as readonly string[]).includes(family)) throw new CliUsageError(`--family must be one of ${SYNTHETIC_FAMILIES.join('|')}, got '${family}'`);
     const config: DemoConfig = {
       ...base,
+      family: family as SyntheticFamily,
+      // The long family is defined by its 4-6 operations; the others keep the demo's 2-3.
+      ...(family === 'long' ? { minOps: 4, maxOps: 6 } : {}),
       size: { ...base.size, n_positions: nPositions },
       autoPositions: positions === 'auto',
       arms: arms ?? base.arms,
+      calculator: v.calculator === true,
       seeds: seeds ?? [...base.seeds],
       steps: intFlag(v, 'steps', 1) ?? base.steps,
       trainProblems: intFlag(v, 'train', 1) ?? base.trainProblems,
@@ -103,7 +116,7 @@ async function demoSource(config: DemoConfig, teacher: string, dataset: string, 
     return {
       train, test,
       teacher: teacher === 'openai' ? new OpenAICompatibleTeacher() : new SimulatedTeacher({ errorRate: config.teacherErrorRate, seed: 0 }),
-      description: `synthetic multi-step arithmetic (${config.minOps}-${config.maxOps} operations, operands <= ${config.maxOperand}, factors <= ${config.maxFactor}, results <= ${config.maxResult})`,
+      description: `synthetic multi-step arithmetic, family ${config.family} (${config.minOps}-${config.maxOps} operations, operands <= ${config.maxOperand}, factors <= ${config.maxFactor}, results <= ${config.maxResult})`,
     };
   }
   if (dataset !== 'gsm8k') throw new CliUsageError(`--dataset must be synthetic|gsm8k, got '${dataset}'`);
