@@ -53,3 +53,28 @@ describe('paired comparisons', () => {
     expect(describeComparison(c)).toMatch(/no verdict/);
   });
 });
+
+describe('armComparisons', () => {
+  it('compares Socratic arms with Unified, CoT and answer-only, and calculator rows only with their own student', async () => {
+    const { armComparisons, summarize } = await import('../src/eval/report.js');
+    type Arm = Parameters<typeof summarize>[0][number]['arms'][number];
+    const arm = (name: string, kind: Arm['kind'], flexible: number, calculator = false): Arm => ({
+      name, kind, flexible, strict: flexible, scores: [], steps: { meanSteps: 0, capRate: 0 }, wallSeconds: 0, samples: [], ...(calculator ? { calculator } : {}),
+    });
+    const runs = [0, 1, 2].map((seed) => ({
+      seed,
+      losses: {},
+      arms: [
+        arm('Answer-only', 'answer-only', 0.1), arm('CoT', 'cot', 0.5 + seed / 100), arm('Unified', 'unified', 0.6), arm('Iterative', 'iterative', 0.55 - seed / 100),
+        arm('Unified + calculator', 'unified', 0.7 + seed / 100, true),
+      ],
+    }));
+    const pairs = armComparisons(runs, summarize(runs)).map((c) => `${c.a} vs ${c.b}: ${c.verdict}`);
+    expect(pairs).toEqual([
+      'Unified vs CoT: ahead', 'Unified vs Answer-only: ahead',
+      'Iterative vs Unified: behind', 'Iterative vs CoT: tie within noise', 'Iterative vs Answer-only: ahead',
+      'CoT vs Answer-only: ahead',
+      'Unified + calculator vs Unified: ahead',
+    ]);
+  });
+});
