@@ -130,7 +130,7 @@ function baselines(smallB: number, smallT: number): Baseline[] {
   // The script prints 5 eager rows before the compiled one; a failure after them concerns only torch.compile.
   if (nano.skipped && eager.figures.length < 5) eager.skipped = eager.figures.length ? `${eager.figures.length} of 5 rows; ${nano.skipped}` : nano.skipped;
   const compiled: Baseline = { label: 'nanoGPT torch.compile', figures: nano.figures.filter((f) => f.backend === 'torch-nanogpt+compile') };
-  if (flag('--no-compile')) compiled.skipped = 'skipped by --no-compile';
+  if (flag('--no-compile')) compiled.skipped = 'by --no-compile';
   else if (!compiled.figures.length) compiled.skipped = nano.skipped ?? 'the script printed no +compile row';
   return [hf, eager, compiled];
 }
