@@ -71,7 +71,13 @@ export async function readCheckpointConfig(dir: string): Promise<GPT2Config> {
   } catch (err) {
     throw new ModelConfigError(`${path}: cannot read (${(err as Error).message}); the init directory must hold an HF GPT-2 checkpoint`, { cause: err });
   }
-  return parseGPT2Config(JSON.parse(text), path);
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (err) {
+    throw new ModelConfigError(`${path}: not valid JSON (${(err as Error).message})`, { cause: err });
+  }
+  return parseGPT2Config(json, path);
 }
 
 /** GSM8K train and test problems with their socratic annotations (the `*_socratic` files when present). */
