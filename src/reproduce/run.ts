@@ -170,6 +170,6 @@ function estimateLine(e: TimeEstimate, config: DemoConfig): string {
   return (
     `time estimate: ${e.plannedTokens} training tokens (${PAPER_MODELS.length} models x ${seeds} seed${seeds === 1 ? '' : 's'}, ` +
     `${config.steps} steps x batch ${config.batchSize} each) at ${Math.round(e.tokensPerSecond)} tok/s measured on ${e.backend} ` +
-    `(${e.measuredSteps} steps of the ${e.measuredModel} model) = ${formatDuration(e.seconds)} of training; evaluation not included`
+    `(${e.measuredSteps} step${e.measuredSteps === 1 ? '' : 's'} of the ${e.measuredModel} model) = ${formatDuration(e.seconds)} of training; evaluation not included`
   );
 }
