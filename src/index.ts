@@ -40,3 +40,4 @@ export {
 export * from './students/index.js';
 export * from './eval/index.js';
 export * from './demo/index.js';
+export * from './reproduce/index.js';

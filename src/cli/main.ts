@@ -12,6 +12,7 @@ const COMMANDS: Record<string, () => Promise<{ command: CliCommand }>> = {
   eval: () => import('./commands/eval.js'),
   export: () => import('./commands/export.js'),
   generate: () => import('./commands/generate.js'),
+  reproduce: () => import('./commands/reproduce.js'),
   solve: () => import('./commands/solve.js'),
   train: () => import('./commands/train.js'),
   verify: () => import('./commands/verify.js'),

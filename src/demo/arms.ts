@@ -1,7 +1,7 @@
 import type { Solver } from '../eval/evaluator.js';
 import type { IterativePacking, StudentData, StudentTrainOptions } from '../students/common.js';
 import { IterativeStudent } from '../students/iterative.js';
-import type { BackendChoice, StudentModelSize } from '../students/lm.js';
+import { StudentLM, type BackendChoice, type StudentModelSize } from '../students/lm.js';
 import { AnswerOnlyStudent, CoTStudent, UnifiedStudent } from '../students/single.js';
 import type { Tokenizer } from '../tokenizer/index.js';
 import type { TrainProgress } from '../train/trainer.js';
@@ -9,6 +9,8 @@ import type { TrainProgress } from '../train/trainer.js';
 /** What every arm of one seed shares: model size, vocabulary, backend, seed and the per-model step budget. */
 export interface ArmContext {
   size: StudentModelSize;
+  /** HF GPT-2 checkpoint directory every model starts from; unset: from scratch at `size` on `tokenizer`. */
+  init?: string;
   tokenizer: Tokenizer;
   backend: BackendChoice;
   seed: number;
@@ -25,6 +27,11 @@ export interface TrainedArm {
   seconds: number;
 }
 
+/** A model for an arm: the checkpoint's weights, or a fresh one seeded `ctx.seed + offset`. */
+function newLM(ctx: ArmContext, offset = 0): Promise<StudentLM> {
+  return ctx.init ? StudentLM.load(ctx.init, { backend: ctx.backend }) : StudentLM.create(ctx.size, ctx.tokenizer, { backend: ctx.backend, seed: ctx.seed + offset });
+}
+
 interface ArmSpec {
   name: string;
   train(data: StudentData, ctx: ArmContext): Promise<TrainedArm>;
@@ -34,7 +41,7 @@ function single(name: string, make: typeof AnswerOnlyStudent | typeof CoTStudent
   return {
     name,
     async train(data, ctx) {
-      const student = await make.create({ size: ctx.size, tokenizer: ctx.tokenizer, backend: ctx.backend, seed: ctx.seed });
+      const student = new make(await newLM(ctx));
       const r = await student.train(data, ctx.trainOptions(name, ctx.steps));
       return { name, solver: student, losses: { [name]: r.losses }, seconds: r.wallSeconds };
     },
@@ -50,7 +57,7 @@ function iterative(name: string, packing: IterativePacking, stepShare: number): 
   return {
     name,
     async train(data, ctx) {
-      const student = await IterativeStudent.create({ qgSize: ctx.size, qaSize: ctx.size, tokenizer: ctx.tokenizer, backend: ctx.backend, seed: ctx.seed, maxSteps: ctx.maxSteps });
+      const student = new IterativeStudent(await newLM(ctx), await newLM(ctx, 1), ctx.maxSteps);
       const steps = Math.max(1, Math.round(ctx.steps * stepShare));
       const r = await student.train(data, { ...ctx.trainOptions(name, steps), packing });
       return { name, solver: student, losses: { [`${name}/QG`]: r.qg.losses, [`${name}/QA`]: r.qa.losses }, seconds: r.qg.wallSeconds + r.qa.wallSeconds };
@@ -66,7 +73,7 @@ function sharedIterative(name: string): ArmSpec {
   return {
     name,
     async train(data, ctx) {
-      const unified = await UnifiedStudent.create({ size: ctx.size, tokenizer: ctx.tokenizer, backend: ctx.backend, seed: ctx.seed });
+      const unified = new UnifiedStudent(await newLM(ctx));
       const r = await unified.train(data, ctx.trainOptions(name, ctx.steps));
       return { name, solver: new IterativeStudent(unified.lm, unified.lm, ctx.maxSteps), losses: { [name]: r.losses }, seconds: r.wallSeconds };
     },

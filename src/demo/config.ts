@@ -34,6 +34,12 @@ export interface DemoConfig {
   attribution: boolean;
   /** Also evaluate every stepwise arm with the decode-time calculator, as separate rows. */
   calculator: boolean;
+  /**
+   * HF GPT-2 checkpoint directory (config.json + model.safetensors) that every model of every arm starts
+   * from, with its own tokenizer; `size` should then be the checkpoint's (its n_positions is what the
+   * length checks use, and it goes into the report). Unset: every arm starts from scratch at `size`.
+   */
+  init?: string;
 }
 
 /**

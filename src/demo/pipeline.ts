@@ -13,6 +13,7 @@ import { writeReport } from '../eval/write.js';
 import { generateChains } from '../generate/runner.js';
 import { readJsonl } from '../io/jsonl.js';
 import { tokenizerForTexts, trainingTexts, type StudentData } from '../students/common.js';
+import { Tokenizer } from '../tokenizer/index.js';
 import { ARMS, type ArmContext, type TrainedArm } from './arms.js';
 import { assertFits, exampleLengths, goldChains, positionsFor } from './lengths.js';
 import type { TeacherClient } from '../teacher/types.js';
@@ -43,6 +44,8 @@ export interface DemoRunOptions {
   resumeChains?: boolean;
   log?: (line: string) => void;
   onTrainProgress?: (event: DemoEvent) => void;
+  /** Runs once after the length checks, before any student trains (e.g. to measure throughput); may throw to stop. */
+  beforeTraining?: (data: StudentData, backend: BackendReport, config: DemoConfig) => Promise<void>;
 }
 
 export interface DemoResult {
@@ -109,6 +112,7 @@ export async function runDemo(options: DemoRunOptions): Promise<DemoResult> {
   assertFits(lengths, size.n_positions, 'with the teacher\'s chains');
   if (config.autoPositions) log(`context sized from the data: n_positions ${size.n_positions} (longest example ${Math.max(...lengths.values())} tokens)`);
   config = { ...config, size };
+  await options.beforeTraining?.(data, backend, config);
 
   const runs: RunResult[] = [];
   for (const seed of config.seeds) runs.push(await runSeed(seed, data, source.test, config, backend, timed, options));
@@ -159,10 +163,11 @@ type Timed = <T>(name: string, fn: () => Promise<T>) => Promise<T>;
 
 async function runSeed(seed: number, data: StudentData, test: Problem[], config: DemoConfig, backend: BackendReport, timed: Timed, options: DemoRunOptions): Promise<RunResult> {
   const log = options.log ?? (() => {});
-  // One vocabulary for all arms, so every arm has exactly the same model size.
-  const tokenizer = tokenizerForTexts(trainingTexts(data, ['answer-only', 'cot', 'unified', 'qg', 'qa']));
+  // One vocabulary for all arms, so every arm has exactly the same model size (a checkpoint brings GPT-2's own).
+  const tokenizer = config.init ? new Tokenizer() : tokenizerForTexts(trainingTexts(data, ['answer-only', 'cot', 'unified', 'qg', 'qa']));
   const ctx: ArmContext = {
     size: config.size,
+    init: config.init,
     tokenizer,
     backend,
     seed,
