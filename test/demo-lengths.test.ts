@@ -45,7 +45,7 @@ describe('demo context length checks', () => {
     const err = await run({ ...base, size: { ...base.size, n_positions: 40 } }, teacher).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ContextLengthError);
     expect((err as ContextLengthError).offenders.length).toBeGreaterThan(1);
-    expect((err as Error).message).toMatch(/synthetic-0-\d+ \(\d+ tokens\).*Set size\.n_positions to at least \d+/);
+    expect((err as Error).message).toMatch(/synthetic-0-\d+ \(\d+ tokens\).*at least \d+ positions/);
     expect(teacher.calls).toBe(0);
   });
 

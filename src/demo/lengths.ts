@@ -18,7 +18,7 @@ export class ContextLengthError extends SocraticDistillError {
     super(
       'CONTEXT_TOO_SHORT',
       `${offenders.length} problem(s) need more than the model's ${nPositions} positions (n_positions) ${when}: ${list}${more}. ` +
-        `Set size.n_positions to at least ${needed} (or let it be sized from the data), or leave these problems out.`,
+        `Give the students at least ${needed} positions (size.n_positions from scratch, or let it be sized from the data; a checkpoint with that many), or leave these problems out.`,
     );
   }
 }
