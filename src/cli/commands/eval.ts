@@ -37,7 +37,7 @@ export const command: CliCommand = {
     const started = performance.now();
     const dataset = await datasetFromArgs({
       dataset: stringFlag(v, 'dataset'), data: stringFlag(v, 'data'), split: stringFlag(v, 'split') ?? 'test',
-      seed: intFlag(v, 'seed') ?? 0, limit: intFlag(v, 'limit'), count: intFlag(v, 'count'),
+      seed: intFlag(v, 'seed') ?? 0, limit: intFlag(v, 'limit', 1), count: intFlag(v, 'count', 1),
     });
     const backend = backendFlag(stringFlag(v, 'backend'));
     const arms = [];

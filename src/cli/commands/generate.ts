@@ -79,7 +79,7 @@ export const command: CliCommand = {
     const teacher = makeTeacher(v);
     const dataset = await datasetFromArgs({
       dataset: stringFlag(v, 'dataset'), data: stringFlag(v, 'data'), split: stringFlag(v, 'split'),
-      seed: intFlag(v, 'seed') ?? 0, limit: intFlag(v, 'limit'), count: intFlag(v, 'count'),
+      seed: intFlag(v, 'seed') ?? 0, limit: intFlag(v, 'limit', 1), count: intFlag(v, 'count', 1),
     });
     const pp = numberFlag(v, 'price-prompt');
     const pc = numberFlag(v, 'price-completion');
