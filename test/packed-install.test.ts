@@ -61,7 +61,7 @@ describe('the installed package', () => {
     expect(commands.map((c) => c.split(/\s+/)[2])).toEqual(['generate', 'verify', 'export', 'train', 'solve', 'eval']);
     for (const line of commands) {
       // Like the README's library snippet test: same command, a budget CI can afford (the last flag wins).
-      const cmd = line.includes(' train ') ? `${line} --steps 2 --n-embd 32 --n-layer 1 --n-head 2 --n-positions 128 --batch-size 4` : line;
+      const cmd = line.includes(' train ') ? `${line} --steps 2 --n-embd 32 --n-layer 1 --n-head 2 --n-positions 256 --batch-size 4` : line;
       const r = await pkg.sh(cmd, { timeoutMs: 180_000 });
       expect(r.code, `${cmd}\n${r.stderr}`).toBe(0);
     }
