@@ -15,7 +15,7 @@ function report(seeds: number[]): EvalReport {
   const runs: RunResult[] = seeds.map((seed) => ({
     seed,
     arms: ARMS.map(([name, kind, acc]) => ({
-      name, kind, strict: acc + 0.04 * seed, flexible: acc + 0.1 + 0.02 * seed, scores: [], steps: { meanSteps: 3, capRate: 0 }, samples: [],
+      name, kind, strict: acc + 0.04 * seed, flexible: acc + 0.1 + 0.02 * seed, scores: [], steps: { meanSteps: 3, capRate: 0 }, samples: [], wallSeconds: 1,
     })),
     losses: { 'Answer-only': noisyCurve(400, 1, seed), CoT: noisyCurve(400, 0.8, seed), 'Iterative Socratic (QG+QA)/qg': noisyCurve(400, 0.5, seed), 'Iterative Socratic (QG+QA)/qa': noisyCurve(400, 0.3, seed) },
   }));
