@@ -38,6 +38,13 @@ describe('accuracy chart', () => {
     expect(svg).not.toContain('…');
   });
 
+  it('renders an evaluation-only report (no training curves, one seed) without an empty loss chart', async () => {
+    const r = report([0]);
+    const html = await htmlReport({ ...r, runs: r.runs.map((run) => ({ ...run, losses: {} })) });
+    expect(html.match(/<svg/g)?.length).toBe(1);
+    expect(html).not.toContain('Training loss');
+  });
+
   it('draws no whiskers for a single seed', () => {
     const spec = accuracySpec(report([0])) as { layer: Array<{ mark: string | { type: string } }> };
     expect(spec.layer.map((l) => (typeof l.mark === 'string' ? l.mark : l.mark.type))).toEqual(['bar', 'text']);

@@ -125,7 +125,8 @@ export function lossSpec(report: EvalReport): Spec {
     $schema: SCHEMA,
     config: CONFIG,
     title: 'Training loss per optimizer step',
-    ...(charts.length ? { vconcat: charts, resolve: { scale: { color: 'independent' } } } : { data: { values: [] }, mark: 'line' }),
+    vconcat: charts,
+    resolve: { scale: { color: 'independent' } },
   };
 }
 
@@ -139,7 +140,9 @@ function tableHtml(md: string): string {
 }
 
 export async function htmlReport(report: EvalReport): Promise<string> {
-  const [accuracy, loss] = await Promise.all([renderSvg(accuracySpec(report)), renderSvg(lossSpec(report))]);
+  // `eval` reports have no training curves: leave the loss figure out rather than draw empty axes.
+  const hasCurves = report.runs.some((r) => Object.keys(r.losses).length > 0);
+  const [accuracy, loss] = await Promise.all([renderSvg(accuracySpec(report)), hasCurves ? renderSvg(lossSpec(report)) : '']);
   const samples = report.runs[0]?.arms.flatMap((a) => a.samples.slice(0, 1).map((s) => `<h3>${escapeHtml(a.name)} on ${escapeHtml(s.problemId)} (gold ${escapeHtml(String(s.gold))}, answered ${escapeHtml(String(s.answer))})</h3><pre>${escapeHtml(s.text)}</pre>`)) ?? [];
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>${escapeHtml(report.title)}</title>
@@ -150,7 +153,7 @@ export async function htmlReport(report: EvalReport): Promise<string> {
 ${tableHtml(markdownTable(report))}
 <ul>${report.findings.map((f) => `<li>${escapeHtml(f)}</li>`).join('')}</ul>
 <figure>${accuracy}</figure>
-<figure>${loss}</figure>
+${loss ? `<figure>${loss}</figure>` : ''}
 <h2>Stages</h2>
 ${tableHtml(stagesTable(report.stages))}
 <h2>Examples (first seed)</h2>
