@@ -2,7 +2,7 @@ import { defineConfig } from 'tsup';
 import { buildLibrary } from './examples/browser/bundle.js';
 
 export default defineConfig({
-  entry: { index: 'src/index.ts', cli: 'src/cli/main.ts' },
+  entry: { index: 'src/index.ts', cli: 'src/cli/bin.ts' },
   format: ['esm', 'cjs'],
   dts: { entry: { index: 'src/index.ts', 'browser/index': 'src/browser/index.ts' } },
   target: 'es2022',

@@ -1,3 +1,5 @@
+import type { TokenUsage } from './data/schema.js';
+
 /**
  * Every error the library throws on purpose derives from SocraticDistillError,
  * so callers can `instanceof`-check one class and still read a typed `code`.
@@ -99,16 +101,29 @@ export class TeacherError extends SocraticDistillError {
   readonly retryable: boolean;
   readonly retryAfterMs: number | undefined;
   readonly status: number | undefined;
+  /** Tokens the provider billed for replies this failed call received anyway (e.g. an off-format answer). */
+  readonly usage: TokenUsage | undefined;
   constructor(
     kind: TeacherError['kind'],
     message: string,
-    opts: { retryable: boolean; retryAfterMs?: number; status?: number; cause?: unknown },
+    opts: { retryable: boolean; retryAfterMs?: number; status?: number; usage?: TokenUsage; cause?: unknown },
   ) {
     super('TEACHER_FAILED', message, { cause: opts.cause });
     this.kind = kind;
     this.retryable = opts.retryable;
     this.retryAfterMs = opts.retryAfterMs;
     this.status = opts.status;
+    this.usage = opts.usage;
+  }
+
+  /** The same error, also carrying the usage of replies received before it (they are billed all the same). */
+  withUsage(usage: TokenUsage): TeacherError {
+    const opts = { retryable: this.retryable, usage, cause: this.cause };
+    return new TeacherError(this.kind, this.message, {
+      ...opts,
+      ...(this.retryAfterMs === undefined ? {} : { retryAfterMs: this.retryAfterMs }),
+      ...(this.status === undefined ? {} : { status: this.status }),
+    });
   }
 }
 

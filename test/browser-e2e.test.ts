@@ -10,6 +10,7 @@ import { join, resolve } from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildExample } from '../examples/browser/bundle.js';
+import { heldOutDemoProblem } from '../examples/browser/default-problem.js';
 import { startExampleServer, type ExampleServer } from '../examples/browser/serve.js';
 import { selectBackend } from '../src/backend/select.js';
 import { generateSynthetic } from '../src/data/synthetic.js';
@@ -153,6 +154,20 @@ describe.skipIf(!HAS_CHROMIUM)('browser example in headless Chromium', () => {
     const scrollWidth = await page.evaluate(() => document.documentElement.scrollWidth);
     expect(scrollWidth).toBeLessThanOrEqual(390);
     await page.setViewportSize({ width: 1000, height: 900 });
+  }, 180_000);
+
+  it("opens with a held-out problem of the demo's task, and its screenshot shows it solved", async () => {
+    await page.goto(server.url);
+    await page.waitForSelector('#status[data-loaded="iterative"]', { timeout: 60_000 });
+    expect(await page.inputValue('#problem')).toBe(heldOutDemoProblem().question);
+    await page.click('#solve');
+    // Ready and solved before capturing: the final answer is shown and the button is enabled again.
+    await page.waitForSelector('#final:not([hidden])', { timeout: 120_000 });
+    await page.waitForSelector('#solve:not([disabled])');
+    expect(await page.locator('#steps li.step.thinking').count()).toBe(0);
+    // This test's tiny student was trained on other problems, so how many steps it takes varies; the page must say how it ended.
+    expect(await page.locator('#final .meta').textContent()).toMatch(/^\d+ step\(s\), stopped by [\w-]+, .* in total$/);
+    await page.screenshot({ path: join(OUT, 'solve-default.png'), fullPage: true });
   }, 180_000);
 
   it('streams a Unified student line by line, as in Node', async () => {

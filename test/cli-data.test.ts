@@ -14,7 +14,7 @@ const SECRET = 'sk-cli-SECRET-4f9a77';
 
 /** Run the CLI in a real child process (node --import tsx, no npx wrapper, so signals reach it). */
 function cli(args: string[], env: Record<string, string> = {}) {
-  const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'src/cli/main.ts'), ...args], {
+  const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'src/cli/bin.ts'), ...args], {
     cwd: ROOT,
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -29,7 +29,7 @@ describe('generateChains against a faulty OpenAI-compatible server', () => {
     const index = new Map(problems.map((p, i) => [p.id, i]));
     server = await new FakeOpenAI({ problems, retryAfterSeconds: 1, faultsFor: (p, attempt) => (attempt === 0 ? FAULTS[index.get(p.id)! % 10] : undefined) }).start();
     // The timeout must comfortably exceed a loaded CI machine's response time, or a slow 429 turns into a timeout.
-    const teacher = new OpenAICompatibleTeacher({ baseURL: server.baseURL, apiKey: SECRET, model: 'fake-model', timeoutMs: 1500, maxRetries: 2 });
+    const teacher = new OpenAICompatibleTeacher({ baseURL: server.baseURL, apiKey: SECRET, model: 'fake-model', timeoutMs: 1500 });
     const out = join(dir, 'faults.jsonl');
     const progress: number[] = [];
     const summary = await generateChains({
@@ -51,9 +51,9 @@ describe('generateChains against a faulty OpenAI-compatible server', () => {
       expect(times.length).toBe(2);
       expect(times[1]! - times[0]!).toBeGreaterThanOrEqual(900);
     }
-    // Usage is counted per successful answer only, and priced.
-    expect(summary.usage).toEqual({ promptTokens: 200 * 100, completionTokens: 200 * 20 });
-    expect(summary.costUSD).toBeCloseTo((20000 * 1 + 4000 * 2) / 1e6, 12);
+    // Usage counts every billed reply: the 200 answers plus the 20 off-format ones (torn bodies carry none).
+    expect(summary.usage).toEqual({ promptTokens: 220 * 100, completionTokens: 220 * 20 });
+    expect(summary.costUSD).toBeCloseTo((22000 * 1 + 4400 * 2) / 1e6, 12);
     expect(progress.at(-1)).toBe(200);
     // The parsed chains are the gold ones, so the verifier keeps them all.
     const kept = new ChainVerifier({ checkArithmetic: true }).verifyAll(chains, problems);
@@ -69,7 +69,7 @@ describe('generateChains against a faulty OpenAI-compatible server', () => {
     let healthy = false;
     const bad = new Map<string, Fault>([[problems[3]!.id, 'off-format'], [problems[7]!.id, '401-echo'], [problems[9]!.id, '503']]);
     server = await new FakeOpenAI({ problems, faultsFor: (p) => (healthy ? undefined : bad.get(p.id)) }).start();
-    const teacher = new OpenAICompatibleTeacher({ baseURL: server.baseURL, apiKey: SECRET, timeoutMs: 10_000, maxRetries: 0 });
+    const teacher = new OpenAICompatibleTeacher({ baseURL: server.baseURL, apiKey: SECRET, timeoutMs: 10_000 });
     const out = join(dir, 'failures.jsonl');
     const first = await generateChains({ teacher, problems, out, concurrency: 4, retry: { maxAttempts: 3, baseDelayMs: 5 } });
     expect(first.completed).toBe(27);
@@ -97,7 +97,7 @@ describe('generateChains against a faulty OpenAI-compatible server', () => {
     const controller = new AbortController();
     server = await new FakeOpenAI({ problems, faultsFor: (p) => (!controller.signal.aborted && p.id.endsWith('7') ? 'hang' : undefined) }).start();
     // Requests that hang for longer than the whole test must be cancelled by the abort, not waited out.
-    const teacher = new OpenAICompatibleTeacher({ baseURL: server.baseURL, apiKey: SECRET, timeoutMs: 60_000, maxRetries: 1 });
+    const teacher = new OpenAICompatibleTeacher({ baseURL: server.baseURL, apiKey: SECRET, timeoutMs: 60_000 });
     const started = Date.now();
     const out = join(dir, 'abort.jsonl');
     const summary = await generateChains({

@@ -109,11 +109,14 @@ describe('trainer', () => {
   it('early-stops when the eval loss stops improving and restores the best weights', async () => {
     const c = await core();
     const events: string[] = [];
+    const raw: object[] = [];
     const r = await train(c, examples.slice(0, 8), {
       ...opts, maxSteps: 60, lr: 3e-2, warmupSteps: 0,
       eval: { examples: examples.slice(8), every: 2, patience: 2 },
-      onProgress: (e) => events.push(e.kind),
+      onProgress: (e) => (events.push(e.type), raw.push(e)),
     });
+    // One vocabulary across the API: progress events are discriminated by `type`, like the browser's SolveEvent.
+    expect(raw.every((e) => 'type' in e && !('kind' in e))).toBe(true);
     expect(r.evals.length).toBeGreaterThan(0);
     expect(events).toContain('eval');
     if (r.stoppedEarly) {

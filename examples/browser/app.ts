@@ -3,6 +3,7 @@ import {
   initBrowserBackend, loadStudentFromUrl, ModelFetchError, SocraticDistillError, solveStreaming, userProblem,
   type BackendReport, type BrowserStudent, type SolvedStep,
 } from '../../src/browser/index.js';
+import { heldOutDemoProblem } from './default-problem.js';
 
 /** Used when the server cannot list students (a plain static host): the layout `npm run demo` writes. */
 const DEFAULT_STUDENT = 'models/students/iterative/';
@@ -155,6 +156,8 @@ async function listStudents(): Promise<Array<{ url: string; kind: string }> | nu
 }
 
 async function start(): Promise<void> {
+  // A problem from the family the demo's students were trained on, so the first Solve shows what they learned.
+  if (!ui.problem.value.trim()) ui.problem.value = heldOutDemoProblem().question;
   const asked = new URLSearchParams(location.search).get('student');
   if (!(await ensureBackend())) return;
   const found = await listStudents();

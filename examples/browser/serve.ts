@@ -3,7 +3,7 @@
  *   npm run example:browser -- [--port 8080] [--models demo-output] [--no-isolation]
  * The page is served with COOP/COEP headers (cross-origin isolated) so wasm may use threads.
  */
-import { createReadStream } from 'node:fs';
+import { createReadStream, fstatSync, readFileSync } from 'node:fs';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -153,6 +153,70 @@ async function main(): Promise<void> {
   console.log(`serving ${running.url}  (students from ${modelsDir})`);
   for (const s of students) console.log(`  ${s.kind.padEnd(12)} ${running.url}?student=${s.url}`);
   if (students.length === 0) console.log(`no trained students under ${modelsDir} yet: run \`npm run demo\` first (or pass --models DIR)`);
+  stopWithParent(running);
+}
+
+/** The pids above this process (parent, grandparent, … below init), from /proc on Linux; else just the parent. */
+function ancestors(): number[] {
+  const pids: number[] = [];
+  let pid = process.ppid;
+  while (pid > 1 && pids.length < 32) {
+    pids.push(pid);
+    try {
+      // /proc/<pid>/stat: "pid (comm) state ppid …"; comm may contain spaces, so read after the last ')'.
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      pid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+    } catch {
+      break;
+    }
+  }
+  return pids;
+}
+
+function stdinIsPipe(): boolean {
+  try {
+    return fstatSync(0).isFIFO();
+  } catch {
+    return false;
+  }
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * `npm run example:browser` runs this server as a grandchild (npm -> sh -> tsx -> node). Stopping npm must
+ * not leave the port taken: close on SIGINT/SIGTERM/SIGHUP, when a piped stdin closes, and when any
+ * process that started us goes away (npm killed with SIGKILL forwards nothing).
+ */
+function stopWithParent(running: ExampleServer): void {
+  let stopping = false;
+  const stop = (why: string) => {
+    if (stopping) return;
+    stopping = true;
+    console.log(`stopping the example server (${why})`);
+    clearInterval(watch);
+    running.server.closeAllConnections();
+    void running.close().finally(() => process.exit(0));
+  };
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.once(signal, () => stop(signal));
+  // Only a pipe: a terminal never closes, and /dev/null (a background job's stdin) is closed from the start.
+  if (stdinIsPipe()) {
+    process.stdin.once('end', () => stop('stdin closed')).resume();
+  }
+  const watched = ancestors();
+  const parent = process.ppid;
+  const watch = setInterval(() => {
+    const gone = watched.find((pid) => !alive(pid)) ?? (process.ppid !== parent ? parent : undefined);
+    if (gone !== undefined) stop(`process ${gone} that started it exited`);
+  }, 500);
+  watch.unref();
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {

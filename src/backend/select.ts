@@ -99,8 +99,16 @@ function describe(r: Chosen, prefer: BackendPreference, skipped: BackendReport['
   const traits = [r.simd === undefined ? '' : r.simd ? 'SIMD' : 'no SIMD', r.threads ? `${r.threads} thread${r.threads > 1 ? 's' : ''}` : '']
     .filter(Boolean)
     .join(', ');
-  const why = skipped.length ? `; passed over ${skipped.map((s) => `${s.backend} (${s.reason})`).join(', ')}` : '';
+  const why = skipped.length ? `; passed over ${skipped.map((s) => `${s.backend} (${withoutPaths(s.reason)})`).join(', ')}` : '';
   return `using ${r.backend}${traits ? ` (${traits})` : ''} for --backend ${prefer}${why}`;
+}
+
+/**
+ * The summary goes into logs and reports that people share, so it names files by their base name only
+ * (`imported from runtime.ts`, not the machine's absolute path); `skipped` keeps the full reasons.
+ */
+function withoutPaths(text: string): string {
+  return text.replace(/(?:[A-Za-z]:)?(?:[\\/][\w.@+-]+){2,}/g, (path) => path.split(/[\\/]/).at(-1)!);
 }
 
 function unavailable(prefer: BackendPreference, skipped: BackendReport['skipped'], causes: unknown[]): BackendUnavailableError {

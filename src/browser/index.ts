@@ -3,6 +3,8 @@
  * Nothing here touches the file system; models come from same-origin URLs.
  */
 import './error-names.js';
+// Before anything that loads tfjs: refuse Node with an error that names the Node entry.
+import './node-guard.js';
 
 export { initBrowserBackend, WASM_FILES, type BrowserBackendOptions } from './wasm.js';
 export { fetchBytes, fetchJson, joinUrl, type FetchLike, type FetchOptions } from './fetch.js';

@@ -1,4 +1,3 @@
-#!/usr/bin/env node
 import { SocraticDistillError } from '../errors.js';
 import type { CliCommand } from './command.js';
 
@@ -55,17 +54,4 @@ export async function main(argv: string[]): Promise<number> {
     }
     return 1;
   }
-}
-
-const invokedDirectly = process.argv[1] !== undefined && /cli\.(c?js|ts)$|main\.ts$/.test(process.argv[1]);
-if (invokedDirectly) {
-  main(process.argv.slice(2)).then(
-    (code) => {
-      process.exitCode = code;
-    },
-    (err: unknown) => {
-      process.stderr.write(`socratic-distill: ${String(err)}\n`);
-      process.exitCode = 1;
-    },
-  );
 }

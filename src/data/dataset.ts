@@ -42,9 +42,9 @@ function findFile(dir: string, names: readonly string[]): string {
   throw new DatasetFormatError(dir, undefined, `none of ${names.join(', ')} (or .gz) found in this directory`);
 }
 
-async function rowsOf(file: string): Promise<SourceRow[]> {
+async function rowsOf(file: string, policy: RowPolicy): Promise<SourceRow[]> {
   const text = await readTextFile(file);
-  return text.trimStart().startsWith('[') ? parseJsonArray(text, file) : parseJsonLines(text, file);
+  return text.trimStart().startsWith('[') ? parseJsonArray(text, file) : parseJsonLines(text, file, policy.badLines);
 }
 
 /** Deterministic 70/30 split: order by id, shuffle with the seed, cut. */
@@ -73,7 +73,7 @@ async function loadGsm8k(o: LoadDatasetOptions, policy: RowPolicy): Promise<Prob
       ? findFile(o.path, variant === 'socratic' ? [`${split}_socratic.jsonl`, `${split}.jsonl`] : [`${split}.jsonl`])
       : o.path;
     const label = isDir(o.path) ? split : basename(file).startsWith('test') ? 'test' : 'train';
-    const rows = await rowsOf(file);
+    const rows = await rowsOf(file, policy);
     out.push(...policy.convert(file, rows, Gsm8kRowSchema, (raw, row) => gsm8kProblem(raw, `gsm8k-${label}-${rows.indexOf(row)}`, file, row.line)));
   }
   return out;
@@ -89,7 +89,7 @@ async function loadOthers(o: LoadDatasetOptions, policy: RowPolicy): Promise<Pro
         : [findFile(o.path, ['problems.jsonl', 'problems.json'])];
   const all: Problem[] = [];
   for (const file of files) {
-    const rows = await rowsOf(file);
+    const rows = await rowsOf(file, policy);
     if (o.dataset === 'svamp') all.push(...policy.convert(file, rows, SvampRowSchema, (raw, row) => svampProblem(raw, file, row.line)));
     else if (o.dataset === 'strategyqa') all.push(...policy.convert(file, rows, StrategyQaRowSchema, (raw) => strategyQaProblem(raw)));
     else {

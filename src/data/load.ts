@@ -1,4 +1,4 @@
-import { CliUsageError } from '../errors.js';
+import { CliUsageError, DatasetFormatError } from '../errors.js';
 import { SocraticDataset, type Split } from './dataset.js';
 
 export const DATASET_CHOICES = ['gsm8k', 'svamp', 'strategyqa', 'synthetic', 'jsonl', 'json'] as const;
@@ -21,17 +21,22 @@ export async function datasetFromArgs(a: DatasetArgs): Promise<SocraticDataset> 
   }
   const split = (a.split ?? 'train') as Split;
   if (!['train', 'test', 'all'].includes(split)) throw new CliUsageError(`--split must be train|test|all, got '${a.split}'`);
+  if (a.limit !== undefined && a.limit < 1) throw new CliUsageError(`--limit must be at least 1, got ${a.limit}`);
   if (a.dataset === 'synthetic') {
     const count = a.count ?? a.limit ?? 1000;
+    if (count < 1) throw new CliUsageError(`--count must be at least 1, got ${count}`);
     const d = SocraticDataset.synthetic({ count, seed: a.seed });
     return a.limit !== undefined && a.limit < d.size ? SocraticDataset.fromProblems('synthetic', d.problems.slice(0, a.limit)) : d;
   }
   if (!a.data) throw new CliUsageError(`--data <path> is required for --dataset ${a.dataset}`);
-  return SocraticDataset.load({
+  const loaded = await SocraticDataset.load({
     dataset: a.dataset as Exclude<DatasetChoice, 'synthetic'>,
     path: a.data,
     split,
     seed: a.seed,
     ...(a.limit === undefined ? {} : { limit: a.limit }),
   });
+  // Every command needs problems; going on with none would write empty files and look like success.
+  if (loaded.size === 0) throw new DatasetFormatError(a.data, undefined, `no problems in the ${split} split (empty file, or no rows for this split)`);
+  return loaded;
 }

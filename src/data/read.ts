@@ -26,10 +26,16 @@ export async function readTextFile(path: string): Promise<string> {
 export interface SourceRow {
   line: number;
   value: unknown;
+  /** Set (and `value` undefined) when the line is not JSON and the caller asked to keep going. */
+  error?: DatasetFormatError;
 }
 
-/** Parse JSON Lines; blank lines are ignored, a bad line names its number. */
-export function parseJsonLines(text: string, file: string): SourceRow[] {
+/**
+ * Parse JSON Lines; blank lines are ignored, a bad line names its number. With `badLines: 'keep'` a
+ * line of broken JSON becomes a row carrying its error instead of throwing, so a skipping loader can
+ * count it and later rows keep their positions.
+ */
+export function parseJsonLines(text: string, file: string, badLines: 'throw' | 'keep' = 'throw'): SourceRow[] {
   const rows: SourceRow[] = [];
   const lines = text.split('\n');
   for (let i = 0; i < lines.length; i++) {
@@ -38,7 +44,9 @@ export function parseJsonLines(text: string, file: string): SourceRow[] {
     try {
       rows.push({ line: i + 1, value: JSON.parse(line) });
     } catch (err) {
-      throw new DatasetFormatError(file, i + 1, `invalid JSON (${(err as Error).message})`, undefined, { cause: err });
+      const error = new DatasetFormatError(file, i + 1, `invalid JSON (${(err as Error).message})`, undefined, { cause: err });
+      if (badLines === 'throw') throw error;
+      rows.push({ line: i + 1, value: undefined, error });
     }
   }
   return rows;

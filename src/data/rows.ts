@@ -9,12 +9,18 @@ export class RowPolicy {
   readonly skipped: DatasetFormatError[] = [];
   constructor(private readonly onInvalid: OnInvalid) {}
 
+  /** How a JSONL reader should treat a line of broken JSON under this policy. */
+  get badLines(): 'throw' | 'keep' {
+    return this.onInvalid === 'skip' ? 'keep' : 'throw';
+  }
+
   /** Validate and convert each row; bad rows throw or are recorded as skipped. */
   convert<Raw, Out>(file: string, rows: readonly SourceRow[], schema: ZodType<Raw>, build: (raw: Raw, row: SourceRow) => Out): Out[] {
     const out: Out[] = [];
     for (const row of rows) {
-      const parsed = schema.safeParse(row.value);
       try {
+        if (row.error) throw row.error;
+        const parsed = schema.safeParse(row.value);
         if (!parsed.success) throw formatError(file, row.line, parsed.error);
         out.push(build(parsed.data, row));
       } catch (err) {

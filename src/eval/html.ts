@@ -19,54 +19,114 @@ export async function renderSvg(spec: Spec): Promise<string> {
   }
 }
 
+const SCHEMA = 'https://vega.github.io/schema/vega-lite/v5.json';
+/** Type sizes a person can read at 100% zoom (vega-lite's defaults are 10-11 px). */
+const CONFIG = {
+  title: { fontSize: 15, anchor: 'start' },
+  axis: { labelFontSize: 12, titleFontSize: 12 },
+  legend: { labelFontSize: 12, titleFontSize: 12, symbolStrokeWidth: 3, symbolOpacity: 1 },
+  header: { labelFontSize: 13 },
+};
+const sd = (xs: readonly number[], mean: number): number =>
+  xs.length > 1 ? Math.sqrt(xs.reduce((a, x) => a + (x - mean) ** 2, 0) / (xs.length - 1)) : 0;
+
+/**
+ * Horizontal bars (so long student names never get cut off) on the honest 0-100 axis: the mean over
+ * seeds, a whisker of ± one sample standard deviation, and the value printed beside each bar.
+ */
 export function accuracySpec(report: EvalReport): Spec {
-  const values = report.runs.flatMap((r) => r.arms.flatMap((a) => [
-    { student: a.name, reading: 'strict', seed: r.seed, accuracy: 100 * a.strict },
-    { student: a.name, reading: 'flexible', seed: r.seed, accuracy: 100 * a.flexible },
-  ]));
-  const order = report.summary.map((a) => a.name);
+  const values = report.summary.flatMap((a) =>
+    (['strict', 'flexible'] as const).map((reading) => {
+      const xs = a[reading].values.map((v) => 100 * v);
+      const mean = xs.reduce((x, y) => x + y, 0) / Math.max(1, xs.length);
+      const spread = sd(xs, mean);
+      return { student: a.name, reading, mean, lo: Math.max(0, mean - spread), hi: Math.min(100, mean + spread), label: `${mean.toFixed(1)}` };
+    }),
+  );
+  const seeds = Math.max(0, ...report.summary.map((a) => a.seeds));
+  const x = { type: 'quantitative', scale: { domain: [0, 100] }, title: 'accuracy on held-out problems (%)' } as const;
   return {
-    $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
-    title: 'Held-out accuracy (mean over seeds; points = single seeds)',
+    $schema: SCHEMA,
+    title: seeds > 1 ? `Held-out accuracy: mean over ${seeds} seeds, whiskers ± 1 sd` : 'Held-out accuracy (one seed)',
+    config: CONFIG,
     data: { values },
-    width: 360,
-    height: 220,
+    width: 600,
     encoding: {
-      x: { field: 'student', type: 'nominal', sort: order, axis: { labelAngle: -20, title: null } },
-      xOffset: { field: 'reading' },
-      color: { field: 'reading', type: 'nominal', title: 'answer reading' },
+      y: { field: 'student', type: 'nominal', sort: report.summary.map((a) => a.name), axis: { title: null, labelLimit: 0 } },
+      yOffset: { field: 'reading', sort: ['strict', 'flexible'] },
+      color: { field: 'reading', type: 'nominal', sort: ['strict', 'flexible'], title: 'answer reading', legend: { orient: 'bottom' } },
     },
+    height: { step: 24 },
     layer: [
-      { mark: 'bar', encoding: { y: { aggregate: 'mean', field: 'accuracy', type: 'quantitative', title: 'accuracy (%)', scale: { domain: [0, 100] } } } },
-      { mark: { type: 'point', filled: true, color: 'black', size: 18 }, encoding: { y: { field: 'accuracy', type: 'quantitative' } } },
+      { mark: 'bar', encoding: { x: { field: 'mean', ...x } } },
+      ...(seeds > 1 ? [{ mark: { type: 'rule', color: 'black' }, encoding: { x: { field: 'lo', ...x }, x2: { field: 'hi' } } }] : []),
+      { mark: { type: 'text', align: 'left', dx: 4, fontSize: 12 }, encoding: { x: { field: seeds > 1 ? 'hi' : 'mean', ...x }, text: { field: 'label' }, color: { value: 'black' } } },
     ],
   };
 }
 
+/** Exponential moving average with a span of about 1/20 of the curve (at least 5 steps). */
+export function ema(xs: readonly number[]): number[] {
+  const alpha = 2 / (Math.max(5, Math.round(xs.length / 20)) + 1);
+  const out: number[] = [];
+  let acc: number | undefined;
+  for (const x of xs) {
+    if (!Number.isFinite(x)) {
+      out.push(acc ?? NaN);
+      continue;
+    }
+    acc = acc === undefined ? x : alpha * x + (1 - alpha) * acc;
+    out.push(acc);
+  }
+  return out;
+}
+
+/**
+ * Training loss per optimizer step: the EMA-smoothed curve, with the raw one faint behind it. The
+ * Iterative student's QG and QA models (`name/qg`, `name/qa`) learn a different text than the single
+ * models, so they get their own panel. Both axes span the data, so no half of a panel is empty.
+ */
 export function lossSpec(report: EvalReport): Spec {
-  const values: Array<{ model: string; seed: number; step: number; loss: number }> = [];
+  type Point = { model: string; seed: number; step: number; raw: number; smooth: number };
+  const panels: Record<'single' | 'iterative', Point[]> = { single: [], iterative: [] };
   for (const run of report.runs) {
     for (const [model, losses] of Object.entries(run.losses)) {
-      // Thin long curves so the SVG stays small; every 1/200th step is plenty for the shape.
-      const stride = Math.max(1, Math.floor(losses.length / 200));
-      losses.forEach((loss, i) => {
-        if (i % stride === 0 && Number.isFinite(loss)) values.push({ model, seed: run.seed, step: i + 1, loss });
+      const smooth = ema(losses);
+      // Thin long curves so the SVG stays small; every 1/300th step is plenty for the shape.
+      const stride = Math.max(1, Math.floor(losses.length / 300));
+      const panel = /\/(qg|qa)$/i.test(model) ? panels.iterative : panels.single;
+      losses.forEach((raw, i) => {
+        if (i % stride === 0 && Number.isFinite(raw)) panel.push({ model, seed: run.seed, step: i + 1, raw, smooth: smooth[i]! });
       });
     }
   }
+  const chart = (title: string, values: Point[]): Spec => {
+    const steps = values.map((v) => v.step);
+    const losses = values.map((v) => v.raw);
+    const x = { field: 'step', type: 'quantitative', title: 'optimizer step', scale: { domain: [Math.min(...steps), Math.max(...steps)], nice: false } };
+    const y = { type: 'quantitative', title: 'loss (log scale)', scale: { type: 'log', domain: [Math.min(...losses), Math.max(...losses)], nice: false } };
+    const color = { field: 'model', type: 'nominal', legend: { orient: 'bottom', columns: 2, labelLimit: 0, title: null } };
+    return {
+      title,
+      data: { values },
+      width: 600,
+      height: 260,
+      layer: [
+        { mark: { type: 'line', strokeWidth: 1, opacity: 0.2, clip: true }, encoding: { x, y: { field: 'raw', ...y }, color, detail: { field: 'seed', type: 'nominal' } } },
+        { mark: { type: 'line', strokeWidth: 2, clip: true }, encoding: { x, y: { field: 'smooth', ...y }, color, detail: { field: 'seed', type: 'nominal' } } },
+      ],
+    };
+  };
+  const charts = [
+    ...(panels.single.length ? [chart('Single models (smoothed; raw faint)', panels.single)] : []),
+    ...(panels.iterative.length ? [chart('Iterative: QG and QA models (smoothed; raw faint)', panels.iterative)] : []),
+  ];
   return {
-    $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
+    $schema: SCHEMA,
+    config: CONFIG,
     title: 'Training loss per optimizer step',
-    data: { values },
-    width: 420,
-    height: 240,
-    mark: { type: 'line', strokeWidth: 1 },
-    encoding: {
-      x: { field: 'step', type: 'quantitative' },
-      y: { field: 'loss', type: 'quantitative', scale: { type: 'log' } },
-      color: { field: 'model', type: 'nominal' },
-      detail: { field: 'seed', type: 'nominal' },
-    },
+    vconcat: charts,
+    resolve: { scale: { color: 'independent' } },
   };
 }
 
@@ -89,7 +149,9 @@ function analysisHtml(report: EvalReport): string {
 }
 
 export async function htmlReport(report: EvalReport): Promise<string> {
-  const [accuracy, loss] = await Promise.all([renderSvg(accuracySpec(report)), renderSvg(lossSpec(report))]);
+  // `eval` reports have no training curves: leave the loss figure out rather than draw empty axes.
+  const hasCurves = report.runs.some((r) => Object.keys(r.losses).length > 0);
+  const [accuracy, loss] = await Promise.all([renderSvg(accuracySpec(report)), hasCurves ? renderSvg(lossSpec(report)) : '']);
   const samples = report.runs[0]?.arms.flatMap((a) => a.samples.slice(0, 1).map((s) => `<h3>${escapeHtml(a.name)} on ${escapeHtml(s.problemId)} (gold ${escapeHtml(String(s.gold))}, answered ${escapeHtml(String(s.answer))})</h3><pre>${escapeHtml(s.text)}</pre>`)) ?? [];
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>${escapeHtml(report.title)}</title>
@@ -100,7 +162,7 @@ export async function htmlReport(report: EvalReport): Promise<string> {
 ${tableHtml(markdownTable(report))}
 <ul>${report.findings.map((f) => `<li>${escapeHtml(f)}</li>`).join('')}</ul>
 <figure>${accuracy}</figure>
-<figure>${loss}</figure>
+${loss ? `<figure>${loss}</figure>` : ''}
 ${analysisHtml(report)}
 <h2>Stages</h2>
 ${tableHtml(stagesTable(report.stages))}

@@ -7,8 +7,13 @@ import { askTeacher, type TeacherClient, type TeacherMode } from '../teacher/typ
 import { lockOutput } from './lock.js';
 import { costOf, sumUsage, type Pricing } from './usage.js';
 
+/**
+ * The one retry policy of a generate run. Teachers do not retry on their own (the OpenAI teacher turns
+ * the SDK's retries off), so a problem costs at most `maxAttempts` teacher calls, and with the OpenAI
+ * teacher at most `maxAttempts` HTTP requests per sample, however the server fails.
+ */
 export interface RetryPolicy {
-  /** Attempts per problem for retryable failures (429, 5xx, timeouts, torn bodies). Default 5. */
+  /** Attempts per problem for retryable failures (429, 5xx, timeouts, dropped connections, torn bodies). Default 5. */
   maxAttempts?: number;
   /** Attempts per problem when the teacher answers off-format (re-sampling may fix it). Default 2. */
   offFormatAttempts?: number;
@@ -59,9 +64,16 @@ export interface GenerateSummary {
   completed: number;
   failed: GenerationFailure[];
   chainsWritten: number;
-  /** Tokens of this run, and of everything in the file. */
+  /**
+   * Tokens billed by this run: every reply counts, also off-format ones and replies of attempts that failed
+   * later. `usageTotal` adds the usage recorded in the chains already in the file (kept replies only).
+   */
   usage: TokenUsage;
   usageTotal: TokenUsage;
+  /** Teacher calls this run made (one per attempt at a problem; each asks for that problem's missing samples). */
+  attempts: number;
+  /** The retry policy the run used, defaults filled in. */
+  retry: Required<RetryPolicy>;
   costUSD: number | null;
   costTotalUSD: number | null;
   aborted: boolean;
@@ -153,6 +165,7 @@ async function run(
   const failed: GenerationFailure[] = [];
   let completed = 0;
   let chainsWritten = 0;
+  let attempts = 0;
   const progress = () => options.onProgress?.({ total: wanted.size, done: alreadyDone + completed, failed: failed.length, usage: { ...usage } });
   progress();
 
@@ -160,8 +173,10 @@ async function run(
   const runOne = async ({ problem, missing }: { problem: Problem; missing: number[] }): Promise<void> => {
     for (let attempt = 1; ; attempt++) {
       if (signal?.aborted) return;
+      attempts++;
+      const chains: SocraticChain[] = [];
+      let counted = false;
       try {
-        const chains: SocraticChain[] = [];
         for (const [first, count] of contiguousRuns(missing)) {
           chains.push(
             ...(await askTeacher(teacher, options.mode ?? 'socratic', problem, {
@@ -172,7 +187,10 @@ async function run(
             })),
           );
         }
-        if (signal?.aborted) return;
+        if (signal?.aborted) {
+          for (const c of chains) sumUsage(usage, c.teacher.usage);
+          return;
+        }
         if (chains.length !== missing.length) {
           throw new TeacherError('client', `teacher returned ${chains.length} chains for ${missing.length} requested samples`, { retryable: false });
         }
@@ -181,11 +199,15 @@ async function run(
         );
         await writer.append(records);
         for (const r of records) sumUsage(usage, r.teacher.usage);
+        counted = true;
         chainsWritten += records.length;
         completed++;
         progress();
         return;
       } catch (err) {
+        // Billed even though nothing is written: replies received before the failure, and the failing one's.
+        if (!counted) for (const c of chains) sumUsage(usage, c.teacher.usage);
+        if (err instanceof TeacherError) sumUsage(usage, err.usage);
         if (signal?.aborted) return;
         const te = asTeacherError(err);
         const limit = te.kind === 'off-format' ? retry.offFormatAttempts : te.retryable ? retry.maxAttempts : 1;
@@ -229,6 +251,8 @@ async function run(
     chainsWritten,
     usage,
     usageTotal,
+    attempts,
+    retry,
     costUSD: costOf(usage, options.pricing),
     costTotalUSD: costOf(usageTotal, options.pricing),
     aborted: signal?.aborted ?? false,

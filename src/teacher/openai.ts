@@ -15,8 +15,6 @@ export interface OpenAICompatibleTeacherOptions {
   model?: string;
   /** Per-request timeout in ms. Default 60 000. */
   timeoutMs?: number;
-  /** Retries done by the SDK itself (429 with Retry-After, 5xx, timeouts, dropped connections). Default 2. */
-  maxRetries?: number;
   maxTokens?: number;
   /** Default temperature when a request does not give one. Default 0.7. */
   temperature?: number;
@@ -58,7 +56,9 @@ export class OpenAICompatibleTeacher implements TeacherClient {
       apiKey: this.secret ?? 'no-key',
       ...(baseURL ? { baseURL } : {}),
       timeout: options.timeoutMs ?? 60_000,
-      maxRetries: options.maxRetries ?? 2,
+      // One retry policy: generateChains' `retry` (with Retry-After and backoff). SDK retries on top of it
+      // multiplied the requests per problem (3 per attempt x 5 attempts = 15 for a persistent 500).
+      maxRetries: 0,
       logLevel: 'off',
     });
   }
@@ -119,18 +119,27 @@ export class OpenAICompatibleTeacher implements TeacherClient {
   private async sample(problem: Problem, mode: TeacherMode, options: TeacherRequestOptions): Promise<SocraticChain[]> {
     const chains: SocraticChain[] = [];
     const first = options.sampleOffset ?? 0;
-    for (let i = 0; i < (options.samples ?? 1); i++) {
-      const { text, usage } = await this.complete(problem, mode, options.temperature ?? this.temperature, options.signal);
-      const teacher = { adapter: this.id, model: this.model, promptVersion: promptVersion(problem.dataset, mode), sampleIndex: first + i, usage };
-      if (mode === 'cot') {
-        const finalAnswer = extractAnswer(text, problem.dataset, 'flexible');
-        if (finalAnswer === null) throw offFormat(this.redact(text));
-        chains.push({ problemId: problem.id, steps: [], finalAnswer, rationale: this.redact(text.trim()), teacher });
-        continue;
+    // Every reply is billed, usable or not: a failure carries the usage of all replies this call received.
+    const billed: TokenUsage = { promptTokens: 0, completionTokens: 0 };
+    try {
+      for (let i = 0; i < (options.samples ?? 1); i++) {
+        const { text, usage } = await this.complete(problem, mode, options.temperature ?? this.temperature, options.signal);
+        billed.promptTokens += usage.promptTokens;
+        billed.completionTokens += usage.completionTokens;
+        const teacher = { adapter: this.id, model: this.model, promptVersion: promptVersion(problem.dataset, mode), sampleIndex: first + i, usage };
+        if (mode === 'cot') {
+          const finalAnswer = extractAnswer(text, problem.dataset, 'flexible');
+          if (finalAnswer === null) throw offFormat(this.redact(text));
+          chains.push({ problemId: problem.id, steps: [], finalAnswer, rationale: this.redact(text.trim()), teacher });
+          continue;
+        }
+        const parsed = parseDecomposition(this.redact(text), problem.dataset);
+        if (!parsed) throw offFormat(this.redact(text));
+        chains.push({ problemId: problem.id, steps: parsed.steps, finalAnswer: parsed.finalAnswer, teacher });
       }
-      const parsed = parseDecomposition(this.redact(text), problem.dataset);
-      if (!parsed) throw offFormat(this.redact(text));
-      chains.push({ problemId: problem.id, steps: parsed.steps, finalAnswer: parsed.finalAnswer, teacher });
+    } catch (err) {
+      const billedAny = billed.promptTokens + billed.completionTokens > 0;
+      throw err instanceof TeacherError && billedAny ? err.withUsage(billed) : err;
     }
     return chains;
   }

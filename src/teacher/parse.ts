@@ -4,6 +4,12 @@ import { extractAnswer, parseBoolean } from '../verify/answer.js';
 
 export interface ParsedDecomposition {
   steps: SocraticStep[];
+  /**
+   * The stated final answer, read as the dataset's answer type. When the text states one that cannot be
+   * read (`Final answer: seventy-two`) this is that text, verbatim, so the verifier can reject the chain
+   * as `unparseable-final-answer` instead of crediting it with the last step's result.
+   * Null only when no answer is stated and the last step has none.
+   */
   finalAnswer: Answer | null;
 }
 
@@ -22,7 +28,7 @@ function stepAnswer(solution: string, dataset: DatasetName): SocraticStep['answe
 /**
  * Read a teacher's free text into Socratic steps. Accepts `Q1:/A1:` pairs
  * (bold, numbered or not), `Sub-question:/Answer:` and GSM8K `subq ** solution`
- * lines; the final answer from `Final answer:`, `The answer is`, or `#### N`.
+ * lines; the final answer from `Final answer:`, `The answer is`, or `#### N` (else the last step's).
  * Returns undefined when no step can be found (the caller records off-format).
  */
 export function parseDecomposition(text: string, dataset: DatasetName): ParsedDecomposition | undefined {
@@ -60,6 +66,6 @@ export function parseDecomposition(text: string, dataset: DatasetName): ParsedDe
     const answer = stepAnswer(s.solution, dataset);
     return { subquestion: s.subquestion, solution: s.solution, ...(answer === undefined ? {} : { answer }) };
   });
-  const finalAnswer = final !== undefined ? extractAnswer(final, dataset, 'flexible') : null;
-  return { steps: parsedSteps, finalAnswer: finalAnswer ?? parsedSteps.at(-1)!.answer ?? null };
+  if (final !== undefined && final.length > 0) return { steps: parsedSteps, finalAnswer: extractAnswer(final, dataset, 'flexible') ?? final };
+  return { steps: parsedSteps, finalAnswer: parsedSteps.at(-1)!.answer ?? null };
 }

@@ -11,7 +11,8 @@ import { batchLossTokens, collate, planEpoch, type EncodedExample } from './exam
 import { warmupCosineLr } from './schedule.js';
 
 export interface TrainProgress {
-  kind: 'step' | 'eval' | 'checkpoint' | 'early-stop';
+  /** The event's discriminant; named `type` like every other event in the API (e.g. the browser's SolveEvent). */
+  type: 'step' | 'eval' | 'checkpoint' | 'early-stop';
   step: number;
   totalSteps: number;
   epoch: number;
@@ -156,13 +157,13 @@ export async function train(core: TransformerCore, examples: readonly EncodedExa
     state.losses.push(loss);
     const elapsed = (performance.now() - started) / 1000;
     const perStep = elapsed / stepsThisCall;
-    emit({ kind: 'step', step: state.step, loss, lr, gradNorm: opt.gradNorm, tokensPerSecond: tokensThisCall / elapsed, etaSeconds: perStep * (totalSteps - state.step) });
+    emit({ type: 'step', step: state.step, loss, lr, gradNorm: opt.gradNorm, tokensPerSecond: tokensThisCall / elapsed, etaSeconds: perStep * (totalSteps - state.step) });
 
     const ev = options.eval;
     if (ev && ev.examples.length > 0 && (state.step % ev.every === 0 || state.step === totalSteps)) {
       const evalLoss = await evaluateLoss(core, ev.examples, ev.batchSize ?? options.batchSize, padId);
       state.evals.push({ step: state.step, loss: evalLoss });
-      emit({ kind: 'eval', step: state.step, evalLoss });
+      emit({ type: 'eval', step: state.step, evalLoss });
       if (state.bestEvalLoss === null || evalLoss < state.bestEvalLoss) {
         state.bestEvalLoss = evalLoss;
         state.evalsWithoutImprovement = 0;
@@ -174,7 +175,7 @@ export async function train(core: TransformerCore, examples: readonly EncodedExa
         state.evalsWithoutImprovement++;
         if (ev.patience !== undefined && state.evalsWithoutImprovement >= ev.patience) {
           stoppedEarly = true;
-          emit({ kind: 'early-stop', step: state.step, evalLoss });
+          emit({ type: 'early-stop', step: state.step, evalLoss });
         }
       }
     }
@@ -182,14 +183,14 @@ export async function train(core: TransformerCore, examples: readonly EncodedExa
     if (ckpt && (state.step % ckpt.every === 0 || last)) {
       await saveCheckpoint(ckpt.dir, core, state);
       savedAt = state.step;
-      emit({ kind: 'checkpoint', step: state.step });
+      emit({ type: 'checkpoint', step: state.step });
     }
     if (stoppedEarly) break;
   }
   // Interrupted (stopAfterSteps / abort): keep the work done so far.
   if (ckpt && savedAt !== state.step) {
     await saveCheckpoint(ckpt.dir, core, state);
-    emit({ kind: 'checkpoint', step: state.step });
+    emit({ type: 'checkpoint', step: state.step });
   }
   const finished = stoppedEarly || state.step >= totalSteps;
   if (finished && bestWeights && options.eval?.restoreBest !== false) await core.setWeights(bestWeights);

@@ -1,5 +1,5 @@
 import type { Answer, DatasetName, Problem, SocraticChain, Verdict } from '../data/schema.js';
-import { answersMatch, extractAnswer, normalizeAnswer, type ExtractMode } from './answer.js';
+import { answersMatch, extractAnswer, normalizeAnswer, parseBoolean, parseNumber, type ExtractMode } from './answer.js';
 import { arithmeticClaims } from './arithmetic.js';
 
 export interface ChainVerifierOptions {
@@ -9,7 +9,7 @@ export interface ChainVerifierOptions {
   mode?: ExtractMode;
 }
 
-export type RejectReason = 'no-final-answer' | 'final-answer-mismatch' | 'arithmetic-slip' | 'unknown-problem';
+export type RejectReason = 'no-final-answer' | 'unparseable-final-answer' | 'final-answer-mismatch' | 'arithmetic-slip' | 'unknown-problem';
 
 export interface VerifyStats {
   total: number;
@@ -37,6 +37,18 @@ export function chainFinalAnswer(chain: SocraticChain, dataset?: DatasetName, mo
 }
 
 /**
+ * False when a chain states a final answer that cannot be read as the gold answer's type
+ * (`seventy-two` for a number, `maybe` for yes/no). Such a chain must not fall back to its
+ * last step's result: the teacher said something else, and we cannot tell what.
+ */
+function readableAs(stated: Answer | null, problem: Problem): boolean {
+  if (stated === null || typeof stated !== 'string' || stated.trim() === '') return true;
+  if (typeof problem.answer === 'number') return parseNumber(stated) !== null;
+  if (typeof problem.answer === 'boolean' || problem.dataset === 'strategyqa') return parseBoolean(stated) !== null;
+  return true;
+}
+
+/**
  * Keeps a teacher chain only if its final answer matches the gold answer
  * (and, optionally, its arithmetic holds), giving a reason for every rejection.
  */
@@ -50,6 +62,9 @@ export class ChainVerifier {
   }
 
   verify(chain: SocraticChain, problem: Problem): Verdict {
+    if (!readableAs(chain.finalAnswer, problem)) {
+      return { kept: false, reason: 'unparseable-final-answer', detail: `final answer '${String(chain.finalAnswer)}' is not a ${typeof problem.answer}` };
+    }
     const predicted = chainFinalAnswer(chain, problem.dataset, this.mode);
     if (predicted === null) return { kept: false, reason: 'no-final-answer' };
     if (!answersMatch(predicted, problem.answer, problem.dataset)) {

@@ -3,10 +3,32 @@ import { CliUsageError } from '../../errors.js';
 
 type Options = NonNullable<ParseArgsConfig['options']>;
 
+/**
+ * node:util parseArgs refuses `--count -5` as "ambiguous" (the value looks like a flag), which hides the
+ * real problem. A negative number after a string flag is its value: join them as `--count=-5` so the
+ * flag's own validation reports what is wrong with it.
+ */
+export function joinNegativeValues(argv: readonly string[], options: Options): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    const next = argv[i + 1];
+    const name = arg.startsWith('--') && !arg.includes('=') ? arg.slice(2) : undefined;
+    if (name && options[name]?.type === 'string' && next !== undefined && /^-(\d|\.\d)/.test(next)) {
+      out.push(`${arg}=${next}`);
+      i++;
+    } else {
+      out.push(arg);
+    }
+  }
+  return out;
+}
+
 /** Strict flag parsing; any mistake becomes a one-line CliUsageError. */
 export function parseFlags(argv: string[], options: Options): Record<string, string | boolean | undefined> {
   try {
-    return parseArgs({ args: argv, options, strict: true, allowPositionals: false }).values as Record<string, string | boolean | undefined>;
+    const args = joinNegativeValues(argv, options);
+    return parseArgs({ args, options, strict: true, allowPositionals: false }).values as Record<string, string | boolean | undefined>;
   } catch (err) {
     throw new CliUsageError((err as Error).message.split('\n')[0]!.replace(/\. To specify a positional.*$/, ''));
   }

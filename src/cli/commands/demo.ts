@@ -1,4 +1,4 @@
-import { resolve } from 'node:path';
+import { basename, resolve } from 'node:path';
 import type { BackendPreference } from '../../backend/types.js';
 import { SocraticDataset } from '../../data/dataset.js';
 import { CliUsageError } from '../../errors.js';
@@ -129,7 +129,8 @@ async function demoSource(config: DemoConfig, teacher: string, dataset: string, 
   return {
     train, test,
     teacher: teacher === 'openai' ? new OpenAICompatibleTeacher() : new SimulatedTeacher({ errorRate: config.teacherErrorRate, seed: 0 }),
-    description: `GSM8K from ${data}`,
+    // The report is shared: name the data by its folder or file name, not the machine's absolute path.
+    description: `GSM8K (${basename(resolve(data))})`,
   };
 }
 

@@ -1,4 +1,4 @@
-import { resolve } from 'node:path';
+import { basename, isAbsolute, relative, resolve } from 'node:path';
 import { datasetFromArgs } from '../../data/load.js';
 import { CliUsageError } from '../../errors.js';
 import { evaluateStudents } from '../../eval/evaluator.js';
@@ -23,6 +23,12 @@ const FLAGS = {
   'self-consistency': { type: 'string' }, out: { type: 'string' }, backend: { type: 'string' }, help: { type: 'boolean', short: 'h' },
 } as const;
 
+/** Reports get shared: name a student by its path from the working directory, never by the machine's absolute path. */
+function shownPath(dir: string): string {
+  const rel = relative(process.cwd(), resolve(dir));
+  return rel === '' ? basename(resolve(dir)) : rel.startsWith('..') || isAbsolute(rel) ? basename(resolve(dir)) : rel;
+}
+
 export const command: CliCommand = {
   name: 'eval',
   summary: 'evaluate saved students on the same problems and write a report',
@@ -37,11 +43,11 @@ export const command: CliCommand = {
     const started = performance.now();
     const dataset = await datasetFromArgs({
       dataset: stringFlag(v, 'dataset'), data: stringFlag(v, 'data'), split: stringFlag(v, 'split') ?? 'test',
-      seed: intFlag(v, 'seed') ?? 0, limit: intFlag(v, 'limit'), count: intFlag(v, 'count'),
+      seed: intFlag(v, 'seed') ?? 0, limit: intFlag(v, 'limit', 1), count: intFlag(v, 'count', 1),
     });
     const backend = backendFlag(stringFlag(v, 'backend'));
     const arms = [];
-    for (const dir of dirs) arms.push({ name: `${dir}`, solver: await loadStudent(dir, backend) });
+    for (const dir of dirs) arms.push({ name: shownPath(dir), solver: await loadStudent(dir, backend) });
     const k = intFlag(v, 'self-consistency', 1) ?? 1;
     const problems = [...dataset.problems];
     const results = await evaluateStudents(arms, problems, { maxSteps: intFlag(v, 'max-steps', 1), selfConsistency: k > 1 ? { k } : undefined });
@@ -51,7 +57,7 @@ export const command: CliCommand = {
     const report: EvalReport = {
       title: 'socratic-distill evaluation',
       createdAt: new Date().toISOString(),
-      setup: { dataset: dataset.name, problems: problems.length, students: dirs, selfConsistency: k },
+      setup: { dataset: dataset.name, problems: problems.length, students: dirs.map(shownPath), selfConsistency: k },
       runs, summary, comparisons,
       baselines: problems.some((p) => p.dataset === 'strategyqa') ? [{ name: 'Majority class (test split)', dataset: 'strategyqa', accuracy: majorityClassBaseline(problems, problems, 'strategyqa').accuracy }] : [],
       stages: [{ name: 'evaluate', seconds: (performance.now() - started) / 1000 }],

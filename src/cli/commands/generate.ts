@@ -10,11 +10,16 @@ import { intFlag, numberFlag, parseFlags, stringFlag } from './data-flags.js';
 const HELP = `usage: socratic-distill generate --teacher openai|annotation|simulated --dataset gsm8k|svamp|strategyqa|synthetic|jsonl
          [--data <path>] [--split train|test|all] [--limit N] [--samples K] [--concurrency C] --out chains.jsonl
          [--base-url URL] [--model M] [--mode socratic|cot] [--temperature T] [--seed S] [--count N]
-         [--error-rate R] [--timeout-ms MS] [--max-retries N] [--price-prompt USD] [--price-completion USD] [--json]
+         [--error-rate R] [--timeout-ms MS] [--max-attempts N] [--price-prompt USD] [--price-completion USD] [--json]
          [--family chain|long|distractors|entities|planning] [--min-steps N] [--max-steps N] [--distractors N] [--people 2|3]
 
 Asks a teacher for Socratic chains and appends them to --out. Rerun the same command to resume:
 finished problems are skipped, failed ones (listed in <out>.failures.json) are tried again.
+Retries: one policy for the whole run. A problem is tried at most --max-attempts times (default 5) on
+429, 5xx, timeouts, dropped connections and torn replies, with backoff that honours Retry-After; at most
+2 times when the reply is off-format; once on other errors. So a server that always fails costs at most
+--max-attempts requests per problem and sample. Every reply is counted in the token and cost summary,
+usable or not.
 The OpenAI teacher reads OPENAI_API_KEY (never pass keys on the command line) and OPENAI_BASE_URL.
 --price-* are USD per million tokens, for the cost summary. Ctrl-C stops cleanly.
 --family and the flags after it choose the kind of --dataset synthetic problem (docs/data.md).`;
@@ -24,7 +29,7 @@ const FLAGS = {
   limit: { type: 'string' }, samples: { type: 'string' }, concurrency: { type: 'string' }, out: { type: 'string' },
   'base-url': { type: 'string' }, model: { type: 'string' }, mode: { type: 'string' }, temperature: { type: 'string' },
   seed: { type: 'string' }, count: { type: 'string' }, 'error-rate': { type: 'string' }, 'timeout-ms': { type: 'string' },
-  'max-retries': { type: 'string' }, 'price-prompt': { type: 'string' }, 'price-completion': { type: 'string' },
+  'max-attempts': { type: 'string' }, 'price-prompt': { type: 'string' }, 'price-completion': { type: 'string' },
   json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
   family: { type: 'string' }, 'min-steps': { type: 'string' }, 'max-steps': { type: 'string' },
   distractors: { type: 'string' }, people: { type: 'string' },
@@ -57,12 +62,10 @@ function makeTeacher(v: Record<string, unknown>): TeacherClient {
     const baseURL = stringFlag(v, 'base-url');
     const model = stringFlag(v, 'model');
     const timeoutMs = intFlag(v, 'timeout-ms', 1);
-    const maxRetries = intFlag(v, 'max-retries');
     return new OpenAICompatibleTeacher({
       ...(baseURL ? { baseURL } : {}),
       ...(model ? { model } : {}),
       ...(timeoutMs === undefined ? {} : { timeoutMs }),
-      ...(maxRetries === undefined ? {} : { maxRetries }),
     });
   }
   throw new CliUsageError(`--teacher must be openai|annotation|simulated${name ? `, got '${name}'` : ''}`);
@@ -90,7 +93,8 @@ function report(s: GenerateSummary): string {
   const cost = s.costUSD === null ? '' : `, cost $${s.costUSD.toFixed(4)} (file total $${(s.costTotalUSD ?? 0).toFixed(4)})`;
   const lines = [
     `${s.aborted ? 'stopped' : 'finished'}: ${s.alreadyDone + s.completed}/${s.total} problems done (${s.completed} this run, ${s.alreadyDone} before), ${s.chainsWritten} chains written to ${s.out}`,
-    `tokens this run: ${s.usage.promptTokens} prompt + ${s.usage.completionTokens} completion${cost}`,
+    `tokens this run: ${s.usage.promptTokens} prompt + ${s.usage.completionTokens} completion, every reply counted${cost}`,
+    `teacher attempts this run: ${s.attempts} (retry policy: at most ${s.retry.maxAttempts} per problem on 429/5xx/timeouts, ${s.retry.offFormatAttempts} on off-format replies)`,
   ];
   if (s.repairedTruncatedBytes > 0) lines.push(`repaired a torn last line (${s.repairedTruncatedBytes} bytes) left by an earlier crash`);
   if (s.failed.length > 0) lines.push(`${s.failed.length} problems failed (listed in ${s.failuresPath}); rerun to retry them`);
@@ -113,16 +117,17 @@ export const command: CliCommand = {
     const teacher = makeTeacher(v);
     const family = syntheticFlags(v);
     if (family && stringFlag(v, 'dataset') !== 'synthetic') throw new CliUsageError('--family, --min-steps, --max-steps, --distractors and --people need --dataset synthetic');
-    const limit = intFlag(v, 'limit');
+    const limit = intFlag(v, 'limit', 1);
     const dataset = family
-      ? syntheticDataset(family, intFlag(v, 'count') ?? limit ?? 1000, intFlag(v, 'seed') ?? 0, limit)
+      ? syntheticDataset(family, intFlag(v, 'count', 1) ?? limit ?? 1000, intFlag(v, 'seed') ?? 0, limit)
       : await datasetFromArgs({
           dataset: stringFlag(v, 'dataset'), data: stringFlag(v, 'data'), split: stringFlag(v, 'split'),
-          seed: intFlag(v, 'seed') ?? 0, limit, count: intFlag(v, 'count'),
+          seed: intFlag(v, 'seed') ?? 0, limit, count: intFlag(v, 'count', 1),
         });
     const pp = numberFlag(v, 'price-prompt');
     const pc = numberFlag(v, 'price-completion');
     const temperature = numberFlag(v, 'temperature', 0, 2);
+    const maxAttempts = intFlag(v, 'max-attempts', 1);
     const controller = new AbortController();
     let interrupts = 0;
     const onSigint = () => {
@@ -137,6 +142,7 @@ export const command: CliCommand = {
         teacher, problems: dataset.problems, out, mode,
         samplesPerProblem: intFlag(v, 'samples', 1) ?? 1,
         concurrency: intFlag(v, 'concurrency', 1) ?? 4,
+        ...(maxAttempts === undefined ? {} : { retry: { maxAttempts } }),
         signal: controller.signal,
         ...(temperature === undefined ? {} : { temperature }),
         ...(pp !== undefined || pc !== undefined ? { pricing: { promptPerMillion: pp ?? 0, completionPerMillion: pc ?? 0 } } : {}),

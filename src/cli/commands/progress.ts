@@ -8,11 +8,11 @@ export function trainProgressPrinter(label: () => string): (p: TrainProgress) =>
   const tty = process.stderr.isTTY === true;
   let lastDecile = -1;
   return (p) => {
-    if (p.kind === 'eval') {
+    if (p.type === 'eval') {
       process.stderr.write(`${tty ? '\r\x1b[2K' : ''}${label()} step ${p.step}: eval loss ${p.evalLoss?.toFixed(4)}\n`);
       return;
     }
-    if (p.kind !== 'step') return;
+    if (p.type !== 'step') return;
     const frac = p.step / p.totalSteps;
     const width = 24;
     const filled = Math.round(frac * width);

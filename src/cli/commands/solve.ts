@@ -4,6 +4,7 @@ import { CliUsageError } from '../../errors.js';
 import { IterativeStudent } from '../../students/iterative.js';
 import { loadStudent } from '../../students/load.js';
 import type { CliCommand } from '../command.js';
+import { joinNegativeValues } from './data-flags.js';
 import { backendFlag } from './student-flags.js';
 
 const HELP = `usage: socratic-distill solve --student <dir> [--max-steps 8] [--json] [--backend auto] "problem text"
@@ -17,10 +18,8 @@ export const command: CliCommand = {
   async run(argv) {
     let parsed;
     try {
-      parsed = parseArgs({
-        args: argv, allowPositionals: true, strict: true,
-        options: { student: { type: 'string' }, 'max-steps': { type: 'string' }, json: { type: 'boolean' }, backend: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
-      });
+      const options = { student: { type: 'string' }, 'max-steps': { type: 'string' }, json: { type: 'boolean' }, backend: { type: 'string' }, help: { type: 'boolean', short: 'h' } } as const;
+      parsed = parseArgs({ args: joinNegativeValues(argv, options), allowPositionals: true, strict: true, options });
     } catch (err) {
       throw new CliUsageError((err as Error).message.split('\n')[0]!);
     }

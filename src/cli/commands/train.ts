@@ -51,7 +51,7 @@ export const command: CliCommand = {
     if (!out) throw new CliUsageError('--out <student dir> is required');
     const seed = intFlag(v, 'seed') ?? 0;
     const dataset = await datasetFromArgs({
-      dataset: stringFlag(v, 'dataset'), data: stringFlag(v, 'data'), split: stringFlag(v, 'split'), seed, count: intFlag(v, 'count'), limit: intFlag(v, 'limit'),
+      dataset: stringFlag(v, 'dataset'), data: stringFlag(v, 'data'), split: stringFlag(v, 'split'), seed, count: intFlag(v, 'count', 1), limit: intFlag(v, 'limit', 1),
     });
     const chains = (await readJsonl(chainsPath, SocraticChainSchema)).records;
     const ids = new Set(chains.map((c) => c.problemId));

@@ -38,7 +38,7 @@ export const command: CliCommand = {
     if (mode !== 'flexible' && mode !== 'strict') throw new CliUsageError(`--mode must be flexible|strict, got '${mode}'`);
     const dataset = await datasetFromArgs({
       dataset: stringFlag(v, 'dataset'), data: stringFlag(v, 'data'), split: stringFlag(v, 'split'),
-      seed: intFlag(v, 'seed') ?? 0, limit: intFlag(v, 'limit'), count: intFlag(v, 'count'),
+      seed: intFlag(v, 'seed') ?? 0, limit: intFlag(v, 'limit', 1), count: intFlag(v, 'count', 1),
     });
     const read = await readJsonl(chainsPath, SocraticChainSchema);
     if (read.records.length === 0 && !read.truncatedTail) {
