@@ -10,6 +10,7 @@ import type { AddressInfo } from 'node:net';
 import { dirname, extname, join, resolve, sep } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { buildExample, REPO_ROOT } from './bundle.js';
+import { isProcessAlive } from '../../src/util/process.js';
 
 const PAGE_DIR = dirname(fileURLToPath(import.meta.url));
 /** `npm run demo` writes here; the server finds every student directory (one with a student.json) inside it. */
@@ -181,15 +182,6 @@ function stdinIsPipe(): boolean {
   }
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
 /**
  * `npm run example:browser` runs this server as a grandchild (npm -> sh -> tsx -> node). Stopping npm must
  * not leave the port taken: close on SIGINT/SIGTERM/SIGHUP, when a piped stdin closes, and when any
@@ -213,7 +205,7 @@ function stopWithParent(running: ExampleServer): void {
   const watched = ancestors();
   const parent = process.ppid;
   const watch = setInterval(() => {
-    const gone = watched.find((pid) => !alive(pid)) ?? (process.ppid !== parent ? parent : undefined);
+    const gone = watched.find((pid) => !isProcessAlive(pid)) ?? (process.ppid !== parent ? parent : undefined);
     if (gone !== undefined) stop(`process ${gone} that started it exited`);
   }, 500);
   watch.unref();

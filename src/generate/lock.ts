@@ -1,14 +1,6 @@
 import { open, readFile, rm } from 'node:fs/promises';
 import { OutputLockedError } from '../errors.js';
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
+import { isProcessAlive } from '../util/process.js';
 
 /**
  * Take `<out>.lock` so two runs never append the same problems twice. A lock
@@ -32,7 +24,7 @@ export async function lockOutput(out: string): Promise<() => Promise<void>> {
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
       const pid = Number((await readFile(path, 'utf8').catch(() => '')).trim());
-      if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && alive(pid)) throw new OutputLockedError(out, pid);
+      if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && isProcessAlive(pid)) throw new OutputLockedError(out, pid);
       await rm(path, { force: true });
     }
   }
