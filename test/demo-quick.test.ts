@@ -6,15 +6,17 @@ import { main } from '../src/cli/main.js';
 import type { EvalReport } from '../src/eval/index.js';
 
 describe('socratic-distill demo --quick', () => {
-  it('runs the whole pipeline and writes its reports (no accuracy threshold)', async () => {
+  it('runs the whole pipeline, shows every stepwise arm clearly above answer-only, and writes its reports', async () => {
     const out = await mkdtemp(join(tmpdir(), 'sd-demo-'));
     expect(await main(['demo', '--quick', '--out', out])).toBe(0);
     const report = JSON.parse(await readFile(join(out, 'report.json'), 'utf8')) as EvalReport;
     expect(report.summary.map((a) => a.kind)).toEqual(['answer-only', 'cot', 'unified', 'iterative']);
-    for (const arm of report.summary) {
-      expect(arm.flexible.mean).toBeGreaterThanOrEqual(0);
-      expect(arm.flexible.mean).toBeLessThanOrEqual(1);
-    }
+    const answerOnly = report.summary.find((a) => a.kind === 'answer-only')!.flexible.mean;
+    expect(answerOnly).toBeGreaterThan(0);
+    // Measured: 16.5% answer-only against 47.5-56% for the stepwise arms; 15 points is a clear margin.
+    for (const arm of report.summary.filter((a) => a.kind !== 'answer-only')) expect(arm.flexible.mean).toBeGreaterThan(answerOnly + 0.15);
+    const attribution = report.summary.filter((a) => a.attribution).map((a) => a.kind);
+    expect(attribution).toEqual(['unified', 'iterative']);
     const verifier = report.setup.verifier as { total: number; kept: number; rejected: number };
     expect(verifier.rejected).toBeGreaterThan(0);
     expect(verifier.kept + verifier.rejected).toBe(verifier.total);
