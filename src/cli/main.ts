@@ -11,6 +11,7 @@ const COMMANDS: Record<string, () => Promise<{ command: CliCommand }>> = {
   eval: () => import('./commands/eval.js'),
   export: () => import('./commands/export.js'),
   generate: () => import('./commands/generate.js'),
+  report: () => import('./commands/report.js'),
   reproduce: () => import('./commands/reproduce.js'),
   solve: () => import('./commands/solve.js'),
   train: () => import('./commands/train.js'),
