@@ -73,12 +73,17 @@ export class IterativeStudent {
     return new IterativeStudent(qg, qa, manifest.maxSteps);
   }
 
-  /** Trains QG and QA, one after the other, with the same options (`packing` default 'per-step'). */
+  /**
+   * Trains QG and QA, one after the other, with the same options. `packing` defaults to 'per-chain':
+   * the same targets as the paper's per-step pairs, but every optimizer step sees every turn of its
+   * chains (measured far ahead of 'per-step' at the same steps; docs/results.md).
+   */
   async train(data: StudentData, options: StudentTrainOptions & { packing?: IterativePacking }, format: FormatOptions = {}): Promise<IterativeTrainResult> {
     const { qg, qa } = this.models();
     const dir = options.checkpointDir;
-    const qgResult = await trainModel(qg, 'qg', data, { format, ...options }, dir && join(dir, 'qg'));
-    const qaResult = await trainModel(qa, 'qa', data, { format, ...options }, dir && join(dir, 'qa'));
+    const opts = { format, packing: 'per-chain' as const, ...options };
+    const qgResult = await trainModel(qg, 'qg', data, opts, dir && join(dir, 'qg'));
+    const qaResult = await trainModel(qa, 'qa', data, opts, dir && join(dir, 'qa'));
     return { qg: qgResult, qa: qaResult };
   }
 
