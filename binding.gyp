@@ -10,7 +10,8 @@
         "native/src/addon.cc",
         "native/src/model.cc",
         "native/src/kernels.cc",
-        "native/src/gemm.cc"
+        "native/src/gemm.cc",
+        "native/src/gemm_isa.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS", "SD_VERSION=\"<(sd_version)\""],

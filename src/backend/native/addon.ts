@@ -55,6 +55,16 @@ export interface NativeAddon {
   info(): { simd: string; threads: number; blas: string; version: string };
   /** Seconds per n x n x n sgemm, one entry per repetition. */
   benchGemm(n: number, reps: number): number[];
+  /** One sgemm on row-major arrays: C = alpha * op(A) @ op(B) + beta * C (for the GEMM tests). */
+  gemm(
+    ta: boolean, tb: boolean, M: number, N: number, K: number, alpha: number,
+    A: Float32Array, lda: number, B: Float32Array, ldb: number, beta: number, C: Float32Array, ldc: number,
+  ): void;
+  /**
+   * Switches the GEMM kernels process-wide: 'auto' (OpenBLAS if linked, else built-in), 'builtin', 'blas',
+   * or a built-in level 'avx512' | 'avx2' | 'scalar' (capped at the CPU's). Returns the kernels now in use.
+   */
+  gemmSelect(name: string): string;
   profileEnable(on: boolean): void;
   profileReset(): void;
   /** Seconds spent per kernel since the last reset (only while enabled). */
