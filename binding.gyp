@@ -1,7 +1,8 @@
 {
   "variables": {
     "sd_blas%": "<!(node native/detect-blas.cjs)",
-    "sd_version%": "<!(node -p \"require('./package.json').version\")"
+    "sd_version%": "<!(node -p \"require('./package.json').version\")",
+    "sd_prebuild%": "<!(node -p \"process.env.SOCRATIC_DISTILL_PREBUILD === '1' ? 1 : 0\")"
   },
   "targets": [
     {
@@ -20,7 +21,11 @@
       "cflags_cc": ["-std=c++17", "-O3", "-fopenmp", "-fexceptions", "-fno-math-errno", "-fno-trapping-math"],
       "ldflags": ["-fopenmp"],
       "conditions": [
-        ["sd_blas==1", { "defines": ["SD_HAVE_CBLAS"], "libraries": ["-lopenblas"] }]
+        ["sd_blas==1", { "defines": ["SD_HAVE_CBLAS"], "libraries": ["-lopenblas"] }],
+        # The prebuilt addon (npm run prebuild) links the C++ runtime statically and finds libgomp.so.1
+        # beside itself (prebuild.mjs copies it there; Debian's libgomp.a cannot go into a shared
+        # object), so it needs nothing but glibc on the target machine: no compiler, no libgomp1.
+        ["sd_prebuild==1", { "ldflags": ["-static-libstdc++", "-static-libgcc", "-Wl,-rpath,'$$ORIGIN'"] }]
       ]
     }
   ]
