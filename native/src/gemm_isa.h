@@ -54,22 +54,31 @@ void micro(int kc, const float* __restrict a, const float* __restrict b, float* 
     for (int j = 0; j < n; j++) c[i * ldc + j] += tile[i][j];
 }
 
+// Packing transposes small tiles: a source run along K is read in chunks of KT so the few destination
+// rows being written stay in L1 (writing a whole 512-deep panel column at a time thrashed it).
+constexpr int KT = 16;
+
 // op(A) rows [0, m), columns [0, kc) -> micro-panels [m/MR][kc][MR], zero-padded, times alpha.
 void pack_a(bool ta, int m, int kc, float alpha, const float* A, int lda, float* __restrict dst) {
-  for (int i0 = 0; i0 < m; i0 += MR, dst += (long)kc * MR) {
-    const int rows = m - i0 < MR ? m - i0 : MR;
-    if (ta) {  // op(A)[i,k] = A[k*lda + i]: each k is a contiguous run of rows
-      for (int k = 0; k < kc; k++) {
-        const float* src = A + (long)k * lda + i0;
-        for (int r = 0; r < MR; r++) dst[k * MR + r] = r < rows ? alpha * src[r] : 0.0f;
+  const int panels = (m + MR - 1) / MR;
+  if (ta) {  // op(A)[i,k] = A[k*lda + i]: each k is a contiguous run over all m rows; read it once
+    for (int k = 0; k < kc; k++) {
+      const float* src = A + (long)k * lda;
+      for (int p = 0; p < panels; p++) {
+        float* d = dst + (long)p * kc * MR + k * MR;
+        const int rows = m - p * MR < MR ? m - p * MR : MR;
+        for (int r = 0; r < MR; r++) d[r] = r < rows ? alpha * src[p * MR + r] : 0.0f;
       }
-    } else {
+    }
+    return;
+  }
+  for (int p = 0; p < panels; p++, dst += (long)kc * MR) {
+    const int rows = m - p * MR < MR ? m - p * MR : MR;
+    for (int k0 = 0; k0 < kc; k0 += KT) {
+      const int k1 = kc - k0 < KT ? kc : k0 + KT;
       for (int r = 0; r < MR; r++) {
-        const float* src = A + (long)(i0 + r) * lda;
-        if (r < rows)
-          for (int k = 0; k < kc; k++) dst[k * MR + r] = alpha * src[k];
-        else
-          for (int k = 0; k < kc; k++) dst[k * MR + r] = 0.0f;
+        const float* src = A + (long)(p * MR + r) * lda;
+        for (int k = k0; k < k1; k++) dst[k * MR + r] = r < rows ? alpha * src[k] : 0.0f;
       }
     }
   }
@@ -90,13 +99,13 @@ void pack_b(bool tb, int kc, int n, const float* B, int ldb, float* __restrict d
           for (int c = 0; c < NR; c++) d[c] = c < cols ? src[c] : 0.0f;
         }
       }
-    } else {  // op(B)[k,j] = B[j*ldb + k]: read each row of B along k, scatter into the panel
-      for (int c = 0; c < NR; c++) {
-        const float* src = B + (long)(j0 + c) * ldb;
-        if (c < cols)
-          for (int k = 0; k < kc; k++) dst[k * NR + c] = src[k];
-        else
-          for (int k = 0; k < kc; k++) dst[k * NR + c] = 0.0f;
+    } else {  // op(B)[k,j] = B[j*ldb + k]: read rows of B along k, a KT chunk at a time
+      for (int k0 = 0; k0 < kc; k0 += KT) {
+        const int k1 = kc - k0 < KT ? kc : k0 + KT;
+        for (int c = 0; c < NR; c++) {
+          const float* src = B + (long)(j0 + c) * ldb;
+          for (int k = k0; k < k1; k++) dst[k * NR + c] = c < cols ? src[k] : 0.0f;
+        }
       }
     }
   }
@@ -156,8 +165,8 @@ void dots(const float* const* a, const float* b, int K, float* out) {
   }
 }
 
-// Few rows of A (decode): every column block of B is read from memory once and reused from cache by
-// all M rows; no packing (packing the 154 MB GPT-2 head each token was the old decode pathology).
+// Few rows of A (decode; M <= 4): every part of B is read from memory once, in order, and reused from
+// cache by all M rows; no packing (packing the 154 MB GPT-2 head each token was the old decode pathology).
 void few_rows(bool tb, int M, int j0, int j1, int K, float alpha, const float* A, int lda, const float* B, int ldb,
               float beta, float* C, int ldc) {
   auto put = [&](float* c, float v) { *c = beta == 0.0f ? alpha * v : alpha * v + beta * *c; };
@@ -182,30 +191,25 @@ void few_rows(bool tb, int M, int j0, int j1, int K, float alpha, const float* A
     }
     return;
   }
-  // C[i, cols] = sum_k A[i,k] * B[k, cols] over a 4-vector-wide column block held in registers;
-  // the K x 4VW block of B (<= 1 MB at K 3072) stays in L2 across the M rows.
-  constexpr int W = 4 * VW;
-  int jb = j0;
-  for (; jb + W <= j1; jb += W) {
-    for (int i = 0; i < M; i++) {
-      const float* a = A + (long)i * lda;
-      vf acc[4] = {};
-      for (int k = 0; k < K; k++) {
-        const float* b = B + (long)k * ldb + jb;
-        for (int v = 0; v < 4; v++) acc[v] += a[k] * ldu(b + v * VW);
+  // C[i, cols] = sum_k A[i,k] * B[k, cols] for a chunk of 256 columns: B is read row by row, 1 KB
+  // contiguous runs the prefetcher follows (walking down a narrow column block instead measured
+  // 2 GB/s); the <= 4 x 256 partial sums stay in L1.
+  constexpr int W = 256;
+  float acc[4][W];
+  for (int jb = j0; jb < j1; jb += W) {
+    const int w = j1 - jb < W ? j1 - jb : W;
+    for (int i = 0; i < M; i++)
+      for (int j = 0; j < w; j++) acc[i][j] = 0.0f;
+    for (int k = 0; k < K; k++) {
+      const float* b = B + (long)k * ldb + jb;
+      for (int i = 0; i < M; i++) {
+        const float av = A[(long)i * lda + k];
+        float* ac = acc[i];
+        for (int j = 0; j < w; j++) ac[j] += av * b[j];
       }
-      float* c = C + (long)i * ldc + jb;
-      for (int v = 0; v < 4; v++) stu(c + v * VW, beta == 0.0f ? alpha * acc[v] : alpha * acc[v] + beta * ldu(c + v * VW));
     }
-  }
-  if (jb < j1) {
-    for (int i = 0; i < M; i++) {
-      const float* a = A + (long)i * lda;
-      float acc[W] = {};
-      for (int k = 0; k < K; k++)
-        for (int j = jb; j < j1; j++) acc[j - jb] += a[k] * B[(long)k * ldb + j];
-      for (int j = jb; j < j1; j++) put(C + (long)i * ldc + j, acc[j - jb]);
-    }
+    for (int i = 0; i < M; i++)
+      for (int j = 0; j < w; j++) put(C + (long)i * ldc + jb + j, acc[i][j]);
   }
 }
 
