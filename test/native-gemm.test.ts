@@ -11,10 +11,11 @@ if (skip) console.warn(`[native-gemm] skipped: ${loaded.ok ? '' : loaded.reason}
 
 type Shape = [M: number, N: number, K: number];
 const SHAPES: Shape[] = [
-  [1, 1, 1], [1, 7, 63], [1, 257, 65], [1, 1023, 7], [2, 65, 257], [3, 63, 1], [4, 33, 1023], // few-row path
+  [1, 1, 1], [1, 7, 63], [1, 257, 65], [1, 1023, 7], [2, 65, 257], [3, 63, 1], [4, 33, 1023],
   [5, 1, 7], [7, 7, 7], [63, 65, 1], [65, 63, 257], [257, 65, 63], [13, 1023, 65], // blocked, edges
-  [1023, 17, 129], [1200, 9, 5], [33, 31, 1023], // MC and KC blocking, K slices
-  [9, 17, 1100], [257, 257, 257], // long-K split, threaded slices
+  [9, 17, 1100], [16, 257, 129], // few-row path up to 16 rows
+  [17, 65, 33], [1023, 17, 129], [1200, 9, 5], [33, 31, 1023], // MC and KC blocking, K slices
+  [17, 17, 1100], [257, 257, 257], // long-K split, threaded slices
 ];
 
 function ref(ta: boolean, tb: boolean, [M, N, K]: Shape, alpha: number, A: Float32Array, lda: number, B: Float32Array, ldb: number, beta: number, C0: Float32Array, ldc: number): { out: Float64Array; mag: Float64Array } {

@@ -45,7 +45,7 @@ describe.skipIf(!supported)('packed tarball on a machine without a compiler', ()
     const proj = join(work, 'proj');
     mkdirSync(proj);
     writeFileSync(join(proj, 'package.json'), '{"name":"packed-test","version":"1.0.0","private":true}\n');
-    const env = { ...process.env, PATH: pathWithoutCompilers(), CXX: 'false', CC: 'false', NVCC: '/nonexistent/nvcc' };
+    const env: NodeJS.ProcessEnv = { ...process.env, PATH: pathWithoutCompilers(), CXX: 'false', CC: 'false', NVCC: '/nonexistent/nvcc' };
     for (const k of ['SOCRATIC_DISTILL_NATIVE', 'SOCRATIC_DISTILL_DISABLE_NATIVE', 'SOCRATIC_DISTILL_SKIP_NATIVE']) delete env[k];
     // --prefer-offline: the dependencies come from npm's cache when this repo's own install put them there.
     const install = sh('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', '--foreground-scripts', join(work, packed[0]!.filename)], proj, env);

@@ -165,7 +165,7 @@ void dots(const float* const* a, const float* b, int K, float* out) {
   }
 }
 
-// Few rows of A (decode; M <= 4): every part of B is read from memory once, in order, and reused from
+// Few rows of A (decode; M <= 16): every part of B is read from memory once, in order, and reused from
 // cache by all M rows; no packing (packing the 154 MB GPT-2 head each token was the old decode pathology).
 void few_rows(bool tb, int M, int j0, int j1, int K, float alpha, const float* A, int lda, const float* B, int ldb,
               float beta, float* C, int ldc) {
@@ -193,9 +193,9 @@ void few_rows(bool tb, int M, int j0, int j1, int K, float alpha, const float* A
   }
   // C[i, cols] = sum_k A[i,k] * B[k, cols] for a chunk of 256 columns: B is read row by row, 1 KB
   // contiguous runs the prefetcher follows (walking down a narrow column block instead measured
-  // 2 GB/s); the <= 4 x 256 partial sums stay in L1.
+  // 2 GB/s); the <= 16 x 256 partial sums (16 KB) stay in L1.
   constexpr int W = 256;
-  float acc[4][W];
+  float acc[16][W];
   for (int jb = j0; jb < j1; jb += W) {
     const int w = j1 - jb < W ? j1 - jb : W;
     for (int i = 0; i < M; i++)
