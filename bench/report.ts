@@ -61,6 +61,9 @@ export function figureRow(f: Figure): string {
   return `| ${what} | ${f.config} | ${f.backend} | ${f.batch} | ${fmt(f.value)} ${unit} | ${fmt(f.baseline)} | ${fmt(f.ratio, 2)}x | ${f.baselineFrom} | ${fmt(f.sameRun)} | ${f.sameRatio === null ? 'n/a' : `${fmt(f.sameRatio, 2)}x`} | ${peak} | ${f.samples} | ${fmt(f.cpuPerRep, 2)} | ${f.load.toFixed(2)} |`;
 }
 
+/** docs/benchmarks.md: everything from this line on is hand-written and kept when the bench rewrites the file. */
+export const KEEP_MARKER = '<!-- everything below is kept by bench/run.ts when it rewrites this file -->';
+
 export const TABLE_HEAD =
   '| figure | config | backend | batch | value (median) | PyTorch (file) | ratio | baseline file measured | PyTorch (same run) | ratio | FP32 peak (base / boost) | samples | CPU s / rep | load 1m |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|---|';
 

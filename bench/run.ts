@@ -8,7 +8,7 @@
  * addon switched to the built-in sgemm (what the prebuilt package runs). Writes docs/benchmarks.md.
  */
 import { spawnSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
@@ -19,7 +19,7 @@ import { selectBackend } from '../src/backend/select.js';
 import type { BackendPreference, BackendReport } from '../src/backend/types.js';
 import { loadTorchBaseline } from './baseline.js';
 import { type Budget, lastCpuSeconds, measureDecode, measureTrain, median, timeReps } from './measure.js';
-import { type DocInput, type Figure, type Metric, TABLE_HEAD, figureRow, loadavg, machineInfo, renderDoc, trainFlopsPerToken } from './report.js';
+import { type DocInput, type Figure, KEEP_MARKER, type Metric, TABLE_HEAD, figureRow, loadavg, machineInfo, renderDoc, trainFlopsPerToken } from './report.js';
 
 const { values } = parseArgs({
   options: {
@@ -149,7 +149,10 @@ async function runBackend(backend: string): Promise<void> {
   }
   const addon = isNative(backend) ? loadNativeAddon() : undefined;
   // One addon serves both native rows: switch its sgemm for this backend's figures.
-  const kernels = addon?.ok ? addon.addon.gemmSelect(backend === 'native-builtin' ? 'builtin' : 'auto') : undefined;
+  // (An older addon, e.g. SOCRATIC_DISTILL_NATIVE pointing at a build to compare against, has no gemmSelect.)
+  const select = (name: string): string | undefined =>
+    addon?.ok ? (typeof addon.addon.gemmSelect === 'function' ? addon.addon.gemmSelect(name) : addon.addon.info().blas) : undefined;
+  const kernels = select(backend === 'native-builtin' ? 'builtin' : 'auto');
   backendInfo.push(`${backend}: ${report.backend} (${Object.entries(report.versions).map(([k, v]) => `${k} ${v}`).join(', ')}${report.threads ? `, ${report.threads} threads` : ''}${kernels ? `, sgemm ${kernels}` : ''})`);
   await gemm(backend, report);
   for (const name of configs) {
@@ -195,7 +198,7 @@ async function runBackend(backend: string): Promise<void> {
       core.dispose();
     }
   }
-  if (addon?.ok) addon.addon.gemmSelect('auto');
+  select('auto');
 }
 
 const t0 = performance.now();
@@ -225,6 +228,10 @@ if (!values['no-write']) {
     loadAfter,
     command: `npm run bench${args ? ` -- ${args}` : ''}`,
   });
-  writeFileSync(resolve(import.meta.dirname ?? '.', '../docs/benchmarks.md'), doc);
+  // Hand-written history below KEEP_MARKER (earlier profiles, withdrawn figures) survives a rerun.
+  const docPath = resolve(import.meta.dirname ?? '.', '../docs/benchmarks.md');
+  const previous = existsSync(docPath) ? readFileSync(docPath, 'utf8') : '';
+  const kept = previous.includes(KEEP_MARKER) ? previous.slice(previous.indexOf(KEEP_MARKER)) : '';
+  writeFileSync(docPath, kept ? `${doc}\n${kept}` : doc);
   log('\nwrote docs/benchmarks.md');
 }
