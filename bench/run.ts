@@ -55,7 +55,9 @@ function sameRunTorch(): { figures: Map<string, number>; line: string } {
   if (!py) return { figures, line: 'not measured (set TORCH_PY to a Python with torch to measure it in the same run).' };
   const script = resolve(import.meta.dirname ?? '.', 'torch_cpu.py');
   const args = [script, '--config', configs.join(','), ...(quick ? ['--quick'] : [])];
+  const before = loadavg()[0]!.toFixed(2);
   const r = spawnSync(py, args, { encoding: 'utf8', maxBuffer: 1 << 24 });
+  const after = loadavg()[0]!.toFixed(2);
   if (r.status !== 0) return { figures, line: `not measured: bench/torch_cpu.py failed (${(r.stderr || String(r.error)).trim().split('\n').at(-1)}).` };
   let version = '?';
   for (const l of r.stdout.split('\n').filter((x) => x.startsWith('{'))) {
@@ -65,7 +67,7 @@ function sameRunTorch(): { figures: Map<string, number>; line: string } {
   }
   return {
     figures,
-    line: `torch ${version} (${py}), 2 threads, measured by bench/torch_cpu.py at load ${loadavg()[0]!.toFixed(2)} right before the figures here: a minimal GPT-2 in plain PyTorch with manual attention and its own KV-cache loop, not HF transformers (not installed with it), so it is not the same program as the file's baseline.`,
+    line: `torch ${version} (${py}), 2 threads, measured by bench/torch_cpu.py right before the figures here (1-min load ${before} when it started, ${after} when it ended; compare with the load column): a minimal GPT-2 in plain PyTorch with manual attention and its own KV-cache loop, not HF transformers (not installed with it), so it is not the same program as the file's baseline.`,
   };
 }
 const torchNow = sameRunTorch();

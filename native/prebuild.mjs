@@ -51,6 +51,22 @@ try {
     console.error(`prebuild: the prebuilt addon must need only glibc and its own libgomp, not: ${bad.join('; ')}`);
     process.exit(1);
   }
+  // It must run on AVX2-only and pre-AVX CPUs: every ymm/zmm instruction has to sit in a function that
+  // is only reached after a CPUID check (the gemm ISA copies, target_clones variants).
+  const dis = spawnSync('objdump', ['-d', '-C', '--no-show-raw-insn', out], { encoding: 'utf8', maxBuffer: 1 << 28 });
+  if (dis.status === 0) {
+    let fn = '';
+    const stray = new Set();
+    for (const line of dis.stdout.split('\n')) {
+      if (/^[0-9a-f]+ <.*>:$/.test(line)) fn = line;
+      else if (/[yz]mm/.test(line) && !/avx512_isa::|avx2_isa::|arch_x86_64_v[34]/.test(fn)) stray.add(fn);
+    }
+    if (stray.size) {
+      console.error(`prebuild: AVX code outside the run-time dispatched functions:\n  ${[...stray].join('\n  ')}`);
+      process.exit(1);
+    }
+    console.log('prebuild: every AVX/AVX-512 instruction is behind a CPUID dispatch');
+  }
 } finally {
   rmSync(work, { recursive: true, force: true });
 }

@@ -11,7 +11,7 @@ struct GemmIsa {
   // C[M,N] += alpha * op(A) @ op(B): packed panels + micro-kernel (C already scaled by beta).
   void (*blocked)(bool ta, bool tb, int M, int N, int K, float alpha, const float* A, int lda, const float* B,
                   int ldb, float* C, int ldc);
-  // Few-row products (decode, M <= 16): rows of A contiguous along K (lda), columns [j0, j1) of C.
+  // Few-row products (decode, M <= 16; gemm.cc uses it for M <= 4): rows of A contiguous along K (lda), columns [j0, j1) of C.
   // C = alpha * A @ op(B) + beta * C, with B streamed once and no packing.
   void (*few_rows)(bool tb, int M, int j0, int j1, int K, float alpha, const float* A, int lda, const float* B,
                    int ldb, float beta, float* C, int ldc);

@@ -165,7 +165,7 @@ void dots(const float* const* a, const float* b, int K, float* out) {
   }
 }
 
-// Few rows of A (decode; M <= 16): every part of B is read from memory once, in order, and reused from
+// Few rows of A (decode; M <= 16, gemm.cc sends M <= 4): every part of B is read from memory once, in order, and reused from
 // cache by all M rows; no packing (packing the 154 MB GPT-2 head each token was the old decode pathology).
 void few_rows(bool tb, int M, int j0, int j1, int K, float alpha, const float* A, int lda, const float* B, int ldb,
               float beta, float* C, int ldc) {
