@@ -161,13 +161,7 @@ export function renderDoc(d: DocInput): string {
     'uses the re-measured file, and the bench now prints that file\'s date and conditions beside each ratio so a stale baseline shows.',
     '',
   );
-  lines.push(
-    '## GPU (native-cuda)',
-    '',
-    'This bench covers the CPU backends only. The CUDA core has its own bench, `npx tsx bench/cuda.ts`, which runs PyTorch on the same GPU in the same run (see docs/cuda.md).',
-    'GPU figures and the CUDA parity results are **still to be measured**: no GPU has been available to the sessions that built the CUDA core.',
-    '',
-  );
+  // The GPU section (bench/cuda.ts figures) sits below KEEP_MARKER and is kept as written.
   return lines.join('\n');
 }
 
