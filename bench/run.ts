@@ -1,10 +1,14 @@
 /**
- * `npm run bench [-- --json] [--quick] [--backend native,tfjs-wasm,tfjs-cpu] [--config tiny,gpt2-small] [--no-write]`
+ * `npm run bench [-- --json] [--quick] [--backend native,native-builtin,tfjs-wasm,tfjs-cpu] [--config tiny,gpt2-small] [--no-write]`
  *
- * Tokens/s for training and KV-cache decode, GEMM GFLOP/s, each beside the PyTorch CPU baseline
- * measured on the same machine, plus a per-kernel profile of the native core. Writes docs/benchmarks.md.
+ * Tokens/s for training and KV-cache decode, GEMM GFLOP/s, each beside the PyTorch CPU baseline file
+ * (its date and conditions printed beside every ratio) and, when TORCH_PY names a Python with torch,
+ * beside PyTorch measured in this same run (bench/torch_cpu.py), plus a per-kernel profile of the
+ * native core. `native` is the core as built (OpenBLAS when linked); `native-builtin` is the same
+ * addon switched to the built-in sgemm (what the prebuilt package runs). Writes docs/benchmarks.md.
  */
-import { writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
@@ -15,7 +19,7 @@ import { selectBackend } from '../src/backend/select.js';
 import type { BackendPreference, BackendReport } from '../src/backend/types.js';
 import { loadTorchBaseline } from './baseline.js';
 import { type Budget, lastCpuSeconds, measureDecode, measureTrain, median, timeReps } from './measure.js';
-import { type DocInput, type Figure, type Metric, TABLE_HEAD, figureRow, loadavg, machineInfo, renderDoc } from './report.js';
+import { type DocInput, type Figure, KEEP_MARKER, type Metric, TABLE_HEAD, figureRow, loadavg, machineInfo, renderDoc, trainFlopsPerToken } from './report.js';
 
 const { values } = parseArgs({
   options: {
@@ -27,7 +31,8 @@ const { values } = parseArgs({
   },
 });
 const list = (v: string[] | undefined, all: string[]): string[] => (v ? v.flatMap((x) => x.split(',')).filter(Boolean) : all);
-const BACKENDS: Record<string, BackendPreference> = { native: 'native', 'tfjs-wasm': 'wasm', 'tfjs-cpu': 'tfjs-cpu' };
+const BACKENDS: Record<string, BackendPreference> = { native: 'native', 'native-builtin': 'native', 'tfjs-wasm': 'wasm', 'tfjs-cpu': 'tfjs-cpu' };
+const isNative = (b: string): boolean => b.startsWith('native');
 const backends = list(values.backend, Object.keys(BACKENDS));
 const configs = list(values.config, ['tiny', 'gpt2-small']) as PresetName[];
 const explicitConfig = values.config !== undefined;
@@ -41,6 +46,31 @@ const PROMPT = 64;
 const NEW_TOKENS = 128;
 
 const torch = loadTorchBaseline();
+const baselineFrom = `${torch.date}, ${torch.conditions}`;
+
+/** PyTorch in this run: `$TORCH_PY bench/torch_cpu.py` (plain-torch GPT-2, no transformers), keyed metric/config/batch. */
+function sameRunTorch(): { figures: Map<string, number>; line: string } {
+  const py = process.env.TORCH_PY;
+  const figures = new Map<string, number>();
+  if (!py) return { figures, line: 'not measured (set TORCH_PY to a Python with torch to measure it in the same run).' };
+  const script = resolve(import.meta.dirname ?? '.', 'torch_cpu.py');
+  const args = [script, '--config', configs.join(','), ...(quick ? ['--quick'] : [])];
+  const before = loadavg()[0]!.toFixed(2);
+  const r = spawnSync(py, args, { encoding: 'utf8', maxBuffer: 1 << 24 });
+  const after = loadavg()[0]!.toFixed(2);
+  if (r.status !== 0) return { figures, line: `not measured: bench/torch_cpu.py failed (${(r.stderr || String(r.error)).trim().split('\n').at(-1)}).` };
+  let version = '?';
+  for (const l of r.stdout.split('\n').filter((x) => x.startsWith('{'))) {
+    const f = JSON.parse(l) as { metric: string; config: string; batch: number; value: number; torch: string };
+    figures.set(`${f.metric}/${f.config}/${f.batch}`, f.value);
+    version = f.torch;
+  }
+  return {
+    figures,
+    line: `torch ${version} (${py}), 2 threads, measured by bench/torch_cpu.py right before the figures here (1-min load ${before} when it started, ${after} when it ended; compare with the load column): a minimal GPT-2 in plain PyTorch with manual attention and its own KV-cache loop, not HF transformers (not installed with it), so it is not the same program as the file's baseline.`,
+  };
+}
+const torchNow = sameRunTorch();
 const figures: Figure[] = [];
 const notes: string[] = [];
 const profiles: DocInput['profiles'] = [];
@@ -53,7 +83,16 @@ const log = (s: string): void => {
 function emit(metric: Metric, config: string, backend: string, batch: number, value: number, baseline: number | undefined, samples: number, cpuTotal: number | null): void {
   const b = baseline ?? null;
   const cpuPerRep = cpuTotal === null ? null : cpuTotal / samples;
-  const f: Figure = { metric, config, backend, batch, value, baseline: b, ratio: b ? value / b : null, samples, cpuPerRep };
+  const same = torchNow.figures.get(`${metric}/${config}/${batch}`) ?? null;
+  let peakFraction: [number, number] | null = null;
+  if (metric === 'train_tokens_per_s' && torch.peak) {
+    const flops = value * trainFlopsPerToken(presetConfig(config as PresetName), TRAIN_SHAPE[config as PresetName][1]);
+    peakFraction = [flops / 1e9 / torch.peak.base, flops / 1e9 / torch.peak.boost];
+  }
+  const f: Figure = {
+    metric, config, backend, batch, value, baseline: b, ratio: b ? value / b : null, samples, cpuPerRep,
+    baselineFrom, sameRun: same, sameRatio: same ? value / same : null, load: loadavg()[0]!, peakFraction,
+  };
   figures.push(f);
   if (json) console.log(JSON.stringify(f));
   else console.log(figureRow(f));
@@ -61,7 +100,7 @@ function emit(metric: Metric, config: string, backend: string, batch: number, va
 
 /** Native gets the full protocol; tfjs backends are 10-100x slower, so they get a time cap (noted in the docs). */
 function budget(backend: string, kind: 'train' | 'decode', config: PresetName): Budget {
-  if (backend === 'native') {
+  if (isNative(backend)) {
     const big = config === 'gpt2-small';
     return { warmup: big || quick ? 1 : 2, reps: 5, maxSeconds: quick ? 30 : 400 };
   }
@@ -73,7 +112,7 @@ async function gemm(backend: string, report: BackendReport): Promise<void> {
   const n = 1024;
   let times: number[];
   let cpu: number;
-  if (backend === 'native') {
+  if (isNative(backend)) {
     const loaded = loadNativeAddon();
     if (!loaded.ok) return;
     loaded.addon.benchGemm(n, 3);
@@ -110,19 +149,24 @@ async function runBackend(backend: string): Promise<void> {
     log(`| ${backend} skipped: ${why} |`);
     return;
   }
-  backendInfo.push(`${report.backend} (${Object.entries(report.versions).map(([k, v]) => `${k} ${v}`).join(', ')}${report.threads ? `, ${report.threads} threads` : ''})`);
+  const addon = isNative(backend) ? loadNativeAddon() : undefined;
+  // One addon serves both native rows: switch its sgemm for this backend's figures.
+  // (An older addon, e.g. SOCRATIC_DISTILL_NATIVE pointing at a build to compare against, has no gemmSelect.)
+  const select = (name: string): string | undefined =>
+    addon?.ok ? (typeof addon.addon.gemmSelect === 'function' ? addon.addon.gemmSelect(name) : addon.addon.info().blas) : undefined;
+  const kernels = select(backend === 'native-builtin' ? 'builtin' : 'auto');
+  backendInfo.push(`${backend}: ${report.backend} (${Object.entries(report.versions).map(([k, v]) => `${k} ${v}`).join(', ')}${report.threads ? `, ${report.threads} threads` : ''}${kernels ? `, sgemm ${kernels}` : ''})`);
   await gemm(backend, report);
-  const addon = backend === 'native' ? loadNativeAddon() : undefined;
   for (const name of configs) {
-    if (name === 'gpt2-small' && backend !== 'native' && !explicitConfig) {
+    if (name === 'gpt2-small' && !isNative(backend) && !explicitConfig) {
       notes.push(`${backend}: gpt2-small not run by default (a single training step takes minutes); pass --config gpt2-small to force it.`);
       continue;
     }
     const config = presetConfig(name);
     const core = await report.createCore(config, { seed: 1 });
     try {
-      const [B, T] = backend === 'native' ? TRAIN_SHAPE[name] : TFJS_TRAIN_SHAPE[name];
-      if (backend !== 'native') {
+      const [B, T] = isNative(backend) ? TRAIN_SHAPE[name] : TFJS_TRAIN_SHAPE[name];
+      if (!isNative(backend)) {
         const warm = backend === 'tfjs-cpu' ? ', without a warm-up step' : '';
         notes.push(`${backend} ${name} training runs at batch ${B}x${T} (not ${TRAIN_SHAPE[name].join('x')})${warm} to fit the time cap.`);
       }
@@ -139,23 +183,24 @@ async function runBackend(backend: string): Promise<void> {
           .map(([k, s]) => [k, s / steps.length] as [string, number])
           .filter(([, s]) => s > 0)
           .sort((a, b) => b[1] - a[1]);
-        profiles.push({ title: `${name} training ${B}x${T}`, rows, stepSeconds: median(steps) });
+        profiles.push({ title: `${name} training ${B}x${T}, ${backend} (sgemm ${kernels})`, rows, stepSeconds: median(steps), load: loadavg()[0]! });
       } else {
         steps = await measureTrain(core, B, T, tb);
       }
       emit('train_tokens_per_s', name, backend, B, (B * T) / median(steps), torch.train[name], steps.length, lastCpuSeconds);
-      if (backend !== 'native' && steps.length < 5) notes.push(`${backend} ${name} training: median of ${steps.length} step(s) (time cap ${tb.maxSeconds} s).`);
+      if (!isNative(backend) && steps.length < 5) notes.push(`${backend} ${name} training: median of ${steps.length} step(s) (time cap ${tb.maxSeconds} s).`);
       for (const db of [1, 16]) {
         const bud = budget(backend, 'decode', name);
         const runs = await measureDecode(core, db, PROMPT, NEW_TOKENS, bud);
         const base = db === 1 ? torch.decode[name]?.b1 : torch.decode[name]?.b16;
         emit('decode_tokens_per_s', name, backend, db, (db * NEW_TOKENS) / median(runs), base, runs.length, lastCpuSeconds);
-        if (backend !== 'native' && runs.length < 5) notes.push(`${backend} ${name} decode b${db}: median of ${runs.length} run(s) of ${NEW_TOKENS} tokens (time cap ${bud.maxSeconds} s).`);
+        if (!isNative(backend) && runs.length < 5) notes.push(`${backend} ${name} decode b${db}: median of ${runs.length} run(s) of ${NEW_TOKENS} tokens (time cap ${bud.maxSeconds} s).`);
       }
     } finally {
       core.dispose();
     }
   }
+  select('auto');
 }
 
 const t0 = performance.now();
@@ -176,16 +221,19 @@ if (!values['no-write']) {
     date: new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
     machine: machineInfo(),
     backends: backendInfo,
+    baseline: `${torch.versions} on this machine, from ${torch.source.replace(/.*\/shared\//, 'shared/')} (measured ${torch.date}, ${torch.conditions}); its batch-1 decode is HF generate, which the file calls overhead-bound`,
+    sameRun: torchNow.line,
     figures,
     profiles,
-    notes: [
-      ...notes,
-      `PyTorch baseline parsed from ${torch.source.replace(/.*\/shared\//, 'shared/')}; torch's own notes say its tiny train steps ranged 2.1-10 s on this VM and its batch-1 decode is HF generate overhead-bound.`,
-    ],
+    notes,
     loadBefore,
     loadAfter,
     command: `npm run bench${args ? ` -- ${args}` : ''}`,
   });
-  writeFileSync(resolve(import.meta.dirname ?? '.', '../docs/benchmarks.md'), doc);
+  // Hand-written history below KEEP_MARKER (earlier profiles, withdrawn figures) survives a rerun.
+  const docPath = resolve(import.meta.dirname ?? '.', '../docs/benchmarks.md');
+  const previous = existsSync(docPath) ? readFileSync(docPath, 'utf8') : '';
+  const kept = previous.includes(KEEP_MARKER) ? previous.slice(previous.indexOf(KEEP_MARKER)) : '';
+  writeFileSync(docPath, kept ? `${doc}\n${kept}` : doc);
   log('\nwrote docs/benchmarks.md');
 }

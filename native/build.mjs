@@ -1,10 +1,14 @@
 // Builds the optional native core (build/Release/socratic_native.node) with npm's node-gyp.
 // Never fails the install: without a compiler the library simply uses tfjs.
-// `node native/build.mjs --strict` exits non-zero on failure (for CI and development).
+// At install (no --strict) a prebuilt addon shipped in prebuilds/<platform>-<arch>/ that loads here is
+// used as is and nothing is compiled (the better-sqlite3 / sharp convention); set
+// SOCRATIC_DISTILL_BUILD_FROM_SOURCE=1 (or npm's --build-from-source) to compile anyway, e.g. to link
+// OpenBLAS. `node native/build.mjs --strict` always compiles and exits non-zero on failure (CI, development).
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { nodeGypCommand, prebuildDir } from './node-gyp.mjs';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const strict = process.argv.includes('--strict');
@@ -14,24 +18,32 @@ function fail(reason) {
   process.exit(strict ? 1 : 0);
 }
 
+/** The first prebuilt addon for this platform that loads in a child process, or undefined. */
+function usablePrebuild() {
+  const dir = prebuildDir(root);
+  if (!existsSync(dir)) return undefined;
+  for (const f of readdirSync(dir).filter((n) => n.endsWith('.node') && n.split('.').includes('napi'))) {
+    const path = join(dir, f);
+    const r = spawnSync(process.execPath, ['-e', `require(${JSON.stringify(path)}).info()`], { stdio: 'ignore' });
+    if (r.status === 0) return path;
+  }
+  return undefined;
+}
+
 if (process.env.SOCRATIC_DISTILL_SKIP_NATIVE === '1') fail('SOCRATIC_DISTILL_SKIP_NATIVE=1');
+const fromSource = strict || process.env.SOCRATIC_DISTILL_BUILD_FROM_SOURCE === '1' || process.env.npm_config_build_from_source === 'true';
+if (!fromSource) {
+  const pre = usablePrebuild();
+  if (pre) {
+    console.log(`socratic-distill: using the prebuilt native core (${pre.slice(root.length + 1)})`);
+    process.exit(0);
+  }
+}
 if (process.platform !== 'linux' && process.platform !== 'darwin') fail(`unsupported platform ${process.platform}`);
 
-const nodeBin = dirname(process.execPath);
-const candidates = [
-  process.env.npm_config_node_gyp,
-  join(nodeBin, '../lib/node_modules/npm/node_modules/node-gyp/bin/node-gyp.js'),
-  join(nodeBin, 'node_modules/npm/node_modules/node-gyp/bin/node-gyp.js'),
-];
-const gyp = candidates.find((p) => p && existsSync(p));
+const gyp = nodeGypCommand();
 if (!gyp) fail('node-gyp not found beside npm');
-
-// Prefer the headers installed with this node binary, so no download is needed.
-const args = [gyp, 'rebuild'];
-const prefix = resolve(nodeBin, '..');
-if (existsSync(join(prefix, 'include/node/node_api.h'))) args.push(`--nodedir=${prefix}`);
-
-const r = spawnSync(process.execPath, args, { cwd: root, stdio: strict ? 'inherit' : 'pipe', encoding: 'utf8' });
+const r = spawnSync(process.execPath, [...gyp, 'rebuild'], { cwd: root, stdio: strict ? 'inherit' : 'pipe', encoding: 'utf8' });
 if (r.status !== 0) {
   const lines = `${r.stderr ?? ''}`.split('\n').filter((l) => /error/i.test(l));
   fail(lines[0]?.trim().slice(0, 160) || `node-gyp exited with ${r.status}`);

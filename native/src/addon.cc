@@ -360,6 +360,21 @@ Napi::Value BenchGemm(const Napi::CallbackInfo& info) {
   }
   return arr;
 }
+// gemm(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc): one sgemm call on typed arrays, for the
+// GEMM correctness tests (bounds are the caller's business; the tests size the arrays exactly).
+Napi::Value Gemm(const Napi::CallbackInfo& info) {
+  auto i32 = [&](int k) { return info[k].As<Napi::Number>().Int32Value(); };
+  auto f32 = [&](int k) { return info[k].As<Napi::Float32Array>().Data(); };
+  sd::sgemm(info[0].ToBoolean(), info[1].ToBoolean(), i32(2), i32(3), i32(4), info[5].As<Napi::Number>().FloatValue(),
+            f32(6), i32(7), f32(8), i32(9), info[10].As<Napi::Number>().FloatValue(), f32(11), i32(12));
+  return info.Env().Undefined();
+}
+// gemmSelect(name) -> the kernels now in use (same string as info().blas); throws on an unknown name.
+Napi::Value GemmSelect(const Napi::CallbackInfo& info) {
+  if (!sd::gemm_select(info[0].As<Napi::String>().Utf8Value().c_str()))
+    throw Napi::RangeError::New(info.Env(), "unknown gemm choice");
+  return Napi::String::New(info.Env(), sd::blas_info());
+}
 Napi::Value ProfileEnable(const Napi::CallbackInfo& info) {
   sd::profile_enable(info[0].ToBoolean());
   return info.Env().Undefined();
@@ -382,6 +397,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("NativeKVCache", cacheCtor);
   exports.Set("info", Napi::Function::New(env, Info));
   exports.Set("benchGemm", Napi::Function::New(env, BenchGemm));
+  exports.Set("gemm", Napi::Function::New(env, Gemm));
+  exports.Set("gemmSelect", Napi::Function::New(env, GemmSelect));
   exports.Set("profileEnable", Napi::Function::New(env, ProfileEnable));
   exports.Set("profileReset", Napi::Function::New(env, ProfileReset));
   exports.Set("profileGet", Napi::Function::New(env, ProfileGet));

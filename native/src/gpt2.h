@@ -101,5 +101,8 @@ void profile_reset();
 const char* simd_level();
 int num_threads();
 std::string blas_info();
+// Switches the GEMM kernels for the whole process ("auto", "builtin", "blas", "avx512", "avx2", "scalar";
+// see gemm.cc). Returns false for an unknown name. Not for use while a forward/backward call runs.
+bool gemm_select(const char* name);
 
 }  // namespace sd
