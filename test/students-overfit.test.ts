@@ -1,4 +1,4 @@
-import { mkdtemp } from 'node:fs/promises';
+import { mkdtemp, readdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -50,6 +50,28 @@ describe('tiny students overfit a handful of chains', () => {
     const loaded = await loadStudent(dir, backend);
     expect(loaded).toBeInstanceOf(IterativeStudent);
     expect((await loaded.solveMany(problems)).map((s) => s.answer)).toEqual(gold);
+  });
+
+  it('Iterative with one shared model: learns both turns, stops on the final answer, saves one model', async () => {
+    const backend = await selectBackend('auto');
+    const student = await IterativeStudent.createShared({ size, data, backend, seed: 2 });
+    expect(student.shared).toBe(true);
+    const r = await student.train(data, budget);
+    expect(r.qg).toBe(r.qa);
+    const solved = await student.solveMany(problems);
+    expect(solved.map((s) => s.answer)).toEqual(gold);
+    expect(solved.map((s) => s.stoppedBy)).toEqual(problems.map(() => 'final-marker'));
+    expect(solved.map((s) => s.steps.map((x) => x.subquestion))).toEqual(data.chains.map((c) => c.steps.map((x) => x.subquestion)));
+
+    const dir = await mkdtemp(join(tmpdir(), 'sd-shared-'));
+    await student.save(dir);
+    expect((await readdir(dir)).sort()).toEqual(['model', 'student.json']);
+    const loaded = await loadStudent(dir, backend);
+    expect(loaded).toBeInstanceOf(IterativeStudent);
+    expect((loaded as IterativeStudent).shared).toBe(true);
+    expect((await loaded.solveMany(problems)).map((s) => s.answer)).toEqual(gold);
+    loaded.dispose();
+    student.dispose();
   });
 
   it('answer-only and CoT baselines train on the same trainer and shared vocabulary', async () => {

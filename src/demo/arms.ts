@@ -65,17 +65,15 @@ function iterative(name: string, packing: IterativePacking, stepShare: number): 
   };
 }
 
-/**
- * One model plays both turns: trained on the Unified format (whole chains, loss on every turn),
- * then run turn by turn like the pair. Same optimizer steps as one single-model arm.
- */
+/** One model plays both turns (as IterativeStudent.createShared makes it): the same optimizer steps as one single-model arm. */
 function sharedIterative(name: string): ArmSpec {
   return {
     name,
     async train(data, ctx) {
-      const unified = new UnifiedStudent(await newLM(ctx));
-      const r = await unified.train(data, ctx.trainOptions(name, ctx.steps));
-      return { name, solver: new IterativeStudent(unified.lm, unified.lm, ctx.maxSteps), losses: { [name]: r.losses }, seconds: r.wallSeconds };
+      const lm = await newLM(ctx);
+      const student = new IterativeStudent(lm, lm, ctx.maxSteps);
+      const r = await student.train(data, ctx.trainOptions(name, ctx.steps));
+      return { name, solver: student, losses: { [name]: r.qg.losses }, seconds: r.qg.wallSeconds };
     },
   };
 }

@@ -121,6 +121,8 @@ export const StudentManifestSchema = z.object({
   kind: z.enum(STUDENT_KINDS),
   formatOptions: z.object({ keepCalculatorNotes: z.boolean().optional() }).default({}),
   maxSteps: z.number().int().positive().optional(),
+  /** Iterative: one model (in `model/`) plays both turns. */
+  shared: z.boolean().optional(),
 });
 export type StudentManifest = z.infer<typeof StudentManifestSchema>;
 

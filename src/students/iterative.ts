@@ -32,6 +32,17 @@ export interface CreateIterativeOptions {
   maxSteps?: number;
 }
 
+/** One model for both turns (see IterativeStudent.createShared). */
+export interface CreateSharedIterativeOptions {
+  size: StudentModelSize;
+  tokenizer?: Tokenizer;
+  data?: StudentData;
+  backend?: BackendChoice;
+  seed?: number;
+  maxSteps?: number;
+}
+
+/** For a shared student, `qg` and `qa` are the one model's result. */
 export interface IterativeTrainResult {
   qg: TrainResult;
   qa: TrainResult;
@@ -65,9 +76,29 @@ export class IterativeStudent {
     return new IterativeStudent(qg, qa, options.maxSteps);
   }
 
+  /**
+   * One model plays both turns, trained on whole chains with the loss on every turn (the Unified
+   * format), then asked turn by turn. Each turn then learns from the other's lines too; measured
+   * the strongest iterative variant at the same budget (docs/results.md).
+   */
+  static async createShared(options: CreateSharedIterativeOptions): Promise<IterativeStudent> {
+    const tokenizer = options.tokenizer ?? tokenizerForTexts(trainingTexts(requireData(options.data), ['unified']));
+    const lm = await StudentLM.create(options.size, tokenizer, { backend: options.backend, seed: options.seed ?? 0 });
+    return new IterativeStudent(lm, lm, options.maxSteps);
+  }
+
+  /** Whether one model plays both turns. */
+  get shared(): boolean {
+    return this.qg === this.qa;
+  }
+
   static async load(dir: string, backend?: BackendChoice): Promise<IterativeStudent> {
     const manifest = await readManifest(dir);
     if (manifest.kind !== 'iterative') throw new CheckpointError(dir, `holds a ${manifest.kind} student, not iterative; use loadStudent(dir)`);
+    if (manifest.shared) {
+      const lm = await StudentLM.load(join(dir, 'model'), { backend });
+      return new IterativeStudent(lm, lm, manifest.maxSteps);
+    }
     const qg = await StudentLM.load(join(dir, 'qg'), { backend });
     const qa = await StudentLM.load(join(dir, 'qa'), { backend });
     return new IterativeStudent(qg, qa, manifest.maxSteps);
@@ -81,6 +112,10 @@ export class IterativeStudent {
   async train(data: StudentData, options: StudentTrainOptions & { packing?: IterativePacking }, format: FormatOptions = {}): Promise<IterativeTrainResult> {
     const { qg, qa } = this.models();
     const dir = options.checkpointDir;
+    if (this.shared) {
+      const result = await trainModel(qg, 'unified', data, { format, ...options }, dir && join(dir, 'model'));
+      return { qg: result, qa: result };
+    }
     const opts = { format, packing: 'per-chain' as const, ...options };
     const qgResult = await trainModel(qg, 'qg', data, opts, dir && join(dir, 'qg'));
     const qaResult = await trainModel(qa, 'qa', data, opts, dir && join(dir, 'qa'));
@@ -172,9 +207,12 @@ export class IterativeStudent {
   async save(dir: string): Promise<void> {
     const { qg, qa } = this.models();
     await mkdir(dir, { recursive: true });
-    await qg.save(join(dir, 'qg'));
-    await qa.save(join(dir, 'qa'));
-    await writeManifest(dir, { kind: 'iterative', formatOptions: {}, maxSteps: this.maxSteps });
+    if (this.shared) await qg.save(join(dir, 'model'));
+    else {
+      await qg.save(join(dir, 'qg'));
+      await qa.save(join(dir, 'qa'));
+    }
+    await writeManifest(dir, { kind: 'iterative', formatOptions: {}, maxSteps: this.maxSteps, ...(this.shared ? { shared: true } : {}) });
   }
 
   dispose(): void {
