@@ -78,3 +78,17 @@ describe('armComparisons', () => {
     ]);
   });
 });
+
+describe('armComparisons with Iterative variants', () => {
+  it('compares each further Iterative arm with the first one as well as with Unified', async () => {
+    const { armComparisons, summarize } = await import('../src/eval/report.js');
+    type Arm = Parameters<typeof summarize>[0][number]['arms'][number];
+    const arm = (name: string, kind: Arm['kind'], flexible: number): Arm => ({ name, kind, flexible, strict: flexible, scores: [], steps: { meanSteps: 0, capRate: 0 }, wallSeconds: 0, samples: [] });
+    const runs = [0, 1, 2].map((seed) => ({
+      seed, losses: {},
+      arms: [arm('Unified', 'unified', 0.8), arm('Iterative', 'iterative', 0.78 + seed / 100), arm('Iterative per-step', 'iterative', 0.5 + seed / 50)],
+    }));
+    const pairs = armComparisons(runs, summarize(runs)).map((c) => `${c.a} vs ${c.b}: ${c.verdict}`);
+    expect(pairs).toEqual(['Iterative vs Unified: tie within noise', 'Iterative per-step vs Unified: behind', 'Iterative per-step vs Iterative: behind']);
+  });
+});

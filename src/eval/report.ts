@@ -179,7 +179,8 @@ function bySeed(runs: readonly RunResult[], name: string): Map<number, number> {
 
 /**
  * The paired comparisons a reader needs: every Socratic arm against CoT and answer-only,
- * every other Socratic arm against the Unified student, and CoT against answer-only. A calculator
+ * every other Socratic arm against the Unified student, each further Iterative variant against the
+ * first Iterative arm, and CoT against answer-only. A calculator
  * row is compared with the same student decoded without it (its kind, next to it in `summary`).
  */
 export function armComparisons(runs: readonly RunResult[], allArms: readonly ArmSummary[]): PairedComparison[] {
@@ -189,9 +190,12 @@ export function armComparisons(runs: readonly RunResult[], allArms: readonly Arm
   const cot = ofKind('cot')[0];
   const answerOnly = ofKind('answer-only')[0];
   const unified = ofKind('unified')[0];
+  const iterative = ofKind('iterative')[0];
   const out: PairedComparison[] = [];
   for (const a of summary.filter((x) => x.kind === 'unified' || x.kind === 'iterative')) {
     if (unified && a !== unified) out.push(pairedComparison(arm(a), arm(unified)));
+    // A variant of the Iterative student against the first (main) one.
+    if (iterative && a.kind === 'iterative' && a !== iterative) out.push(pairedComparison(arm(a), arm(iterative)));
     if (cot) out.push(pairedComparison(arm(a), arm(cot)));
     if (answerOnly) out.push(pairedComparison(arm(a), arm(answerOnly)));
   }
