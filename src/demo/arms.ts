@@ -1,4 +1,5 @@
 import type { Solver } from '../eval/evaluator.js';
+import type { ArmId } from './arm-ids.js';
 import type { IterativePacking, StudentData, StudentTrainOptions } from '../students/common.js';
 import { IterativeStudent } from '../students/iterative.js';
 import { StudentLM, type BackendChoice, type StudentModelSize } from '../students/lm.js';
@@ -88,12 +89,4 @@ export const ARMS = {
   'iterative-half': iterative('Iterative, half steps each', 'per-chain', 0.5),
   'iterative-per-step-half': iterative('Iterative, per-step pairs, half steps each', 'per-step', 0.5),
   'iterative-shared': sharedIterative('Iterative, one shared model'),
-} as const satisfies Record<string, ArmSpec>;
-
-export type ArmId = keyof typeof ARMS;
-export const ARM_IDS = Object.keys(ARMS) as ArmId[];
-export const DEFAULT_ARMS: readonly ArmId[] = ['answer-only', 'cot', 'unified', 'iterative'];
-
-export function isArmId(id: string): id is ArmId {
-  return Object.hasOwn(ARMS, id);
-}
+} as const satisfies Record<ArmId, ArmSpec>;

@@ -1,7 +1,7 @@
 import type { BackendPreference } from '../backend/types.js';
 import type { SyntheticFamily } from '../data/synthetic.js';
 import type { StudentModelSize } from '../students/lm.js';
-import { DEFAULT_ARMS, type ArmId } from './arms.js';
+import { DEFAULT_ARMS, type ArmId } from './arm-ids.js';
 
 /** Everything that sizes a demo run. Every student arm gets the same model size and the same budget. */
 export interface DemoConfig {

@@ -4,7 +4,7 @@ import { parseGPT2Config, type GPT2Config } from '../arch/config.js';
 import type { BackendPreference, BackendReport } from '../backend/types.js';
 import { SocraticDataset } from '../data/dataset.js';
 import type { Problem } from '../data/schema.js';
-import { DEFAULT_ARMS } from '../demo/arms.js';
+import { DEFAULT_ARMS } from '../demo/arm-ids.js';
 import { DEMO_PRESETS, type DemoConfig } from '../demo/config.js';
 import { runDemo, type DemoEvent, type DemoResult } from '../demo/pipeline.js';
 import { ModelConfigError } from '../errors.js';

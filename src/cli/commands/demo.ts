@@ -4,7 +4,7 @@ import { SocraticDataset } from '../../data/dataset.js';
 import { CliUsageError } from '../../errors.js';
 import { attributionTable, comparisonsTable, markdownTable } from '../../eval/report.js';
 import { SYNTHETIC_FAMILIES, type SyntheticFamily } from '../../data/synthetic.js';
-import { ARM_IDS, isArmId } from '../../demo/arms.js';
+import { ARM_IDS, isArmId } from '../../demo/arm-ids.js';
 import { DEMO_PRESETS, type DemoConfig } from '../../demo/config.js';
 import { runDemo, syntheticSplit, type DemoSource } from '../../demo/pipeline.js';
 import { OpenAICompatibleTeacher } from '../../teacher/openai.js';
