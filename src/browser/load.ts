@@ -65,10 +65,14 @@ export async function fetchStudentManifest(baseUrl: string, options: FetchOption
 
 /**
  * Load a student directory written by `save()` and served at `baseUrl` (same origin):
- * iterative students fetch qg/ and qa/, single-model students their one model.
+ * iterative students fetch qg/ and qa/ (a shared one its model/), single-model students their one model.
  */
 export async function loadStudentFromUrl(baseUrl: string, options: BrowserLoadOptions): Promise<BrowserStudent> {
   const manifest = await fetchStudentManifest(baseUrl, options);
+  if (manifest.kind === 'iterative' && manifest.shared) {
+    const lm = await loadStudentModel(modelUrls(joinUrl(baseUrl, 'model')), options);
+    return new IterativeStudent(lm, lm, manifest.maxSteps);
+  }
   if (manifest.kind === 'iterative') {
     const settled = await Promise.allSettled(['qg', 'qa'].map((part) => loadStudentModel(modelUrls(joinUrl(baseUrl, part)), options)));
     const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
