@@ -43,9 +43,8 @@ export interface DemoConfig {
 }
 
 /**
- * Sized for the native CPU core on 2 cores: the full demo (3 seeds) in about 10 minutes,
- * --quick (1 seed, smaller everything) in about 2. The numbers were tuned by measuring, not guessed;
- * see docs/results.md for the run they produced.
+ * Sized for the native CPU core on 2 cores. The numbers were tuned by measuring, not guessed; see
+ * docs/results.md for the runs they produced (--quick: 1m45s measured on 2 cores).
  */
 const FULL_DEMO: DemoConfig = {
   trainProblems: 2000,
