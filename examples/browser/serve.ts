@@ -195,6 +195,8 @@ function stopWithParent(running: ExampleServer): void {
     console.log(`stopping the example server (${why})`);
     clearInterval(watch);
     running.server.closeAllConnections();
+    // close() waits for open sockets; the port must be freed even if one lingers, so exit regardless soon after.
+    setTimeout(() => process.exit(0), 1000).unref();
     void running.close().finally(() => process.exit(0));
   };
   for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.once(signal, () => stop(signal));
