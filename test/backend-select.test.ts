@@ -62,7 +62,7 @@ describe('selectBackend', () => {
     expect(r.implementation).toBe('tfjs');
     expect(r.skipped.map((s) => s.backend)).toEqual(['native-cuda', 'tfjs-node-gpu', 'native-cpu']);
     expect(r.skipped[0]!.reason).toBe('no CUDA device (test)');
-    expect(r.summary).toMatch(/^using tfjs-wasm \((no )?SIMD, 1 thread\) for --backend auto; passed over native-cuda/);
+    expect(r.summary).toMatch(/^using tfjs-wasm \((no )?SIMD, 1 thread\) for selectBackend\('auto'\); passed over native-cuda/);
     expect(typeof r.simd).toBe('boolean');
     expect(r.versions['tfjs-core']).toMatch(/^\d+\.\d+\.\d+/);
     expect(r.versions['tfjs-backend-wasm']).toBe(r.versions['tfjs-core']);

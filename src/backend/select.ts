@@ -100,7 +100,7 @@ function describe(r: Chosen, prefer: BackendPreference, skipped: BackendReport['
     .filter(Boolean)
     .join(', ');
   const why = skipped.length ? `; passed over ${skipped.map((s) => `${s.backend} (${withoutPaths(s.reason)})`).join(', ')}` : '';
-  return `using ${r.backend}${traits ? ` (${traits})` : ''} for --backend ${prefer}${why}`;
+  return `using ${r.backend}${traits ? ` (${traits})` : ''} for selectBackend('${prefer}')${why}`;
 }
 
 /**
@@ -126,7 +126,7 @@ function unavailable(prefer: BackendPreference, skipped: BackendReport['skipped'
       return new BackendUnavailableError(
         'native-cpu',
         `the native CPU core is unavailable: ${reasons}. Install build tools (python3, make, a C++17 compiler such as g++) ` +
-          'and run `npm rebuild socratic-distill`, or choose --backend wasm.',
+          "and run `npm rebuild socratic-distill`, or use selectBackend('wasm').",
         opts,
       );
     default:
