@@ -17,10 +17,11 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { presetConfig, type GPT2Config } from '../src/arch/config.js';
 import { initWeights } from '../src/arch/init.js';
-import { loadCudaAddon, type CudaPrecision } from '../src/backend/native/cudaAddon.js';
+import { loadCudaAddon } from '../src/backend/native/cudaAddon.js';
 import { packageRoot } from '../src/backend/native/common.js';
-import { NativeCudaCore } from '../src/backend/native/cudaCore.js';
+import { NativeCore } from '../src/backend/native/core.js';
 import { probeNativeCudaImpl } from '../src/backend/native/cudaProbe.js';
+import type { NativePrecision } from '../src/backend/native/rawCore.js';
 import type { LabeledBatch } from '../src/backend/types.js';
 import { Rng } from '../src/util/rng.js';
 
@@ -53,13 +54,13 @@ function randomBatch(config: GPT2Config, B: number, T: number, seed: number): La
   return { batchSize: B, seqLen: T, inputIds: ids, labels: ids };
 }
 
-async function makeCore(config: GPT2Config, precision: CudaPrecision): Promise<NativeCudaCore> {
+async function makeCore(config: GPT2Config, precision: NativePrecision): Promise<NativeCore> {
   const loaded = loadCudaAddon();
   if (!loaded.ok) throw new Error(loaded.reason);
-  return NativeCudaCore.create(config, loaded.addon, { weights: initWeights(config, 0), precision });
+  return NativeCore.create(config, loaded.addon, { weights: initWeights(config, 0), precision });
 }
 
-async function train(name: 'tiny' | 'gpt2-small', precision: CudaPrecision, B: number, T: number): Promise<Figure> {
+async function train(name: 'tiny' | 'gpt2-small', precision: NativePrecision, B: number, T: number): Promise<Figure> {
   const config = presetConfig(name);
   const core = await makeCore(config, precision);
   const batch = randomBatch(config, B, T, 1);
@@ -73,7 +74,7 @@ async function train(name: 'tiny' | 'gpt2-small', precision: CudaPrecision, B: n
   return { metric: 'train_tokens_per_s', config: name, backend: 'native-cuda', precision, batch: B, seq: T, value: (B * T) / median(times) };
 }
 
-async function decode(precision: CudaPrecision, promptLen: number, newTokens: number): Promise<Figure> {
+async function decode(precision: NativePrecision, promptLen: number, newTokens: number): Promise<Figure> {
   const config = presetConfig('gpt2-small');
   const core = await makeCore(config, precision);
   const rng = new Rng(2);

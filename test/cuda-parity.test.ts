@@ -5,9 +5,10 @@ import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { GPT2Config } from '../src/arch/config.js';
 import { initWeights } from '../src/arch/init.js';
-import { type CudaAddon, type CudaPrecision, loadCudaAddon } from '../src/backend/native/cudaAddon.js';
-import { NativeCudaCore } from '../src/backend/native/cudaCore.js';
+import { type CudaAddon, loadCudaAddon } from '../src/backend/native/cudaAddon.js';
+import { NativeCore } from '../src/backend/native/core.js';
 import { probeNativeCudaImpl } from '../src/backend/native/cudaProbe.js';
+import type { NativePrecision } from '../src/backend/native/rawCore.js';
 import { selectBackend } from '../src/backend/select.js';
 import type { LabeledBatch, NamedTensors } from '../src/backend/types.js';
 import { Rng } from '../src/util/rng.js';
@@ -47,8 +48,8 @@ const emuAddon = (): CudaAddon => createRequire(import.meta.url)(EMU_PATH) as Cu
 const simtAddon = (): CudaAddon => createRequire(import.meta.url)(SIMT_PATH) as CudaAddon;
 
 function paritySuites(label: string, skip: string, addon: () => CudaAddon, trainSteps: number): void {
-  const makeCore = (config: GPT2Config, weights: NamedTensors, precision: CudaPrecision = 'fp32'): Promise<NativeCudaCore> =>
-    NativeCudaCore.create(config, addon(), { weights, precision });
+  const makeCore = (config: GPT2Config, weights: NamedTensors, precision: NativePrecision = 'fp32'): Promise<NativeCore> =>
+    NativeCore.create(config, addon(), { weights, precision });
 
 describeFixtureParity(`${label}: CUDA core matches the HF GPT-2 fixtures (fp32)`, !!skip, {
   makeCore: (config, weights) => makeCore(config, weights),
@@ -104,7 +105,7 @@ describe.skipIf(!!skip || trainSteps === 0)(`${label}: CUDA training agrees with
     const weights = initWeights(config, 3);
     const batches = randomBatches(config, Math.ceil(trainSteps / 2) + 2, 5);
     const step = { lr: 3e-3 };
-    const run = async (precision: CudaPrecision): Promise<number[]> => {
+    const run = async (precision: NativePrecision): Promise<number[]> => {
       const core = await makeCore(config, weights, precision);
       const losses: number[] = [];
       for (const b of batches) losses.push((await core.trainStep(b, step)).loss);

@@ -76,9 +76,9 @@ describe('CUDA core probe without a usable GPU', () => {
     const loaded = loadCudaAddon();
     if (!loaded.ok) return; // addon not built here: the probe test above covers the reason
     if (loaded.addon.probe().ok) return; // a real GPU
-    const { NativeCudaCore } = await import('../src/backend/native/cudaCore.js');
+    const { NativeCore } = await import('../src/backend/native/core.js');
     const { BackendUnavailableError } = await import('../src/errors.js');
-    const err = await NativeCudaCore.create(presetConfig('tiny'), loaded.addon, { seed: 1 }).then(
+    const err = await NativeCore.create(presetConfig('tiny'), loaded.addon, { seed: 1 }).then(
       () => undefined,
       (e: unknown) => e,
     );

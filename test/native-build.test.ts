@@ -1,9 +1,11 @@
 import { spawnSync } from 'node:child_process';
-import { cpSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import { cpSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { requireFirstAddon } from '../src/backend/native/common.js';
 import { probeNativeCpu } from '../src/backend/native/probe.js';
+import { CORE_ABI, type CoreAddon } from '../src/backend/native/rawCore.js';
 
 const root = resolve(__dirname, '..');
 
@@ -36,6 +38,29 @@ describe('native/build.mjs', () => {
     } else {
       expect(p.reason).not.toContain('\n');
       expect(p.reason.length).toBeGreaterThan(0);
+    }
+  });
+});
+
+describe('addon loading', () => {
+  it('refuses an addon built for another core interface, naming the rebuild command', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sd-native-abi-'));
+    try {
+      // require() loads a .cjs module the way it loads a .node addon: enough to stand in for a stale build.
+      const stale = join(dir, 'stale.cjs');
+      writeFileSync(stale, 'module.exports = { NativeCore: function () {} };'); // before the shared interface: no abi
+      const current = join(dir, 'current.cjs');
+      writeFileSync(current, `module.exports = { abi: ${CORE_ABI}, device: 'cpu', GptCore: function () {} };`);
+      const old = requireFirstAddon<CoreAddon>([stale], 'native addon', 'not built', 'node native/build.mjs --strict');
+      expect(old).toEqual({
+        ok: false,
+        reason: `native addon at ${stale} failed to load: it implements core interface 1, this library needs ${CORE_ABI}; rebuild it (node native/build.mjs --strict)`,
+      });
+      const ok = requireFirstAddon<CoreAddon>([join(dir, 'missing.node'), current], 'native addon', 'not built', '');
+      expect(ok.ok && ok.path).toBe(current);
+      expect(requireFirstAddon<CoreAddon>([join(dir, 'missing.node')], 'native addon', 'not built', '')).toEqual({ ok: false, reason: 'not built' });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });

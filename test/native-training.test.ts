@@ -3,7 +3,7 @@ import { type GPT2Config, parseGPT2Config } from '../src/arch/config.js';
 import { probeNativeCpu } from '../src/backend/native/probe.js';
 import { createTfjsCore } from '../src/backend/tfjs/core.js';
 import type { LabeledBatch, TransformerCore } from '../src/backend/types.js';
-import { NonFiniteLossError, ShapeError } from '../src/errors.js';
+import { BackendUnavailableError, NonFiniteLossError, ShapeError } from '../src/errors.js';
 import { Rng } from '../src/util/rng.js';
 import { maxAbsDiff } from './helpers/fixtures.js';
 
@@ -141,5 +141,42 @@ describe.skipIf(!probe.ok)('native CPU core training', () => {
     await expect(core.setWeights(w)).rejects.toThrow(/transformer\.h\.1\.mlp\.c_fc\.bias/);
     core.dispose();
     await expect(core.loss(batch)).rejects.toThrow(/disposed/);
+  });
+
+  it('validates input and guards dispose exactly like the tfjs core (one shared implementation)', async () => {
+    const native = await nativeCore(6);
+    const tfjs = await createTfjsCore(config, { backend: 'cpu', seed: 6 });
+    const batch = makeBatch(new Rng(11), 2, 8);
+    const badLabels = batch.labels.slice();
+    badLabels[9] = config.vocab_size;
+    const bad: Array<[string, (core: TransformerCore) => Promise<unknown>]> = [
+      ['position out of range', (c) => c.forward({ ...batch, positionIds: new Int32Array(16).fill(config.n_positions) })],
+      ['short mask', (c) => c.forward({ ...batch, attentionMask: batch.attentionMask!.subarray(1) })],
+      ['label out of range', (c) => c.accumulateGradients({ ...batch, labels: badLabels })],
+      ['zero batch size', (c) => c.loss({ ...batch, batchSize: 0 })],
+      ['decode maxLength below the prompt', (c) => c.startDecode(batch, { maxLength: 4 })],
+    ];
+    for (const [what, call] of bad) {
+      const [n, t] = await Promise.all([call(native).catch((e: unknown) => e), call(tfjs).catch((e: unknown) => e)]);
+      expect(n, what).toBeInstanceOf(ShapeError);
+      expect((n as Error).message, what).toBe((t as Error).message);
+    }
+    // A decode step past the cache, and a step on a disposed session, fail the same way too.
+    const prompt = { batchSize: 1, seqLen: 2, inputIds: Int32Array.of(1, 2) };
+    for (const core of [native, tfjs]) {
+      const session = await core.startDecode(prompt, { maxLength: 3 });
+      await session.step(Int32Array.of(3), Int32Array.of(2));
+      await expect(session.step(Int32Array.of(3), Int32Array.of(3))).rejects.toThrow('decode step: the cache is full (maxLength 3)');
+      session.dispose();
+      await expect(session.step(Int32Array.of(3), Int32Array.of(3))).rejects.toThrow(new ShapeError('decode session was disposed'));
+    }
+    native.dispose();
+    tfjs.dispose();
+    for (const core of [native, tfjs]) {
+      const err = await core.loss(batch).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(BackendUnavailableError);
+      expect((err as Error).message).toBe(`this ${core.info.backend} core was disposed`);
+      expect(() => core.dispose()).not.toThrow();
+    }
   });
 });

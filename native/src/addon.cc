@@ -1,13 +1,16 @@
-// N-API surface of the native GPT-2 core. Heavy calls run on the libuv pool
-// (AsyncWorker) and return promises; every typed array they read is pinned by a
-// reference until the worker finishes. Buffers are always copied across the
-// boundary, so no JS object ever aliases native memory that dispose() frees.
+// N-API surface of the native GPT-2 CPU core: the shared core interface of src/backend/native/rawCore.ts (the CUDA
+// addon implements the same one) plus CPU extras (info, GEMM and profiling hooks). Heavy calls run on the libuv pool
+// (AsyncWorker) and return promises; every typed array they read is pinned by a reference until the worker
+// finishes. Buffers are always copied across the boundary, so no JS object ever aliases native memory that
+// dispose() frees.
 #include <napi.h>
 
 #include <chrono>
+#include <cmath>
 #include <cstring>
 #include <functional>
 #include <initializer_list>
+#include <map>
 #include <mutex>
 
 #include "gpt2.h"
@@ -80,61 +83,50 @@ T* DataOrNull(const Napi::Value& v, size_t expect, const char* what) {
   return reinterpret_cast<T*>(static_cast<uint8_t*>(ta.ArrayBuffer().Data()) + ta.ByteOffset());
 }
 
-class CacheWrap : public Napi::ObjectWrap<CacheWrap> {
- public:
-  static Napi::Function Init(Napi::Env env) {
-    return DefineClass(env, "NativeKVCache",
-                       {InstanceMethod("dispose", &CacheWrap::Dispose), InstanceMethod("length", &CacheWrap::Length),
-                        InstanceMethod("bytes", &CacheWrap::Bytes)});
-  }
-  CacheWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<CacheWrap>(info) {
-    // (L, B, maxLen, C)
-    int L = info[0].As<Napi::Number>().Int32Value(), B = info[1].As<Napi::Number>().Int32Value();
-    int maxLen = info[2].As<Napi::Number>().Int32Value(), C = info[3].As<Napi::Number>().Int32Value();
-    cache = std::make_shared<sd::KVCache>();
-    cache->B = B;
-    cache->maxLen = maxLen;
-    cache->k.assign((size_t)L * B * maxLen * C, 0.0f);
-    cache->v.assign((size_t)L * B * maxLen * C, 0.0f);
-    cache->mask.assign((size_t)B * maxLen, 0);
-  }
-  std::shared_ptr<sd::KVCache> cache;
+// The shared core interface (src/backend/native/rawCore.ts), version 2; the CUDA addon implements the same one.
+constexpr int kCoreAbi = 2;
 
- private:
-  Napi::Value Dispose(const Napi::CallbackInfo& info) {
-    // Workers hold their own shared_ptr, so memory goes when the last user is done.
-    cache.reset();
-    return info.Env().Undefined();
-  }
-  Napi::Value Length(const Napi::CallbackInfo& info) {
-    return Napi::Number::New(info.Env(), cache ? cache->len : 0);
-  }
-  Napi::Value Bytes(const Napi::CallbackInfo& info) {
-    size_t n = cache ? (cache->k.capacity() + cache->v.capacity()) * 4 + cache->mask.capacity() : 0;
-    return Napi::Number::New(info.Env(), (double)n);
-  }
-};
+double NumberAt(const Napi::CallbackInfo& info, int i, const char* what) {
+  if (!info[i].IsNumber()) throw Napi::TypeError::New(info.Env(), std::string(what) + " must be a number");
+  return info[i].As<Napi::Number>().DoubleValue();
+}
 
-Napi::FunctionReference* g_cache_ctor = nullptr;
+std::shared_ptr<sd::KVCache> NewCache(const sd::Config& c, int B, int maxLen) {
+  auto cache = std::make_shared<sd::KVCache>();
+  cache->B = B;
+  cache->maxLen = maxLen;
+  cache->k.assign((size_t)c.L * B * maxLen * c.C, 0.0f);
+  cache->v.assign((size_t)c.L * B * maxLen * c.C, 0.0f);
+  cache->mask.assign((size_t)B * maxLen, 0);
+  return cache;
+}
+
+size_t CacheBytes(const sd::KVCache& c) { return (c.k.capacity() + c.v.capacity()) * 4 + c.mask.capacity(); }
 
 class CoreWrap : public Napi::ObjectWrap<CoreWrap> {
  public:
   static Napi::Function Init(Napi::Env env) {
-    return DefineClass(env, "NativeCore",
-                       {InstanceMethod("paramSizes", &CoreWrap::ParamSizes),
-                        InstanceMethod("setBuffer", &CoreWrap::SetBuffer),
-                        InstanceMethod("getBuffer", &CoreWrap::GetBuffer),
+    return DefineClass(env, "GptCore",
+                       {InstanceMethod("numParams", &CoreWrap::NumParams),
+                        InstanceMethod("readBuffers", &CoreWrap::ReadBuffers),
+                        InstanceMethod("writeBuffers", &CoreWrap::WriteBuffers),
                         InstanceMethod("zeroGrads", &CoreWrap::ZeroGrads),
+                        InstanceMethod("gradNorm", &CoreWrap::GradNorm),
                         InstanceMethod("forward", &CoreWrap::Forward), InstanceMethod("loss", &CoreWrap::Loss),
-                        InstanceMethod("gradSqNorm", &CoreWrap::GradSqNorm),
-                        InstanceMethod("adamw", &CoreWrap::AdamW), InstanceMethod("newCache", &CoreWrap::NewCache),
-                        InstanceMethod("decode", &CoreWrap::Decode), InstanceMethod("bytes", &CoreWrap::Bytes),
+                        InstanceMethod("adamw", &CoreWrap::AdamW),
+                        InstanceMethod("decodeStart", &CoreWrap::DecodeStart),
+                        InstanceMethod("decodeStep", &CoreWrap::DecodeStep),
+                        InstanceMethod("decodeFree", &CoreWrap::DecodeFree), InstanceMethod("bytes", &CoreWrap::Bytes),
                         InstanceMethod("dispose", &CoreWrap::Dispose)});
   }
+  // new GptCore({vocab, maxT, C, L, NH, F, eps}, precision): the CPU core computes in fp32 (precision 0) only.
   CoreWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<CoreWrap>(info) {
     auto o = info[0].As<Napi::Object>();
     auto gi = [&](const char* k) { return o.Get(k).As<Napi::Number>().Int32Value(); };
-    sd::Config c{gi("V"), gi("maxT"), gi("C"), gi("L"), gi("NH"), gi("F"), o.Get("eps").As<Napi::Number>().FloatValue()};
+    sd::Config c{gi("vocab"), gi("maxT"), gi("C"), gi("L"), gi("NH"), gi("F"), o.Get("eps").As<Napi::Number>().FloatValue()};
+    const int precision = info[1].IsUndefined() ? 0 : info[1].As<Napi::Number>().Int32Value();
+    if (precision != 0)
+      throw Napi::RangeError::New(info.Env(), "native core: precision " + std::to_string(precision) + " is not supported (the CPU core computes in fp32 only)");
     holder_ = std::make_shared<Holder>();
     try {
       holder_->model = std::make_unique<sd::Model>(c);
@@ -145,6 +137,10 @@ class CoreWrap : public Napi::ObjectWrap<CoreWrap> {
 
  private:
   std::shared_ptr<Holder> holder_;
+  // Open decode sessions by id. Only the JS thread touches the map; a running job holds its own shared_ptr,
+  // so decodeFree while a step runs frees the cache when that step is done.
+  std::map<int, std::shared_ptr<sd::KVCache>> caches_;
+  int nextCacheId_ = 1;
 
   sd::Model& M(Napi::Env env) {
     if (!holder_->model) throw Napi::Error::New(env, "native core was disposed");
@@ -154,26 +150,39 @@ class CoreWrap : public Napi::ObjectWrap<CoreWrap> {
     if (!h.model) throw std::runtime_error("native core was disposed");
     return *h.model;
   }
-  float* Which(sd::Model& m, int w) { return w == 0 ? m.params : w == 1 ? m.grads : w == 2 ? m.m : m.v; }
 
-  Napi::Value ParamSizes(const Napi::CallbackInfo& info) {
-    auto& m = M(info.Env());
-    auto arr = Napi::Array::New(info.Env(), m.sizes.size());
-    for (size_t i = 0; i < m.sizes.size(); i++) arr.Set(i, Napi::Number::New(info.Env(), (double)m.sizes[i]));
-    return arr;
+  // The named buffers of {params, grads, m, v} present in `o`, with their model storage.
+  std::vector<std::pair<float*, float*>> Named(const Napi::CallbackInfo& info, sd::Model& m, bool write) {
+    if (!info[0].IsObject()) throw Napi::TypeError::New(info.Env(), "buffers must be an object of named Float32Arrays");
+    auto o = info[0].As<Napi::Object>();
+    // Same rule as the CUDA core: gradients come only from loss(backward) and zeroGrads.
+    if (write && !o.Get("grads").IsUndefined()) throw Napi::TypeError::New(info.Env(), "native core: gradients cannot be written");
+    std::vector<std::pair<float*, float*>> out;
+    const std::pair<const char*, float*> names[] = {{"params", m.params}, {"grads", m.grads}, {"m", m.m}, {"v", m.v}};
+    for (const auto& [name, store] : names) {
+      float* js = DataOrNull<float>(o.Get(name), m.nparams, name);
+      if (js) out.emplace_back(js, store);
+    }
+    return out;
   }
-  Napi::Value SetBuffer(const Napi::CallbackInfo& info) {
+
+  Napi::Value NumParams(const Napi::CallbackInfo& info) {
+    return Napi::Number::New(info.Env(), holder_->model ? (double)holder_->model->nparams : 0.0);
+  }
+  // readBuffers({params?, grads?, m?, v?}): copies each named model buffer into the given array.
+  Napi::Value ReadBuffers(const Napi::CallbackInfo& info) {
     auto& m = M(info.Env());
-    float* src = DataOrNull<float>(info[1], m.nparams, "buffer");
+    auto named = Named(info, m, false);
     std::lock_guard<std::mutex> lk(holder_->mu);
-    std::memcpy(Which(m, info[0].As<Napi::Number>().Int32Value()), src, m.nparams * sizeof(float));
+    for (auto& [js, store] : named) std::memcpy(js, store, m.nparams * sizeof(float));
     return info.Env().Undefined();
   }
-  Napi::Value GetBuffer(const Napi::CallbackInfo& info) {
+  // writeBuffers({params?, grads?, m?, v?}): copies each given array into the named model buffer.
+  Napi::Value WriteBuffers(const Napi::CallbackInfo& info) {
     auto& m = M(info.Env());
-    float* dst = DataOrNull<float>(info[1], m.nparams, "buffer");
+    auto named = Named(info, m, true);
     std::lock_guard<std::mutex> lk(holder_->mu);
-    std::memcpy(dst, Which(m, info[0].As<Napi::Number>().Int32Value()), m.nparams * sizeof(float));
+    for (auto& [js, store] : named) std::memcpy(store, js, m.nparams * sizeof(float));
     return info.Env().Undefined();
   }
   Napi::Value ZeroGrads(const Napi::CallbackInfo& info) {
@@ -182,15 +191,19 @@ class CoreWrap : public Napi::ObjectWrap<CoreWrap> {
     std::memset(m.grads, 0, m.nparams * sizeof(float));
     return info.Env().Undefined();
   }
-  Napi::Value GradSqNorm(const Napi::CallbackInfo& info) {
+  Napi::Value GradNorm(const Napi::CallbackInfo& info) {
     auto& m = M(info.Env());
     std::lock_guard<std::mutex> lk(holder_->mu);
-    return Napi::Number::New(info.Env(), m.grad_sq_norm());
+    return Napi::Number::New(info.Env(), std::sqrt(m.grad_sq_norm()));
   }
   Napi::Value Bytes(const Napi::CallbackInfo& info) {
-    return Napi::Number::New(info.Env(), holder_->model ? (double)holder_->model->bytes() : 0.0);
+    if (!holder_->model) return Napi::Number::New(info.Env(), 0.0);
+    size_t n = holder_->model->bytes();
+    for (const auto& kv : caches_) n += CacheBytes(*kv.second);
+    return Napi::Number::New(info.Env(), (double)n);
   }
   Napi::Value Dispose(const Napi::CallbackInfo& info) {
+    caches_.clear();
     std::lock_guard<std::mutex> lk(holder_->mu);
     holder_->model.reset();
     return info.Env().Undefined();
@@ -280,7 +293,7 @@ class CoreWrap : public Napi::ObjectWrap<CoreWrap> {
         {info[5]});
   }
 
-  // adamw(lr, b1, b2, eps, wd, clip, t) -> Promise<void>
+  // adamw(lr, b1, b2, eps, wd, clip, t) -> Promise<void>; clears the gradients after the update.
   Napi::Value AdamW(const Napi::CallbackInfo& info) {
     M(info.Env());
     auto h = holder_;
@@ -300,18 +313,10 @@ class CoreWrap : public Napi::ObjectWrap<CoreWrap> {
     return job->Promise();
   }
 
-  // newCache(B, maxLen) -> NativeKVCache
-  Napi::Value NewCache(const Napi::CallbackInfo& info) {
+  // Runs the prompt or one step through `cache` and writes the last position's logits [B*V] into info[outArg].
+  Napi::Value QueueDecode(const Napi::CallbackInfo& info, std::shared_ptr<sd::KVCache> cache, std::function<sd::Batch(Job*)> read,
+                          int outArg, std::function<Napi::Value(Napi::Env)> done) {
     auto& m = M(info.Env());
-    return g_cache_ctor->New({Napi::Number::New(info.Env(), m.cfg.L), info[0], info[1], Napi::Number::New(info.Env(), m.cfg.C)});
-  }
-
-  // decode(cache, ids, mask, pos, B, T, lastLogitsOut[B*V]) -> Promise<void>
-  Napi::Value Decode(const Napi::CallbackInfo& info) {
-    auto& m = M(info.Env());
-    auto* cw = CacheWrap::Unwrap(info[0].As<Napi::Object>());
-    if (!cw->cache) throw Napi::Error::New(info.Env(), "decode session was disposed");
-    auto cache = cw->cache;
     auto h = holder_;
     auto b = std::make_shared<sd::Batch>();
     auto out = std::make_shared<float*>(nullptr);
@@ -323,16 +328,57 @@ class CoreWrap : public Napi::ObjectWrap<CoreWrap> {
           mm.forward(*b, cache.get());
           mm.logits_last(*out);
         },
-        nullptr);
+        std::move(done));
     return QueueJob(
         job,
         [&] {
-          *b = ReadBatch(info, 1, job);
+          *b = read(job);
           if (b->B != cache->B) throw Napi::RangeError::New(info.Env(), "decode batch size differs from the session's");
-          *out = DataOrNull<float>(info[6], (size_t)b->B * m.cfg.V, "lastLogits");
+          *out = DataOrNull<float>(info[outArg], (size_t)b->B * m.cfg.V, "lastLogits");
           if (!*out) throw Napi::TypeError::New(info.Env(), "lastLogits output is required");
         },
-        {info[0], info[6]});
+        {info.This(), info[outArg]});
+  }
+
+  // decodeStart(ids, mask, pos, B, T, maxLength, lastLogitsOut[B*V]) -> Promise<session id>
+  Napi::Value DecodeStart(const Napi::CallbackInfo& info) {
+    auto& m = M(info.Env());
+    int B = info[3].As<Napi::Number>().Int32Value(), maxLen = (int)NumberAt(info, 5, "maxLength");
+    if (B <= 0 || maxLen <= 0) throw Napi::RangeError::New(info.Env(), "decode needs B > 0 and maxLength > 0");
+    auto cache = NewCache(m.cfg, B, maxLen);
+    const int id = nextCacheId_++;
+    // The session exists once the prompt went through; a failed prefill leaves nothing behind.
+    return QueueDecode(info, cache, [&](Job* job) { return ReadBatch(info, 0, job); }, 6,
+                       [this, cache, id, h = holder_](Napi::Env env) -> Napi::Value {
+                         if (h->model) caches_[id] = cache;
+                         return Napi::Number::New(env, id);
+                       });
+  }
+
+  // decodeStep(id, tokens[B], positions[B], lastLogitsOut[B*V]) -> Promise<void>
+  Napi::Value DecodeStep(const Napi::CallbackInfo& info) {
+    M(info.Env());
+    const int id = (int)NumberAt(info, 0, "decode session id");
+    auto it = caches_.find(id);
+    if (it == caches_.end()) throw Napi::Error::New(info.Env(), "decode session " + std::to_string(id) + " was disposed");
+    auto cache = it->second;
+    return QueueDecode(
+        info, cache,
+        [&](Job* job) {
+          sd::Batch b{cache->B, 1, DataOrNull<int32_t>(info[1], cache->B, "tokens"), nullptr,
+                      DataOrNull<int32_t>(info[2], cache->B, "positions"), nullptr};
+          if (!b.ids || !b.pos) throw Napi::TypeError::New(info.Env(), "tokens and positions are required");
+          job->Pin(info[1]);
+          job->Pin(info[2]);
+          return b;
+        },
+        3, nullptr);
+  }
+
+  // decodeFree(id): drops the session's cache (a step still running keeps it until it is done).
+  Napi::Value DecodeFree(const Napi::CallbackInfo& info) {
+    caches_.erase((int)NumberAt(info, 0, "decode session id"));
+    return info.Env().Undefined();
   }
 };
 
@@ -390,11 +436,9 @@ Napi::Value ProfileGet(const Napi::CallbackInfo& info) {
 }
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
-  exports.Set("NativeCore", CoreWrap::Init(env));
-  auto cacheCtor = CacheWrap::Init(env);
-  g_cache_ctor = new Napi::FunctionReference(Napi::Persistent(cacheCtor));
-  env.SetInstanceData<Napi::FunctionReference>(g_cache_ctor);
-  exports.Set("NativeKVCache", cacheCtor);
+  exports.Set("GptCore", CoreWrap::Init(env));
+  exports.Set("device", Napi::String::New(env, "cpu"));
+  exports.Set("abi", Napi::Number::New(env, kCoreAbi));
   exports.Set("info", Napi::Function::New(env, Info));
   exports.Set("benchGemm", Napi::Function::New(env, BenchGemm));
   exports.Set("gemm", Napi::Function::New(env, Gemm));

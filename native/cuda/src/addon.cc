@@ -1,5 +1,6 @@
-// N-API binding of the CUDA GPT-2 core (socratic_cuda.node). Every call is synchronous; errors from CUDA or
-// cuBLAS become JS Errors with the failing call in the message.
+// N-API binding of the CUDA GPT-2 core (socratic_cuda.node): the shared core interface of
+// src/backend/native/rawCore.ts (the CPU addon implements the same one) plus probe(). Every call is synchronous;
+// errors from CUDA or cuBLAS become JS Errors with the failing call in the message.
 #include <napi.h>
 
 #include <memory>
@@ -34,27 +35,43 @@ Napi::Value Probe(const Napi::CallbackInfo& info) {
   return o;
 }
 
-class CudaGpt : public Napi::ObjectWrap<CudaGpt> {
+// The shared core interface (src/backend/native/rawCore.ts), version 2; the CPU addon implements the same one.
+constexpr int kCoreAbi = 2;
+
+// A Float32Array of exactly n floats, or null when `v` is null/undefined.
+float* f32_or_null(const Napi::Value& v, size_t n, const char* what) {
+  if (v.IsNull() || v.IsUndefined()) return nullptr;
+  if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_float32_array)
+    throw std::runtime_error(std::string(what) + " must be a Float32Array");
+  auto a = v.As<Napi::Float32Array>();
+  if (a.ElementLength() != n)
+    throw std::runtime_error(std::string(what) + " has length " + std::to_string(a.ElementLength()) + ", expected " + std::to_string(n));
+  return a.Data();
+}
+
+class GptCore : public Napi::ObjectWrap<GptCore> {
  public:
   static Napi::Function Define(Napi::Env env) {
-    return DefineClass(env, "CudaGpt",
-                       {InstanceMethod("numParams", &CudaGpt::NumParams), InstanceMethod("setParams", &CudaGpt::SetParams),
-                        InstanceMethod("getParams", &CudaGpt::GetParams), InstanceMethod("getGrads", &CudaGpt::GetGrads),
-                        InstanceMethod("zeroGrads", &CudaGpt::ZeroGrads), InstanceMethod("getAdam", &CudaGpt::GetAdam),
-                        InstanceMethod("setAdam", &CudaGpt::SetAdam), InstanceMethod("forward", &CudaGpt::Forward),
-                        InstanceMethod("loss", &CudaGpt::Loss), InstanceMethod("gradNorm", &CudaGpt::GradNorm),
-                        InstanceMethod("adamw", &CudaGpt::AdamW), InstanceMethod("decodeStart", &CudaGpt::DecodeStart),
-                        InstanceMethod("decodeStep", &CudaGpt::DecodeStep), InstanceMethod("decodeFree", &CudaGpt::DecodeFree),
-                        InstanceMethod("memoryBytes", &CudaGpt::MemoryBytes), InstanceMethod("dispose", &CudaGpt::Dispose)});
+    return DefineClass(env, "GptCore",
+                       {InstanceMethod("numParams", &GptCore::NumParams), InstanceMethod("readBuffers", &GptCore::ReadBuffers),
+                        InstanceMethod("writeBuffers", &GptCore::WriteBuffers), InstanceMethod("zeroGrads", &GptCore::ZeroGrads),
+                        InstanceMethod("gradNorm", &GptCore::GradNorm), InstanceMethod("forward", &GptCore::Forward),
+                        InstanceMethod("loss", &GptCore::Loss), InstanceMethod("adamw", &GptCore::AdamW),
+                        InstanceMethod("decodeStart", &GptCore::DecodeStart), InstanceMethod("decodeStep", &GptCore::DecodeStep),
+                        InstanceMethod("decodeFree", &GptCore::DecodeFree), InstanceMethod("bytes", &GptCore::Bytes),
+                        InstanceMethod("dispose", &GptCore::Dispose)});
   }
 
-  // new CudaGpt({vocab, maxT, C, L, NH, F, eps}, precision 0 fp32 | 1 tf32 | 2 bf16)
-  explicit CudaGpt(const Napi::CallbackInfo& info) : Napi::ObjectWrap<CudaGpt>(info) {
+  // new GptCore({vocab, maxT, C, L, NH, F, eps}, precision 0 fp32 | 1 tf32 | 2 bf16)
+  explicit GptCore(const Napi::CallbackInfo& info) : Napi::ObjectWrap<GptCore>(info) {
     Napi::Object c = info[0].As<Napi::Object>();
     auto num = [&](const char* k) { return c.Get(k).As<Napi::Number>().Int32Value(); };
-    sdcuda::ModelConfig cfg{num("vocab"), num("maxT"), num("C"), num("L"), num("NH"), num("F"), c.Get("eps").As<Napi::Number>().FloatValue()};
-    const int prec = info[1].As<Napi::Number>().Int32Value();
-    guard(info.Env(), [&] { gpt_ = std::make_unique<Gpt>(cfg, static_cast<sdcuda::Precision>(prec)); });
+    cfg_ = sdcuda::ModelConfig{num("vocab"), num("maxT"), num("C"), num("L"), num("NH"), num("F"), c.Get("eps").As<Napi::Number>().FloatValue()};
+    const int prec = info[1].IsUndefined() ? 0 : info[1].As<Napi::Number>().Int32Value();
+    guard(info.Env(), [&] {
+      if (prec < 0 || prec > 2) throw std::runtime_error("precision " + std::to_string(prec) + " is not 0 (fp32), 1 (tf32) or 2 (bf16)");
+      gpt_ = std::make_unique<Gpt>(cfg_, static_cast<sdcuda::Precision>(prec));
+    });
   }
 
  private:
@@ -68,140 +85,139 @@ class CudaGpt : public Napi::ObjectWrap<CudaGpt> {
       return false;
     }
   }
-  Gpt& gpt(Napi::Env env) {
+  Gpt& gpt() {
     if (!gpt_) throw std::runtime_error("the core was disposed");
-    (void)env;
     return *gpt_;
   }
   static Batch batch_of(const Napi::CallbackInfo& info, int first) {
-    // (ids Int32Array, B, T, mask Uint8Array|null, pos Int32Array|null)
+    // (ids Int32Array, mask Uint8Array|null, pos Int32Array|null, B, T)
     Batch b{};
     b.ids = info[first].As<Napi::Int32Array>().Data();
-    b.B = info[first + 1].As<Napi::Number>().Int32Value();
-    b.T = info[first + 2].As<Napi::Number>().Int32Value();
-    b.mask = typed_or_null<uint8_t>(info[first + 3]);
-    b.pos = typed_or_null<int32_t>(info[first + 4]);
+    b.mask = typed_or_null<uint8_t>(info[first + 1]);
+    b.pos = typed_or_null<int32_t>(info[first + 2]);
+    b.B = info[first + 3].As<Napi::Number>().Int32Value();
+    b.T = info[first + 4].As<Napi::Number>().Int32Value();
     b.labels = nullptr;
     return b;
   }
+  // The arrays named params, grads, m, v in info[0] (each of numParams floats, or absent).
+  struct Named {
+    float *params, *grads, *m, *v;
+  };
+  Named named(const Napi::CallbackInfo& info) {
+    if (!info[0].IsObject()) throw std::runtime_error("buffers must be an object of named Float32Arrays");
+    Napi::Object o = info[0].As<Napi::Object>();
+    const size_t n = gpt().num_params();
+    return {f32_or_null(o.Get("params"), n, "params"), f32_or_null(o.Get("grads"), n, "grads"), f32_or_null(o.Get("m"), n, "m"),
+            f32_or_null(o.Get("v"), n, "v")};
+  }
 
   Napi::Value NumParams(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), gpt_ ? gpt_->num_params() : 0); }
-  Napi::Value SetParams(const Napi::CallbackInfo& info) {
-    guard(info.Env(), [&] { gpt(info.Env()).set_params(info[0].As<Napi::Float32Array>().Data()); });
+  // readBuffers({params?, grads?, m?, v?}): copies each named device buffer into the given host array.
+  Napi::Value ReadBuffers(const Napi::CallbackInfo& info) {
+    guard(info.Env(), [&] {
+      const Named b = named(info);
+      if (b.params) gpt_->get_params(b.params);
+      if (b.grads) gpt_->get_grads(b.grads);
+      if (b.m || b.v) {
+        // AdamW state moves as one pair; a lone m or v goes through a scratch copy of the other.
+        std::vector<float> scratch(b.m && b.v ? 0 : gpt_->num_params());
+        gpt_->get_adam(b.m ? b.m : scratch.data(), b.v ? b.v : scratch.data());
+      }
+    });
     return info.Env().Undefined();
   }
-  Napi::Value GetParams(const Napi::CallbackInfo& info) {
-    Napi::Env env = info.Env();
-    Napi::Float32Array out;
-    guard(env, [&] {
-      out = new_f32(env, gpt(env).num_params());
-      gpt_->get_params(out.Data());
+  // writeBuffers({params?, grads?, m?, v?}): copies each given host array into the named device buffer.
+  Napi::Value WriteBuffers(const Napi::CallbackInfo& info) {
+    guard(info.Env(), [&] {
+      const Named b = named(info);
+      // Same rule as the CPU core: gradients come only from loss(backward) and zeroGrads.
+      if (b.grads) throw std::runtime_error("gradients cannot be written");
+      if (b.params) gpt_->set_params(b.params);
+      if (b.m || b.v) {
+        std::vector<float> m, v;
+        if (!b.m || !b.v) {
+          m.resize(gpt_->num_params());
+          v.resize(gpt_->num_params());
+          gpt_->get_adam(m.data(), v.data());
+        }
+        gpt_->set_adam(b.m ? b.m : m.data(), b.v ? b.v : v.data());
+      }
     });
-    return out.IsEmpty() ? env.Undefined() : Napi::Value(out);
-  }
-  Napi::Value GetGrads(const Napi::CallbackInfo& info) {
-    Napi::Env env = info.Env();
-    Napi::Float32Array out;
-    guard(env, [&] {
-      out = new_f32(env, gpt(env).num_params());
-      gpt_->get_grads(out.Data());
-    });
-    return out.IsEmpty() ? env.Undefined() : Napi::Value(out);
+    return info.Env().Undefined();
   }
   Napi::Value ZeroGrads(const Napi::CallbackInfo& info) {
-    guard(info.Env(), [&] { gpt(info.Env()).zero_grads(); });
+    guard(info.Env(), [&] { gpt().zero_grads(); });
     return info.Env().Undefined();
   }
-  Napi::Value GetAdam(const Napi::CallbackInfo& info) {
-    Napi::Env env = info.Env();
-    Napi::Array arr = Napi::Array::New(env, 2);
-    guard(env, [&] {
-      const size_t n = gpt(env).num_params();
-      Napi::Float32Array m = new_f32(env, n), v = new_f32(env, n);
-      gpt_->get_adam(m.Data(), v.Data());
-      arr.Set(0u, m);
-      arr.Set(1u, v);
-    });
-    return arr;
+  Napi::Value GradNorm(const Napi::CallbackInfo& info) {
+    double n = 0;
+    guard(info.Env(), [&] { n = gpt().grad_norm(); });
+    return Napi::Number::New(info.Env(), n);
   }
-  Napi::Value SetAdam(const Napi::CallbackInfo& info) {
-    guard(info.Env(), [&] {
-      gpt(info.Env()).set_adam(info[0].As<Napi::Float32Array>().Data(), info[1].As<Napi::Float32Array>().Data());
-    });
-    return info.Env().Undefined();
-  }
-  // forward(ids, B, T, mask, pos, wantLogits, nHidden) -> {logits?, hidden?}
+  // forward(ids, mask, pos, B, T, logitsOut[B*T*V] | null, wantHidden) -> Float32Array[] (n_layer + 1 of [B,T,C]) | undefined
   Napi::Value Forward(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
-    Napi::Object out = Napi::Object::New(env);
+    Napi::Value out = env.Undefined();
     guard(env, [&] {
-      Gpt& g = gpt(env);
+      Gpt& g = gpt();
       const Batch b = batch_of(info, 0);
-      const bool wantLogits = info[5].As<Napi::Boolean>().Value();
-      const int nHidden = info[6].As<Napi::Number>().Int32Value();
       const size_t BT = static_cast<size_t>(b.B) * b.T;
-      float* logits = nullptr;
-      if (wantLogits) {
-        // vocab = numel(wte) / C is not known here; the caller passes the logits size as arg 7.
-        Napi::Float32Array l = new_f32(env, static_cast<size_t>(info[7].As<Napi::Number>().Int64Value()));
-        logits = l.Data();
-        out.Set("logits", l);
-      }
+      float* logits = f32_or_null(info[5], BT * cfg_.vocab, "logits");
+      const int nHidden = info[6].ToBoolean() ? cfg_.L + 1 : 0;
       std::vector<float*> hidden;
       Napi::Array hs = Napi::Array::New(env, nHidden);
       for (int i = 0; i < nHidden; i++) {
-        Napi::Float32Array h = new_f32(env, BT * static_cast<size_t>(info[8].As<Napi::Number>().Int32Value()));
+        Napi::Float32Array h = new_f32(env, BT * static_cast<size_t>(cfg_.C));
         hidden.push_back(h.Data());
         hs.Set(static_cast<uint32_t>(i), h);
       }
-      if (nHidden > 0) out.Set("hidden", hs);
       g.forward(b, logits, hidden);
+      if (nHidden > 0) out = hs;
     });
     return out;
   }
-  // loss(ids, B, T, mask, pos, labels, backward, scale) -> {loss, tokens}
+  // loss(ids, mask, pos, B, T, labels, backward, scale) -> {loss, tokens}
   Napi::Value Loss(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     Napi::Object out = Napi::Object::New(env);
     guard(env, [&] {
       Batch b = batch_of(info, 0);
       b.labels = info[5].As<Napi::Int32Array>().Data();
-      const sdcuda::LossOut r = gpt(env).loss(b, info[6].As<Napi::Boolean>().Value(), info[7].As<Napi::Number>().FloatValue());
+      const sdcuda::LossOut r = gpt().loss(b, info[6].As<Napi::Boolean>().Value(), info[7].As<Napi::Number>().FloatValue());
       out.Set("loss", r.loss);
       out.Set("tokens", r.tokens);
     });
     return out;
   }
-  Napi::Value GradNorm(const Napi::CallbackInfo& info) {
-    double n = 0;
-    guard(info.Env(), [&] { n = gpt(info.Env()).grad_norm(); });
-    return Napi::Number::New(info.Env(), n);
-  }
-  // adamw(lr, beta1, beta2, eps, weightDecay, clipCoef, step)
+  // adamw(lr, beta1, beta2, eps, weightDecay, clipCoef, step); clears the gradients after the update.
   Napi::Value AdamW(const Napi::CallbackInfo& info) {
     auto d = [&](int i) { return info[i].As<Napi::Number>().DoubleValue(); };
-    guard(info.Env(), [&] { gpt(info.Env()).adamw(d(0), d(1), d(2), d(3), d(4), d(5), info[6].As<Napi::Number>().Int32Value()); });
+    guard(info.Env(), [&] {
+      Gpt& g = gpt();
+      g.adamw(d(0), d(1), d(2), d(3), d(4), d(5), info[6].As<Napi::Number>().Int32Value());
+      g.zero_grads();
+    });
     return info.Env().Undefined();
   }
-  // decodeStart(ids, B, T, mask, pos, maxLen, vocab) -> {id, logits}
+  // decodeStart(ids, mask, pos, B, T, maxLength, lastLogitsOut[B*V]) -> session id
   Napi::Value DecodeStart(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
-    Napi::Object out = Napi::Object::New(env);
-    guard(env, [&] {
+    int id = 0;
+    const bool ok = guard(env, [&] {
       const Batch b = batch_of(info, 0);
       const int maxLen = info[5].As<Napi::Number>().Int32Value();
-      Napi::Float32Array l = new_f32(env, static_cast<size_t>(b.B) * info[6].As<Napi::Number>().Int32Value());
-      const int id = gpt(env).decode_start(b, maxLen, l.Data());
-      out.Set("id", id);
-      out.Set("logits", l);
+      float* out = f32_or_null(info[6], static_cast<size_t>(b.B) * cfg_.vocab, "lastLogits");
+      if (!out) throw std::runtime_error("lastLogits output is required");
+      id = gpt().decode_start(b, maxLen, out);
     });
-    return out;
+    return ok ? Napi::Value(Napi::Number::New(env, id)) : env.Undefined();
   }
-  // decodeStep(id, tokens, positions, out Float32Array[B*V])
+  // decodeStep(id, tokens[B], positions[B], lastLogitsOut[B*V])
   Napi::Value DecodeStep(const Napi::CallbackInfo& info) {
     guard(info.Env(), [&] {
-      gpt(info.Env()).decode_step(info[0].As<Napi::Number>().Int32Value(), info[1].As<Napi::Int32Array>().Data(),
-                                  info[2].As<Napi::Int32Array>().Data(), info[3].As<Napi::Float32Array>().Data());
+      gpt().decode_step(info[0].As<Napi::Number>().Int32Value(), info[1].As<Napi::Int32Array>().Data(),
+                        info[2].As<Napi::Int32Array>().Data(), info[3].As<Napi::Float32Array>().Data());
     });
     return info.Env().Undefined();
   }
@@ -209,7 +225,7 @@ class CudaGpt : public Napi::ObjectWrap<CudaGpt> {
     if (gpt_) guard(info.Env(), [&] { gpt_->decode_free(info[0].As<Napi::Number>().Int32Value()); });
     return info.Env().Undefined();
   }
-  Napi::Value MemoryBytes(const Napi::CallbackInfo& info) {
+  Napi::Value Bytes(const Napi::CallbackInfo& info) {
     return Napi::Number::New(info.Env(), gpt_ ? static_cast<double>(gpt_->bytes()) : 0.0);
   }
   Napi::Value Dispose(const Napi::CallbackInfo& info) {
@@ -217,13 +233,15 @@ class CudaGpt : public Napi::ObjectWrap<CudaGpt> {
     return info.Env().Undefined();
   }
 
+  sdcuda::ModelConfig cfg_{};
   std::unique_ptr<Gpt> gpt_;
 };
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("probe", Napi::Function::New(env, Probe));
-  exports.Set("CudaGpt", CudaGpt::Define(env));
-  exports.Set("abi", Napi::Number::New(env, 1));
+  exports.Set("GptCore", GptCore::Define(env));
+  exports.Set("device", Napi::String::New(env, "cuda"));
+  exports.Set("abi", Napi::Number::New(env, kCoreAbi));
   return exports;
 }
 

@@ -1,58 +1,11 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { type LoadResult, packageRoot, requireFirstAddon } from './common.js';
+import type { CoreAddon } from './rawCore.js';
 
-/** The raw N-API surface of build/Release/socratic_native.node (see native/src/addon.cc). */
-export interface RawKVCache {
-  length(): number;
-  bytes(): number;
-  dispose(): void;
-}
-
-export interface RawCore {
-  paramSizes(): number[];
-  /** which: 0 params, 1 grads, 2 AdamW m, 3 AdamW v. Copies the whole buffer in/out. */
-  setBuffer(which: 0 | 1 | 2 | 3, data: Float32Array): void;
-  getBuffer(which: 0 | 1 | 2 | 3, out: Float32Array): void;
-  zeroGrads(): void;
-  forward(
-    ids: Int32Array,
-    mask: Uint8Array | null,
-    pos: Int32Array | null,
-    B: number,
-    T: number,
-    logitsOut: Float32Array | null,
-    wantHidden: boolean,
-  ): Promise<Float32Array[] | undefined>;
-  loss(
-    ids: Int32Array,
-    mask: Uint8Array | null,
-    pos: Int32Array | null,
-    B: number,
-    T: number,
-    labels: Int32Array,
-    backward: boolean,
-    scale: number,
-  ): Promise<{ loss: number; tokens: number }>;
-  gradSqNorm(): number;
-  /** AdamW over all params (decay only on 2-D weights), grads scaled by clip, then grads zeroed. */
-  adamw(lr: number, b1: number, b2: number, eps: number, wd: number, clip: number, t: number): Promise<void>;
-  newCache(B: number, maxLength: number): RawKVCache;
-  decode(
-    cache: RawKVCache,
-    ids: Int32Array,
-    mask: Uint8Array | null,
-    pos: Int32Array | null,
-    B: number,
-    T: number,
-    lastLogitsOut: Float32Array,
-  ): Promise<void>;
-  bytes(): number;
-  dispose(): void;
-}
-
-export interface NativeAddon {
-  NativeCore: new (cfg: { V: number; maxT: number; C: number; L: number; NH: number; F: number; eps: number }) => RawCore;
+/** build/Release/socratic_native.node (native/src/addon.cc): the shared core interface plus CPU extras. */
+export interface NativeAddon extends CoreAddon {
+  device: 'cpu';
   info(): { simd: string; threads: number; blas: string; version: string };
   /** Seconds per n x n x n sgemm, one entry per repetition. */
   benchGemm(n: number, reps: number): number[];
@@ -126,5 +79,6 @@ export function loadNativeAddon(): AddonLoad {
     addonCandidates(),
     'native addon',
     `native addon not built (no ${ADDON_FILE} under build/Release and no prebuild for ${process.platform}-${process.arch}; run \`node native/build.mjs --strict\`)`,
+    'node native/build.mjs --strict',
   ));
 }

@@ -5,9 +5,10 @@ import { fileURLToPath } from 'node:url';
 import { NonFiniteLossError, ShapeError } from '../../errors.js';
 import { ADAMW_DEFAULTS, type LogitsTensor, type OptimizerStep } from '../types.js';
 import { clipCoefficient } from '../training.js';
+import { CORE_ABI, type CoreAddon } from './rawCore.js';
 
-// What the CPU (addon.ts, core.ts) and CUDA (cudaAddon.ts, cudaCore.ts) native cores share: finding and loading
-// a .node addon, serialising calls, handing back host logits, and the host side of one AdamW step.
+// What the CPU (addon.ts) and CUDA (cudaAddon.ts) addons and the one NativeCore over them share: finding and
+// loading a .node addon, serialising calls, handing back host logits, and the host side of one AdamW step.
 
 /** Serialises calls into one native model: it owns one activation buffer, so calls must not overlap. */
 export class CallQueue {
@@ -42,18 +43,25 @@ export type LoadResult<A> = { ok: true; addon: A; path: string } | { ok: false; 
 
 /**
  * Requires the first existing candidate; never throws. `what` names the addon in the reason
- * ("native addon", "CUDA addon"); `notBuilt` is the whole reason when no candidate exists.
+ * ("native addon", "CUDA addon"); `notBuilt` is the whole reason when no candidate exists, and its build
+ * command is also what a stale addon (one built for another core interface, see rawCore.ts) is told to run.
  */
-export function requireFirstAddon<A>(candidates: string[], what: string, notBuilt: string): LoadResult<A> {
+export function requireFirstAddon<A extends CoreAddon>(candidates: string[], what: string, notBuilt: string, rebuild: string): LoadResult<A> {
   const path = candidates.find((p) => existsSync(p));
   if (!path) return { ok: false, reason: notBuilt };
+  let addon: A;
   try {
-    const addon = createRequire(import.meta.url)(path) as A;
-    return { ok: true, addon, path };
+    addon = createRequire(import.meta.url)(path) as A;
   } catch (e) {
     const msg = (e instanceof Error ? e.message : String(e)).split('\n')[0];
     return { ok: false, reason: `${what} at ${path} failed to load: ${msg}` };
   }
+  // An addon from before the shared interface exports no abi: call that version 1.
+  const abi = typeof addon.abi === 'number' ? addon.abi : 1;
+  if (abi !== CORE_ABI) {
+    return { ok: false, reason: `${what} at ${path} failed to load: it implements core interface ${abi}, this library needs ${CORE_ABI}; rebuild it (${rebuild})` };
+  }
+  return { ok: true, addon, path };
 }
 
 /** Logits already copied to the host: data() resolves to the array until dispose() drops it. */
@@ -71,13 +79,7 @@ export function hostLogits(shape: number[], logits: Float32Array | undefined): L
   };
 }
 
-export function checkDecodeLength(maxLength: number, promptLength: number): void {
-  if (!Number.isInteger(maxLength) || maxLength < promptLength) {
-    throw new ShapeError(`startDecode: maxLength ${maxLength} must be an integer >= the prompt length ${promptLength}`);
-  }
-}
-
-/** Positional AdamW arguments of both addons: lr, beta1, beta2, eps, weightDecay, clipCoef, t. */
+/** Positional arguments of RawCore.adamw: lr, beta1, beta2, eps, weightDecay, clipCoef, t. */
 export type AdamwArgs = [lr: number, beta1: number, beta2: number, eps: number, weightDecay: number, clipCoef: number, t: number];
 
 /**

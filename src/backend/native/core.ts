@@ -1,6 +1,5 @@
 import { type GPT2Config, innerDim } from '../../arch/config.js';
 import { initWeights } from '../../arch/init.js';
-import { numel } from '../../arch/layout.js';
 import { BackendUnavailableError, ShapeError } from '../../errors.js';
 import {
   type CoreInfo,
@@ -19,73 +18,99 @@ import {
   type TransformerCore,
 } from '../types.js';
 import { composeTrainStep } from '../training.js';
-import type { NativeAddon, RawCore } from './addon.js';
-import { checkBatch, checkLabeledBatch } from './batch.js';
-import { adamwArgs, CallQueue, checkDecodeLength, hostLogits } from './common.js';
+import { coreDisposeGuard, type DisposeGuard, validateBatch, validateDecodeLength, validateLabeledBatch } from '../validation.js';
+import { adamwArgs, CallQueue, hostLogits } from './common.js';
 import { NativeDecodeSession } from './decode.js';
+import { type CoreAddon, type NativePrecision, PRECISION_CODE, type RawCore } from './rawCore.js';
 import { FlatLayout } from './tensors.js';
 
-/** GPT-2 on the native C++ CPU core (native/src): explicit kernels, contiguous buffers, OpenMP. */
+export interface NativeCoreOptions {
+  weights?: NamedTensors;
+  seed?: number;
+  /** Matmul precision; the CPU addon has only `fp32` (the default). */
+  precision?: NativePrecision;
+}
+
+/** How each addon's core is named to users: backend id, and the core and addon in error messages. */
+const DEVICE_NAMES = {
+  cpu: { backend: 'native-cpu', core: 'native CPU core', addon: 'native addon' },
+  cuda: { backend: 'native-cuda', core: 'CUDA core', addon: 'CUDA addon' },
+} as const;
+
+/**
+ * GPT-2 on a native addon: the C++ CPU core (native/src; explicit kernels, OpenMP) or the CUDA core (native/cuda;
+ * the same kernel list on one NVIDIA GPU). Both addons implement RawCore (rawCore.ts) over one contiguous buffer
+ * per parameter-shaped tensor in paramLayout order, so this one class drives either.
+ */
 export class NativeCore implements TransformerCore {
-  readonly info: CoreInfo = { implementation: 'native', backend: 'native-cpu', device: 'cpu' };
+  readonly info: CoreInfo;
+  readonly precision: NativePrecision;
   private readonly layout: FlatLayout;
   private readonly raw: RawCore;
   private readonly queue = new CallQueue();
   private readonly sessions = new Set<NativeDecodeSession>();
+  private readonly guard: DisposeGuard;
   private optStep = 0;
-  private disposed = false;
 
   private constructor(
     readonly config: GPT2Config,
-    addon: NativeAddon,
+    addon: CoreAddon,
+    precision: NativePrecision,
   ) {
+    const names = DEVICE_NAMES[addon.device];
+    this.info = { implementation: 'native', backend: names.backend, device: addon.device };
+    this.guard = coreDisposeGuard(this.info);
+    this.precision = precision;
     this.layout = new FlatLayout(config);
-    this.raw = new addon.NativeCore({
-      V: config.vocab_size,
-      maxT: config.n_positions,
-      C: config.n_embd,
-      L: config.n_layer,
-      NH: config.n_head,
-      F: innerDim(config),
-      eps: config.layer_norm_epsilon,
-    });
-    const sizes = this.raw.paramSizes();
-    const expected = this.layout.specs.map((s) => numel(s.shape));
-    if (sizes.join(',') !== expected.join(',')) {
+    try {
+      this.raw = new addon.GptCore(
+        {
+          vocab: config.vocab_size,
+          maxT: config.n_positions,
+          C: config.n_embd,
+          L: config.n_layer,
+          NH: config.n_head,
+          F: innerDim(config),
+          eps: config.layer_norm_epsilon,
+        },
+        PRECISION_CODE[precision],
+      );
+    } catch (cause) {
+      throw new BackendUnavailableError(names.backend, `could not create the ${names.core}: ${(cause as Error).message}`, { cause });
+    }
+    if (this.raw.numParams() !== this.layout.total) {
       this.raw.dispose();
-      throw new BackendUnavailableError('native-cpu', 'native addon parameter layout differs from src/arch/layout.ts; rebuild the addon');
+      throw new BackendUnavailableError(names.backend, `${names.addon} parameter count differs from src/arch/layout.ts; rebuild it`);
     }
   }
 
-  static async create(
-    config: GPT2Config,
-    addon: NativeAddon,
-    init: { weights?: NamedTensors; seed?: number } = {},
-  ): Promise<NativeCore> {
-    const core = new NativeCore(config, addon);
+  /** A core on `addon` with `weights`, or a fresh GPT-2 init from `seed`. */
+  static async create(config: GPT2Config, addon: CoreAddon, init: NativeCoreOptions = {}): Promise<NativeCore> {
+    const core = new NativeCore(config, addon, init.precision ?? 'fp32');
     await core.setWeights(init.weights ?? initWeights(config, init.seed ?? 0));
     return core;
   }
 
   private live(): RawCore {
-    if (this.disposed) throw new BackendUnavailableError('native-cpu', 'this native core was disposed');
+    this.guard.check();
     return this.raw;
   }
 
   async forward(batch: TokenBatch, options: ForwardOptions = {}): Promise<ForwardResult> {
-    checkBatch(batch, this.config);
+    validateBatch(this.config, batch);
     const { batchSize: B, seqLen: T } = batch;
-    const logits = new Float32Array(B * T * this.config.vocab_size);
+    const V = this.config.vocab_size;
+    const logits = new Float32Array(B * T * V);
     const hidden = await this.queue.run(() =>
       this.live().forward(batch.inputIds, batch.attentionMask ?? null, batch.positionIds ?? null, B, T, logits, !!options.outputHiddenStates),
     );
-    const result: ForwardResult = { logits: hostLogits([B, T, this.config.vocab_size], logits) };
+    const result: ForwardResult = { logits: hostLogits([B, T, V], logits) };
     if (hidden) result.hiddenStates = hidden;
     return result;
   }
 
   private async runLoss(batch: LabeledBatch, backward: boolean, scale: number): Promise<LossResult> {
-    checkLabeledBatch(batch, this.config);
+    validateLabeledBatch(this.config, batch);
     const { batchSize: B, seqLen: T } = batch;
     return this.queue.run(() =>
       this.live().loss(batch.inputIds, batch.attentionMask ?? null, batch.positionIds ?? null, B, T, batch.labels, backward, scale),
@@ -100,24 +125,27 @@ export class NativeCore implements TransformerCore {
     return this.runLoss(batch, true, scale);
   }
 
-  async getGradients(): Promise<NamedTensors> {
-    return this.queue.run(() => this.readBuffer(1));
+  getGradients(): Promise<NamedTensors> {
+    return this.queue.run(() => {
+      const grads = new Float32Array(this.layout.total);
+      this.live().readBuffers({ grads });
+      return this.layout.unpack(grads);
+    });
   }
 
   zeroGradients(): void {
     this.live().zeroGrads();
   }
 
-  async applyOptimizer(step: OptimizerStep): Promise<OptimizerResult> {
+  applyOptimizer(step: OptimizerStep): Promise<OptimizerResult> {
     return this.queue.run(async () => {
       const raw = this.live();
-      const gradNorm = Math.sqrt(raw.gradSqNorm());
+      const gradNorm = raw.gradNorm();
       const t = this.optStep + 1;
       const args = adamwArgs(gradNorm, step, t, () => raw.zeroGrads());
       await raw.adamw(...args);
-      const clipCoef = args[5];
       this.optStep = t;
-      return { gradNorm, clipCoef, step: t };
+      return { gradNorm, clipCoef: args[5], step: t };
     });
   }
 
@@ -125,8 +153,13 @@ export class NativeCore implements TransformerCore {
     return composeTrainStep(this, batch, step, () => this.optStep + 1);
   }
 
-  async getOptimizerState(): Promise<OptimizerState> {
-    return this.queue.run(() => ({ step: this.optStep, m: this.readBuffer(2), v: this.readBuffer(3) }));
+  getOptimizerState(): Promise<OptimizerState> {
+    return this.queue.run(() => {
+      const m = new Float32Array(this.layout.total);
+      const v = new Float32Array(this.layout.total);
+      this.live().readBuffers({ m, v });
+      return { step: this.optStep, m: this.layout.unpack(m), v: this.layout.unpack(v) };
+    });
   }
 
   async setOptimizerState(state: OptimizerState): Promise<void> {
@@ -134,56 +167,49 @@ export class NativeCore implements TransformerCore {
     const m = this.layout.pack(state.m, 'optimizer state m');
     const v = this.layout.pack(state.v, 'optimizer state v');
     await this.queue.run(() => {
-      const raw = this.live();
-      raw.setBuffer(2, m);
-      raw.setBuffer(3, v);
+      this.live().writeBuffers({ m, v });
       this.optStep = state.step;
     });
   }
 
-  async getWeights(): Promise<NamedTensors> {
-    return this.queue.run(() => this.readBuffer(0));
+  getWeights(): Promise<NamedTensors> {
+    return this.queue.run(() => {
+      const params = new Float32Array(this.layout.total);
+      this.live().readBuffers({ params });
+      return this.layout.unpack(params);
+    });
   }
 
   async setWeights(weights: NamedTensors): Promise<void> {
-    const flat = this.layout.pack(weights, 'setWeights');
-    await this.queue.run(() => this.live().setBuffer(0, flat));
-  }
-
-  private readBuffer(which: 0 | 1 | 2 | 3): NamedTensors {
-    const flat = new Float32Array(this.layout.total);
-    this.live().getBuffer(which, flat);
-    return this.layout.unpack(flat);
+    const params = this.layout.pack(weights, 'setWeights');
+    await this.queue.run(() => this.live().writeBuffers({ params }));
   }
 
   async startDecode(prompt: TokenBatch, options: { maxLength: number }): Promise<DecodeSession> {
-    checkBatch(prompt, this.config, 'decode prompt');
+    validateBatch(this.config, prompt, 'decode prompt');
     const maxLength = options.maxLength;
-    checkDecodeLength(maxLength, prompt.seqLen);
-    const session = new NativeDecodeSession(this.live(), this.queue, this.config, prompt.batchSize, maxLength, (s) =>
+    validateDecodeLength(maxLength, prompt.seqLen);
+    const { batchSize: B, seqLen: T } = prompt;
+    const logits = new Float32Array(B * this.config.vocab_size);
+    const id = await this.queue.run(() =>
+      this.live().decodeStart(prompt.inputIds, prompt.attentionMask ?? null, prompt.positionIds ?? null, B, T, maxLength, logits),
+    );
+    this.guard.check(); // disposed while the prompt ran: its session went with the core
+    const session = new NativeDecodeSession(this.raw, this.queue, this.config, { id, batchSize: B, length: T, maxLength, logits }, (s) =>
       this.sessions.delete(s),
     );
     this.sessions.add(session);
-    try {
-      await session.prefill(prompt);
-    } catch (e) {
-      session.dispose();
-      throw e;
-    }
     return session;
   }
 
+  /** Bytes held by this core: weights, grads, AdamW state, activations and every open KV cache. */
   memory(): CoreMemory {
-    if (this.disposed) return { bytes: 0 };
-    let bytes = this.raw.bytes();
-    for (const s of this.sessions) bytes += s.bytes();
-    return { bytes };
+    return { bytes: this.guard.isDisposed ? 0 : this.raw.bytes() };
   }
 
   dispose(): void {
-    if (this.disposed) return;
+    if (!this.guard.dispose()) return;
     for (const s of [...this.sessions]) s.dispose();
-    this.disposed = true;
     this.raw.dispose();
   }
 }

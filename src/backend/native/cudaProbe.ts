@@ -1,5 +1,6 @@
-import type { NativeProbe } from './probe.js';
-import { isCudaPrecision, loadCudaAddon } from './cudaAddon.js';
+import { loadCudaAddon } from './cudaAddon.js';
+import type { NativeProbe } from './nativeProbe.js';
+import { isNativePrecision } from './rawCore.js';
 
 const fmtCuda = (v: number): string => `${Math.floor(v / 1000)}.${Math.floor((v % 1000) / 10)}`;
 
@@ -19,7 +20,7 @@ export function probeNativeCudaImpl(): NativeProbe {
   }
   if (!report.ok) return { ok: false, backend: 'native-cuda', reason: (report.reason ?? 'CUDA is unavailable').split('\n')[0]! };
   const precision = process.env.SOCRATIC_CUDA_PRECISION ?? 'fp32';
-  if (!isCudaPrecision(precision)) {
+  if (!isNativePrecision(precision)) {
     return { ok: false, backend: 'native-cuda', reason: `SOCRATIC_CUDA_PRECISION=${precision} is not one of fp32, tf32, bf16` };
   }
   const { addon } = loaded;
@@ -32,8 +33,8 @@ export function probeNativeCudaImpl(): NativeProbe {
       `${report.device} (sm_${report.computeCapability.replace('.', '')}, ${Math.round(report.totalMemory / 2 ** 30)} GiB), ` +
       `CUDA runtime ${fmtCuda(report.runtimeVersion)}, driver ${fmtCuda(report.driverVersion)}, ${report.cublas}, ${precision}`,
     createCore: async (config, init) => {
-      const { NativeCudaCore } = await import('./cudaCore.js');
-      return NativeCudaCore.create(config, addon, { ...init, precision });
+      const { NativeCore } = await import('./core.js');
+      return NativeCore.create(config, addon, { ...init, precision });
     },
   };
 }

@@ -1,20 +1,8 @@
-import type { GPT2Config } from '../../arch/config.js';
-import type { NamedTensors, TransformerCore } from '../types.js';
 import { loadNativeAddon } from './addon.js';
 import { probeNativeCudaImpl } from './cudaProbe.js';
+import type { NativeProbe } from './nativeProbe.js';
 
-/** What selectBackend needs to know about a native core (CPU or CUDA) without importing it eagerly. */
-export type NativeProbe =
-  | {
-      ok: true;
-      backend: 'native-cpu' | 'native-cuda';
-      /** e.g. `avx512`, `avx2`, `scalar`. */
-      simd: string;
-      threads: number;
-      version: string;
-      createCore(config: GPT2Config, init?: { weights?: NamedTensors; seed?: number }): Promise<TransformerCore>;
-    }
-  | { ok: false; backend: 'native-cpu' | 'native-cuda'; reason: string };
+export type { NativeProbe } from './nativeProbe.js';
 
 /** Loads build/Release/socratic_native.node if it was built; never throws. */
 export function probeNativeCpu(): NativeProbe {
@@ -35,7 +23,7 @@ export function probeNativeCpu(): NativeProbe {
   };
 }
 
-/** The CUDA core (native/cuda, src/backend/native/cuda*.ts); never throws. */
+/** The CUDA core (native/cuda; cudaAddon.ts, cudaProbe.ts); never throws. */
 export function probeNativeCuda(): NativeProbe {
   return probeNativeCudaImpl();
 }

@@ -20,7 +20,8 @@ import type {
 } from '../types.js';
 import { clipCoefficient, composeTrainStep } from '../training.js';
 import { ADAMW_DEFAULTS } from '../types.js';
-import { trunkInput, validateBatch } from './batch.js';
+import { coreDisposeGuard, type DisposeGuard, validateBatch, validateLabeledBatch } from '../validation.js';
+import { trunkInput } from './batch.js';
 import { TfjsDecodeSession } from './decode.js';
 import { shiftTargets, tiedHeadLoss } from './head.js';
 import { trunk, trunkBackward, type ParamTensors } from './model.js';
@@ -59,7 +60,7 @@ export class TfjsCore implements TransformerCore {
   private moments: { m: Map<string, tf.Tensor>; v: Map<string, tf.Tensor> } | null = null;
   private step = 0;
   private readonly sessions = new Set<TfjsDecodeSession>();
-  private disposed = false;
+  private readonly guard: DisposeGuard;
   /** wte^T [C, V], cached between weight updates: every head matmul wants this layout (see matMul2d). */
   private wteTransposed: tf.Tensor2D | null = null;
 
@@ -68,11 +69,12 @@ export class TfjsCore implements TransformerCore {
     private readonly backend: TfjsBackendName,
   ) {
     this.info = INFO[backend];
+    this.guard = coreDisposeGuard(this.info);
     this.specs = paramLayout(config);
   }
 
   private async ready(): Promise<void> {
-    if (this.disposed) throw new Error(`this ${this.info.backend} core was disposed`);
+    this.guard.check();
     await useBackend(this.backend);
   }
 
@@ -97,7 +99,7 @@ export class TfjsCore implements TransformerCore {
 
   async loss(batch: LabeledBatch): Promise<LossResult> {
     await this.ready();
-    validateBatch(this.config, batch);
+    validateLabeledBatch(this.config, batch);
     const { rows, targets } = shiftTargets(batch.labels, batch.batchSize, batch.seqLen);
     if (rows.length === 0) return { loss: Number.NaN, tokens: 0 };
     const sum = tf.tidy(() => {
@@ -111,7 +113,7 @@ export class TfjsCore implements TransformerCore {
 
   async accumulateGradients(batch: LabeledBatch, scale = 1): Promise<LossResult> {
     await this.ready();
-    validateBatch(this.config, batch);
+    validateLabeledBatch(this.config, batch);
     const { rows, targets } = shiftTargets(batch.labels, batch.batchSize, batch.seqLen);
     if (rows.length === 0) return { loss: Number.NaN, tokens: 0 };
     const names = this.specs.map((s) => s.name);
@@ -203,7 +205,7 @@ export class TfjsCore implements TransformerCore {
 
   async startDecode(prompt: TokenBatch, options: { maxLength: number }): Promise<DecodeSession> {
     await this.ready();
-    validateBatch(this.config, prompt, 'prompt');
+    validateBatch(this.config, prompt, 'decode prompt');
     const session = await TfjsDecodeSession.start(
       { config: this.config, params: () => this.params, headT: () => this.headT(), ready: () => this.ready(), onDispose: (s) => this.sessions.delete(s) },
       prompt,
@@ -221,7 +223,7 @@ export class TfjsCore implements TransformerCore {
   }
 
   dispose(): void {
-    if (this.disposed) return;
+    if (!this.guard.dispose()) return;
     for (const s of [...this.sessions]) s.dispose();
     this.zeroGradients();
     this.dropHeadT();
@@ -229,7 +231,6 @@ export class TfjsCore implements TransformerCore {
     if (this.moments) tf.dispose([...this.moments.m.values(), ...this.moments.v.values()]);
     this.params.clear();
     this.moments = null;
-    this.disposed = true;
   }
 
   private headT(): tf.Tensor2D {

@@ -1,7 +1,7 @@
 import type { GPT2Config } from '../../arch/config.js';
-import { ShapeError } from '../../errors.js';
 import type { DecodeSession, TokenBatch } from '../types.js';
-import { disposeInput, inRange, trunkInput } from './batch.js';
+import { sessionDisposeGuard, validateDecodeLength, validateDecodeStep } from '../validation.js';
+import { disposeInput, trunkInput } from './batch.js';
 import { type ParamTensors, pname, trunk } from './model.js';
 import { attentionBias, gelu, layerNorm, linear, mergeHeads, splitHeads } from './ops.js';
 import { tf } from './runtime.js';
@@ -25,7 +25,7 @@ export class TfjsDecodeSession implements DecodeSession {
   private keys: tf.Tensor4D[] = [];
   private values: tf.Tensor4D[] = [];
   private keyMask: Uint8Array;
-  private disposed = false;
+  private readonly guard = sessionDisposeGuard();
 
   private constructor(
     private readonly host: DecodeHost,
@@ -37,9 +37,7 @@ export class TfjsDecodeSession implements DecodeSession {
   }
 
   static async start(host: DecodeHost, prompt: TokenBatch, maxLength: number): Promise<TfjsDecodeSession> {
-    if (!Number.isInteger(maxLength) || maxLength < prompt.seqLen) {
-      throw new ShapeError(`startDecode: maxLength ${maxLength} must be an integer >= the prompt length ${prompt.seqLen}`);
-    }
+    validateDecodeLength(maxLength, prompt.seqLen);
     const s = new TfjsDecodeSession(host, prompt, maxLength);
     const { config } = host;
     const { batchSize: B, seqLen: T } = prompt;
@@ -68,16 +66,11 @@ export class TfjsDecodeSession implements DecodeSession {
   }
 
   async step(tokens: Int32Array, positions: Int32Array): Promise<Float32Array> {
-    if (this.disposed) throw new Error('decode session was disposed');
+    this.guard.check();
     await this.host.ready();
     const { config } = this.host;
     const B = this.batchSize;
-    if (tokens.length !== B || positions.length !== B) {
-      throw new ShapeError(`decode step: got ${tokens.length} tokens and ${positions.length} positions for a batch of ${B}`);
-    }
-    if (this.length + 1 > this.maxLength) throw new ShapeError(`decode step: the cache is full (maxLength ${this.maxLength})`);
-    inRange(tokens, config.vocab_size, 'decode step tokens', B);
-    inRange(positions, config.n_positions, 'decode step positions', B);
+    validateDecodeStep(config, { batchSize: B, length: this.length, maxLength: this.maxLength }, tokens, positions);
     const L = this.length + 1;
     const mask = new Uint8Array(B * L);
     for (let b = 0; b < B; b++) {
@@ -124,11 +117,10 @@ export class TfjsDecodeSession implements DecodeSession {
   }
 
   dispose(): void {
-    if (this.disposed) return;
+    if (!this.guard.dispose()) return;
     tf.dispose([...this.keys, ...this.values]);
     this.keys = [];
     this.values = [];
-    this.disposed = true;
     this.host.onDispose(this);
   }
 }

@@ -1,0 +1,110 @@
+// The one N-API interface both native addons implement (core interface version 2):
+//   build/Release/socratic_native.node (native/src/addon.cc, CPU) and
+//   native/cuda/build/socratic_cuda.node (native/cuda/src/addon.cc, CUDA; also its emulated test builds).
+//
+// Module exports:  GptCore (class), device ('cpu' | 'cuda'), abi (= CORE_ABI)
+// new GptCore({ vocab, maxT, C, L, NH, F, eps }, precision code)
+//   numParams()                                             floats in each of the four buffers
+//   readBuffers({ params?, grads?, m?, v? })                copy the named buffers out into the given arrays
+//   writeBuffers({ params?, m?, v? })                       copy the given arrays in (gradients are never written)
+//   zeroGrads()
+//   gradNorm()                                              global L2 norm of the gradients
+//   forward(ids, mask, pos, B, T, logitsOut | null, wantHidden)   -> n_layer + 1 hidden states | undefined
+//   loss(ids, mask, pos, B, T, labels, backward, scale)           -> { loss, tokens }
+//   adamw(lr, beta1, beta2, eps, weightDecay, clipCoef, t)        clip, AdamW step t, then zero the gradients
+//   decodeStart(ids, mask, pos, B, T, maxLength, lastLogitsOut)   -> session id (prompt prefilled)
+//   decodeStep(id, tokens, positions, lastLogitsOut)
+//   decodeFree(id)
+//   bytes()                                                 memory held: buffers, activations, open KV caches
+//   dispose()
+// Every batch is (ids, mask, pos, B, T) in that order; mask and pos may be null. Outputs are written into arrays
+// the caller allocates, so no JS object aliases native memory. The CPU addon runs the heavy calls on the libuv pool
+// and returns promises; the CUDA addon is synchronous. Callers therefore await every result (Awaitable) and must
+// not overlap calls on one core (see CallQueue).
+
+/** Bump with any change to the interface below, in both addon.cc files. */
+export const CORE_ABI = 2;
+
+export type Awaitable<T> = T | Promise<T>;
+
+/** Model shape the addons are built with (GPT2Config in the addons' own names). */
+export interface RawCoreConfig {
+  vocab: number;
+  maxT: number;
+  C: number;
+  L: number;
+  NH: number;
+  F: number;
+  eps: number;
+}
+
+/** The four parameter-shaped buffers, each laid out in paramLayout order (src/arch/layout.ts). */
+export interface CoreBuffers {
+  params: Float32Array;
+  grads: Float32Array;
+  /** AdamW first moment. */
+  m: Float32Array;
+  /** AdamW second moment. */
+  v: Float32Array;
+}
+
+export interface RawCore {
+  numParams(): number;
+  readBuffers(out: Partial<CoreBuffers>): void;
+  writeBuffers(src: Partial<Omit<CoreBuffers, 'grads'>>): void;
+  zeroGrads(): void;
+  gradNorm(): number;
+  forward(
+    ids: Int32Array,
+    mask: Uint8Array | null,
+    pos: Int32Array | null,
+    B: number,
+    T: number,
+    logitsOut: Float32Array | null,
+    wantHidden: boolean,
+  ): Awaitable<Float32Array[] | undefined>;
+  loss(
+    ids: Int32Array,
+    mask: Uint8Array | null,
+    pos: Int32Array | null,
+    B: number,
+    T: number,
+    labels: Int32Array,
+    backward: boolean,
+    scale: number,
+  ): Awaitable<{ loss: number; tokens: number }>;
+  adamw(lr: number, beta1: number, beta2: number, eps: number, weightDecay: number, clipCoef: number, t: number): Awaitable<void>;
+  decodeStart(
+    ids: Int32Array,
+    mask: Uint8Array | null,
+    pos: Int32Array | null,
+    B: number,
+    T: number,
+    maxLength: number,
+    lastLogitsOut: Float32Array,
+  ): Awaitable<number>;
+  decodeStep(id: number, tokens: Int32Array, positions: Int32Array, lastLogitsOut: Float32Array): Awaitable<void>;
+  decodeFree(id: number): void;
+  bytes(): number;
+  dispose(): void;
+}
+
+/**
+ * Matmul precision of a native core. `fp32`: plain fp32 (the only one the CPU core has; parity tests);
+ * `tf32`: TF32 tensor cores; `bf16`: bf16 matmul inputs with fp32 accumulation, fp32 activations elsewhere and
+ * fp32 master weights in AdamW (both CUDA only).
+ */
+export type NativePrecision = 'fp32' | 'tf32' | 'bf16';
+/** The addons' code for each precision (native/cuda/src/model.h Precision). */
+export const PRECISION_CODE = { fp32: 0, tf32: 1, bf16: 2 } as const satisfies Record<NativePrecision, number>;
+
+export function isNativePrecision(s: string): s is NativePrecision {
+  return s === 'fp32' || s === 'tf32' || s === 'bf16';
+}
+
+/** What NativeCore needs from an addon module. */
+export interface CoreAddon {
+  GptCore: new (config: RawCoreConfig, precision: (typeof PRECISION_CODE)[NativePrecision]) => RawCore;
+  device: 'cpu' | 'cuda';
+  abi: number;
+}
