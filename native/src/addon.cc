@@ -177,7 +177,7 @@ class CoreWrap : public Napi::ObjectWrap<CoreWrap> {
     for (auto& [js, store] : named) std::memcpy(js, store, m.nparams * sizeof(float));
     return info.Env().Undefined();
   }
-  // writeBuffers({params?, grads?, m?, v?}): copies each given array into the named model buffer.
+  // writeBuffers({params?, m?, v?}): copies each given array into the named model buffer (never the gradients).
   Napi::Value WriteBuffers(const Napi::CallbackInfo& info) {
     auto& m = M(info.Env());
     auto named = Named(info, m, true);

@@ -127,7 +127,7 @@ class GptCore : public Napi::ObjectWrap<GptCore> {
     });
     return info.Env().Undefined();
   }
-  // writeBuffers({params?, grads?, m?, v?}): copies each given host array into the named device buffer.
+  // writeBuffers({params?, m?, v?}): copies each given host array into the named device buffer (never the gradients).
   Napi::Value WriteBuffers(const Napi::CallbackInfo& info) {
     guard(info.Env(), [&] {
       const Named b = named(info);
