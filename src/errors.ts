@@ -146,6 +146,43 @@ export class ModelFetchError extends SocraticDistillError {
   }
 }
 
+/**
+ * An option passed to a library function has a value it cannot use. The message names the option as the API
+ * spells it; `option` and `requirement` let a front end (the CLI) say the same in its own words.
+ */
+export class InvalidOptionError extends SocraticDistillError {
+  /** The option's name in the API, e.g. `split` or `limit`. */
+  readonly option: string;
+  /** What the value must be, e.g. `must be at least 1, got 0`. */
+  readonly requirement: string;
+  constructor(option: string, requirement: string) {
+    super('INVALID_OPTION', `option '${option}' ${requirement}`);
+    this.option = option;
+    this.requirement = requirement;
+  }
+}
+
+/**
+ * A feature needs an optional peer dependency (the `openai` SDK, `vega` + `vega-lite` for charts) that is
+ * not installed. `packages` lists what to install; the message gives the npm command.
+ */
+export class OptionalDependencyError extends SocraticDistillError {
+  readonly packages: readonly string[];
+  /** What needs them, e.g. `OpenAICompatibleTeacher`. */
+  readonly feature: string;
+  constructor(packages: readonly string[], feature: string, options?: { cause?: unknown }) {
+    const names = packages.map((p) => `'${p}'`).join(' and ');
+    const plural = packages.length > 1;
+    super(
+      'OPTIONAL_DEPENDENCY_MISSING',
+      `${feature} needs the optional package${plural ? 's' : ''} ${names}, which ${plural ? 'are' : 'is'} not installed; install ${plural ? 'them' : 'it'} with: npm install ${packages.join(' ')}`,
+      options,
+    );
+    this.packages = packages;
+    this.feature = feature;
+  }
+}
+
 /** A command-line invocation is wrong (unknown flag, missing value, bad number). */
 export class CliUsageError extends SocraticDistillError {
   constructor(message: string) {
