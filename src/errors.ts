@@ -119,7 +119,9 @@ export class TeacherError extends SocraticDistillError {
   /** The same error, also carrying the usage of replies received before it (they are billed all the same). */
   withUsage(usage: TokenUsage): TeacherError {
     const opts = { retryable: this.retryable, usage, cause: this.cause };
-    return new TeacherError(this.kind, this.message, {
+    // Not `new TeacherError`: a class that names itself is renamed `_TeacherError` by the bundler, and `name` with it.
+    const Same = this.constructor as typeof TeacherError;
+    return new Same(this.kind, this.message, {
       ...opts,
       ...(this.retryAfterMs === undefined ? {} : { retryAfterMs: this.retryAfterMs }),
       ...(this.status === undefined ? {} : { status: this.status }),

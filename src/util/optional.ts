@@ -2,11 +2,13 @@ import { OptionalDependencyError } from '../errors.js';
 
 /** True when `err` says that `pkg` itself could not be found (not a module inside it, not a crash while loading it). */
 export function isMissingPackage(err: unknown, pkg: string): boolean {
-  if (!(err instanceof Error)) return false;
-  const code = (err as NodeJS.ErrnoException).code;
-  if (code !== 'ERR_MODULE_NOT_FOUND' && code !== 'MODULE_NOT_FOUND') return false;
-  // ESM: "Cannot find package 'openai' imported from …"; CJS: "Cannot find module 'openai'".
-  return err.message.includes(`'${pkg}'`);
+  // Module loaders (test runners, bundler runtimes) may wrap Node's error: look down the cause chain.
+  for (let e = err, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth++) {
+    const code = (e as NodeJS.ErrnoException).code;
+    // ESM: "Cannot find package 'openai' imported from …"; CJS: "Cannot find module 'openai'".
+    if ((code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND') && e.message.includes(`'${pkg}'`)) return true;
+  }
+  return false;
 }
 
 /**
