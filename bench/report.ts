@@ -61,7 +61,7 @@ export function figureRow(f: Figure): string {
   return `| ${what} | ${f.config} | ${f.backend} | ${f.batch} | ${fmt(f.value)} ${unit} | ${fmt(f.baseline)} | ${fmt(f.ratio, 2)}x | ${f.baselineFrom} | ${fmt(f.sameRun)} | ${f.sameRatio === null ? 'n/a' : `${fmt(f.sameRatio, 2)}x`} | ${peak} | ${f.samples} | ${fmt(f.cpuPerRep, 2)} | ${f.load.toFixed(2)} |`;
 }
 
-/** docs/benchmarks.md: everything from this line on is hand-written and kept when the bench rewrites the file. */
+/** docs/benchmarks.md: everything from this line on is hand-written (links to the history, the GPU figures) and kept when the bench rewrites the file. */
 export const KEEP_MARKER = '<!-- everything below is kept by bench/run.ts when it rewrites this file -->';
 
 export const TABLE_HEAD =
@@ -128,7 +128,7 @@ export function renderDoc(d: DocInput): string {
     `- CPU: ${d.machine.cpu}, ${d.machine.cores} logical cores, ${d.machine.memGiB} GiB RAM; flags: ${d.machine.flags || 'n/a'}`,
     `- Node ${d.machine.node}; backends: ${d.backends.join('; ')}`,
     `- Load average (1/5/15 min) before: ${d.loadBefore.map((x) => x.toFixed(2)).join(' / ')}, after: ${d.loadAfter.map((x) => x.toFixed(2)).join(' / ')}` +
-      ' (this is a shared 2-core VM; load above ~0.5 means other work competed for the cores and the figures are pessimistic).',
+      ` (on ${d.machine.cores} cores, a 1-minute load above ~${(d.machine.cores / 4).toFixed(1)} means other work competed for the cores and the figures are pessimistic).`,
     '',
     '## Figures',
     '',
@@ -152,16 +152,8 @@ export function renderDoc(d: DocInput): string {
   }
   lines.push(...targets(d.figures));
   if (d.notes.length) lines.push('## Notes', '', ...d.notes.map((n) => `- ${n}`), '');
-  lines.push(
-    '## Withdrawn figures',
-    '',
-    'The ratios this file printed before 2026-11-28 (e.g. "tiny train 3.7x, tiny decode b1 6.8x, gpt2-small train 3.4x PyTorch") are **withdrawn**:',
-    'they were computed against a PyTorch baseline of 2026-11-25 measured while other work loaded the machine, 2-3x too low',
-    '(tiny training 441 tok/s then, 995 re-measured in a quiet window; HF generate batch 1 28.5 then, 95 now). Every ratio above',
-    'uses the re-measured file, and the bench now prints that file\'s date and conditions beside each ratio so a stale baseline shows.',
-    '',
-  );
-  // The GPU section (bench/cuda.ts figures) sits below KEEP_MARKER and is kept as written.
+  // Only what this run measured: earlier runs and withdrawn figures live in the hand-written part below
+  // KEEP_MARKER and in docs/benchmarks-history.md, which no run rewrites.
   return lines.join('\n');
 }
 

@@ -230,7 +230,7 @@ if (!values['no-write']) {
     loadAfter,
     command: `npm run bench${args ? ` -- ${args}` : ''}`,
   });
-  // Hand-written history below KEEP_MARKER (earlier profiles, withdrawn figures) survives a rerun.
+  // The hand-written part below KEEP_MARKER (the link to docs/benchmarks-history.md, the GPU figures) survives a rerun.
   const docPath = resolve(import.meta.dirname ?? '.', '../docs/benchmarks.md');
   const previous = existsSync(docPath) ? readFileSync(docPath, 'utf8') : '';
   const kept = previous.includes(KEEP_MARKER) ? previous.slice(previous.indexOf(KEEP_MARKER)) : '';

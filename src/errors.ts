@@ -119,7 +119,9 @@ export class TeacherError extends SocraticDistillError {
   /** The same error, also carrying the usage of replies received before it (they are billed all the same). */
   withUsage(usage: TokenUsage): TeacherError {
     const opts = { retryable: this.retryable, usage, cause: this.cause };
-    return new TeacherError(this.kind, this.message, {
+    // Not `new TeacherError`: a class that names itself is renamed `_TeacherError` by the bundler, and `name` with it.
+    const Same = this.constructor as typeof TeacherError;
+    return new Same(this.kind, this.message, {
       ...opts,
       ...(this.retryAfterMs === undefined ? {} : { retryAfterMs: this.retryAfterMs }),
       ...(this.status === undefined ? {} : { status: this.status }),
@@ -143,6 +145,43 @@ export class ModelFetchError extends SocraticDistillError {
     super('MODEL_FETCH_FAILED', `${url}: ${message}`, { cause: options?.cause });
     this.url = url;
     this.status = options?.status;
+  }
+}
+
+/**
+ * An option passed to a library function has a value it cannot use. The message names the option as the API
+ * spells it; `option` and `requirement` let a front end (the CLI) say the same in its own words.
+ */
+export class InvalidOptionError extends SocraticDistillError {
+  /** The option's name in the API, e.g. `split` or `limit`. */
+  readonly option: string;
+  /** What the value must be, e.g. `must be at least 1, got 0`. */
+  readonly requirement: string;
+  constructor(option: string, requirement: string) {
+    super('INVALID_OPTION', `option '${option}' ${requirement}`);
+    this.option = option;
+    this.requirement = requirement;
+  }
+}
+
+/**
+ * A feature needs an optional peer dependency (the `openai` SDK, `vega` + `vega-lite` for charts) that is
+ * not installed. `packages` lists what to install; the message gives the npm command.
+ */
+export class OptionalDependencyError extends SocraticDistillError {
+  readonly packages: readonly string[];
+  /** What needs them, e.g. `OpenAICompatibleTeacher`. */
+  readonly feature: string;
+  constructor(packages: readonly string[], feature: string, options?: { cause?: unknown }) {
+    const names = packages.map((p) => `'${p}'`).join(' and ');
+    const plural = packages.length > 1;
+    super(
+      'OPTIONAL_DEPENDENCY_MISSING',
+      `${feature} needs the optional package${plural ? 's' : ''} ${names}, which ${plural ? 'are' : 'is'} not installed; install ${plural ? 'them' : 'it'} with: npm install ${packages.join(' ')}`,
+      options,
+    );
+    this.packages = packages;
+    this.feature = feature;
   }
 }
 

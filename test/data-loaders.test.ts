@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { SocraticDataset, parseGsm8kAnswer, joinSvampText, svampEquationSteps, stripCalculatorNotes } from '../src/data/index.js';
-import { DatasetFormatError } from '../src/errors.js';
+import { loadDatasetSelection, type DatasetSelection } from '../src/data/load.js';
+import { DatasetFormatError, InvalidOptionError } from '../src/errors.js';
 import { SHARED_DATA, hasSharedData } from './fixtures-data/shared.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'sd-data-'));
@@ -131,5 +132,30 @@ describe('malformed rows', () => {
     await expect(SocraticDataset.load({ dataset: 'jsonl', path: join(tmp, 'missing.jsonl') })).rejects.toThrow(/missing\.jsonl: file not found/);
     const gz = write('torn.jsonl.gz', gzipSync('{"id":"a"}').subarray(0, 12).toString('latin1'));
     await expect(SocraticDataset.load({ dataset: 'jsonl', path: gz })).rejects.toBeInstanceOf(DatasetFormatError);
+  });
+});
+
+describe('loadDatasetSelection (issue #15, item 7: library errors name options, not command-line flags)', () => {
+  const base: DatasetSelection = { dataset: 'synthetic', data: undefined, split: undefined, seed: 0, limit: undefined, count: undefined };
+
+  it('loads a synthetic selection, cut to the limit', async () => {
+    const d = await loadDatasetSelection({ ...base, count: 10, limit: 4 });
+    expect(d.size).toBe(4);
+  });
+
+  it('throws InvalidOptionError naming the option, with no flag words', async () => {
+    const cases: Array<[Partial<DatasetSelection>, string, string]> = [
+      [{ dataset: 'mnist' }, 'dataset', "option 'dataset' must be one of gsm8k|svamp|strategyqa|synthetic|jsonl|json, got 'mnist'"],
+      [{ split: 'dev' }, 'split', "option 'split' must be train|test|all, got 'dev'"],
+      [{ limit: 0 }, 'limit', "option 'limit' must be at least 1, got 0"],
+      [{ count: 0 }, 'count', "option 'count' must be at least 1, got 0"],
+      [{ dataset: 'gsm8k' }, 'data', "option 'data' (the path of the dataset's files) is required for dataset 'gsm8k'"],
+    ];
+    for (const [change, option, message] of cases) {
+      const err = await loadDatasetSelection({ ...base, ...change }).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(InvalidOptionError);
+      expect(err).toMatchObject({ option, code: 'INVALID_OPTION', message });
+      expect((err as Error).message).not.toMatch(/--/);
+    }
   });
 });

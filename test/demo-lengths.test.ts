@@ -2,12 +2,12 @@ import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import type { Problem, SocraticChain } from '../src/data/schema.js';
+import type { Problem } from '../src/data/schema.js';
 import { DEMO_PRESETS, type DemoConfig } from '../src/demo/config.js';
 import { ContextLengthError } from '../src/demo/lengths.js';
 import { runDemo, syntheticSplit } from '../src/demo/pipeline.js';
 import { SimulatedTeacher } from '../src/teacher/simulated.js';
-import type { TeacherClient } from '../src/teacher/types.js';
+import type { SampleRequest, TeacherClient, TeacherSample } from '../src/teacher/types.js';
 
 /** A simulated teacher that counts its calls and can pad every solution (a verbose real teacher). */
 class CountingTeacher implements TeacherClient {
@@ -15,14 +15,11 @@ class CountingTeacher implements TeacherClient {
   calls = 0;
   private readonly inner = new SimulatedTeacher({ errorRate: 0, seed: 0 });
   constructor(private readonly padWords = 0) {}
-  async decompose(problem: Problem): Promise<SocraticChain[]> {
+  async sample(problem: Problem, request: SampleRequest): Promise<TeacherSample> {
     this.calls++;
-    const chains = await this.inner.decompose(problem);
+    const sample = await this.inner.sample(problem, { ...request, mode: 'socratic' });
     const pad = ' and that is checked again'.repeat(this.padWords);
-    return chains.map((c) => ({ ...c, steps: c.steps.map((s) => ({ ...s, solution: s.solution + pad })) }));
-  }
-  async chainOfThought(problem: Problem): Promise<SocraticChain[]> {
-    return this.decompose(problem);
+    return { ...sample, steps: sample.steps.map((s) => ({ ...s, solution: s.solution + pad })) };
   }
 }
 

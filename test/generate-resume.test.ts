@@ -53,15 +53,22 @@ describe('generateChains resume details', () => {
     expect(read(noNewline)).toHaveLength(5);
   });
 
-  it('records a teacher that returns the wrong number of samples, and rejects duplicate problem ids', async () => {
+  it('records a teacher whose sample is malformed or that throws a plain error, and rejects duplicate problem ids', async () => {
+    // A user's teacher only answers one sample; content the chain schema rejects is a recorded failure, never a write.
     const sloppy: TeacherClient = {
       id: 'sloppy',
-      decompose: async (p: Problem) => (await teacher.decompose(p, { samples: 1 })).concat(await teacher.decompose(p, { samples: 1 })),
-      chainOfThought: async () => [],
+      sample: async (p: Problem, request) => {
+        if (p.id === problems[1]!.id) throw new Error('the model server is misconfigured');
+        const good = await teacher.sample(p, request);
+        return { ...good, steps: good.steps.map((s) => ({ ...s, subquestion: '' })) };
+      },
     };
     const out = join(dir, 'sloppy.jsonl');
     const s = await generateChains({ teacher: sloppy, problems: problems.slice(0, 2), out });
-    expect(s.failed.map((f) => f.reason)).toEqual(['teacher returned 2 chains for 1 requested samples', 'teacher returned 2 chains for 1 requested samples']);
+    const byId = Object.fromEntries(s.failed.map((f) => [f.problemId, f]));
+    expect(byId[problems[0]!.id]).toMatchObject({ kind: 'client', attempts: 1 });
+    expect(byId[problems[0]!.id]!.reason).toMatch(/subquestion/);
+    expect(byId[problems[1]!.id]).toMatchObject({ kind: 'client', attempts: 1, reason: 'the model server is misconfigured' });
     expect(existsSync(out) ? readFileSync(out, 'utf8') : '').toBe('');
     await expect(generateChains({ teacher, problems: [problems[0]!, problems[0]!], out: join(dir, 'dup.jsonl') })).rejects.toThrow(/duplicate problem id/);
   });

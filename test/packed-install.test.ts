@@ -68,7 +68,21 @@ describe('the installed package', () => {
     for (const f of ['chains.jsonl', 'kept.jsonl', 'train.jsonl', 'students/unified/student.json', 'eval-output/report.html']) {
       expect(existsSync(join(pkg.project, f)), f).toBe(true);
     }
+    // vega and vega-lite are optional peers, so a plain install has no charts: the report says how to get them.
+    expect(existsSync(join(pkg.project, 'node_modules/vega'))).toBe(false);
+    const html = readFileSync(join(pkg.project, 'eval-output/report.html'), 'utf8');
+    expect(html).not.toContain('<svg');
+    expect(html).toContain('npm install vega vega-lite');
   }, 600_000);
+
+  it('without the optional openai package, --teacher openai fails in one line that says what to install', async () => {
+    expect(existsSync(join(pkg.project, 'node_modules/openai'))).toBe(false);
+    const r = await pkg.sh('npx socratic-distill generate --teacher openai --base-url http://127.0.0.1:9/v1 --dataset synthetic --count 3 --out o.jsonl');
+    expect(r.code).toBe(1);
+    expect(r.stderr.trim()).toBe(
+      "socratic-distill generate: OpenAICompatibleTeacher needs the optional package 'openai', which is not installed; install it with: npm install openai [OPTIONAL_DEPENDENCY_MISSING]",
+    );
+  });
 
   it('importing the package runs nothing: no output, no CLI', async () => {
     const r = await pkg.sh(`node --input-type=module -e "const m = await import('socratic-distill'); console.log(typeof m.generateChains)"`);

@@ -1,11 +1,13 @@
-import { CliUsageError, DatasetFormatError } from '../errors.js';
+import { DatasetFormatError, InvalidOptionError } from '../errors.js';
 import { SocraticDataset, type Split } from './dataset.js';
 
 export const DATASET_CHOICES = ['gsm8k', 'svamp', 'strategyqa', 'synthetic', 'jsonl', 'json'] as const;
 export type DatasetChoice = (typeof DATASET_CHOICES)[number];
 
-export interface DatasetArgs {
+/** A dataset named by plain values (as a command line or a config file gives them), checked here. */
+export interface DatasetSelection {
   dataset: string | undefined;
+  /** Path of the dataset's files; needed by every dataset but `synthetic`. */
   data: string | undefined;
   split: string | undefined;
   seed: number;
@@ -14,21 +16,24 @@ export interface DatasetArgs {
   count: number | undefined;
 }
 
-/** Resolve the CLI's dataset flags into a loaded dataset, with usage errors for bad combinations. */
-export async function datasetFromArgs(a: DatasetArgs): Promise<SocraticDataset> {
+/**
+ * Load the dataset a selection names. Bad values and combinations throw InvalidOptionError naming the
+ * option (`dataset`, `split`, `limit`, `count`, `data`); an empty split throws DatasetFormatError.
+ */
+export async function loadDatasetSelection(a: DatasetSelection): Promise<SocraticDataset> {
   if (!a.dataset || !(DATASET_CHOICES as readonly string[]).includes(a.dataset)) {
-    throw new CliUsageError(`--dataset must be one of ${DATASET_CHOICES.join('|')}${a.dataset ? `, got '${a.dataset}'` : ''}`);
+    throw new InvalidOptionError('dataset', `must be one of ${DATASET_CHOICES.join('|')}${a.dataset ? `, got '${a.dataset}'` : ''}`);
   }
   const split = (a.split ?? 'train') as Split;
-  if (!['train', 'test', 'all'].includes(split)) throw new CliUsageError(`--split must be train|test|all, got '${a.split}'`);
-  if (a.limit !== undefined && a.limit < 1) throw new CliUsageError(`--limit must be at least 1, got ${a.limit}`);
+  if (!['train', 'test', 'all'].includes(split)) throw new InvalidOptionError('split', `must be train|test|all, got '${a.split}'`);
+  if (a.limit !== undefined && a.limit < 1) throw new InvalidOptionError('limit', `must be at least 1, got ${a.limit}`);
   if (a.dataset === 'synthetic') {
     const count = a.count ?? a.limit ?? 1000;
-    if (count < 1) throw new CliUsageError(`--count must be at least 1, got ${count}`);
+    if (count < 1) throw new InvalidOptionError('count', `must be at least 1, got ${count}`);
     const d = SocraticDataset.synthetic({ count, seed: a.seed });
     return a.limit !== undefined && a.limit < d.size ? SocraticDataset.fromProblems('synthetic', d.problems.slice(0, a.limit)) : d;
   }
-  if (!a.data) throw new CliUsageError(`--data <path> is required for --dataset ${a.dataset}`);
+  if (!a.data) throw new InvalidOptionError('data', `(the path of the dataset's files) is required for dataset '${a.dataset}'`);
   const loaded = await SocraticDataset.load({
     dataset: a.dataset as Exclude<DatasetChoice, 'synthetic'>,
     path: a.data,

@@ -1,15 +1,20 @@
+import { OptionalDependencyError } from '../errors.js';
+import { importOptional } from '../util/optional.js';
 import type { EvalReport } from './report.js';
 import { attributionTable, comparisonsTable, markdownTable, stagesTable } from './report.js';
 
 type Spec = Record<string, unknown>;
 
+const CHART_PACKAGES = ['vega', 'vega-lite'] as const;
+
 /**
  * Render a vega-lite spec to an SVG string headless: compile to vega, then
  * View.toSVG() with renderer 'none', which needs no canvas or browser.
+ * `vega` and `vega-lite` are optional peers: without them this throws an OptionalDependencyError.
  */
 export async function renderSvg(spec: Spec): Promise<string> {
-  const vegaLite = await import('vega-lite');
-  const vega = await import('vega');
+  const vegaLite = await importOptional(CHART_PACKAGES, 'Rendering report charts', () => import('vega-lite'));
+  const vega = await importOptional(CHART_PACKAGES, 'Rendering report charts', () => import('vega'));
   const compiled = vegaLite.compile(spec as never).spec;
   const view = new vega.View(vega.parse(compiled), { renderer: 'none' });
   try {
@@ -148,21 +153,33 @@ function analysisHtml(report: EvalReport): string {
   return parts.join('\n');
 }
 
-export async function htmlReport(report: EvalReport): Promise<string> {
+/** The charts as SVG figures, or a note saying how to get them when the optional chart packages are missing. */
+async function chartsHtml(report: EvalReport): Promise<string> {
   // `eval` reports have no training curves: leave the loss figure out rather than draw empty axes.
   const hasCurves = report.runs.some((r) => Object.keys(r.losses).length > 0);
-  const [accuracy, loss] = await Promise.all([renderSvg(accuracySpec(report)), hasCurves ? renderSvg(lossSpec(report)) : '']);
+  try {
+    const [accuracy, loss] = await Promise.all([renderSvg(accuracySpec(report)), hasCurves ? renderSvg(lossSpec(report)) : '']);
+    return `<figure>${accuracy}</figure>\n${loss ? `<figure>${loss}</figure>` : ''}`;
+  } catch (err) {
+    if (!(err instanceof OptionalDependencyError)) throw err;
+    // The tables below carry every number; only the pictures need the optional packages.
+    return `<p class="note">No charts: they are drawn by the optional packages ${CHART_PACKAGES.map((p) => `<code>${p}</code>`).join(' and ')}, which are not installed here. Install them (<code>npm install ${CHART_PACKAGES.join(' ')}</code>) then write this report again from its report.json to get the accuracy and training-loss charts: <code>writeReport(dir, report)</code> in code, or <code>socratic-distill report --merge &lt;this folder&gt; --out &lt;folder&gt;</code> on the command line.</p>`;
+  }
+}
+
+/** The HTML report. Without the optional chart packages it is complete except for the charts, and says so. */
+export async function htmlReport(report: EvalReport): Promise<string> {
+  const charts = await chartsHtml(report);
   const samples = report.runs[0]?.arms.flatMap((a) => a.samples.slice(0, 1).map((s) => `<h3>${escapeHtml(a.name)} on ${escapeHtml(s.problemId)} (gold ${escapeHtml(String(s.gold))}, answered ${escapeHtml(String(s.answer))})</h3><pre>${escapeHtml(s.text)}</pre>`)) ?? [];
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>${escapeHtml(report.title)}</title>
-<style>body{font-family:system-ui,sans-serif;max-width:960px;margin:2em auto;padding:0 1em}table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:.3em .6em;text-align:right}td:first-child,th:first-child{text-align:left}pre{background:#f6f6f6;padding:.6em;white-space:pre-wrap}</style>
+<style>body{font-family:system-ui,sans-serif;max-width:960px;margin:2em auto;padding:0 1em}table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:.3em .6em;text-align:right}td:first-child,th:first-child{text-align:left}pre{background:#f6f6f6;padding:.6em;white-space:pre-wrap}.note{background:#fff8e1;padding:.6em}</style>
 </head><body>
 <h1>${escapeHtml(report.title)}</h1>
 <p>Created ${escapeHtml(report.createdAt)}${report.machine ? ` on ${escapeHtml(report.machine)}` : ''}${report.backend ? `, backend ${escapeHtml(report.backend)}` : ''}.</p>
 ${tableHtml(markdownTable(report))}
 <ul>${report.findings.map((f) => `<li>${escapeHtml(f)}</li>`).join('')}</ul>
-<figure>${accuracy}</figure>
-${loss ? `<figure>${loss}</figure>` : ''}
+${charts}
 ${analysisHtml(report)}
 <h2>Stages</h2>
 ${tableHtml(stagesTable(report.stages))}

@@ -1,9 +1,11 @@
 import { rm } from 'node:fs/promises';
+import { ZodError } from 'zod';
 import { SocraticChainSchema, type Problem, type SocraticChain, type TokenUsage } from '../data/schema.js';
-import { DatasetFormatError, TeacherError } from '../errors.js';
+import { DatasetFormatError, OptionalDependencyError, TeacherError } from '../errors.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { JsonlAppender, readJsonl, repairJsonlTail } from '../io/jsonl.js';
-import { askTeacher, type TeacherClient, type TeacherMode } from '../teacher/types.js';
+import { askTeacher } from '../teacher/sampling.js';
+import type { TeacherClient, TeacherMode } from '../teacher/types.js';
 import { lockOutput } from './lock.js';
 import { costOf, sumUsage, type Pricing } from './usage.js';
 
@@ -107,6 +109,11 @@ function contiguousRuns(indices: readonly number[]): [number, number][] {
 
 function asTeacherError(err: unknown): TeacherError {
   if (err instanceof TeacherError) return err;
+  if (err instanceof ZodError) {
+    const issue = err.issues[0];
+    const where = issue ? `${issue.path.join('.') || '(chain)'}: ${issue.message}` : err.message;
+    return new TeacherError('client', `teacher returned a malformed chain: ${where}`, { retryable: false, cause: err });
+  }
   return new TeacherError('client', err instanceof Error ? err.message : String(err), { retryable: false, cause: err });
 }
 
@@ -169,10 +176,11 @@ async function run(
   const progress = () => options.onProgress?.({ total: wanted.size, done: alreadyDone + completed, failed: failed.length, usage: { ...usage } });
   progress();
 
+  let fatal: OptionalDependencyError | undefined;
   const writer = await JsonlAppender.open(out);
   const runOne = async ({ problem, missing }: { problem: Problem; missing: number[] }): Promise<void> => {
     for (let attempt = 1; ; attempt++) {
-      if (signal?.aborted) return;
+      if (signal?.aborted || fatal) return;
       attempts++;
       const chains: SocraticChain[] = [];
       let counted = false;
@@ -191,12 +199,8 @@ async function run(
           for (const c of chains) sumUsage(usage, c.teacher.usage);
           return;
         }
-        if (chains.length !== missing.length) {
-          throw new TeacherError('client', `teacher returned ${chains.length} chains for ${missing.length} requested samples`, { retryable: false });
-        }
-        const records: SocraticChain[] = chains.map((c, i) =>
-          SocraticChainSchema.parse({ ...c, problemId: problem.id, teacher: { ...c.teacher, sampleIndex: missing[i]! } }),
-        );
+        // askTeacher numbered the samples and wrote the provenance; the schema catches a teacher's malformed content.
+        const records: SocraticChain[] = chains.map((c) => SocraticChainSchema.parse(c));
         await writer.append(records);
         for (const r of records) sumUsage(usage, r.teacher.usage);
         counted = true;
@@ -209,6 +213,11 @@ async function run(
         if (!counted) for (const c of chains) sumUsage(usage, c.teacher.usage);
         if (err instanceof TeacherError) sumUsage(usage, err.usage);
         if (signal?.aborted) return;
+        // A missing optional package fails every problem alike: stop the run and say what to install.
+        if (err instanceof OptionalDependencyError) {
+          fatal ??= err;
+          return;
+        }
         const te = asTeacherError(err);
         const limit = te.kind === 'off-format' ? retry.offFormatAttempts : te.retryable ? retry.maxAttempts : 1;
         if (attempt >= limit) {
@@ -226,12 +235,13 @@ async function run(
     let next = 0;
     await Promise.all(
       Array.from({ length: Math.min(concurrency, queue.length) }, async () => {
-        while (next < queue.length && !signal?.aborted) await runOne(queue[next++]!);
+        while (next < queue.length && !signal?.aborted && !fatal) await runOne(queue[next++]!);
       }),
     );
   } finally {
     await writer.close();
   }
+  if (fatal) throw fatal;
 
   if (failed.length > 0) {
     await writeFileAtomic(failuresPath, JSON.stringify({ out, failures: failed }, null, 2) + '\n');

@@ -3,7 +3,8 @@ import type { Problem, SocraticChain, SocraticStep } from '../data/schema.js';
 import { strategyQaSteps } from '../data/strategyqa.js';
 import { svampEquationSteps } from '../data/svamp.js';
 import { TeacherError } from '../errors.js';
-import { throwIfAborted, type TeacherClient, type TeacherRequestOptions } from './types.js';
+import { TeacherBase } from './sampling.js';
+import { throwIfAborted, type SampleRequest, type TeacherSample } from './types.js';
 
 function stringArray(v: unknown): string[] | undefined {
   return Array.isArray(v) && v.every((x) => typeof x === 'string') ? v : undefined;
@@ -38,30 +39,22 @@ function annotatedSteps(problem: Problem): { steps: SocraticStep[]; finalAnswer:
  * subquestions, StrategyQA decompositions + facts, SVAMP equations as steps,
  * and the synthetic gold steps. Deterministic, so all samples are identical.
  */
-export class AnnotationTeacher implements TeacherClient {
+export class AnnotationTeacher extends TeacherBase {
   readonly id = 'annotation';
 
-  async decompose(problem: Problem, options: TeacherRequestOptions = {}): Promise<SocraticChain[]> {
-    return this.chains(problem, options, false);
-  }
-
-  async chainOfThought(problem: Problem, options: TeacherRequestOptions = {}): Promise<SocraticChain[]> {
-    return this.chains(problem, options, true);
-  }
-
-  private chains(problem: Problem, options: TeacherRequestOptions, cot: boolean): SocraticChain[] {
-    throwIfAborted(options.signal);
+  async sample(problem: Problem, { mode, signal }: SampleRequest): Promise<TeacherSample> {
+    throwIfAborted(signal);
     const a = annotatedSteps(problem);
     if (!a) throw new TeacherError('client', `problem ${problem.id} has no human annotation (gold steps, decomposition or equation)`, { retryable: false });
+    const cot = mode === 'cot';
     if (cot && !a.rationale) throw new TeacherError('client', `problem ${problem.id} has no annotated rationale`, { retryable: false });
-    const first = options.sampleOffset ?? 0;
-    return Array.from({ length: options.samples ?? 1 }, (_, i) => ({
-      problemId: problem.id,
+    return {
       steps: cot ? [] : a.steps,
       finalAnswer: a.finalAnswer,
-      ...(cot || a.rationale ? { rationale: a.rationale } : {}),
-      teacher: { adapter: this.id, promptVersion: `annotation-${problem.dataset}-v1`, sampleIndex: first + i },
-    }));
+      // Socratic chains keep a human rationale too, when there is one.
+      ...(a.rationale ? { rationale: a.rationale } : {}),
+      promptVersion: `annotation-${problem.dataset}-v1`,
+    };
   }
 }
 

@@ -1,6 +1,9 @@
-export { askTeacher, type TeacherClient, type TeacherMode, type TeacherRequestOptions } from './types.js';
+export type { SampleRequest, TeacherClient, TeacherMode, TeacherRequestOptions, TeacherSample } from './types.js';
+export { askTeacher, TeacherBase } from './sampling.js';
+export { CompletionTeacher, type Completion, type CompletionAdapter, type CompletionOptions, type CompletionTeacherOptions } from './completion.js';
+export { httpTeacherError, postJson, retryAfterMs, type PostJsonOptions } from './http.js';
 export { SimulatedTeacher, type SimulatedErrorKind, type SimulatedTeacherOptions } from './simulated.js';
 export { AnnotationTeacher } from './annotation.js';
-export { OpenAICompatibleTeacher, retryAfterMs, type OpenAICompatibleTeacherOptions } from './openai.js';
+export { OpenAICompatibleAdapter, OpenAICompatibleTeacher, type OpenAICompatibleTeacherOptions } from './openai.js';
 export { buildMessages, promptVersion, PROMPT_VERSION, type ChatMessage, type Exemplar } from './prompts.js';
 export { parseDecomposition, type ParsedDecomposition } from './parse.js';

@@ -3,7 +3,8 @@ import type { Problem, SocraticChain, SocraticStep } from '../data/schema.js';
 import { skippableSteps, solvePlan, syntheticPlan, type SyntheticPlan } from '../data/synthetic-plan.js';
 import { TeacherError } from '../errors.js';
 import { Rng } from '../util/rng.js';
-import { throwIfAborted, type TeacherClient, type TeacherRequestOptions } from './types.js';
+import { TeacherBase } from './sampling.js';
+import { throwIfAborted, type SampleRequest, type TeacherSample } from './types.js';
 
 export type SimulatedErrorKind = 'wrong-step-result' | 'skipped-step' | 'wrong-final-answer';
 
@@ -47,7 +48,7 @@ function canSkip(problem: Problem, gold: readonly SocraticStep[]): boolean {
  * `errorRate` injects one realistic mistake, so the verifier has real work.
  * Results depend only on (seed, problem id, sample index), not on call order.
  */
-export class SimulatedTeacher implements TeacherClient {
+export class SimulatedTeacher extends TeacherBase {
   readonly id = 'simulated';
   private readonly errorRate: number;
   private readonly kinds: readonly SimulatedErrorKind[];
@@ -55,6 +56,7 @@ export class SimulatedTeacher implements TeacherClient {
   private readonly latencyMs: number;
 
   constructor(options: SimulatedTeacherOptions = {}) {
+    super();
     this.errorRate = options.errorRate ?? 0.2;
     this.kinds = options.errorKinds ?? ['wrong-step-result', 'skipped-step', 'wrong-final-answer'];
     this.seed = options.seed ?? 0;
@@ -74,30 +76,18 @@ export class SimulatedTeacher implements TeacherClient {
     return kind === 'skipped-step' && !canSkip(problem, goldChain(problem)?.steps ?? []) ? 'wrong-final-answer' : kind;
   }
 
-  async decompose(problem: Problem, options: TeacherRequestOptions = {}): Promise<SocraticChain[]> {
-    return this.sample(problem, options, false);
-  }
-
-  async chainOfThought(problem: Problem, options: TeacherRequestOptions = {}): Promise<SocraticChain[]> {
-    return this.sample(problem, options, true);
-  }
-
-  private async sample(problem: Problem, options: TeacherRequestOptions, cot: boolean): Promise<SocraticChain[]> {
+  async sample(problem: Problem, { mode, sampleIndex, signal }: SampleRequest): Promise<TeacherSample> {
     const gold = goldChain(problem);
     if (!gold) {
       throw new TeacherError('client', `SimulatedTeacher needs gold steps (meta.goldSteps) and problem ${problem.id} has none`, { retryable: false });
     }
     if (this.latencyMs > 0) await new Promise((r) => setTimeout(r, this.latencyMs));
-    throwIfAborted(options.signal);
-    const first = options.sampleOffset ?? 0;
-    return Array.from({ length: options.samples ?? 1 }, (_, i) => {
-      const sampleIndex = first + i;
-      const { steps, finalAnswer } = this.corrupt(problem, gold.steps, sampleIndex);
-      const teacher = { adapter: this.id, model: 'gold+noise', promptVersion: 'simulated-v1', sampleIndex };
-      if (!cot) return { problemId: problem.id, steps, finalAnswer, teacher };
-      const rationale = `${steps.map((s) => s.solution).join('\n')}\n#### ${String(finalAnswer)}`;
-      return { problemId: problem.id, steps: [], finalAnswer, rationale, teacher };
-    });
+    throwIfAborted(signal);
+    const { steps, finalAnswer } = this.corrupt(problem, gold.steps, sampleIndex);
+    const provenance = { model: 'gold+noise', promptVersion: 'simulated-v1' };
+    if (mode === 'socratic') return { steps, finalAnswer, ...provenance };
+    const rationale = `${steps.map((s) => s.solution).join('\n')}\n#### ${String(finalAnswer)}`;
+    return { steps: [], finalAnswer, rationale, ...provenance };
   }
 
   private corrupt(problem: Problem, gold: SocraticStep[], sampleIndex: number): { steps: SocraticStep[]; finalAnswer: SocraticChain['finalAnswer'] } {

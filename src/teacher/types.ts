@@ -1,4 +1,47 @@
-import type { Problem, SocraticChain } from '../data/schema.js';
+import type { Problem, SocraticChain, SocraticStep, TokenUsage } from '../data/schema.js';
+
+export type TeacherMode = 'socratic' | 'cot';
+
+/** One sample of one problem, as the library asks a teacher for it. */
+export interface SampleRequest {
+  mode: TeacherMode;
+  /** Which sample of the problem this is (0-based). Deterministic teachers derive their randomness from it. */
+  sampleIndex: number;
+  /** Sampling temperature for LLM teachers; undefined means the teacher's default. */
+  temperature?: number;
+  signal?: AbortSignal;
+}
+
+/**
+ * A teacher's answer for one sample: the chain's content and the provenance only the teacher knows.
+ * The library adds the problem id, the sample index and the adapter id.
+ */
+export interface TeacherSample {
+  /** Socratic steps; empty in `cot` mode. */
+  steps: SocraticStep[];
+  finalAnswer: SocraticChain['finalAnswer'];
+  /** Plain chain-of-thought text (`cot` mode, or a human rationale). */
+  rationale?: string;
+  model?: string;
+  promptVersion?: string;
+  /** Tokens the provider billed for this sample. */
+  usage?: TokenUsage;
+}
+
+/**
+ * What a teacher must know: how to answer one sample of one problem. The library owns everything around it
+ * (numbering samples, writing provenance, billing, retries, resume; see `askTeacher` and `generateChains`).
+ * LLM adapters are narrower still: implement `CompletionAdapter` and wrap it in a `CompletionTeacher`, which
+ * also owns prompts and parsing.
+ *
+ * `sample` throws a TeacherError when it cannot answer: retryable ones (429, 5xx, timeouts) are retried by
+ * the runner, the rest are recorded. Any other error is recorded as a `client` failure.
+ */
+export interface TeacherClient {
+  /** Adapter id written into every chain's `teacher.adapter`. */
+  readonly id: string;
+  sample(problem: Problem, request: SampleRequest): Promise<TeacherSample>;
+}
 
 export interface TeacherRequestOptions {
   /** How many independent chains to return. Default 1. */
@@ -8,26 +51,6 @@ export interface TeacherRequestOptions {
   /** Index given to the first returned sample (the runner sets it when resuming partly done problems). Default 0. */
   sampleOffset?: number;
   signal?: AbortSignal;
-}
-
-/**
- * A teacher turns a problem into Socratic chains (subquestion/solution steps
- * plus a final answer) or into plain chain-of-thought for the CoT baseline.
- * It must return exactly `samples` chains, or throw a TeacherError: retryable
- * ones (429, 5xx, timeouts) are retried by the runner, the rest are recorded.
- */
-export interface TeacherClient {
-  /** Adapter id written into every chain's `teacher.adapter`. */
-  readonly id: string;
-  decompose(problem: Problem, options?: TeacherRequestOptions): Promise<SocraticChain[]>;
-  chainOfThought(problem: Problem, options?: TeacherRequestOptions): Promise<SocraticChain[]>;
-}
-
-export type TeacherMode = 'socratic' | 'cot';
-
-/** Call the teacher method for a mode. */
-export function askTeacher(teacher: TeacherClient, mode: TeacherMode, problem: Problem, options: TeacherRequestOptions): Promise<SocraticChain[]> {
-  return mode === 'cot' ? teacher.chainOfThought(problem, options) : teacher.decompose(problem, options);
 }
 
 /** Throw the signal's reason if it has fired. */

@@ -1,5 +1,7 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { CliUsageError } from '../../errors.js';
+import { loadDatasetSelection, type DatasetSelection } from '../../data/load.js';
+import type { SocraticDataset } from '../../data/dataset.js';
+import { CliUsageError, InvalidOptionError } from '../../errors.js';
 
 type Options = NonNullable<ParseArgsConfig['options']>;
 
@@ -53,4 +55,15 @@ export function numberFlag(values: Record<string, unknown>, name: string, min = 
 export function stringFlag(values: Record<string, unknown>, name: string): string | undefined {
   const v = values[name];
   return typeof v === 'string' ? v : undefined;
+}
+
+/** The dataset named by `--dataset/--data/--split/--limit/--count`; the library's option errors are worded as flags here. */
+export async function datasetFromArgs(selection: DatasetSelection): Promise<SocraticDataset> {
+  try {
+    return await loadDatasetSelection(selection);
+  } catch (err) {
+    if (!(err instanceof InvalidOptionError)) throw err;
+    const requirement = err.option === 'data' ? `<path> is required for --dataset ${String(selection.dataset)}` : err.requirement;
+    throw new CliUsageError(`--${err.option} ${requirement}`);
+  }
 }

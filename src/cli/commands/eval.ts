@@ -1,5 +1,4 @@
 import { basename, isAbsolute, relative, resolve } from 'node:path';
-import { datasetFromArgs } from '../../data/load.js';
 import { CliUsageError } from '../../errors.js';
 import { evaluateStudents } from '../../eval/evaluator.js';
 import { majorityClassBaseline } from '../../eval/metrics.js';
@@ -7,7 +6,7 @@ import { armComparisons, markdownTable, orderingFinding, summarize, type EvalRep
 import { writeReport } from '../../eval/write.js';
 import { loadStudent } from '../../students/load.js';
 import type { CliCommand } from '../command.js';
-import { intFlag, parseFlags, stringFlag } from './data-flags.js';
+import { datasetFromArgs, intFlag, parseFlags, stringFlag } from './data-flags.js';
 import { backendFlag, listFlag } from './student-flags.js';
 
 const HELP = `usage: socratic-distill eval --student <dir> [--student <dir> ...] --dataset gsm8k|svamp|strategyqa|synthetic|jsonl

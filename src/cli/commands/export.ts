@@ -1,11 +1,10 @@
 import { SocraticChainSchema } from '../../data/schema.js';
-import { datasetFromArgs } from '../../data/load.js';
 import { CliUsageError } from '../../errors.js';
 import { buildPairs, FORMAT_MODES, type FormatMode } from '../../format/pairs.js';
 import { writeTrlJsonl } from '../../format/trl.js';
 import { readJsonl } from '../../io/jsonl.js';
 import type { CliCommand } from '../command.js';
-import { intFlag, parseFlags, stringFlag } from './data-flags.js';
+import { datasetFromArgs, intFlag, parseFlags, stringFlag } from './data-flags.js';
 
 const HELP = `usage: socratic-distill export --format trl --mode answer-only|cot|unified|qg|qa --chains kept.jsonl --out train.jsonl
          --dataset gsm8k|svamp|strategyqa|synthetic|jsonl --data <path> [--split train] [--seed S] [--count N]

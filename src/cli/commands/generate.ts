@@ -1,11 +1,10 @@
 import { SocraticDataset } from '../../data/dataset.js';
-import { datasetFromArgs } from '../../data/load.js';
 import { SYNTHETIC_FAMILIES, type SyntheticFamily, type SyntheticOptions } from '../../data/synthetic.js';
 import { CliUsageError } from '../../errors.js';
 import { generateChains, type GenerateProgress, type GenerateSummary } from '../../generate/index.js';
 import { AnnotationTeacher, OpenAICompatibleTeacher, SimulatedTeacher, type TeacherClient } from '../../teacher/index.js';
 import type { CliCommand } from '../command.js';
-import { intFlag, numberFlag, parseFlags, stringFlag } from './data-flags.js';
+import { datasetFromArgs, intFlag, numberFlag, parseFlags, stringFlag } from './data-flags.js';
 
 const HELP = `usage: socratic-distill generate --teacher openai|annotation|simulated --dataset gsm8k|svamp|strategyqa|synthetic|jsonl
          [--data <path>] [--split train|test|all] [--limit N] [--samples K] [--concurrency C] --out chains.jsonl

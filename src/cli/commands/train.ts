@@ -1,6 +1,5 @@
 import { join } from 'node:path';
 import { SocraticChainSchema } from '../../data/schema.js';
-import { datasetFromArgs } from '../../data/load.js';
 import { CliUsageError } from '../../errors.js';
 import { readJsonl } from '../../io/jsonl.js';
 import { STUDENT_KINDS, tokenizerForTexts, trainingTexts, type StudentData, type StudentKind, type StudentTrainOptions } from '../../students/common.js';
@@ -9,7 +8,7 @@ import { StudentLM } from '../../students/lm.js';
 import { AnswerOnlyStudent, CoTStudent, UnifiedStudent } from '../../students/single.js';
 import type { FormatMode } from '../../format/pairs.js';
 import type { CliCommand } from '../command.js';
-import { intFlag, numberFlag, parseFlags, stringFlag } from './data-flags.js';
+import { datasetFromArgs, intFlag, numberFlag, parseFlags, stringFlag } from './data-flags.js';
 import { trainProgressPrinter } from './progress.js';
 import { backendFlag } from './student-flags.js';
 

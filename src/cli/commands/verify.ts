@@ -1,11 +1,10 @@
 import { SocraticChainSchema } from '../../data/schema.js';
-import { datasetFromArgs } from '../../data/load.js';
 import { CliUsageError, DatasetFormatError } from '../../errors.js';
 import { writeFileAtomic } from '../../io/atomic.js';
 import { readJsonl } from '../../io/jsonl.js';
 import { ChainVerifier } from '../../verify/index.js';
 import type { CliCommand } from '../command.js';
-import { intFlag, parseFlags, stringFlag } from './data-flags.js';
+import { datasetFromArgs, intFlag, parseFlags, stringFlag } from './data-flags.js';
 
 const HELP = `usage: socratic-distill verify --dataset gsm8k|svamp|strategyqa|synthetic|jsonl --data <path> --split train|test|all
          --chains chains.jsonl --out kept.jsonl [--rejected rejected.jsonl] [--check-arithmetic]
