@@ -93,7 +93,7 @@ export async function trainModel(
       : encodePairs(lm.tokenizer, buildPairs(mode, d.problems, d.chains, options.format), { promptLoss: options.promptLoss, maxLength: lm.config.n_positions });
   const examples = encode(data);
   const { eval: ev, checkpointDir: _dir, checkpointEvery, promptLoss: _p, format: _f, packing: _k, ...rest } = options;
-  return train(lm.core, examples, {
+  return train(lm.model, examples, {
     ...rest,
     eval: ev ? { examples: encode(ev.data), every: ev.every, patience: ev.patience } : undefined,
     checkpoint: checkpointDir ? { dir: checkpointDir, every: checkpointEvery ?? 100 } : undefined,
