@@ -1,6 +1,6 @@
-/** solveStreaming (the browser entry's solver) on scripted generators: steps leave as soon as they exist. */
+/** solveStreaming (shared by the Node and browser entries) on scripted generators: steps leave as soon as they exist. */
 import { describe, expect, it } from 'vitest';
-import { solveStreaming, userProblem, type SolveEvent } from '../src/browser/stream.js';
+import { solveStreaming, userProblem, type SolveEvent } from '../src/students/stream.js';
 import type { GenerateTextOptions, TextGenerator } from '../src/students/decode.js';
 import { IterativeStudent } from '../src/students/iterative.js';
 import type { StudentLM } from '../src/students/lm.js';

@@ -29,6 +29,8 @@ export interface GenerateTextOptions {
 /** Anything that continues prompts with text: a trained student model, or a scripted stand-in in tests. */
 export interface TextGenerator {
   generate(prompts: readonly string[], options: GenerateTextOptions): Promise<string[]>;
+  /** Frees what the generator holds (a model's weights); scripted stand-ins need none. */
+  dispose?(): void;
 }
 
 /**
