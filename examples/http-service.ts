@@ -1,7 +1,7 @@
 /**
- * A small HTTP service that embeds an IterativeStudent and streams its reasoning
- * as NDJSON: one {"type":"step",...} line per (subquestion, solution) as soon as it
- * is generated, then one {"type":"answer",...} line.
+ * A small HTTP service that embeds a student and streams its reasoning as NDJSON through
+ * solveStreaming (the same events as the browser's): one {"type":"step",...} line per
+ * (subquestion, solution) as soon as it is generated, then one {"type":"answer",...} line.
  *
  *   STUDENT_DIR=./my-iterative-student npx tsx examples/http-service.ts
  *   curl -N -X POST localhost:8787/solve -d '{"question":"Ann has 3 cats. She gets 2 more. How many cats does Ann have now?"}'
@@ -9,8 +9,7 @@
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { pathToFileURL } from 'node:url';
 import { z } from 'zod';
-import type { Problem } from '../src/data/schema.js';
-import { IterativeStudent } from '../src/students/index.js';
+import { loadStudent, solveStreaming, userProblem, type StreamingSolver } from '../src/students/index.js';
 
 const SolveRequestSchema = z.object({ question: z.string().min(1).max(4000), maxSteps: z.number().int().min(1).max(16).optional() });
 
@@ -26,7 +25,7 @@ async function readBody(req: IncomingMessage, limit = 64 * 1024): Promise<string
 }
 
 /** An http.Server with POST /solve (NDJSON stream) and GET /health. The student is used one request at a time. */
-export function createSolveServer(student: IterativeStudent): Server {
+export function createSolveServer(student: Pick<StreamingSolver, 'solve'>): Server {
   let queue: Promise<unknown> = Promise.resolve();
   return createServer((req, res) => {
     if (req.method === 'GET' && req.url === '/health') {
@@ -48,14 +47,11 @@ export function createSolveServer(student: IterativeStudent): Server {
         return;
       }
       res.writeHead(200, { 'content-type': 'application/x-ndjson', 'cache-control': 'no-cache' });
-      const problem: Problem = { id: 'http', dataset: 'custom', question: body.question, answer: '' };
-      const run = student.solve(problem, { maxSteps: body.maxSteps });
-      let next = await run.next();
-      while (!next.done) {
-        res.write(JSON.stringify({ type: 'step', subquestion: next.value.subquestion, solution: next.value.solution }) + '\n');
-        next = await run.next();
+      const problem = userProblem(body.question, { id: 'http', dataset: 'custom' });
+      for await (const event of solveStreaming(student, problem, { maxSteps: body.maxSteps })) {
+        if (event.type === 'step') res.write(JSON.stringify({ type: 'step', subquestion: event.step.subquestion, solution: event.step.solution }) + '\n');
+        else res.end(JSON.stringify({ type: 'answer', answer: event.solution.answer, stoppedBy: event.solution.stoppedBy }) + '\n');
       }
-      res.end(JSON.stringify({ type: 'answer', answer: next.value.answer, stoppedBy: next.value.stoppedBy }) + '\n');
     };
     // One model, one request at a time: queue requests instead of interleaving decodes.
     queue = queue.then(job).catch((err: unknown) => {
@@ -68,10 +64,10 @@ export function createSolveServer(student: IterativeStudent): Server {
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
   const dir = process.env.STUDENT_DIR;
   if (!dir) {
-    console.error('set STUDENT_DIR to an Iterative student directory (socratic-distill train --student iterative ... --out <dir>)');
+    console.error('set STUDENT_DIR to a student directory, e.g. an Iterative one (socratic-distill train --student iterative ... --out <dir>)');
     process.exit(2);
   }
-  const student = await IterativeStudent.load(dir);
+  const student = await loadStudent(dir);
   const port = Number(process.env.PORT ?? 8787);
   createSolveServer(student).listen(port, '127.0.0.1', () => console.log(`listening on http://127.0.0.1:${port}/solve`));
 }

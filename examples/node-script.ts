@@ -8,7 +8,7 @@ import { pathToFileURL } from 'node:url';
 import { selectBackend } from '../src/backend/select.js';
 import { generateSynthetic } from '../src/data/index.js';
 import { evaluateStudents } from '../src/eval/index.js';
-import { UnifiedStudent } from '../src/students/index.js';
+import { finalSolution, UnifiedStudent } from '../src/students/index.js';
 import { SimulatedTeacher } from '../src/teacher/index.js';
 import { ChainVerifier } from '../src/verify/index.js';
 
@@ -44,7 +44,8 @@ export async function main(options: NodeScriptOptions = {}): Promise<{ kept: num
   // 4. Evaluate on held-out problems and show one solution.
   const [score] = await evaluateStudents([{ name: 'Unified', solver: student }], test);
   log(`held-out accuracy ${(100 * score!.flexible).toFixed(1)}%`);
-  const solved = await student.solve(test[0]!);
+  // solve() streams SolveEvents (one per step, then `done`); finalSolution runs it to the end.
+  const solved = await finalSolution(student.solve(test[0]!));
   log(`${test[0]!.question}\n${solved.text}\n(gold ${test[0]!.answer})`);
   student.dispose();
   return { kept: verified.stats.kept, accuracy: score!.flexible, solvedText: solved.text };

@@ -15,7 +15,7 @@ import { startExampleServer, type ExampleServer } from '../examples/browser/serv
 import { selectBackend } from '../src/backend/select.js';
 import { generateSynthetic } from '../src/data/synthetic.js';
 import type { Problem, SocraticChain, SocraticStep } from '../src/data/schema.js';
-import { solveStreaming } from '../src/browser/stream.js';
+import { solveStreaming } from '../src/students/stream.js';
 import { IterativeStudent } from '../src/students/iterative.js';
 import { UnifiedStudent } from '../src/students/single.js';
 

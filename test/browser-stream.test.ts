@@ -1,10 +1,10 @@
-/** solveStreaming (the browser entry's solver) on scripted generators: steps leave as soon as they exist. */
+/** solveStreaming (shared by the Node and browser entries) on scripted generators: steps leave as soon as they exist. */
 import { describe, expect, it } from 'vitest';
-import { solveStreaming, userProblem, type SolveEvent } from '../src/browser/stream.js';
+import { solveStreaming, userProblem, type SolveEvent } from '../src/students/stream.js';
 import type { GenerateTextOptions, TextGenerator } from '../src/students/decode.js';
 import { IterativeStudent } from '../src/students/iterative.js';
 import type { StudentLM } from '../src/students/lm.js';
-import { UnifiedStudent } from '../src/students/single.js';
+import { CoTStudent, UnifiedStudent } from '../src/students/single.js';
 
 const problem = userProblem('Tom has 3 boxes with 4 apples in each box. He eats 2 apples. How many apples does he have left?');
 
@@ -87,5 +87,20 @@ describe('solveStreaming', () => {
     expect(done.solution.answer).toBe(10);
     expect(done.solution.strictAnswer).toBe(10);
     expect(done.solution.steps).toEqual(steps);
+  });
+
+  it('gives a CoT student the same contract: no steps, one done event, the solution as the return value', async () => {
+    const lm = new Scripted(() => 'Tom has 3 * 4 = 12 apples, then 12 - 2 = 10.\n#### 10');
+    const student = new CoTStudent(lm as TextGenerator as StudentLM);
+    const run = solveStreaming(student, problem, { maxNewTokens: 64 });
+    const first = await run.next();
+    expect(first.done).toBe(false);
+    expect(first.value).toMatchObject({ type: 'done', solution: { answer: 10, strictAnswer: 10, steps: [] } });
+    const last = await run.next();
+    expect(last.done).toBe(true);
+    expect(last.value).toMatchObject({ answer: 10, stoppedBy: 'eos' });
+    // One whole-text generation, as solveMany does it.
+    expect(lm.calls).toHaveLength(1);
+    expect(lm.calls[0]!.options.stopSequences).toBeUndefined();
   });
 });

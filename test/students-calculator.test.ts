@@ -86,7 +86,7 @@ class ScriptedCore {
     return session;
   }
 }
-const scripted = new ScriptedCore() as unknown as TransformerCore;
+const scripted = GPT2.fromCore(new ScriptedCore() as unknown as TransformerCore);
 
 describe('calculator option at decode', () => {
   it('writes the result after `<expression> =` and the student continues from it', async () => {
@@ -138,7 +138,7 @@ describe('forceTokens in the generate loop (tiny real GPT-2)', () => {
     const plain = await model.generate(prompts, { maxNewTokens: 10, eosTokenId: null });
     expect(await model.generate(prompts, { maxNewTokens: 10, eosTokenId: null, forceTokens: () => undefined })).toEqual(plain);
     const texts = ['Tom has 5 + 3', 'Each box has'];
-    const lmText = (calculator?: boolean) => generateBatched(model.core, model.tokenizer!, texts, { maxNewTokens: 10, ...(calculator === undefined ? {} : { calculator }) });
+    const lmText = (calculator?: boolean) => generateBatched(model, model.tokenizer!, texts, { maxNewTokens: 10, ...(calculator === undefined ? {} : { calculator }) });
     expect(await lmText(false)).toEqual(await lmText());
   });
 

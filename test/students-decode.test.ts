@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { parseGPT2Config } from '../src/arch/config.js';
 import type { DecodeSession, TokenBatch, TransformerCore } from '../src/backend/types.js';
+import { GPT2 } from '../src/model/gpt2.js';
 import { generateBatched } from '../src/students/decode.js';
 import type { TokenCodec } from '../src/train/codec.js';
 
@@ -42,12 +43,13 @@ class CountingCore {
     return session;
   }
 }
-const asCore = (c: CountingCore): TransformerCore => c as unknown as TransformerCore;
+/** generateBatched decodes through a GPT2; the scripted core stands in for its kernels. */
+const asModel = (c: CountingCore): GPT2 => GPT2.fromCore(c as unknown as TransformerCore);
 
 describe('generateBatched (students on the model generate loop)', () => {
   it('cuts text stops that span tokens, ends rows at eos, and returns rows in input order', async () => {
     const core = new CountingCore();
-    const out = await generateBatched(asCore(core), codec, ['abc', 'g', 'a'], { maxNewTokens: 8, stopSequences: ['ef', 'x'], batchSize: 2 });
+    const out = await generateBatched(asModel(core), codec, ['abc', 'g', 'a'], { maxNewTokens: 8, stopSequences: ['ef', 'x'], batchSize: 2 });
     expect(out).toEqual(['d', 'hij.', 'bcd']);
     // Sorted by length into chunks of 2: ['g', 'a'] then ['abc'].
     expect(core.prefills.map((p) => [p.batchSize, p.seqLen])).toEqual([
@@ -58,7 +60,7 @@ describe('generateBatched (students on the model generate loop)', () => {
 
   it('left-pads a chunk (shortest row first) and caps new tokens by n_positions minus its longest prompt', async () => {
     const core = new CountingCore();
-    const out = await generateBatched(asCore(core), codec, ['abcdefghijabcd', 'a'], { maxNewTokens: 10 });
+    const out = await generateBatched(asModel(core), codec, ['abcdefghijabcd', 'a'], { maxNewTokens: 10 });
     expect(out).toEqual(['ef', 'bc']);
     const { inputIds, attentionMask, positionIds } = core.prefills[0]!;
     expect(Array.from(inputIds.slice(0, 14))).toEqual([...Array(13).fill(11), 0]);
@@ -68,7 +70,7 @@ describe('generateBatched (students on the model generate loop)', () => {
 
   it('returns empty continuations when a prompt fills the context', async () => {
     const core = new CountingCore();
-    expect(await generateBatched(asCore(core), codec, ['abcdefghijabcdef', 'a'], { maxNewTokens: 3 })).toEqual(['', '']);
+    expect(await generateBatched(asModel(core), codec, ['abcdefghijabcdef', 'a'], { maxNewTokens: 3 })).toEqual(['', '']);
     expect(core.prefills).toHaveLength(0);
   });
 });

@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { selectBackend } from '../src/backend/select.js';
 import { generateSynthetic, goldChain } from '../src/data/index.js';
 import {
-  AnswerOnlyStudent, CoTStudent, IterativeStudent, loadStudent, StudentLM, tokenizerForTexts, trainingTexts, UnifiedStudent, type StudentData,
+  AnswerOnlyStudent, CoTStudent, finalSolution, IterativeStudent, loadStudent, StudentLM, tokenizerForTexts, trainingTexts, UnifiedStudent, type StudentData,
 } from '../src/students/index.js';
 import { FIXTURE_DIR, hasFixtures } from './helpers/fixtures.js';
 
@@ -96,11 +96,11 @@ describe('students from an HF GPT-2 checkpoint directory', () => {
     const chain = { problemId: 'hf-1', steps: [{ subquestion: 'How many cats now?', solution: '2 + 3 = 5', answer: 5 }], finalAnswer: 5, teacher: { adapter: 'test', sampleIndex: 0 } };
     const r = await student.train({ problems: [problem], chains: [chain] }, { batchSize: 1, maxSteps: 30, lr: 1e-2, warmupSteps: 0 });
     expect(r.losses.at(-1)!).toBeLessThan(r.losses[0]! / 4);
-    expect((await student.solve(problem, { maxNewTokens: 40 })).answer).toBe(5);
+    expect((await finalSolution(student.solve(problem, { maxNewTokens: 40 }))).answer).toBe(5);
     const dir = await mkdtemp(join(tmpdir(), 'sd-hf-'));
     await student.save(dir);
     const again = await loadStudent(dir, backend);
     expect(again).toBeInstanceOf(UnifiedStudent);
-    expect((await (again as UnifiedStudent).solve(problem, { maxNewTokens: 40 })).answer).toBe(5);
+    expect((await finalSolution(again.solve(problem, { maxNewTokens: 40 }))).answer).toBe(5);
   });
 });

@@ -3,9 +3,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseGPT2Config } from '../src/arch/config.js';
-import { selectBackend } from '../src/backend/select.js';
-import type { NamedTensors, TransformerCore } from '../src/backend/types.js';
+import type { NamedTensors } from '../src/arch/tensors.js';
 import { NonFiniteLossError } from '../src/errors.js';
+import { GPT2 } from '../src/model/gpt2.js';
 import { Tokenizer, TrimmedVocab } from '../src/tokenizer/index.js';
 import { collate, encodePairs, planEpoch } from '../src/train/examples.js';
 import { warmupCosineLr } from '../src/train/schedule.js';
@@ -21,8 +21,9 @@ const tokenizer = new Tokenizer(TrimmedVocab.fromCorpus(pairs.flatMap((p) => [p.
 const config = parseGPT2Config({ vocab_size: tokenizer.vocabSize, n_positions: 64, n_embd: 32, n_layer: 1, n_head: 2, eos_token_id: tokenizer.eosId, bos_token_id: tokenizer.eosId });
 const examples = encodePairs(tokenizer, pairs, { maxLength: 64 });
 
-async function core(seed = 0): Promise<TransformerCore> {
-  return (await selectBackend('auto')).createCore(config, { seed });
+/** The trainer takes a GPT2 (the model students hold), never a raw core. */
+function model(seed = 0): Promise<GPT2> {
+  return GPT2.create(config, { seed });
 }
 
 const opts: TrainOptions = { batchSize: 4, gradAccumSteps: 2, maxSteps: 10, lr: 5e-3, warmupSteps: 2, seed: 7, bucketWindow: 2 };
@@ -59,55 +60,55 @@ describe('trainer', () => {
   });
 
   it('is deterministic and loss goes down', async () => {
-    const a = await train(await core(), examples, opts);
-    const b = await train(await core(), examples, opts);
+    const a = await train(await model(), examples, opts);
+    const b = await train(await model(), examples, opts);
     expect(a.losses).toEqual(b.losses);
     expect(a.losses).toHaveLength(10);
     expect(a.losses.at(-1)!).toBeLessThan(a.losses[0]!);
   });
 
   it('resumes exactly: the loss sequence after resume equals the uninterrupted run', async () => {
-    const full = await core();
+    const full = await model();
     const reference = await train(full, examples, { ...opts, checkpoint: { dir: await mkdtemp(join(tmpdir(), 'sd-ckpt-a-')), every: 4 } });
 
     const dir = await mkdtemp(join(tmpdir(), 'sd-ckpt-b-'));
-    const first = await train(await core(), examples, { ...opts, checkpoint: { dir, every: 100 }, stopAfterSteps: 5 });
+    const first = await train(await model(), examples, { ...opts, checkpoint: { dir, every: 100 }, stopAfterSteps: 5 });
     expect(first.finished).toBe(false);
     expect(first.steps).toBe(5);
     expect((await readdir(dir)).sort()).toEqual(['optimizer-00000005.safetensors', 'trainer-state.json', 'weights-00000005.safetensors']);
 
-    // A core initialised differently: everything must come from the checkpoint.
-    const resumedCore = await core(99);
-    const resumed = await train(resumedCore, examples, { ...opts, checkpoint: { dir, every: 100 } });
+    // A model initialised differently: everything must come from the checkpoint.
+    const resumedModel = await model(99);
+    const resumed = await train(resumedModel, examples, { ...opts, checkpoint: { dir, every: 100 } });
     expect(resumed.resumedFromStep).toBe(5);
     expect(resumed.losses).toEqual(reference.losses);
-    expect(sameTensors(await resumedCore.getWeights(), await full.getWeights())).toBe(true);
+    expect(sameTensors(await resumedModel.core.getWeights(), await full.core.getWeights())).toBe(true);
   });
 
   it('refuses to resume a checkpoint written for other data', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'sd-ckpt-c-'));
-    await train(await core(), examples, { ...opts, checkpoint: { dir, every: 100 }, stopAfterSteps: 2 });
-    await expect(train(await core(), examples.slice(1), { ...opts, checkpoint: { dir, every: 100 } })).rejects.toThrow(/different data/);
+    await train(await model(), examples, { ...opts, checkpoint: { dir, every: 100 }, stopAfterSteps: 2 });
+    await expect(train(await model(), examples.slice(1), { ...opts, checkpoint: { dir, every: 100 } })).rejects.toThrow(/different data/);
   });
 
   it('stops on a non-finite loss with a clear error and leaves the weights untouched', async () => {
-    const c = await core();
-    const weights = await c.getWeights();
+    const c = await model();
+    const weights = await c.core.getWeights();
     const wte = weights.get('transformer.wte.weight')!;
     // Poison the embedding of a token every example contains: the forward pass turns NaN.
     const tokenId = examples[0]!.ids[0]!;
     wte.data.fill(NaN, tokenId * config.n_embd, (tokenId + 1) * config.n_embd);
-    await c.setWeights(weights);
-    const before = await c.getWeights();
+    await c.core.setWeights(weights);
+    const before = await c.core.getWeights();
     const err = await train(c, examples, opts).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(NonFiniteLossError);
     expect((err as NonFiniteLossError).step).toBe(1);
     expect((err as Error).message).toMatch(/weights are unchanged/);
-    expect(sameTensors(await c.getWeights(), before)).toBe(true);
+    expect(sameTensors(await c.core.getWeights(), before)).toBe(true);
   });
 
   it('early-stops when the eval loss stops improving and restores the best weights', async () => {
-    const c = await core();
+    const c = await model();
     const events: string[] = [];
     const raw: object[] = [];
     const r = await train(c, examples.slice(0, 8), {

@@ -1,4 +1,4 @@
-import type { NamedTensors } from '../backend/types.js';
+import type { NamedTensors } from './tensors.js';
 import { Rng } from '../util/rng.js';
 import type { GPT2Config } from './config.js';
 import { numel, paramLayout } from './layout.js';

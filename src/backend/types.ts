@@ -1,12 +1,8 @@
 import type { GPT2Config } from '../arch/config.js';
+import type { NamedTensor, NamedTensors } from '../arch/tensors.js';
 
-/** A named float32 tensor, row-major. Weights use HF GPT-2 names and Conv1D [in, out] layout. */
-export interface NamedTensor {
-  shape: number[];
-  data: Float32Array;
-}
-/** Ordered map from HF parameter name (e.g. `transformer.h.0.attn.c_attn.weight`) to tensor. */
-export type NamedTensors = Map<string, NamedTensor>;
+// Weights are an arch-level notion (arch/ sits below the cores); re-exported for the cores' imports.
+export type { NamedTensor, NamedTensors };
 
 /** A batch of token ids, row-major [batchSize, seqLen]. */
 export interface TokenBatch {

@@ -12,12 +12,13 @@ export {
   fetchStudentManifest, loadStudentFromUrl, loadStudentModel, modelUrls,
   type BrowserLoadOptions, type BrowserStudent, type StudentModelUrls,
 } from './load.js';
-export { solveStreaming, userProblem, type SolveEvent, type StreamSolveOptions } from './stream.js';
+// The same streaming API as the Node entry's.
+export { finalSolution, solveStreaming, userProblem, type SolveEvent, type StreamingSolver, type StreamSolveOptions } from '../students/stream.js';
 
 export { IterativeStudent, type IterativeSolveOptions } from '../students/iterative.js';
 export { AnswerOnlyStudent, CoTStudent, UnifiedStudent } from '../students/single.js';
 export { StudentLM } from '../students/lm.js';
-export type { SolvedStep, StudentSolution, StopReason, StudentManifest } from '../students/common.js';
+export type { SolvedStep, SolveOptions, StudentSolution, StopReason, StudentManifest } from '../students/common.js';
 export { Tokenizer, TrimmedVocab } from '../tokenizer/index.js';
 export type { Answer, DatasetName, Problem } from '../data/schema.js';
 export type { BackendReport, TransformerCore } from '../backend/types.js';

@@ -3,6 +3,7 @@ import type { BackendReport } from '../backend/types.js';
 import { CheckpointError, ModelConfigError } from '../errors.js';
 import { parseSafetensors } from '../io/safetensors.js';
 import { canonicalWeights, CONFIG_FILE, VOCAB_FILE, WEIGHTS_FILE } from '../model/checkpoint.js';
+import { GPT2 } from '../model/gpt2.js';
 import { MANIFEST_FILE, StudentManifestSchema, type StudentManifest } from '../students/common.js';
 import { IterativeStudent } from '../students/iterative.js';
 import { StudentLM } from '../students/lm.js';
@@ -49,7 +50,7 @@ export async function loadStudentModel(urls: StudentModelUrls, options: BrowserL
     throw new ModelConfigError(`${urls.config}: vocab_size ${config.vocab_size} does not match the ${tokenizer.vocabSize} ids of ${urls.vocab ?? 'the GPT-2 vocabulary'}`);
   }
   const weights = canonicalWeights(parseSafetensors(bytes, urls.weights).tensors, config, urls.weights);
-  return new StudentLM(await options.backend.createCore(config, { weights }), tokenizer);
+  return new StudentLM(GPT2.fromCore(await options.backend.createCore(config, { weights }), vocab));
 }
 
 /** Read and validate `student.json` under `baseUrl`. */

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { DatasetFormatError } from '../errors.js';
-import { parseNumber } from '../verify/answer.js';
+import { parseNumber } from './numbers.js';
 import type { Problem, SocraticStep } from './schema.js';
 
 /** One GSM8K JSONL row (both the plain and the socratic variant). */

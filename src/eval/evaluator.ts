@@ -1,13 +1,13 @@
 import type { Problem } from '../data/schema.js';
-import type { SolveOptions, StudentKind, StudentSolution } from '../students/common.js';
+import type { SolveOptions, StudentKind } from '../students/common.js';
 import type { TurnModels } from '../students/decode.js';
+import type { StreamingSolver } from '../students/stream.js';
 import { attributeErrors, type Attribution } from './attribution.js';
 import { scoreByDataset, stepStats, type DatasetScore, type StepStats } from './metrics.js';
 
-/** Anything that solves problems in bulk: every student class has this method. */
-export interface Solver {
+/** What the evaluator needs of a student: the batched half of the student contract (StreamingSolver.solveMany). */
+export interface Solver extends Pick<StreamingSolver, 'solveMany'> {
   readonly kind: StudentKind;
-  solveMany(problems: readonly Problem[], options?: SolveOptions & { maxSteps?: number }): Promise<StudentSolution[]>;
   /** Socratic students: their turn models, so errors can be attributed to a turn. */
   turnModels?(): TurnModels;
 }
@@ -31,7 +31,6 @@ export interface ArmResult {
 }
 
 export interface EvaluateOptions extends SolveOptions {
-  maxSteps?: number;
   /** Examples kept per arm for the report. Default 3. */
   keepSamples?: number;
   /** Attribute errors of Socratic arms to QG or QA (see attributeErrors). Default false. */

@@ -1,6 +1,6 @@
 import { type GPT2Config, parseGPT2Config } from '../arch/config.js';
 import { numel, paramLayout } from '../arch/layout.js';
-import type { NamedTensors } from '../backend/types.js';
+import type { NamedTensors } from '../arch/tensors.js';
 import { ModelConfigError } from '../errors.js';
 import { parseSafetensors, type RawTensor, serializeSafetensors } from '../io/safetensors.js';
 import { TrimmedVocab } from '../tokenizer/trimmed-vocab.js';

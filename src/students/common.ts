@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
 import type { Answer, Problem, SocraticChain } from '../data/schema.js';
-import { CheckpointError } from '../errors.js';
+import { CheckpointError, TrainingDataError } from '../errors.js';
 import { buildPairs, buildRoleSequences, type FormatMode, type FormatOptions } from '../format/pairs.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { Tokenizer, TrimmedVocab } from '../tokenizer/index.js';
@@ -58,6 +58,8 @@ export interface SolveOptions {
   batchSize?: number;
   /** Let the calculator write the result after each `<expression> =` the student writes (GenerateTextOptions.calculator). Default false. */
   calculator?: boolean;
+  /** Most (subquestion, solution) turns: the Iterative loop's limit, and the lines a Unified `solve()` streams. Default: the student's own (8). */
+  maxSteps?: number;
 }
 
 /** A tokenizer whose trimmed vocabulary covers the texts; unseen tokens later map to `<unk>`. */
@@ -93,7 +95,7 @@ export async function trainModel(
       : encodePairs(lm.tokenizer, buildPairs(mode, d.problems, d.chains, options.format), { promptLoss: options.promptLoss, maxLength: lm.config.n_positions });
   const examples = encode(data);
   const { eval: ev, checkpointDir: _dir, checkpointEvery, promptLoss: _p, format: _f, packing: _k, ...rest } = options;
-  return train(lm.core, examples, {
+  return train(lm.model, examples, {
     ...rest,
     eval: ev ? { examples: encode(ev.data), every: ev.every, patience: ev.patience } : undefined,
     checkpoint: checkpointDir ? { dir: checkpointDir, every: checkpointEvery ?? 100 } : undefined,
@@ -113,6 +115,23 @@ export function majorityAnswer(answers: ReadonlyArray<Answer | null>): Answer | 
   let best: { answer: Answer; n: number } | null = null;
   for (const e of counts.values()) if (!best || e.n > best.n) best = e;
   return best ? best.answer : null;
+}
+
+/**
+ * Self-consistency: the majority answer over the samples of one problem, reported with the first
+ * sample that gave it (its steps and text); `samples` lists every sample's answer.
+ */
+export function majoritySolution(samples: readonly StudentSolution[]): StudentSolution {
+  const answers = samples.map((r) => r.answer);
+  const answer = majorityAnswer(answers);
+  const chosen = samples.find((r) => r.answer === answer) ?? samples[0]!;
+  return { ...chosen, answer, strictAnswer: majorityAnswer(samples.map((r) => r.strictAnswer)), samples: answers };
+}
+
+/** The training data a trimmed vocabulary is built from, when no tokenizer was given. */
+export function requireData(data: StudentData | undefined): StudentData {
+  if (!data) throw new TrainingDataError('pass either `tokenizer` or the training `data` to build a trimmed vocabulary from');
+  return data;
 }
 
 export const StudentManifestSchema = z.object({

@@ -1,7 +1,7 @@
-import type { TransformerCore } from '../backend/types.js';
-import type { TokenCodec } from '../train/codec.js';
 import { generateTokens } from '../model/generate.js';
+import type { GPT2 } from '../model/gpt2.js';
 import type { SamplingOptions } from '../model/sampling.js';
+import type { TokenCodec } from '../train/codec.js';
 import { Rng } from '../util/rng.js';
 import { tryEvaluate } from '../verify/expr.js';
 
@@ -29,6 +29,8 @@ export interface GenerateTextOptions {
 /** Anything that continues prompts with text: a trained student model, or a scripted stand-in in tests. */
 export interface TextGenerator {
   generate(prompts: readonly string[], options: GenerateTextOptions): Promise<string[]>;
+  /** Frees what the generator holds (a model's weights); scripted stand-ins need none. */
+  dispose?(): void;
 }
 
 /**
@@ -47,7 +49,7 @@ export interface TurnModels {
  * sorted by length and decoded `batchSize` at a time (left-padded, so every row
  * continues at its own position); a row also ends once its text contains a stop string.
  */
-export async function generateBatched(core: TransformerCore, codec: TokenCodec, prompts: readonly string[], options: GenerateTextOptions): Promise<string[]> {
+export async function generateBatched(model: GPT2, codec: TokenCodec, prompts: readonly string[], options: GenerateTextOptions): Promise<string[]> {
   const out: string[] = new Array(prompts.length);
   const batchSize = Math.max(1, options.batchSize ?? 32);
   // One seed per chunk from a seeded stream: sampled output is reproducible for a given seed and batchSize.
@@ -57,24 +59,25 @@ export async function generateBatched(core: TransformerCore, codec: TokenCodec, 
   for (let s = 0; s < order.length; s += batchSize) {
     const chunk = order.slice(s, s + batchSize);
     const seed = Math.floor(chunkSeeds.next() * 2 ** 32);
-    const texts = await decodeChunk(core, codec, chunk.map((c) => c.ids), options, seed);
+    const texts = await decodeChunk(model, codec, chunk.map((c) => c.ids), options, seed);
     chunk.forEach((c, k) => (out[c.i] = texts[k]!));
   }
   return out;
 }
 
-async function decodeChunk(core: TransformerCore, codec: TokenCodec, rows: number[][], options: GenerateTextOptions, seed: number): Promise<string[]> {
+async function decodeChunk(model: GPT2, codec: TokenCodec, rows: number[][], options: GenerateTextOptions, seed: number): Promise<string[]> {
   const L = Math.max(1, ...rows.map((r) => r.length));
   // Every row of the chunk gets the same budget, bounded by the longest prompt.
-  const maxNewTokens = Math.max(0, Math.min(options.maxNewTokens, core.config.n_positions - L));
+  const maxNewTokens = Math.max(0, Math.min(options.maxNewTokens, model.config.n_positions - L));
   if (maxNewTokens === 0) return rows.map(() => '');
   const stops = options.stopSequences ?? [];
   const sampling: SamplingOptions = options.greedy === false ? { greedy: false, temperature: Math.max(1e-4, options.temperature ?? 1), topK: options.topK, seed } : { greedy: true };
   // Text stops: a stop string may be split over tokens in several ways, so match on the decoded text.
   const shouldStop = stops.length ? (_row: number, ids: readonly number[]): boolean => firstStop(codec.decode(ids), stops) >= 0 : undefined;
   const forceTokens = options.calculator ? calculatorTokens(codec) : undefined;
+  // The model's own generate loop, with the student's codec deciding eos and padding.
   const generated = await generateTokens(
-    core, rows,
+    model.core, rows,
     { ...sampling, maxNewTokens, ...(shouldStop ? { shouldStop } : {}), ...(forceTokens ? { forceTokens } : {}) },
     { eosId: codec.eosId, padId: codec.eosId },
   );

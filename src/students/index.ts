@@ -4,3 +4,4 @@ export { StudentLM, type BackendChoice, type StudentModelSize } from './lm.js';
 export { AnswerOnlyStudent, CoTStudent, SingleModelStudent, UnifiedStudent, type CreateStudentOptions } from './single.js';
 export { IterativeStudent, type CreateIterativeOptions, type IterativeSolveOptions, type IterativeTrainResult } from './iterative.js';
 export { loadStudent, type Student } from './load.js';
+export { finalSolution, solveStreaming, userProblem, type SolveEvent, type StreamingSolver, type StreamSolveOptions } from './stream.js';

@@ -1,23 +1,22 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Answer, Problem } from '../data/schema.js';
-import { CheckpointError, TrainingDataError } from '../errors.js';
+import { CheckpointError } from '../errors.js';
 import { MARKERS } from '../format/markers.js';
 import { finalAnswerLine, historyText, qaPrompt, qgPrompt, type FormatOptions } from '../format/pairs.js';
 import type { Tokenizer } from '../tokenizer/index.js';
 import type { TrainResult } from '../train/trainer.js';
 import { extractAnswer } from '../verify/answer.js';
 import {
-  majorityAnswer, readManifest, tokenizerForTexts, trainingTexts, trainModel, writeManifest,
+  majoritySolution, readManifest, requireData, tokenizerForTexts, trainingTexts, trainModel, writeManifest,
   type IterativePacking, type SolvedStep, type SolveOptions, type StopReason, type StudentData, type StudentSolution, type StudentTrainOptions,
 } from './common.js';
 import type { GenerateTextOptions, TextGenerator, TurnModels } from './decode.js';
 import { StudentLM, type BackendChoice, type StudentModelSize } from './lm.js';
+import { replaySteps, solveEvents, type SolveEvent, type StreamingSolver } from './stream.js';
 
 export interface IterativeSolveOptions extends SolveOptions {
-  /** Most (subquestion, solution) turns before giving up. Default 8. */
-  maxSteps?: number;
-  /** Called with every step as soon as its solution is generated. */
+  /** Called with every step as soon as its solution is generated (solveMany too; solve() also streams it as an event). */
   onStep?: (step: SolvedStep, index: number, problem: Problem) => void;
 }
 
@@ -58,13 +57,17 @@ interface Row {
 /**
  * Socratic CoT with two models in turns: QG asks the next subquestion (or says
  * `[END]`), QA answers it. Steps stream out as they are made.
+ *
+ * Solving needs only text generators (`M`), so scripted ones can stand in; training and saving
+ * need real models, so `train` and `save` exist only on the default `IterativeStudent<StudentLM>`
+ * (a compile-time error otherwise, not a runtime one).
  */
-export class IterativeStudent {
+export class IterativeStudent<M extends TextGenerator = StudentLM> implements StreamingSolver {
   readonly kind = 'iterative' as const;
 
   constructor(
-    readonly qg: TextGenerator,
-    readonly qa: TextGenerator,
+    readonly qg: M,
+    readonly qa: M,
     readonly maxSteps = 8,
   ) {}
 
@@ -109,8 +112,8 @@ export class IterativeStudent {
    * the same targets as the paper's per-step pairs, but every optimizer step sees every turn of its
    * chains (measured far ahead of 'per-step' at the same steps; docs/results.md).
    */
-  async train(data: StudentData, options: StudentTrainOptions & { packing?: IterativePacking }, format: FormatOptions = {}): Promise<IterativeTrainResult> {
-    const { qg, qa } = this.models();
+  async train(this: IterativeStudent<StudentLM>, data: StudentData, options: StudentTrainOptions & { packing?: IterativePacking }, format: FormatOptions = {}): Promise<IterativeTrainResult> {
+    const { qg, qa } = this;
     const dir = options.checkpointDir;
     if (this.shared) {
       const result = await trainModel(qg, 'unified', data, { format, ...options }, dir && join(dir, 'model'));
@@ -123,10 +126,16 @@ export class IterativeStudent {
   }
 
   /**
-   * Solve one problem, yielding each step as soon as it exists.
+   * Solve one problem, streaming each step (SolveEvent) as soon as it exists, then `done`.
    * The generator's return value is the full solution.
    */
-  async *solve(problem: Problem, options: IterativeSolveOptions = {}): AsyncGenerator<SolvedStep, StudentSolution, undefined> {
+  solve(problem: Problem, options: IterativeSolveOptions = {}): AsyncGenerator<SolveEvent, StudentSolution, undefined> {
+    return solveEvents(this.steps(problem, options));
+  }
+
+  private async *steps(problem: Problem, options: IterativeSolveOptions): AsyncGenerator<SolvedStep, StudentSolution, undefined> {
+    // Self-consistency votes over whole samples, so the winner's steps can only follow the vote.
+    if ((options.selfConsistency?.k ?? 1) > 1) return yield* replaySteps((await this.solveMany([problem], options))[0]!);
     const row: Row = { problem, steps: [] };
     for await (const fresh of this.rounds([row], options, 0)) {
       for (const { step } of fresh) yield step;
@@ -147,12 +156,7 @@ export class IterativeStudent {
       rows.forEach((r, i) => all[i]!.push(finish(r)));
     }
     if (runs === 1) return all.map((r) => r[0]!);
-    return all.map((solutions) => {
-      const answers = solutions.map((r) => r.answer);
-      const answer = majorityAnswer(answers);
-      const chosen = solutions.find((r) => r.answer === answer) ?? solutions[0]!;
-      return { ...chosen, answer, strictAnswer: majorityAnswer(solutions.map((r) => r.strictAnswer)), samples: answers };
-    });
+    return all.map(majoritySolution);
   }
 
   private async *rounds(rows: Row[], options: IterativeSolveOptions, sample: number): AsyncGenerator<Array<{ row: Row; step: SolvedStep }>> {
@@ -204,8 +208,8 @@ export class IterativeStudent {
     return { proposer: this.qg, answerer: this.qa };
   }
 
-  async save(dir: string): Promise<void> {
-    const { qg, qa } = this.models();
+  async save(this: IterativeStudent<StudentLM>, dir: string): Promise<void> {
+    const { qg, qa } = this;
     await mkdir(dir, { recursive: true });
     if (this.shared) await qg.save(join(dir, 'model'));
     else {
@@ -217,15 +221,7 @@ export class IterativeStudent {
 
   dispose(): void {
     // One model may play both turns (a shared model); dispose it once.
-    for (const m of new Set([this.qg, this.qa])) if (m instanceof StudentLM) m.dispose();
-  }
-
-  /** Training and saving need real models, not scripted generators. */
-  private models(): { qg: StudentLM; qa: StudentLM } {
-    if (!(this.qg instanceof StudentLM) || !(this.qa instanceof StudentLM)) {
-      throw new TypeError('this IterativeStudent wraps plain text generators; only StudentLM-backed students can be trained or saved');
-    }
-    return { qg: this.qg, qa: this.qa };
+    for (const m of new Set([this.qg, this.qa])) m.dispose?.();
   }
 }
 
@@ -245,9 +241,4 @@ function finish(row: Row): StudentSolution {
   const clean = stoppedBy === 'end-marker' || stoppedBy === 'final-marker';
   const text = historyText(asHistory(row.steps)) + (answer !== null ? finalAnswerLine(answer) : '');
   return { answer, strictAnswer: clean ? answer : null, steps: row.steps, text, stoppedBy };
-}
-
-function requireData(data: StudentData | undefined): StudentData {
-  if (!data) throw new TrainingDataError('pass either `tokenizer` or the training `data` to build a trimmed vocabulary from');
-  return data;
 }

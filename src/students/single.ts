@@ -1,16 +1,17 @@
 import type { Answer, Problem } from '../data/schema.js';
-import { CheckpointError, TrainingDataError } from '../errors.js';
+import { CheckpointError } from '../errors.js';
 import { MARKERS } from '../format/markers.js';
 import { problemHeader, type FormatMode, type FormatOptions } from '../format/pairs.js';
 import type { Tokenizer } from '../tokenizer/index.js';
 import type { TrainResult } from '../train/trainer.js';
 import { extractAnswer } from '../verify/answer.js';
 import {
-  majorityAnswer, readManifest, tokenizerForTexts, trainingTexts, trainModel, writeManifest,
+  majoritySolution, readManifest, requireData, tokenizerForTexts, trainingTexts, trainModel, writeManifest,
   type SolvedStep, type SolveOptions, type StudentData, type StudentKind, type StudentSolution, type StudentTrainOptions,
 } from './common.js';
 import type { TurnModels } from './decode.js';
 import { StudentLM, type BackendChoice, type StudentModelSize } from './lm.js';
+import { replaySteps, solveEvents, type SolveEvent, type StreamingSolver } from './stream.js';
 
 export interface CreateStudentOptions {
   size: StudentModelSize;
@@ -24,7 +25,7 @@ export interface CreateStudentOptions {
 }
 
 /** A student with one model that writes its whole answer from the problem: answer-only, CoT and Unified. */
-export abstract class SingleModelStudent {
+export abstract class SingleModelStudent implements StreamingSolver {
   abstract readonly kind: Exclude<StudentKind, 'iterative'>;
   protected abstract readonly mode: FormatMode;
 
@@ -37,8 +38,14 @@ export abstract class SingleModelStudent {
     return trainModel(this.lm, this.mode, data, { format: this.format, ...options }, options.checkpointDir);
   }
 
-  async solve(problem: Problem, options: SolveOptions = {}): Promise<StudentSolution> {
-    return (await this.solveMany([problem], options))[0]!;
+  /** Streams the solution's steps (SolveEvent), then `done`; the generator returns the solution. */
+  solve(problem: Problem, options: SolveOptions = {}): AsyncGenerator<SolveEvent, StudentSolution, undefined> {
+    return solveEvents(this.steps(problem, options));
+  }
+
+  /** Answer-only and CoT write no steps: the whole text is generated, then read (as solveMany does). */
+  protected async *steps(problem: Problem, options: SolveOptions): AsyncGenerator<SolvedStep, StudentSolution, undefined> {
+    return yield* replaySteps((await this.solveMany([problem], options))[0]!);
   }
 
   /** Solve many problems in KV-cached batches (the evaluator's path). */
@@ -57,12 +64,7 @@ export abstract class SingleModelStudent {
       });
       texts.forEach((t, i) => samples[i]!.push(this.parse(t, problems[i]!)));
     }
-    return samples.map((runs) => {
-      const answers = runs.map((r) => r.answer);
-      const answer = majorityAnswer(answers);
-      const chosen = runs.find((r) => r.answer === answer) ?? runs[0]!;
-      return { ...chosen, answer, strictAnswer: majorityAnswer(runs.map((r) => r.strictAnswer)), samples: answers };
-    });
+    return samples.map(majoritySolution);
   }
 
   /** Read steps (Unified) and the answer out of generated text. */
@@ -100,7 +102,7 @@ export abstract class SingleModelStudent {
 type StudentClass<S> = new (lm: StudentLM, format?: FormatOptions) => S;
 
 async function createSingle<S extends SingleModelStudent>(cls: StudentClass<S>, mode: FormatMode, options: CreateStudentOptions): Promise<S> {
-  const tokenizer = options.tokenizer ?? tokenizerForTexts(trainingTexts(requireData(options), [mode], options.format));
+  const tokenizer = options.tokenizer ?? tokenizerForTexts(trainingTexts(requireData(options.data), [mode], options.format));
   return new cls(await StudentLM.create(options.size, tokenizer, { backend: options.backend, seed: options.seed }), options.format);
 }
 
@@ -108,11 +110,6 @@ async function loadSingle<S extends SingleModelStudent>(cls: StudentClass<S>, ki
   const manifest = await readManifest(dir).catch(() => null);
   if (manifest && manifest.kind !== kind) throw new CheckpointError(dir, `holds a ${manifest.kind} student, not ${kind}; use loadStudent(dir)`);
   return new cls(await StudentLM.load(dir, { backend }), manifest?.formatOptions ?? {});
-}
-
-function requireData(options: CreateStudentOptions): StudentData {
-  if (!options.data) throw new TrainingDataError('pass either `tokenizer` or the training `data` to build a trimmed vocabulary from');
-  return options.data;
 }
 
 /** Baseline: problem -> `#### answer`. */
@@ -146,6 +143,33 @@ export class UnifiedStudent extends SingleModelStudent {
   /** One model writes both turns. */
   turnModels(): TurnModels {
     return { proposer: this.lm, answerer: this.lm };
+  }
+
+  /**
+   * Streams steps as they are written: one greedy line at a time (each a continuation of the text
+   * so far, stopped at the newline), a step out as soon as its `A:` line exists. With
+   * self-consistency the samples are voted on first (solveMany) and the winner's steps follow.
+   */
+  protected override async *steps(problem: Problem, options: SolveOptions): AsyncGenerator<SolvedStep, StudentSolution, undefined> {
+    if ((options.selfConsistency?.k ?? 1) > 1) return yield* super.steps(problem, options);
+    const header = problemHeader(problem);
+    const maxLines = 2 * (options.maxSteps ?? 8) + 1;
+    let text = '';
+    let pending: string | undefined;
+    for (let line = 0; line < maxLines; line++) {
+      const [out = ''] = await this.lm.generate([header + text], { maxNewTokens: options.maxNewTokens ?? 96, stopSequences: ['\n'], calculator: options.calculator });
+      const l = out.trim();
+      if (!l) break;
+      text += `${out}\n`;
+      if (l.startsWith(MARKERS.question)) pending = l.slice(MARKERS.question.length).trim();
+      else if (l.startsWith(MARKERS.answer) && pending !== undefined) {
+        const parsed = this.parse(`${MARKERS.question} ${pending}\n${l}\n`, problem).steps[0];
+        yield parsed ?? { subquestion: pending, solution: l.slice(MARKERS.answer.length).trim() };
+        pending = undefined;
+      }
+      if (l.includes(MARKERS.final)) break;
+    }
+    return this.parse(text, problem);
   }
   static create(options: CreateStudentOptions): Promise<UnifiedStudent> {
     return createSingle(UnifiedStudent, 'unified', options);

@@ -1,10 +1,12 @@
 import { readFile, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
-import type { NamedTensors, OptimizerState, TransformerCore } from '../backend/types.js';
+import type { NamedTensors } from '../arch/tensors.js';
 import { CheckpointError } from '../errors.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { readSafetensors, writeSafetensors } from '../io/safetensors.js';
+import type { OptimizerState } from '../model/core-types.js';
+import type { GPT2 } from '../model/gpt2.js';
 
 /** Everything besides tensors that an exact resume needs. */
 export const TrainerStateSchema = z.object({
@@ -36,12 +38,12 @@ const STATE_FILE = 'trainer-state.json';
  * Tensors go to step-stamped files first; trainer-state.json is written last and
  * atomically, so it always names a complete pair. Older pairs are removed afterwards.
  */
-export async function saveCheckpoint(dir: string, core: TransformerCore, state: Omit<TrainerState, 'weightsFile' | 'optimizerFile'>): Promise<void> {
+export async function saveCheckpoint(dir: string, model: GPT2, state: Omit<TrainerState, 'weightsFile' | 'optimizerFile'>): Promise<void> {
   const tag = String(state.step).padStart(8, '0');
   const weightsFile = `weights-${tag}.safetensors`;
   const optimizerFile = `optimizer-${tag}.safetensors`;
-  await writeSafetensors(join(dir, weightsFile), await core.getWeights(), { format: 'pt' });
-  const opt = await core.getOptimizerState();
+  await writeSafetensors(join(dir, weightsFile), await model.core.getWeights(), { format: 'pt' });
+  const opt = await model.core.getOptimizerState();
   await writeSafetensors(join(dir, optimizerFile), optimizerTensors(opt), { step: String(opt.step) });
   const full: TrainerState = { ...state, weightsFile, optimizerFile };
   await writeFileAtomic(join(dir, STATE_FILE), JSON.stringify(full));
@@ -53,7 +55,7 @@ export async function saveCheckpoint(dir: string, core: TransformerCore, state: 
 }
 
 /** Returns null when `dir` holds no checkpoint yet. */
-export async function loadCheckpoint(dir: string, core: TransformerCore): Promise<TrainerState | null> {
+export async function loadCheckpoint(dir: string, model: GPT2): Promise<TrainerState | null> {
   let text: string;
   try {
     text = await readFile(join(dir, STATE_FILE), 'utf8');
@@ -70,9 +72,9 @@ export async function loadCheckpoint(dir: string, core: TransformerCore): Promis
   if (!r.success) throw new CheckpointError(dir, `${STATE_FILE}: ${r.error.issues[0]?.path.join('.')}: ${r.error.issues[0]?.message}`);
   const state = r.data;
   const weights = await readSafetensors(join(dir, state.weightsFile));
-  await core.setWeights(asFloat(weights.tensors));
+  await model.core.setWeights(asFloat(weights.tensors));
   const opt = await readSafetensors(join(dir, state.optimizerFile));
-  await core.setOptimizerState(fromOptimizerTensors(asFloat(opt.tensors), Number(opt.metadata.step ?? state.step)));
+  await model.core.setOptimizerState(fromOptimizerTensors(asFloat(opt.tensors), Number(opt.metadata.step ?? state.step)));
   return state;
 }
 

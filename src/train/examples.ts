@@ -1,6 +1,6 @@
-import type { LabeledBatch } from '../backend/types.js';
 import { TrainingDataError } from '../errors.js';
 import type { Segment, TrainingPair, TrainingSequence } from '../format/pairs.js';
+import type { LabeledBatch } from '../model/core-types.js';
 import { Rng } from '../util/rng.js';
 import type { TokenCodec } from './codec.js';
 

@@ -1,10 +1,11 @@
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { LabeledBatch, NamedTensors, TransformerCore } from '../backend/types.js';
-import { ADAMW_DEFAULTS } from '../backend/types.js';
+import type { NamedTensors } from '../arch/tensors.js';
 import { CheckpointError, NonFiniteLossError, TrainingDataError } from '../errors.js';
 import { readSafetensors, writeSafetensors } from '../io/safetensors.js';
+import { ADAMW_DEFAULTS, type LabeledBatch } from '../model/core-types.js';
+import type { GPT2 } from '../model/gpt2.js';
 import { Rng } from '../util/rng.js';
 import { loadCheckpoint, saveCheckpoint, type TrainerState } from './checkpoint.js';
 import { batchLossTokens, collate, planEpoch, type EncodedExample } from './examples.js';
@@ -70,9 +71,11 @@ export interface TrainResult {
 
 const BEST_FILE = 'best.safetensors';
 
-/** Trains a TransformerCore on encoded examples: AdamW + warmup/cosine, accumulation, eval, early stop, exact resume. */
-export async function train(core: TransformerCore, examples: readonly EncodedExample[], options: TrainOptions): Promise<TrainResult> {
+/** Trains a GPT2 in place on encoded examples: AdamW + warmup/cosine, accumulation, eval, early stop, exact resume. */
+export async function train(model: GPT2, examples: readonly EncodedExample[], options: TrainOptions): Promise<TrainResult> {
   if (examples.length === 0) throw new TrainingDataError('no training examples');
+  // The GPT2's core holds the weights, gradients and optimizer state the loop below updates.
+  const core = model.core;
   const started = performance.now();
   const accum = Math.max(1, options.gradAccumSteps ?? 1);
   const padId = core.config.eos_token_id < core.config.vocab_size ? core.config.eos_token_id : 0;
@@ -95,7 +98,7 @@ export async function train(core: TransformerCore, examples: readonly EncodedExa
   let resumedFromStep: number | null = null;
   const ckpt = options.checkpoint;
   if (ckpt && ckpt.resume !== false) {
-    const loaded = await loadCheckpoint(ckpt.dir, core);
+    const loaded = await loadCheckpoint(ckpt.dir, model);
     if (loaded) {
       if (loaded.fingerprint !== fingerprint) {
         throw new CheckpointError(ckpt.dir, 'checkpoint was written for different data or training options; use a fresh directory or the original settings');
@@ -161,7 +164,7 @@ export async function train(core: TransformerCore, examples: readonly EncodedExa
 
     const ev = options.eval;
     if (ev && ev.examples.length > 0 && (state.step % ev.every === 0 || state.step === totalSteps)) {
-      const evalLoss = await evaluateLoss(core, ev.examples, ev.batchSize ?? options.batchSize, padId);
+      const evalLoss = await evaluateLoss(model, ev.examples, ev.batchSize ?? options.batchSize, padId);
       state.evals.push({ step: state.step, loss: evalLoss });
       emit({ type: 'eval', step: state.step, evalLoss });
       if (state.bestEvalLoss === null || evalLoss < state.bestEvalLoss) {
@@ -181,7 +184,7 @@ export async function train(core: TransformerCore, examples: readonly EncodedExa
     }
     const last = stoppedEarly || state.step === totalSteps;
     if (ckpt && (state.step % ckpt.every === 0 || last)) {
-      await saveCheckpoint(ckpt.dir, core, state);
+      await saveCheckpoint(ckpt.dir, model, state);
       savedAt = state.step;
       emit({ type: 'checkpoint', step: state.step });
     }
@@ -189,7 +192,7 @@ export async function train(core: TransformerCore, examples: readonly EncodedExa
   }
   // Interrupted (stopAfterSteps / abort): keep the work done so far.
   if (ckpt && savedAt !== state.step) {
-    await saveCheckpoint(ckpt.dir, core, state);
+    await saveCheckpoint(ckpt.dir, model, state);
     emit({ type: 'checkpoint', step: state.step });
   }
   const finished = stoppedEarly || state.step >= totalSteps;
@@ -201,12 +204,12 @@ export async function train(core: TransformerCore, examples: readonly EncodedExa
 }
 
 /** Token-weighted mean loss over examples, no gradients. */
-export async function evaluateLoss(core: TransformerCore, examples: readonly EncodedExample[], batchSize: number, padId = core.config.eos_token_id): Promise<number> {
+export async function evaluateLoss(model: GPT2, examples: readonly EncodedExample[], batchSize: number, padId = model.config.eos_token_id): Promise<number> {
   let sum = 0;
   let n = 0;
   for (let i = 0; i < examples.length; i += batchSize) {
     const batch = collate(examples.slice(i, i + batchSize), padId);
-    const r = await core.loss(batch);
+    const r = await model.core.loss(batch);
     if (r.tokens > 0) {
       sum += r.loss * r.tokens;
       n += r.tokens;

@@ -1,4 +1,7 @@
+import { parseNumber } from '../data/numbers.js';
 import type { Answer, DatasetName } from '../data/schema.js';
+
+export { parseNumber };
 
 /**
  * Answer normalisation shared by the verifier, the students' decoders and the
@@ -10,15 +13,6 @@ export type ExtractMode = 'strict' | 'flexible';
 export const ANSWER_TOLERANCE = 1e-6;
 
 const NUMBER_RE = /-?\$?\s?(?:\d{1,3}(?:,\d{3})+|\d+)?(?:\.\d+)?%?/g;
-
-/** Parse a number written the way people write answers: `1,000`, `$18.50`, `-3`, `25%`, `18.`. */
-export function parseNumber(text: string): number | null {
-  let s = text.trim().replace(/\.+$/, '').replace(/^\$\s*|\s+/g, '');
-  s = s.replace(/^(-?)\$/, '$1').replace(/%$/, '');
-  if (!/^[+-]?(?:\d{1,3}(?:,\d{3})+|\d+)?(?:\.\d+)?$/.test(s) || !/\d/.test(s)) return null;
-  const n = Number(s.replace(/,/g, ''));
-  return Number.isFinite(n) ? n : null;
-}
 
 /** Parse yes/no/true/false (any case, surrounding punctuation ignored). */
 export function parseBoolean(text: string): boolean | null {

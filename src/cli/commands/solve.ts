@@ -1,16 +1,15 @@
 import { parseArgs } from 'node:util';
-import type { Problem } from '../../data/schema.js';
 import { CliUsageError } from '../../errors.js';
-import { IterativeStudent } from '../../students/iterative.js';
 import { loadStudent } from '../../students/load.js';
+import { solveStreaming, userProblem } from '../../students/stream.js';
 import type { CliCommand } from '../command.js';
 import { joinNegativeValues } from './data-flags.js';
 import { backendFlag } from './student-flags.js';
 
 const HELP = `usage: socratic-distill solve --student <dir> [--max-steps 8] [--json] [--backend auto] "problem text"
 
-Solves one problem with a saved student. An Iterative student streams each subquestion and solution as it
-is generated. --json prints the full solution as one JSON object instead.`;
+Solves one problem with a saved student. Iterative and Unified students stream each subquestion and solution
+as it is generated. --json prints the full solution as one JSON object instead.`;
 
 export const command: CliCommand = {
   name: 'solve',
@@ -34,20 +33,21 @@ export const command: CliCommand = {
     const maxSteps = values['max-steps'] === undefined ? undefined : Number(values['max-steps']);
     if (maxSteps !== undefined && !(Number.isInteger(maxSteps) && maxSteps > 0)) throw new CliUsageError('--max-steps must be a positive integer');
     const student = await loadStudent(values.student, backendFlag(values.backend));
-    const problem: Problem = { id: 'cli', dataset: 'custom', question: text, answer: '' };
+    const problem = userProblem(text, { id: 'cli', dataset: 'custom' });
     try {
-      if (student instanceof IterativeStudent) {
-        const run = student.solve(problem, { maxSteps });
-        let next = await run.next();
-        while (!next.done) {
-          if (!values.json) process.stdout.write(`Q: ${next.value.subquestion}\nA: ${next.value.solution}\n`);
-          next = await run.next();
+      let streamed = false;
+      for await (const event of solveStreaming(student, problem, { maxSteps })) {
+        if (values.json) {
+          if (event.type === 'done') process.stdout.write(`${JSON.stringify(event.solution)}\n`);
+        } else if (event.type === 'step') {
+          streamed = true;
+          process.stdout.write(`Q: ${event.step.subquestion}\nA: ${event.step.solution}\n`);
+        } else {
+          // Students that write no steps (CoT, answer-only) show their whole text instead.
+          const s = event.solution;
+          const body = streamed ? '' : `${s.text.trim()}\n`;
+          process.stdout.write(`${body}${!streamed && s.text.includes('####') ? '' : `#### ${s.answer ?? '(no answer)'}\n`}`);
         }
-        const s = next.value;
-        process.stdout.write(values.json ? `${JSON.stringify(s)}\n` : `#### ${s.answer ?? '(no answer)'}\n`);
-      } else {
-        const s = await student.solve(problem);
-        process.stdout.write(values.json ? `${JSON.stringify(s)}\n` : `${s.text.trim()}\n${s.text.includes('####') ? '' : `#### ${s.answer ?? '(no answer)'}\n`}`);
       }
     } finally {
       student.dispose();
