@@ -1,15 +1,25 @@
 import { defineConfig } from 'tsup';
 import { buildLibrary } from './examples/browser/bundle.js';
 
+/** Subpath entries (socratic-distill/<name>), beside the curated root index. */
+const SUBPATHS = {
+  teacher: 'src/api/teacher.ts',
+  data: 'src/api/data.ts',
+  train: 'src/api/train.ts',
+  eval: 'src/api/eval.ts',
+  backend: 'src/api/backend.ts',
+};
+
 export default defineConfig({
-  entry: { index: 'src/index.ts', cli: 'src/cli/bin.ts' },
+  entry: { index: 'src/index.ts', cli: 'src/cli/bin.ts', ...SUBPATHS },
   format: ['esm', 'cjs'],
-  dts: { entry: { index: 'src/index.ts', 'browser/index': 'src/browser/index.ts' } },
+  dts: { entry: { index: 'src/index.ts', ...SUBPATHS, 'browser/index': 'src/browser/index.ts' } },
   target: 'es2022',
   platform: 'node',
   sourcemap: true,
   clean: true,
-  splitting: false,
+  // Shared chunks: the root and the subpath entries must hand out the very same classes (instanceof works across them).
+  splitting: true,
   shims: true,
   // Optional peers and the native addon are resolved at run time, never bundled.
   external: ['@tensorflow/tfjs-node-gpu', '@tensorflow/tfjs-node'],

@@ -185,12 +185,6 @@ export class OptionalDependencyError extends SocraticDistillError {
   }
 }
 
-/** A command-line invocation is wrong (unknown flag, missing value, bad number). */
-export class CliUsageError extends SocraticDistillError {
-  constructor(message: string) {
-    super('CLI_USAGE', message);
-  }
-}
 
 /** Another generate run is already appending to the same chains file. */
 export class OutputLockedError extends SocraticDistillError {

@@ -1,43 +1,100 @@
-// Public API of socratic-distill. Everything a user imports comes from here.
-export * from './errors.js';
-export { GPT2ConfigSchema, parseGPT2Config, presetConfig, PRESETS, type GPT2Config, type GPT2ConfigInput, type PresetName } from './arch/config.js';
-export { paramLayout, countParams, type ParamSpec } from './arch/layout.js';
-export { initWeights } from './arch/init.js';
-export { Rng } from './util/rng.js';
-export type * from './backend/types.js';
-// Socratic data, teachers, verification and generation (no tensors).
-export * from './data/index.js';
-export * from './teacher/index.js';
-export * from './verify/index.js';
-export * from './generate/index.js';
-// GPT-2 model, tokenizer and backend selection.
-export { selectBackend } from './backend/select.js';
-export * from './model/index.js';
-export * from './tokenizer/index.js';
-export { readSafetensors, parseSafetensors, writeSafetensors, serializeSafetensors, type SafetensorsFile, type RawTensor, type SafetensorsDtype } from './io/safetensors.js';
-// Training formats, trainer, students, evaluator and the embedded demo.
-export * from './format/index.js';
+// The public API of socratic-distill, grouped by pipeline stage. This is a curated list: every name here is
+// one a user of the pipeline needs. Lower-level pieces live in subpath entries:
+//   socratic-distill/teacher   adapters' building blocks, prompts, parsing, the generation runner
+//   socratic-distill/data      dataset parsers, synthetic task internals, answer checking
+//   socratic-distill/train     the trainer, text formats, tokenisation of examples
+//   socratic-distill/eval      statistics, report builders and charts
+//   socratic-distill/backend   TransformerCore, GPT-2 shapes and init, safetensors I/O
+//   socratic-distill/browser   the browser build (tfjs on wasm)
+// test/public-api.test.ts snapshots this list; change it on purpose, not by accident.
+
+// Errors: every error the library throws on purpose is a SocraticDistillError with a typed `code`.
 export {
-  train as trainCore,
-  evaluateLoss,
-  encodePair,
-  encodePairs,
-  collate,
-  planEpoch,
-  IGNORE_INDEX,
-  warmupCosineLr,
-  saveCheckpoint as saveTrainerCheckpoint,
-  loadCheckpoint as loadTrainerCheckpoint,
-  TrainerStateSchema,
-  type TrainerState,
-  type TrainOptions,
-  type TrainProgress,
-  type TrainResult,
-  type EncodeOptions,
-  type EncodedExample,
-  type TokenCodec,
-} from './train/index.js';
-export * from './students/index.js';
-export * from './eval/index.js';
-export * from './demo/index.js';
-export * from './reproduce/index.js';
+  SocraticDistillError,
+  BackendUnavailableError,
+  CheckpointError,
+  DatasetFormatError,
+  InvalidOptionError,
+  ModelConfigError,
+  NonFiniteLossError,
+  OptionalDependencyError,
+  OutputLockedError,
+  SafetensorsError,
+  ShapeError,
+  TeacherError,
+  TrainingDataError,
+} from './errors.js';
+
+// 1. Data: problems and Socratic chains (zod schemas are the single source of truth).
+export {
+  ProblemSchema,
+  SocraticChainSchema,
+  SocraticStepSchema,
+  type Answer,
+  type DatasetName,
+  type Problem,
+  type SocraticChain,
+  type SocraticStep,
+  type TokenUsage,
+} from './data/schema.js';
+export { SocraticDataset, type DatasetFormat, type LoadDatasetOptions, type Split } from './data/dataset.js';
+export { generateSynthetic, SYNTHETIC_FAMILIES, type SyntheticFamily, type SyntheticOptions } from './data/synthetic.js';
+export { goldChain } from './data/gold.js';
+export { sampleDataDir } from './data/samples.js';
+
+// 2. Teacher: a TeacherClient decomposes problems; generateChains runs one over a dataset (retries, billing, resume).
+export type { SampleRequest, TeacherClient, TeacherMode, TeacherRequestOptions, TeacherSample } from './teacher/types.js';
+export { TeacherBase } from './teacher/sampling.js';
+export { CompletionTeacher, type Completion, type CompletionAdapter, type CompletionOptions, type CompletionTeacherOptions } from './teacher/completion.js';
+export { postJson, type PostJsonOptions } from './teacher/http.js';
+export { OpenAICompatibleTeacher, type OpenAICompatibleTeacherOptions } from './teacher/openai.js';
+export { SimulatedTeacher, type SimulatedTeacherOptions } from './teacher/simulated.js';
+export { AnnotationTeacher } from './teacher/annotation.js';
+export type { ChatMessage } from './teacher/prompts.js';
+export { generateChains, type GenerateOptions, type GenerateProgress, type GenerateSummary, type GenerationFailure, type RetryPolicy } from './generate/runner.js';
+export { costOf, sumUsage, type Pricing } from './generate/usage.js';
+
+// 3. Verifier: keep a chain only if its final answer matches the ground truth.
+export { ChainVerifier, type ChainVerifierOptions, type RejectReason, type VerifyResult, type VerifyStats } from './verify/verifier.js';
+export { answersMatch, extractAnswer } from './verify/answer.js';
+
+// 4. Model: GPT-2 on the fastest available core, with its tokenizer.
+export { selectBackend } from './backend/select.js';
+export type { BackendPreference, BackendReport } from './backend/types.js';
+export { GPT2, type GPT2BackendOption, type GPT2CreateOptions, type GPT2ForwardOptions, type GPT2LoadOptions } from './model/gpt2.js';
+export type { GPT2GenerateOptions, GeneratedToken } from './model/generate.js';
+export type { SamplingOptions } from './model/sampling.js';
+export { GPT2ConfigSchema, presetConfig, PRESETS, type GPT2Config, type GPT2ConfigInput, type PresetName } from './arch/config.js';
+export { Tokenizer } from './tokenizer/tokenizer.js';
+export { TrimmedVocab } from './tokenizer/trimmed-vocab.js';
+
+// 5. Students: Unified and Iterative Socratic students, the CoT and answer-only baselines; one solve() contract.
+export {
+  STUDENT_KINDS,
+  type SolveOptions,
+  type SolvedStep,
+  type StopReason,
+  type StudentData,
+  type StudentKind,
+  type StudentSolution,
+  type StudentTrainOptions,
+  type IterativePacking,
+} from './students/common.js';
+export { StudentLM, type BackendChoice, type StudentModelSize } from './students/lm.js';
+export { AnswerOnlyStudent, CoTStudent, SingleModelStudent, UnifiedStudent, type CreateStudentOptions } from './students/single.js';
+export { IterativeStudent, type CreateIterativeOptions, type IterativeSolveOptions, type IterativeTrainResult } from './students/iterative.js';
+export { loadStudent, type Student } from './students/load.js';
+export { finalSolution, solveStreaming, userProblem, type SolveEvent, type StreamingSolver, type StreamSolveOptions } from './students/stream.js';
+
+// 6. Evaluator: every student on the same problems, seeds paired, verdicts from 95% CIs.
+export { Evaluator, type Comparison, type NamedStudents } from './eval/evaluate.js';
+export { evaluateStudents, type ArmResult, type EvaluateOptions, type Solver } from './eval/evaluator.js';
+export type { ArmSummary, EvalReport, RunResult } from './eval/report.js';
+export type { ComparisonVerdict, PairedComparison } from './eval/stats.js';
+export { writeReport } from './eval/write.js';
+
+// 7. The whole pipeline in one call, and the paper's experiments.
+export { runDemo, syntheticSplit, type DemoEvent, type DemoResult, type DemoRunOptions, type DemoSource } from './demo/pipeline.js';
+export { DEMO_PRESETS, type DemoConfig } from './demo/config.js';
+export { ContextLengthError } from './demo/lengths.js';
+export { reproducePaper, type ReproduceOptions, type ReproduceResult, type TimeEstimate } from './reproduce/run.js';

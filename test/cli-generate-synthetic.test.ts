@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it, vi } from 'vitest';
 import { command } from '../src/cli/commands/generate.js';
-import { CliUsageError } from '../src/errors.js';
+import { CliUsageError } from '../src/cli/usage-error.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'sd-gen-family-'));
 

@@ -1,7 +1,8 @@
 /**
  * The intended layering (issue #15): students and the trainer reach a core only through the GPT2
  * model, arch/ sits below the cores, and data/ sits below verify/. Checked on the import statements
- * of the source files themselves, so a new import that breaks a rule fails here.
+ * of the source files themselves, so a new import that breaks a rule fails here. The whole table of
+ * docs/architecture.md is checked too: every folder imports only the layers its row allows.
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
@@ -52,4 +53,62 @@ describe('layering', () => {
   it('data/ never imports verify/ (verify/ builds on data/)', () => {
     expect(violations(['src/data'], 'verify')).toEqual([]);
   });
+
+  it('every folder under src/ imports only what its row in docs/architecture.md allows', () => {
+    const violationsOfTable = Object.entries(ALLOWED).flatMap(([from, allowed]) =>
+      filesOf(from).flatMap((file) =>
+        importedAreas(file)
+          .map((i) => ({ ...i, area: i.area.replace(/\.(ts|js)$/, '') }))
+          .filter((i) => i.area !== from && !allowed.includes(i.area))
+          .map((i) => `${file} imports ${i.specifier} (${from} may import: ${allowed.join(', ') || 'nothing'})`),
+      ),
+    );
+    expect(violationsOfTable).toEqual([]);
+    // Every folder has a row: a new folder must be placed in the layering on purpose.
+    const folders = readdirSync(join(ROOT, 'src'), { withFileTypes: true }).map((d) => (d.isDirectory() ? d.name : d.name.replace(/\.ts$/, '')));
+    expect(folders.filter((f) => !(f in ALLOWED))).toEqual([]);
+  });
+
+  it('docs/architecture.md names every folder of the table', () => {
+    const doc = readFileSync(join(ROOT, 'docs/architecture.md'), 'utf8');
+    expect(Object.keys(ALLOWED).filter((f) => !doc.includes(f === 'index' || f === 'errors' ? `${f}.ts` : `${f}/`))).toEqual([]);
+  });
 });
+
+const LEAVES = ['io', 'util', 'errors'];
+const PURE = ['generate', 'teacher', 'verify', 'data', 'tokenizer', ...LEAVES];
+/** Each folder (or top-level file) of src/ and the folders it may import: the table of docs/architecture.md. */
+const ALLOWED: Record<string, readonly string[]> = {
+  index: ['reproduce', 'demo', 'eval', 'students', 'train', 'format', 'model', 'backend', 'arch', ...PURE],
+  api: ['reproduce', 'demo', 'eval', 'students', 'train', 'format', 'model', 'backend', 'arch', ...PURE],
+  cli: ['reproduce', 'demo', 'eval', 'students', 'train', 'format', 'model', 'backend', 'arch', ...PURE],
+  browser: ['students', 'format', 'model', 'backend', 'arch', 'data', 'tokenizer', ...LEAVES],
+  reproduce: ['demo', 'eval', 'students', 'train', 'format', 'model', 'backend', 'arch', ...PURE],
+  demo: ['eval', 'students', 'train', 'format', 'model', 'backend', 'arch', ...PURE],
+  eval: ['students', 'format', 'verify', 'data', 'tokenizer', ...LEAVES],
+  students: ['train', 'format', 'model', 'arch', 'verify', 'data', 'tokenizer', ...LEAVES],
+  train: ['format', 'model', 'arch', 'tokenizer', ...LEAVES],
+  format: ['verify', 'data', ...LEAVES],
+  model: ['backend', 'arch', 'tokenizer', ...LEAVES],
+  backend: ['arch', ...LEAVES],
+  arch: ['util', 'errors'],
+  generate: ['teacher', 'verify', 'data', ...LEAVES],
+  teacher: ['verify', 'data', ...LEAVES],
+  verify: ['data', ...LEAVES],
+  data: LEAVES,
+  tokenizer: LEAVES,
+  io: ['arch', 'util', 'errors'],
+  util: ['errors'],
+  // errors.ts names one type of data/schema (the usage a failed teacher call still bills): `import type` only.
+  errors: ['data'],
+};
+
+/** The .ts files of a src/ folder, or the one top-level file `src/<name>.ts`. */
+function filesOf(name: string): string[] {
+  try {
+    return sourceFiles(join('src', name));
+  } catch {
+    return [join('src', `${name}.ts`)];
+  }
+}
+

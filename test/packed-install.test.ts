@@ -91,6 +91,15 @@ describe('the installed package', () => {
     expect(r.stderr).toBe('');
   });
 
+  it('the subpath entries load from ESM and CommonJS and hand out the same classes as the root', async () => {
+    const esm = `const root = await import('socratic-distill'); const t = await import('socratic-distill/teacher'); const d = await import('socratic-distill/data'); const tr = await import('socratic-distill/train'); const ev = await import('socratic-distill/eval'); const b = await import('socratic-distill/backend'); console.log([root.SimulatedTeacher === t.SimulatedTeacher, root.ChainVerifier === d.ChainVerifier, typeof tr.train, root.Evaluator === ev.Evaluator, typeof b.initWeights].join(' '))`;
+    const r = await pkg.sh(`node --input-type=module -e "${esm.replace(/"/g, '\\"')}"`);
+    expect(r.stderr).toBe('');
+    expect(r.stdout).toBe('true true function true function\n');
+    const cjs = await pkg.sh(`node -e "const r = require('socratic-distill'); const t = require('socratic-distill/teacher'); console.log(r.OpenAICompatibleTeacher === t.OpenAICompatibleTeacher, r.SimulatedTeacher === t.SimulatedTeacher)"`);
+    expect(cjs.stdout).toBe('true true\n');
+  });
+
   it('importing socratic-distill/browser in Node fails with a typed error that names the Node entry', async () => {
     const script = `try { await import('socratic-distill/browser'); console.log('imported'); } catch (e) { console.log(JSON.stringify({ name: e.name, code: e.code, message: e.message })); }`;
     const r = await pkg.sh(`node --input-type=module -e "${script.replace(/"/g, '\\"')}"`);

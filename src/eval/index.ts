@@ -4,3 +4,4 @@ export { armComparisons, comparisonsTable, markdownReport, markdownTable, orderi
 export { accuracySpec, htmlReport, lossSpec, renderSvg } from './html.js';
 export { writeReport } from './write.js';
 export { describeComparison, pairedComparison, tCritical95, verdictOf, type PairedComparison, type ComparisonVerdict } from './stats.js';
+export { Evaluator, type Comparison, type NamedStudents } from './evaluate.js';

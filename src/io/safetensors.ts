@@ -1,4 +1,4 @@
-import type { NamedTensors } from '../backend/types.js';
+import type { NamedTensors } from '../arch/tensors.js';
 import { SafetensorsError } from '../errors.js';
 
 /**

@@ -1,7 +1,8 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { loadDatasetSelection, type DatasetSelection } from '../../data/load.js';
 import type { SocraticDataset } from '../../data/dataset.js';
-import { CliUsageError, InvalidOptionError } from '../../errors.js';
+import { InvalidOptionError } from '../../errors.js';
+import { CliUsageError } from '../usage-error.js';
 
 type Options = NonNullable<ParseArgsConfig['options']>;
 

@@ -1,7 +1,7 @@
 import { basename, resolve } from 'node:path';
 import type { BackendPreference } from '../../backend/types.js';
 import { SocraticDataset } from '../../data/dataset.js';
-import { CliUsageError } from '../../errors.js';
+import { CliUsageError } from '../usage-error.js';
 import { attributionTable, comparisonsTable, markdownTable } from '../../eval/report.js';
 import { SYNTHETIC_FAMILIES, type SyntheticFamily } from '../../data/synthetic.js';
 import { ARM_IDS, isArmId } from '../../demo/arm-ids.js';

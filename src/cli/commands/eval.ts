@@ -1,5 +1,5 @@
 import { basename, isAbsolute, relative, resolve } from 'node:path';
-import { CliUsageError } from '../../errors.js';
+import { CliUsageError } from '../usage-error.js';
 import { evaluateStudents } from '../../eval/evaluator.js';
 import { majorityClassBaseline } from '../../eval/metrics.js';
 import { armComparisons, markdownTable, orderingFinding, summarize, type EvalReport } from '../../eval/report.js';

@@ -1,5 +1,5 @@
 import { SocraticChainSchema } from '../../data/schema.js';
-import { CliUsageError } from '../../errors.js';
+import { CliUsageError } from '../usage-error.js';
 import { buildPairs, FORMAT_MODES, type FormatMode } from '../../format/pairs.js';
 import { writeTrlJsonl } from '../../format/trl.js';
 import { readJsonl } from '../../io/jsonl.js';

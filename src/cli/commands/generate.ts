@@ -1,6 +1,6 @@
 import { SocraticDataset } from '../../data/dataset.js';
 import { SYNTHETIC_FAMILIES, type SyntheticFamily, type SyntheticOptions } from '../../data/synthetic.js';
-import { CliUsageError } from '../../errors.js';
+import { CliUsageError } from '../usage-error.js';
 import { generateChains, type GenerateProgress, type GenerateSummary } from '../../generate/index.js';
 import { AnnotationTeacher, OpenAICompatibleTeacher, SimulatedTeacher, type TeacherClient } from '../../teacher/index.js';
 import type { CliCommand } from '../command.js';

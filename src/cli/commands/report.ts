@@ -1,5 +1,5 @@
 import { resolve } from 'node:path';
-import { CliUsageError } from '../../errors.js';
+import { CliUsageError } from '../usage-error.js';
 import { mergeReports, readReport } from '../../eval/merge.js';
 import { attributionTable, comparisonsTable, markdownTable } from '../../eval/report.js';
 import { writeReport } from '../../eval/write.js';

@@ -1,6 +1,6 @@
 import { resolve } from 'node:path';
 import { ContextLengthError } from '../../demo/lengths.js';
-import { CliUsageError } from '../../errors.js';
+import { CliUsageError } from '../usage-error.js';
 import { markdownTable } from '../../eval/report.js';
 import { loadGsm8kSplits, reproducePaper } from '../../reproduce/index.js';
 import { AnnotationTeacher, OpenAICompatibleTeacher, type TeacherClient } from '../../teacher/index.js';

@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util';
-import { CliUsageError } from '../../errors.js';
+import { CliUsageError } from '../usage-error.js';
 import { loadStudent } from '../../students/load.js';
 import { solveStreaming, userProblem } from '../../students/stream.js';
 import type { CliCommand } from '../command.js';

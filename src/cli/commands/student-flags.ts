@@ -1,5 +1,5 @@
 import type { BackendPreference } from '../../backend/types.js';
-import { CliUsageError } from '../../errors.js';
+import { CliUsageError } from '../usage-error.js';
 
 const BACKENDS: readonly BackendPreference[] = ['auto', 'cuda', 'wasm', 'cpu', 'native', 'tfjs-cpu'];
 

@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { SocraticChainSchema } from '../../data/schema.js';
-import { CliUsageError } from '../../errors.js';
+import { CliUsageError } from '../usage-error.js';
 import { readJsonl } from '../../io/jsonl.js';
 import { STUDENT_KINDS, tokenizerForTexts, trainingTexts, type StudentData, type StudentKind, type StudentTrainOptions } from '../../students/common.js';
 import { IterativeStudent } from '../../students/iterative.js';

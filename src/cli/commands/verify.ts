@@ -1,5 +1,6 @@
 import { SocraticChainSchema } from '../../data/schema.js';
-import { CliUsageError, DatasetFormatError } from '../../errors.js';
+import { DatasetFormatError } from '../../errors.js';
+import { CliUsageError } from '../usage-error.js';
 import { writeFileAtomic } from '../../io/atomic.js';
 import { readJsonl } from '../../io/jsonl.js';
 import { ChainVerifier } from '../../verify/index.js';
