@@ -113,8 +113,9 @@ void pack_b(bool tb, int kc, int n, const float* B, int ldb, float* __restrict d
 
 // Per-thread pack buffers, grown on demand (the pool's threads live as long as the process).
 float* buffer(int which, size_t floats) {
-  thread_local float* buf[2] = {nullptr, nullptr};
-  thread_local size_t cap[2] = {0, 0};
+  // 0, 1: GEMM panels of A and B; 2-4: attention scratch (attn_isa.h).
+  thread_local float* buf[5] = {};
+  thread_local size_t cap[5] = {};
   if (cap[which] < floats) {
     std::free(buf[which]);
     buf[which] = static_cast<float*>(std::aligned_alloc(64, (floats * 4 + 63) / 64 * 64));

@@ -2,6 +2,7 @@
 // baseline x86-64 and picked at load time (ifunc), so one binary runs everywhere.
 #include "kernels.h"
 #include "clones.h"
+#include "gemm.h"
 
 #include <omp.h>
 
@@ -301,7 +302,31 @@ void attention_forward(float* out, float* att, const AttnArgs& a) {
   const int C = a.NH * a.hd;
   const float scale = 1.0f / std::sqrt((float)a.hd);
   if (a.Tq >= 8) {
-    // Prefill/training: per (batch, head) two small GEMMs around a masked softmax. The causal
+    const GemmIsa& isa = gemm_kernels();
+    if (attn_direct(a.hd)) {
+      // Prefill/training at small head dims: direct causal kernels (attn_isa.h), one (batch, head) per task.
+#pragma omp parallel for schedule(dynamic, 1)
+      for (int bh = 0; bh < a.B * a.NH; bh++) {
+        const int b = bh / a.NH, h = bh % a.NH;
+        AttnHead hd{a.Tq,
+                    a.Tk,
+                    a.past,
+                    a.hd,
+                    a.q + (long)b * a.Tq * a.qs + h * a.hd,
+                    a.qs,
+                    a.k + b * a.kbs + h * a.hd,
+                    a.v + b * a.kbs + h * a.hd,
+                    a.ks,
+                    a.mask ? a.mask + b * a.mbs : nullptr,
+                    scale,
+                    att + (long)bh * a.Tq * a.Tk,
+                    out + (long)b * a.Tq * C + h * a.hd,
+                    C};
+        isa.attn_fwd(hd);
+      }
+      return;
+    }
+    // Larger head dims: per (batch, head) two small GEMMs around a masked softmax. The causal
     // half is computed and discarded, still far cheaper than dot-product loops.
 #pragma omp parallel for schedule(dynamic, 1)
     for (int bh = 0; bh < a.B * a.NH; bh++) {
@@ -336,6 +361,20 @@ void attention_backward(float* dqkv, const float* dout, const float* qkv, const 
                         int hd) {
   const int C = NH * hd, C3 = 3 * C;
   const float scale = 1.0f / std::sqrt((float)hd);
+  if (attn_direct(hd)) {
+    // Direct causal kernels (attn_isa.h), one (batch, head) per task; each writes its own dq/dk/dv slice.
+    const GemmIsa& isa = gemm_kernels();
+#pragma omp parallel for schedule(dynamic, 1)
+    for (int bh = 0; bh < B * NH; bh++) {
+      const int b = bh / NH, h = bh % NH;
+      const long base = (long)b * T * C3 + h * hd;
+      float* dq = dqkv + base;
+      isa.attn_bwd(AttnHeadGrad{T, hd, qkv + base, qkv + base + C, qkv + base + 2 * C, C3,
+                                dout + (long)b * T * C + h * hd, C, att + (long)bh * T * T, scale, dq, dq + C,
+                                dq + 2 * C, C3});
+    }
+    return;
+  }
 #pragma omp parallel
   {
     std::vector<float> dP((size_t)T * T);
