@@ -267,34 +267,75 @@ void layernorm_backward(float* dinp, float* dw, float* db, const float* dout, co
   }
 }
 
+// Row slices per thread for the block's matmuls: a few per thread, handed out dynamically, so a thread
+// descheduled on a shared machine does not stall the others at the end of the call.
+static int row_parts(int N, int nt) { return std::max(1, std::min(2 * nt, N / 64)); }
+
 void matmul_forward(float* out, const float* inp, const float* W, const float* bias, int N, int IC, int OC,
                     bool accumulate) {
-  if (bias) {
-#pragma omp parallel for
-    for (int r = 0; r < N; r++) {
-      if (accumulate)
-        add_row(out + (long)r * OC, bias, OC);
-      else
-        std::memcpy(out + (long)r * OC, bias, sizeof(float) * OC);
-    }
+  const float beta = (bias || accumulate) ? 1.0f : 0.0f;
+  const int nt = omp_get_max_threads();
+  const int parts = nt > 1 && !omp_in_parallel() ? row_parts(N, nt) : 1;
+  // One parallel region: each row slice gets its bias and then its product (single-threaded sgemm inside).
+#pragma omp parallel for schedule(dynamic, 1) if (parts > 1)
+  for (int p = 0; p < parts; p++) {
+    const int r0 = (int)((long)N * p / parts), r1 = (int)((long)N * (p + 1) / parts);
+    if (bias)
+      for (int r = r0; r < r1; r++) {
+        if (accumulate)
+          add_row(out + (long)r * OC, bias, OC);
+        else
+          std::memcpy(out + (long)r * OC, bias, sizeof(float) * OC);
+      }
+    sgemm(false, false, r1 - r0, OC, IC, 1.0f, inp + (long)r0 * IC, IC, W, OC, beta, out + (long)r0 * OC, OC);
   }
-  sgemm(false, false, N, OC, IC, 1.0f, inp, IC, W, OC, (bias || accumulate) ? 1.0f : 0.0f, out, OC);
 }
 
 void matmul_backward(float* dinp, float* dW, float* db, const float* dout, const float* inp, const float* W, int N,
                      int IC, int OC) {
-  if (dinp) sgemm(false, true, N, IC, OC, 1.0f, dout, OC, W, OC, 0.0f, dinp, IC);
-  sgemm(true, false, IC, OC, N, 1.0f, inp, IC, dout, OC, 1.0f, dW, OC);
-  if (db) {
-    int nt = omp_get_max_threads();
-    std::vector<float> part((size_t)nt * OC, 0.0f);
+  const int nt = omp_get_max_threads();
+  if (nt == 1 || omp_in_parallel()) {
+    if (dinp) sgemm(false, true, N, IC, OC, 1.0f, dout, OC, W, OC, 0.0f, dinp, IC);
+    sgemm(true, false, IC, OC, N, 1.0f, inp, IC, dout, OC, 1.0f, dW, OC);
+    if (db)
+      for (int r = 0; r < N; r++) add_row(db, dout + (long)r * OC, OC);
+    return;
+  }
+  // One task list for both products: the weight gradient over K (= row) slices into private partials
+  // (each with its slice's bias-gradient column sums), and dinp over row slices. Then the partials are
+  // added in slice order, so the result depends on the thread count only, not on the schedule.
+  const int pw = std::max(1, std::min(4 * nt, N / 256));
+  const int pd = dinp ? row_parts(N, nt) : 0;
+  const size_t stride = (size_t)IC * OC + OC;
+  // Reused across calls (zero-filling a fresh half-MB vector each call showed up in the profile);
+  // thread_local because several cores may train in different threads of one process.
+  thread_local std::vector<float> partial;
+  if (partial.size() < (size_t)pw * stride) partial.resize((size_t)pw * stride);
+  float* const parts = partial.data();  // the pool's threads must use this thread's buffer, not their own
 #pragma omp parallel
-    {
-      float* pb = part.data() + (size_t)omp_get_thread_num() * OC;
-#pragma omp for
-      for (int r = 0; r < N; r++) add_row(pb, dout + (long)r * OC, OC);
+  {
+#pragma omp for schedule(dynamic, 1)
+    for (int t = 0; t < pw + pd; t++) {
+      if (t < pw) {
+        const int k0 = (int)((long)N * t / pw), k1 = (int)((long)N * (t + 1) / pw);
+        float* part = parts + (size_t)t * stride;
+        sgemm(true, false, IC, OC, k1 - k0, 1.0f, inp + (long)k0 * IC, IC, dout + (long)k0 * OC, OC, 0.0f, part,
+              OC);
+        float* pb = part + (size_t)IC * OC;
+        std::memset(pb, 0, sizeof(float) * OC);
+        if (db)
+          for (int r = k0; r < k1; r++) add_row(pb, dout + (long)r * OC, OC);
+      } else {
+        const int p = t - pw, r0 = (int)((long)N * p / pd), r1 = (int)((long)N * (p + 1) / pd);
+        sgemm(false, true, r1 - r0, IC, OC, 1.0f, dout + (long)r0 * OC, OC, W, OC, 0.0f, dinp + (long)r0 * IC, IC);
+      }
     }
-    for (int t = 0; t < nt; t++) add_row(db, part.data() + (size_t)t * OC, OC);
+#pragma omp for
+    for (int i = 0; i <= IC; i++) {  // row IC: the bias gradient
+      if (i == IC && !db) continue;
+      float* dst = i < IC ? dW + (size_t)i * OC : db;
+      for (int t = 0; t < pw; t++) add_row(dst, parts + (size_t)t * stride + (size_t)i * OC, OC);
+    }
   }
 }
 
