@@ -276,10 +276,7 @@ void matmul_forward(float* out, const float* inp, const float* W, const float* b
   const float beta = (bias || accumulate) ? 1.0f : 0.0f;
   const int nt = omp_get_max_threads();
   const int parts = nt > 1 && !omp_in_parallel() ? row_parts(N, nt) : 1;
-  // One parallel region: each row slice gets its bias and then its product (single-threaded sgemm inside).
-#pragma omp parallel for schedule(dynamic, 1) if (parts > 1)
-  for (int p = 0; p < parts; p++) {
-    const int r0 = (int)((long)N * p / parts), r1 = (int)((long)N * (p + 1) / parts);
+  auto slice = [&](int r0, int r1) {
     if (bias)
       for (int r = r0; r < r1; r++) {
         if (accumulate)
@@ -288,7 +285,16 @@ void matmul_forward(float* out, const float* inp, const float* W, const float* b
           std::memcpy(out + (long)r * OC, bias, sizeof(float) * OC);
       }
     sgemm(false, false, r1 - r0, OC, IC, 1.0f, inp + (long)r0 * IC, IC, W, OC, beta, out + (long)r0 * OC, OC);
+  };
+  // No region at all for one slice: an inactive region (if(false)) around sgemm's own parallel regions
+  // made them nested teams, and RSS grew by megabytes per hundred steps (native-memory.test.ts).
+  if (parts == 1) {
+    slice(0, N);
+    return;
   }
+  // One parallel region: each row slice gets its bias and then its product (single-threaded sgemm inside).
+#pragma omp parallel for schedule(dynamic, 1)
+  for (int p = 0; p < parts; p++) slice((int)((long)N * p / parts), (int)((long)N * (p + 1) / parts));
 }
 
 void matmul_backward(float* dinp, float* dW, float* db, const float* dout, const float* inp, const float* W, int N,
@@ -464,6 +470,31 @@ void adamw_update(float* p, float* g, float* m, float* v, long n, float lr, floa
 #pragma omp parallel for
   for (long s = 0; s < n; s += chunk)
     adamw_span(p + s, g + s, m + s, v + s, std::min(chunk, n - s), lr, b1, b2, eps, wd, clip, bc1, bc2s);
+}
+
+void adamw_update_tensors(float* p, float* g, float* m, float* v, const size_t* sizes, const uint8_t* decay, int count,
+                          float lr, float b1, float b2, float eps, float wd, float clip, int t) {
+  float bc1 = (float)(1.0 - std::pow((double)b1, t));
+  float bc2s = (float)std::sqrt(1.0 - std::pow((double)b2, t));
+  // One parallel region for every tensor: a region per tensor (28 for GPT-2, most of 64 floats) cost
+  // more in fork/join than the update itself at the students' size.
+  struct Span {
+    long off, n;
+    float wd;
+  };
+  std::vector<Span> spans;
+  const long chunk = 16384;
+  long off = 0;
+  for (int i = 0; i < count; i++) {
+    for (long s = 0; s < (long)sizes[i]; s += chunk)
+      spans.push_back({off + s, std::min(chunk, (long)sizes[i] - s), decay[i] ? wd : 0.0f});
+    off += (long)sizes[i];
+  }
+#pragma omp parallel for schedule(dynamic, 1)
+  for (size_t k = 0; k < spans.size(); k++) {
+    const Span& sp = spans[k];
+    adamw_span(p + sp.off, g + sp.off, m + sp.off, v + sp.off, sp.n, lr, b1, b2, eps, sp.wd, clip, bc1, bc2s);
+  }
 }
 
 double sum_squares(const float* x, long n) {

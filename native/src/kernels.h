@@ -1,5 +1,6 @@
 // Forward/backward kernels of the GPT-2 block. Row-major; N = rows (B*T).
 #pragma once
+#include <cstddef>
 #include <cstdint>
 
 namespace sd {
@@ -52,6 +53,10 @@ double crossentropy_rows(float* logits, const int32_t* targets, int R, int V, fl
 
 void adamw_update(float* p, float* g, float* m, float* v, long n, float lr, float b1, float b2, float eps, float wd,
                   float clip, int t);
+// adamw_update over `count` consecutive tensors of the same buffers (sizes[i] floats; weight decay wd where
+// decay[i], else 0), in one parallel region.
+void adamw_update_tensors(float* p, float* g, float* m, float* v, const size_t* sizes, const uint8_t* decay, int count,
+                          float lr, float b1, float b2, float eps, float wd, float clip, int t);
 double sum_squares(const float* x, long n);
 
 }  // namespace sd

@@ -357,12 +357,7 @@ double Model::grad_sq_norm() {
 
 void Model::adamw(float lr, float b1, float b2, float eps, float wd, float clip, int t) {
   Prof pr(K_ADAMW);
-  size_t off = 0;
-  for (size_t i = 0; i < sizes.size(); i++) {
-    adamw_update(params + off, grads + off, m + off, v + off, (long)sizes[i], lr, b1, b2, eps, decay[i] ? wd : 0.0f,
-                 clip, t);
-    off += sizes[i];
-  }
+  adamw_update_tensors(params, grads, m, v, sizes.data(), decay.data(), (int)sizes.size(), lr, b1, b2, eps, wd, clip, t);
 }
 
 }  // namespace sd
