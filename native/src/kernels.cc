@@ -55,8 +55,10 @@ SD_CLONES void ln_row(float* o, const float* x, const float* w, const float* b, 
   *ro = rs;
 }
 
-SD_CLONES void ln_bwd_row(float* dx, float* dw, float* db, const float* dout, const float* x, const float* w, float m,
-                          float rs, int C) {
+// restrict: dx, dw and db never overlap (dw/db are per-thread partials); without it GCC's runtime
+// overlap check sent the second loop down its scalar version.
+SD_CLONES void ln_bwd_row(float* __restrict dx, float* __restrict dw, float* __restrict db, const float* dout,
+                          const float* x, const float* w, float m, float rs, int C) {
   float dnm = 0, dnnm = 0;
 #pragma omp simd reduction(+ : dnm, dnnm)
   for (int i = 0; i < C; i++) {
