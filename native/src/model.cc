@@ -270,7 +270,10 @@ LossOut Model::loss_and_backward(const Batch& b, bool backward, float scale) {
   const int count = (int)rows.size();
   if (count == 0) return {NAN, 0};
   const float gscale = scale / count;
-  const int RCH = std::max(1, std::min(256, count));
+  // Rows per chunk: 256 at GPT-2's vocabulary (51 MB of logits), more when the vocabulary is small, up
+  // to 4 MB of logits: at the students' ~300-token vocabulary 256-row chunks meant ~40 tiny parallel
+  // regions per step, each ending with one thread waiting for the other.
+  const int RCH = std::max(1, std::min(std::max(256, (1 << 20) / V), count));
   const size_t need = (size_t)RCH * V + (size_t)RCH * C * 2;
   if (chunk_.size() < need) chunk_.resize(need);
   float* logits = chunk_.data();
