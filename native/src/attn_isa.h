@@ -10,33 +10,12 @@
 // Every output element is a fixed-order sum (no atomics, no thread-dependent order): one thread
 // owns one (batch, head), so results are deterministic.
 
-#include <algorithm>
-
 namespace SD_NS {
 
 using sd::AttnHead;
 using sd::AttnHeadGrad;
 
 constexpr int AR = 4;
-
-// Vectorizable expf, the same polynomial as kernels.cc's fexp.
-inline float attn_exp(float x) {
-  x = x < -87.3f ? -87.3f : x > 88.7f ? 88.7f : x;
-  float n = __builtin_floorf(x * 1.44269504088896341f + 0.5f);
-  float r = x - n * 0.693359375f;
-  r = r + n * 2.12194440e-4f;
-  float p = 1.9875691500e-4f;
-  p = p * r + 1.3981999507e-3f;
-  p = p * r + 8.3334519073e-3f;
-  p = p * r + 4.1665795894e-2f;
-  p = p * r + 1.6666665459e-1f;
-  p = p * r + 5.0000001201e-1f;
-  float y = p * r * r + r + 1.0f;
-  int e = (static_cast<int>(n) + 127) << 23;
-  float s;
-  __builtin_memcpy(&s, &e, 4);
-  return y * s;
-}
 
 inline int round_up(int n) { return (n + VW - 1) / VW * VW; }
 
@@ -68,13 +47,18 @@ void rows_times_transposed(const float* const* x, const float* t, int Tp, int nb
 
 typedef int vi __attribute__((vector_size(SD_VW * 4)));
 
-// attn_exp on a whole vector (explicit: GCC split the masked-tail loops into scalar pieces).
+// Lanes of a where mask (a comparison result: all ones or zero per lane) is set, else of b. Bitwise,
+// not `mask ? a : b`, which older clang does not accept on GCC-style vectors.
+inline vf sel(vi mask, vf a, vf b) { return (vf)(((vi)a & mask) | ((vi)b & ~mask)); }
+
+// expf on a whole vector: the Cephes polynomial of kernels.cc's fexp (same clamp, same steps), written
+// out in vectors because GCC split the masked-tail loops into scalar pieces.
 inline vf vexp(vf x) {
-  x = x < -87.3f ? vf{} - 87.3f : x;
-  x = x > 88.7f ? vf{} + 88.7f : x;
+  x = sel(x < -87.3f, vf{} - 87.3f, x);
+  x = sel(x > 88.7f, vf{} + 88.7f, x);
   const vf y = x * 1.44269504088896341f + 0.5f;
   vf n = __builtin_convertvector(__builtin_convertvector(y, vi), vf);  // truncation, then floor:
-  n = n > y ? n - 1.0f : n;
+  n = sel(n > y, n - 1.0f, n);
   vf r = x - n * 0.693359375f;
   r = r + n * 2.12194440e-4f;
   vf p = vf{} + 1.9875691500e-4f;
@@ -85,7 +69,7 @@ inline vf vexp(vf x) {
   p = p * r + 5.0000001201e-1f;
   const vf e = p * r * r + r + 1.0f;
   const vi bits = (__builtin_convertvector(n, vi) + 127) << 23;
-  return e * reinterpret_cast<const vf&>(bits);
+  return e * (vf)bits;
 }
 
 inline float hsum(vf v) {
@@ -107,8 +91,8 @@ inline bool softmax_prefix(float* s, int cnt, int end, const float* vis) {
   for (int jb = 0; jb < cb; jb += VW) {
     const vf v = *reinterpret_cast<const vf*>(s + jb);
     const vi ok = (*reinterpret_cast<const vf*>(vis + jb) != 0.0f) & (lane + jb < cnt);
-    const vf w = ok ? v : vf{} + ninf;
-    vmx = w > vmx ? w : vmx;
+    const vf w = sel(ok, v, vf{} + ninf);
+    vmx = sel(w > vmx, w, vmx);
   }
   float mx = ninf;
   for (int l = 0; l < VW; l++) mx = vmx[l] > mx ? vmx[l] : mx;
@@ -117,7 +101,7 @@ inline bool softmax_prefix(float* s, int cnt, int end, const float* vis) {
   for (int jb = 0; jb < cb; jb += VW) {
     vf* sv = reinterpret_cast<vf*>(s + jb);
     const vf e = vexp(*sv - mx) * *reinterpret_cast<const vf*>(vis + jb);
-    const vf p = lane + jb < cnt ? e : vf{};
+    const vf p = sel(lane + jb < cnt, e, vf{});
     *sv = p;
     vsum += p;
   }
