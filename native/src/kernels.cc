@@ -274,18 +274,23 @@ void layernorm_backward(float* dinp, float* dw, float* db, const float* dout, co
 static int row_parts(int N, int nt) { return std::max(1, std::min(2 * nt, N / 64)); }
 
 void matmul_forward(float* out, const float* inp, const float* W, const float* bias, int N, int IC, int OC,
-                    bool accumulate) {
-  const float beta = (bias || accumulate) ? 1.0f : 0.0f;
+                    const float* resid) {
+  const float beta = (bias || resid) ? 1.0f : 0.0f;
   const int nt = omp_get_max_threads();
   const int parts = nt > 1 && !omp_in_parallel() ? row_parts(N, nt) : 1;
+  // Each row slice starts from its residual rows plus bias (the residual copy used to be a separate,
+  // single-threaded memcpy), then accumulates its product.
   auto slice = [&](int r0, int r1) {
-    if (bias)
-      for (int r = r0; r < r1; r++) {
-        if (accumulate)
-          add_row(out + (long)r * OC, bias, OC);
-        else
-          std::memcpy(out + (long)r * OC, bias, sizeof(float) * OC);
-      }
+    for (int r = r0; r < r1; r++) {
+      float* o = out + (long)r * OC;
+      const float* res = resid ? resid + (long)r * OC : nullptr;
+      if (res && bias)
+        add2_row(o, res, bias, OC);
+      else if (res && res != o)
+        std::memcpy(o, res, sizeof(float) * OC);
+      else if (bias)
+        std::memcpy(o, bias, sizeof(float) * OC);
+    }
     sgemm(false, false, r1 - r0, OC, IC, 1.0f, inp + (long)r0 * IC, IC, W, OC, beta, out + (long)r0 * OC, OC);
   };
   // No region at all for one slice: an inactive region (if(false)) around sgemm's own parallel regions
@@ -323,8 +328,10 @@ void matmul_backward(float* dinp, float* dW, float* db, const float* dout, const
 #pragma omp parallel
   {
 #pragma omp for schedule(dynamic, 1)
-    for (int t = 0; t < pw + pd; t++) {
-      if (t < pw) {
+    for (int task = 0; task < pw + pd; task++) {
+      // The dinp slices (twice the work of a dW slice) go first, so the tail of the list is small.
+      if (task >= pd) {
+        const int t = task - pd;
         const int k0 = (int)((long)N * t / pw), k1 = (int)((long)N * (t + 1) / pw);
         float* part = parts + (size_t)t * stride;
         sgemm(true, false, IC, OC, k1 - k0, 1.0f, inp + (long)k0 * IC, IC, dout + (long)k0 * OC, OC, 0.0f, part,
@@ -334,7 +341,7 @@ void matmul_backward(float* dinp, float* dW, float* db, const float* dout, const
         if (db)
           for (int r = k0; r < k1; r++) add_row(pb, dout + (long)r * OC, OC);
       } else {
-        const int p = t - pw, r0 = (int)((long)N * p / pd), r1 = (int)((long)N * (p + 1) / pd);
+        const int p = task, r0 = (int)((long)N * p / pd), r1 = (int)((long)N * (p + 1) / pd);
         sgemm(false, true, r1 - r0, IC, OC, 1.0f, dout + (long)r0 * OC, OC, W, OC, 0.0f, dinp + (long)r0 * IC, IC);
       }
     }

@@ -20,9 +20,10 @@ void layernorm_forward(float* out, float* mean, float* rstd, const float* inp, c
 void layernorm_backward(float* dinp, float* dw, float* db, const float* dout, const float* inp, const float* w,
                         const float* mean, const float* rstd, int N, int C);
 
-// out = (accumulate ? out : 0) + inp @ W + bias   (Conv1D: W is [IC, OC])
+// out = (resid ? resid : 0) + inp @ W + bias   (Conv1D: W is [IC, OC]; resid, the residual stream, may be out;
+// bias may be null)
 void matmul_forward(float* out, const float* inp, const float* W, const float* bias, int N, int IC, int OC,
-                    bool accumulate);
+                    const float* resid);
 // dinp = dout @ W^T (overwritten), dW += inp^T @ dout, db += colsum(dout)
 void matmul_backward(float* dinp, float* dW, float* db, const float* dout, const float* inp, const float* W, int N,
                      int IC, int OC);
