@@ -9,9 +9,10 @@ import { Rng } from '../src/util/rng.js';
 // The native core's causal attention against the tfjs core (an independent implementation) for every
 // built-in kernel level this CPU can run (forced through gemmSelect, like native-gemm.test.ts): head
 // dims 16 and 32 take the direct kernels of native/src/attn_isa.h, head dim 8 the per-head GEMMs. The
-// batch mixes right padding (the students' batches), left padding (queries that see no key at all: HF
-// gives them uniform probabilities over every key, in the backward too) and odd lengths, so the
-// kernels' row blocks of 4 and vector tails of 4/8/16 keys all end mid-way.
+// batch mixes right padding (the students' batches; the backward skips their trailing rows, whose dY is
+// zero), left padding (queries that see no key at all: HF gives them uniform probabilities over every
+// key, in the backward too), both at once, and odd lengths, so the kernels' row blocks of 4 and vector
+// tails of 4/8/16 keys all end mid-way.
 const probe = probeNativeCpu();
 const loaded = loadNativeAddon();
 const skip = !probe.ok || !loaded.ok;
@@ -29,20 +30,20 @@ function config(nEmbd: number, nHead: number): GPT2Config {
   return parseGPT2Config({ vocab_size: 61, n_positions: 32, n_embd: nEmbd, n_layer: 2, n_head: nHead });
 }
 
-/** Rows: full length, right-padded, left-padded (positions cumsum(mask) - 1), right-padded short. */
+/** Rows as [first real position, length]: full, right-padded, left-padded (positions cumsum(mask) - 1),
+ * right-padded short, and padded on both sides. */
 function makeBatch(vocab: number): LabeledBatch {
   const rng = new Rng(5);
-  const lens = [T, 17, 13, 9];
-  const left = [false, false, true, false];
-  const B = lens.length;
+  const rows: Array<[number, number]> = [[0, T], [0, 17], [T - 13, 13], [0, 9], [3, 12]];
+  const B = rows.length;
   const inputIds = new Int32Array(B * T);
   const attentionMask = new Uint8Array(B * T);
   const positionIds = new Int32Array(B * T);
   const labels = new Int32Array(B * T).fill(-100);
   for (let b = 0; b < B; b++) {
-    const start = left[b] ? T - lens[b]! : 0;
+    const [start, len] = rows[b]!;
     for (let t = 0; t < T; t++) {
-      const real = t >= start && t < start + lens[b]!;
+      const real = t >= start && t < start + len;
       inputIds[b * T + t] = real ? 1 + rng.int(vocab - 1) : 0;
       attentionMask[b * T + t] = real ? 1 : 0;
       positionIds[b * T + t] = real ? t - start : 0;

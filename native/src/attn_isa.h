@@ -249,8 +249,8 @@ void attn_bwd_hd(const AttnHeadGrad& a) {
   for (long i = 0; i < 2L * T * HD; i++) gk[i] = 0.0f;
   // Trailing query rows whose dY is exactly zero (right padding, and the last real token, which has no
   // label: nothing downstream reads them) add exactly nothing to dQ, dK or dV, so they are skipped;
-  // about a quarter of the rows at the students' dynamic padding. Not when a row with no visible key
-  // (uniform over every key, attn_fwd_rows) is left: it reaches keys past its own position.
+  // about a quarter of the rows at the students' dynamic padding. Keys past Te still get what earlier
+  // rows send them (a row with no visible key spans every key, attn_bwd_rows).
   int Te = T;
   for (; Te > 0; Te--) {
     const float* y = a.dy + (long)(Te - 1) * a.dys;
@@ -258,8 +258,6 @@ void attn_bwd_hd(const AttnHeadGrad& a) {
     for (int d = 0; d < HD; d++) zero &= y[d] == 0.0f;
     if (!zero) break;
   }
-  for (int i = 0; i < Te && Te < T; i++)
-    if (i < T - 1 && a.P[(long)i * T + T - 1] != 0.0f) Te = T;
   for (int i = Te; i < T; i++)
     for (int d = 0; d < HD; d++) a.dq[(long)i * a.ds + d] = 0.0f;
   int i0 = 0;
