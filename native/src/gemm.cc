@@ -254,6 +254,8 @@ bool gemm_select(const char* name) {
   return true;
 }
 
+const GemmIsa& gemm_kernels() { return *choice().isa; }
+
 int num_threads() { return omp_get_max_threads(); }
 
 }  // namespace sd

@@ -12,6 +12,7 @@
 #define SD_VW 4
 #define SD_MR 4
 #include "gemm_isa.h"
+#include "attn_isa.h"
 #undef SD_NS
 #undef SD_VW
 #undef SD_MR
@@ -23,6 +24,7 @@
 #define SD_VW 8
 #define SD_MR 6
 #include "gemm_isa.h"
+#include "attn_isa.h"
 #undef SD_NS
 #undef SD_VW
 #undef SD_MR
@@ -34,6 +36,7 @@
 #define SD_VW 16
 #define SD_MR 12  // 24 accumulators + 2 B vectors + 1 broadcast of 32 registers (14 measured no better)
 #include "gemm_isa.h"
+#include "attn_isa.h"
 #undef SD_NS
 #undef SD_VW
 #undef SD_MR
@@ -43,10 +46,13 @@
 #pragma GCC pop_options
 
 namespace sd {
-const GemmIsa kGemmScalar = {"scalar", scalar_isa::MR, scalar_isa::NR, scalar_isa::blocked, scalar_isa::few_rows};
+const GemmIsa kGemmScalar = {"scalar", scalar_isa::MR, scalar_isa::NR, scalar_isa::blocked, scalar_isa::few_rows,
+                              scalar_isa::attn_fwd, scalar_isa::attn_bwd};
 #if defined(__x86_64__)
-const GemmIsa kGemmAvx2 = {"avx2", avx2_isa::MR, avx2_isa::NR, avx2_isa::blocked, avx2_isa::few_rows};
-const GemmIsa kGemmAvx512 = {"avx512", avx512_isa::MR, avx512_isa::NR, avx512_isa::blocked, avx512_isa::few_rows};
+const GemmIsa kGemmAvx2 = {"avx2", avx2_isa::MR, avx2_isa::NR, avx2_isa::blocked, avx2_isa::few_rows,
+                              avx2_isa::attn_fwd, avx2_isa::attn_bwd};
+const GemmIsa kGemmAvx512 = {"avx512", avx512_isa::MR, avx512_isa::NR, avx512_isa::blocked, avx512_isa::few_rows,
+                              avx512_isa::attn_fwd, avx512_isa::attn_bwd};
 #else
 const GemmIsa kGemmAvx2 = kGemmScalar, kGemmAvx512 = kGemmScalar;
 #endif

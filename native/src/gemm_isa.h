@@ -23,19 +23,36 @@ typedef float vfu __attribute__((vector_size(SD_VW * 4), aligned(4)));  // unali
 inline vf ldu(const float* p) { return *reinterpret_cast<const vfu*>(p); }
 inline void stu(float* p, vf v) { *reinterpret_cast<vfu*>(p) = v; }
 
-// C[m, n] += a-panel [kc][MR] @ b-panel [kc][NR]; m <= MR, n <= NR (edges go through a tile).
-void micro(int kc, const float* __restrict a, const float* __restrict b, float* c, long ldc, int m, int n) {
+// Where a micro-kernel reads its MR x kc slice of op(A) (element (i, k)):
+enum ALayout {
+  kPackedA,  // packed micro-panel: a[k*MR + i], alpha folded in
+  kColsA,    // in place, op(A) = A^T: a[k*lda + i] (MR contiguous floats per k)
+  kRowsA,    // in place, op(A) = A: a[i*lda + k]
+};
+
+// C[m, n] += alpha * a-panel @ b-panel over kc; b-panel row k (NR floats) at b + k*ldb (ldb = NR when
+// packed); m <= MR, n <= NR (edges go through a tile; in-place panels are always full).
+template <int AL>
+void micro(int kc, const float* __restrict a, long lda, const float* __restrict b, long ldb, float* c, long ldc, int m,
+           int n, float alpha) {
   vf acc[MR][2];
 #pragma GCC unroll 16
   for (int i = 0; i < MR; i++) acc[i][0] = acc[i][1] = vf{};
-  for (int k = 0; k < kc; k++, a += MR, b += NR) {
-    const vf b0 = *reinterpret_cast<const vf*>(b), b1 = *reinterpret_cast<const vf*>(b + VW);
+  for (int k = 0; k < kc; k++, b += ldb) {
+    const vf b0 = ldu(b), b1 = ldu(b + VW);
 #pragma GCC unroll 16
     for (int i = 0; i < MR; i++) {
-      acc[i][0] += a[i] * b0;
-      acc[i][1] += a[i] * b1;
+      const float ai = AL == kPackedA ? a[k * MR + i] : AL == kColsA ? a[k * lda + i] : a[i * lda + k];
+      acc[i][0] += ai * b0;
+      acc[i][1] += ai * b1;
     }
   }
+  if (AL != kPackedA && alpha != 1.0f)
+#pragma GCC unroll 16
+    for (int i = 0; i < MR; i++) {
+      acc[i][0] *= alpha;
+      acc[i][1] *= alpha;
+    }
   if (m == MR && n == NR) {
 #pragma GCC unroll 16
     for (int i = 0; i < MR; i++) {
@@ -113,8 +130,9 @@ void pack_b(bool tb, int kc, int n, const float* B, int ldb, float* __restrict d
 
 // Per-thread pack buffers, grown on demand (the pool's threads live as long as the process).
 float* buffer(int which, size_t floats) {
-  thread_local float* buf[2] = {nullptr, nullptr};
-  thread_local size_t cap[2] = {0, 0};
+  // 0, 1: GEMM panels of A and B; 2-4: attention scratch (attn_isa.h).
+  thread_local float* buf[5] = {};
+  thread_local size_t cap[5] = {};
   if (cap[which] < floats) {
     std::free(buf[which]);
     buf[which] = static_cast<float*>(std::aligned_alloc(64, (floats * 4 + 63) / 64 * 64));
@@ -123,8 +141,13 @@ float* buffer(int which, size_t floats) {
   return buf[which];
 }
 
+// In place vs packed: packing pays when a panel is reused many times. At the small students' shapes
+// (K or N of 64-256) it was a fifth of the GEMM time, so op(A) is read in place when every micro-panel
+// of A meets at most one NB block of B (N <= NB), and op(B) (not transposed) when few micro-panels of
+// A sweep it (M <= 4 MR, e.g. the weight gradient inp^T @ dout). Edge panels are always packed.
 void blocked(bool ta, bool tb, int M, int N, int K, float alpha, const float* A, int lda, const float* B, int ldb,
              float* C, int ldc) {
+  const bool directA = N <= NB, directB = !tb && M <= 4 * MR;
   const int mcap = M < MC ? M : MC, ncap = N < NB ? N : NB, kcap = K < KC ? K : KC;
   float* pa = buffer(0, (size_t)((mcap + MR - 1) / MR) * MR * kcap);
   float* pb = buffer(1, (size_t)((ncap + NR - 1) / NR) * NR * kcap);
@@ -132,16 +155,31 @@ void blocked(bool ta, bool tb, int M, int N, int K, float alpha, const float* A,
     const int kc = K - p0 < KC ? K - p0 : KC;
     for (int i0 = 0; i0 < M; i0 += MC) {
       const int mc = M - i0 < MC ? M - i0 : MC;
-      pack_a(ta, mc, kc, alpha, ta ? A + (long)p0 * lda + i0 : A + (long)i0 * lda + p0, lda, pa);
+      const float* a0 = ta ? A + (long)p0 * lda + i0 : A + (long)i0 * lda + p0;
+      const int mfull = directA ? mc / MR * MR : 0;  // rows read in place
+      if (mc > mfull) pack_a(ta, mc - mfull, kc, alpha, ta ? a0 + mfull : a0 + (long)mfull * lda, lda, pa);
       for (int j0 = 0; j0 < N; j0 += NB) {
         const int nb = N - j0 < NB ? N - j0 : NB;
-        pack_b(tb, kc, nb, tb ? B + (long)j0 * ldb + p0 : B + (long)p0 * ldb + j0, ldb, pb);
+        const float* b0 = tb ? B + (long)j0 * ldb + p0 : B + (long)p0 * ldb + j0;
+        const int nfull = directB ? nb / NR * NR : 0;  // columns read in place
+        if (nb > nfull) pack_b(tb, kc, nb - nfull, tb ? b0 + (long)nfull * ldb : b0 + nfull, ldb, pb);
         for (int ir = 0; ir < mc; ir += MR) {
-          const float* a = pa + (long)(ir / MR) * kc * MR;
           float* c = C + (long)(i0 + ir) * ldc + j0;
           const int m = mc - ir < MR ? mc - ir : MR;
-          for (int jr = 0; jr < nb; jr += NR)
-            micro(kc, a, pb + (long)(jr / NR) * kc * NR, c + jr, ldc, m, nb - jr < NR ? nb - jr : NR);
+          const bool inA = ir < mfull;
+          const float* a = inA ? (ta ? a0 + ir : a0 + (long)ir * lda) : pa + (long)((ir - mfull) / MR) * kc * MR;
+          for (int jr = 0; jr < nb; jr += NR) {
+            const int n = nb - jr < NR ? nb - jr : NR;
+            const bool inB = jr < nfull;
+            const float* b = inB ? b0 + jr : pb + (long)((jr - nfull) / NR) * kc * NR;
+            const long ldbp = inB ? ldb : NR;
+            if (!inA)
+              micro<kPackedA>(kc, a, MR, b, ldbp, c + jr, ldc, m, n, 1.0f);
+            else if (ta)
+              micro<kColsA>(kc, a, lda, b, ldbp, c + jr, ldc, m, n, alpha);
+            else
+              micro<kRowsA>(kc, a, lda, b, ldbp, c + jr, ldc, m, n, alpha);
+          }
         }
       }
     }

@@ -2,6 +2,7 @@
 // baseline x86-64 and picked at load time (ifunc), so one binary runs everywhere.
 #include "kernels.h"
 #include "clones.h"
+#include "gemm.h"
 
 #include <omp.h>
 
@@ -54,8 +55,10 @@ SD_CLONES void ln_row(float* o, const float* x, const float* w, const float* b, 
   *ro = rs;
 }
 
-SD_CLONES void ln_bwd_row(float* dx, float* dw, float* db, const float* dout, const float* x, const float* w, float m,
-                          float rs, int C) {
+// restrict: dx, dw and db never overlap (dw/db are per-thread partials); without it GCC's runtime
+// overlap check sent the second loop down its scalar version.
+SD_CLONES void ln_bwd_row(float* __restrict dx, float* __restrict dw, float* __restrict db, const float* dout,
+                          const float* x, const float* w, float m, float rs, int C) {
   float dnm = 0, dnnm = 0;
 #pragma omp simd reduction(+ : dnm, dnnm)
   for (int i = 0; i < C; i++) {
@@ -266,34 +269,88 @@ void layernorm_backward(float* dinp, float* dw, float* db, const float* dout, co
   }
 }
 
+// Row slices per thread for the block's matmuls: a few per thread, handed out dynamically, so a thread
+// descheduled on a shared machine does not stall the others at the end of the call.
+static int row_parts(int N, int nt) { return std::max(1, std::min(2 * nt, N / 64)); }
+
 void matmul_forward(float* out, const float* inp, const float* W, const float* bias, int N, int IC, int OC,
-                    bool accumulate) {
-  if (bias) {
-#pragma omp parallel for
-    for (int r = 0; r < N; r++) {
-      if (accumulate)
-        add_row(out + (long)r * OC, bias, OC);
-      else
-        std::memcpy(out + (long)r * OC, bias, sizeof(float) * OC);
+                    const float* resid) {
+  const float beta = (bias || resid) ? 1.0f : 0.0f;
+  const int nt = omp_get_max_threads();
+  const int parts = nt > 1 && !omp_in_parallel() ? row_parts(N, nt) : 1;
+  // Each row slice starts from its residual rows plus bias (the residual copy used to be a separate,
+  // single-threaded memcpy), then accumulates its product.
+  auto slice = [&](int r0, int r1) {
+    for (int r = r0; r < r1; r++) {
+      float* o = out + (long)r * OC;
+      const float* res = resid ? resid + (long)r * OC : nullptr;
+      if (res && bias)
+        add2_row(o, res, bias, OC);
+      else if (res && res != o)
+        std::memcpy(o, res, sizeof(float) * OC);
+      else if (bias)
+        std::memcpy(o, bias, sizeof(float) * OC);
     }
+    sgemm(false, false, r1 - r0, OC, IC, 1.0f, inp + (long)r0 * IC, IC, W, OC, beta, out + (long)r0 * OC, OC);
+  };
+  // No region at all for one slice: an inactive region (if(false)) around sgemm's own parallel regions
+  // made them nested teams, and RSS grew by megabytes per hundred steps (native-memory.test.ts).
+  if (parts == 1) {
+    slice(0, N);
+    return;
   }
-  sgemm(false, false, N, OC, IC, 1.0f, inp, IC, W, OC, (bias || accumulate) ? 1.0f : 0.0f, out, OC);
+  // One parallel region: each row slice gets its bias and then its product (single-threaded sgemm inside).
+#pragma omp parallel for schedule(dynamic, 1)
+  for (int p = 0; p < parts; p++) slice((int)((long)N * p / parts), (int)((long)N * (p + 1) / parts));
 }
 
 void matmul_backward(float* dinp, float* dW, float* db, const float* dout, const float* inp, const float* W, int N,
                      int IC, int OC) {
-  if (dinp) sgemm(false, true, N, IC, OC, 1.0f, dout, OC, W, OC, 0.0f, dinp, IC);
-  sgemm(true, false, IC, OC, N, 1.0f, inp, IC, dout, OC, 1.0f, dW, OC);
-  if (db) {
-    int nt = omp_get_max_threads();
-    std::vector<float> part((size_t)nt * OC, 0.0f);
+  const int nt = omp_get_max_threads();
+  if (nt == 1 || omp_in_parallel()) {
+    if (dinp) sgemm(false, true, N, IC, OC, 1.0f, dout, OC, W, OC, 0.0f, dinp, IC);
+    sgemm(true, false, IC, OC, N, 1.0f, inp, IC, dout, OC, 1.0f, dW, OC);
+    if (db)
+      for (int r = 0; r < N; r++) add_row(db, dout + (long)r * OC, OC);
+    return;
+  }
+  // One task list for both products: the weight gradient over K (= row) slices into private partials
+  // (each with its slice's bias-gradient column sums), and dinp over row slices. Then the partials are
+  // added in slice order, so the result depends on the thread count only, not on the schedule.
+  const int pw = std::max(1, std::min(4 * nt, N / 256));
+  const int pd = dinp ? row_parts(N, nt) : 0;
+  const size_t stride = (size_t)IC * OC + OC;
+  // Reused across calls (zero-filling a fresh half-MB vector each call showed up in the profile);
+  // thread_local because several cores may train in different threads of one process.
+  thread_local std::vector<float> partial;
+  if (partial.size() < (size_t)pw * stride) partial.resize((size_t)pw * stride);
+  float* const parts = partial.data();  // the pool's threads must use this thread's buffer, not their own
 #pragma omp parallel
-    {
-      float* pb = part.data() + (size_t)omp_get_thread_num() * OC;
-#pragma omp for
-      for (int r = 0; r < N; r++) add_row(pb, dout + (long)r * OC, OC);
+  {
+#pragma omp for schedule(dynamic, 1)
+    for (int task = 0; task < pw + pd; task++) {
+      // The dinp slices (twice the work of a dW slice) go first, so the tail of the list is small.
+      if (task >= pd) {
+        const int t = task - pd;
+        const int k0 = (int)((long)N * t / pw), k1 = (int)((long)N * (t + 1) / pw);
+        float* part = parts + (size_t)t * stride;
+        sgemm(true, false, IC, OC, k1 - k0, 1.0f, inp + (long)k0 * IC, IC, dout + (long)k0 * OC, OC, 0.0f, part,
+              OC);
+        float* pb = part + (size_t)IC * OC;
+        std::memset(pb, 0, sizeof(float) * OC);
+        if (db)
+          for (int r = k0; r < k1; r++) add_row(pb, dout + (long)r * OC, OC);
+      } else {
+        const int p = task, r0 = (int)((long)N * p / pd), r1 = (int)((long)N * (p + 1) / pd);
+        sgemm(false, true, r1 - r0, IC, OC, 1.0f, dout + (long)r0 * OC, OC, W, OC, 0.0f, dinp + (long)r0 * IC, IC);
+      }
     }
-    for (int t = 0; t < nt; t++) add_row(db, part.data() + (size_t)t * OC, OC);
+#pragma omp for
+    for (int i = 0; i <= IC; i++) {  // row IC: the bias gradient
+      if (i == IC && !db) continue;
+      float* dst = i < IC ? dW + (size_t)i * OC : db;
+      for (int t = 0; t < pw; t++) add_row(dst, parts + (size_t)t * stride + (size_t)i * OC, OC);
+    }
   }
 }
 
@@ -301,7 +358,31 @@ void attention_forward(float* out, float* att, const AttnArgs& a) {
   const int C = a.NH * a.hd;
   const float scale = 1.0f / std::sqrt((float)a.hd);
   if (a.Tq >= 8) {
-    // Prefill/training: per (batch, head) two small GEMMs around a masked softmax. The causal
+    const GemmIsa& isa = gemm_kernels();
+    if (attn_direct(a.hd)) {
+      // Prefill/training at small head dims: direct causal kernels (attn_isa.h), one (batch, head) per task.
+#pragma omp parallel for schedule(dynamic, 1)
+      for (int bh = 0; bh < a.B * a.NH; bh++) {
+        const int b = bh / a.NH, h = bh % a.NH;
+        AttnHead hd{a.Tq,
+                    a.Tk,
+                    a.past,
+                    a.hd,
+                    a.q + (long)b * a.Tq * a.qs + h * a.hd,
+                    a.qs,
+                    a.k + b * a.kbs + h * a.hd,
+                    a.v + b * a.kbs + h * a.hd,
+                    a.ks,
+                    a.mask ? a.mask + b * a.mbs : nullptr,
+                    scale,
+                    att + (long)bh * a.Tq * a.Tk,
+                    out + (long)b * a.Tq * C + h * a.hd,
+                    C};
+        isa.attn_fwd(hd);
+      }
+      return;
+    }
+    // Larger head dims: per (batch, head) two small GEMMs around a masked softmax. The causal
     // half is computed and discarded, still far cheaper than dot-product loops.
 #pragma omp parallel for schedule(dynamic, 1)
     for (int bh = 0; bh < a.B * a.NH; bh++) {
@@ -336,6 +417,20 @@ void attention_backward(float* dqkv, const float* dout, const float* qkv, const 
                         int hd) {
   const int C = NH * hd, C3 = 3 * C;
   const float scale = 1.0f / std::sqrt((float)hd);
+  if (attn_direct(hd)) {
+    // Direct causal kernels (attn_isa.h), one (batch, head) per task; each writes its own dq/dk/dv slice.
+    const GemmIsa& isa = gemm_kernels();
+#pragma omp parallel for schedule(dynamic, 1)
+    for (int bh = 0; bh < B * NH; bh++) {
+      const int b = bh / NH, h = bh % NH;
+      const long base = (long)b * T * C3 + h * hd;
+      float* dq = dqkv + base;
+      isa.attn_bwd(AttnHeadGrad{T, hd, qkv + base, qkv + base + C, qkv + base + 2 * C, C3,
+                                dout + (long)b * T * C + h * hd, C, att + (long)bh * T * T, scale, dq, dq + C,
+                                dq + 2 * C, C3});
+    }
+    return;
+  }
 #pragma omp parallel
   {
     std::vector<float> dP((size_t)T * T);
@@ -384,6 +479,31 @@ void adamw_update(float* p, float* g, float* m, float* v, long n, float lr, floa
 #pragma omp parallel for
   for (long s = 0; s < n; s += chunk)
     adamw_span(p + s, g + s, m + s, v + s, std::min(chunk, n - s), lr, b1, b2, eps, wd, clip, bc1, bc2s);
+}
+
+void adamw_update_tensors(float* p, float* g, float* m, float* v, const size_t* sizes, const uint8_t* decay, int count,
+                          float lr, float b1, float b2, float eps, float wd, float clip, int t) {
+  float bc1 = (float)(1.0 - std::pow((double)b1, t));
+  float bc2s = (float)std::sqrt(1.0 - std::pow((double)b2, t));
+  // One parallel region for every tensor: a region per tensor (28 for GPT-2, most of 64 floats) cost
+  // more in fork/join than the update itself at the students' size.
+  struct Span {
+    long off, n;
+    float wd;
+  };
+  std::vector<Span> spans;
+  const long chunk = 16384;
+  long off = 0;
+  for (int i = 0; i < count; i++) {
+    for (long s = 0; s < (long)sizes[i]; s += chunk)
+      spans.push_back({off + s, std::min(chunk, (long)sizes[i] - s), decay[i] ? wd : 0.0f});
+    off += (long)sizes[i];
+  }
+#pragma omp parallel for schedule(dynamic, 1)
+  for (size_t k = 0; k < spans.size(); k++) {
+    const Span& sp = spans[k];
+    adamw_span(p + sp.off, g + sp.off, m + sp.off, v + sp.off, sp.n, lr, b1, b2, eps, sp.wd, clip, bc1, bc2s);
+  }
 }
 
 double sum_squares(const float* x, long n) {

@@ -1,5 +1,6 @@
 // Forward/backward kernels of the GPT-2 block. Row-major; N = rows (B*T).
 #pragma once
+#include <cstddef>
 #include <cstdint>
 
 namespace sd {
@@ -19,9 +20,10 @@ void layernorm_forward(float* out, float* mean, float* rstd, const float* inp, c
 void layernorm_backward(float* dinp, float* dw, float* db, const float* dout, const float* inp, const float* w,
                         const float* mean, const float* rstd, int N, int C);
 
-// out = (accumulate ? out : 0) + inp @ W + bias   (Conv1D: W is [IC, OC])
+// out = (resid ? resid : 0) + inp @ W + bias   (Conv1D: W is [IC, OC]; resid, the residual stream, may be out;
+// bias may be null)
 void matmul_forward(float* out, const float* inp, const float* W, const float* bias, int N, int IC, int OC,
-                    bool accumulate);
+                    const float* resid);
 // dinp = dout @ W^T (overwritten), dW += inp^T @ dout, db += colsum(dout)
 void matmul_backward(float* dinp, float* dW, float* db, const float* dout, const float* inp, const float* W, int N,
                      int IC, int OC);
@@ -52,6 +54,10 @@ double crossentropy_rows(float* logits, const int32_t* targets, int R, int V, fl
 
 void adamw_update(float* p, float* g, float* m, float* v, long n, float lr, float b1, float b2, float eps, float wd,
                   float clip, int t);
+// adamw_update over `count` consecutive tensors of the same buffers (sizes[i] floats; weight decay wd where
+// decay[i], else 0), in one parallel region.
+void adamw_update_tensors(float* p, float* g, float* m, float* v, const size_t* sizes, const uint8_t* decay, int count,
+                          float lr, float b1, float b2, float eps, float wd, float clip, int t);
 double sum_squares(const float* x, long n);
 
 }  // namespace sd
