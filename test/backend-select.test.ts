@@ -15,7 +15,7 @@ vi.mock('../src/backend/native/probe.js', () => ({
   probeNativeCuda: () => probes.cuda,
 }));
 
-const { selectBackend } = await import('../src/backend/select.js');
+const { selectBackend, withoutPaths } = await import('../src/backend/select.js');
 
 const config = parseGPT2Config({ vocab_size: 40, n_positions: 16, n_embd: 16, n_layer: 1, n_head: 2 });
 const hasTfjsNodeGpu = (() => {
@@ -47,6 +47,12 @@ describe('selectBackend', () => {
     expect(msg).toContain('TFJS_NODE_CDN_STORAGE');
     expect(msg).toContain('no CUDA device (test)');
     expect((err as Error).cause).toBeInstanceOf(Error);
+  });
+
+  it('summaries shorten absolute paths to base names but keep relative commands whole', () => {
+    const reason = 'CUDA addon at /work/app/node_modules/socratic-distill/native/cuda/build/socratic_cuda.node failed to load; rebuild it (node native/cuda/build.mjs --strict)';
+    expect(withoutPaths(reason)).toBe('CUDA addon at socratic_cuda.node failed to load; rebuild it (node native/cuda/build.mjs --strict)');
+    expect(withoutPaths("imported from C:\\app\\src\\runtime.ts")).toBe('imported from runtime.ts');
   });
 
   it("'native' throws the probe's reason and how to build the addon", async () => {

@@ -107,8 +107,9 @@ function describe(r: Chosen, prefer: BackendPreference, skipped: BackendReport['
  * The summary goes into logs and reports that people share, so it names files by their base name only
  * (`imported from runtime.ts`, not the machine's absolute path); `skipped` keeps the full reasons.
  */
-function withoutPaths(text: string): string {
-  return text.replace(/(?:[A-Za-z]:)?(?:[\\/][\w.@+-]+){2,}/g, (path) => path.split(/[\\/]/).at(-1)!);
+export function withoutPaths(text: string): string {
+  // Only absolute paths: a relative command such as `node native/cuda/build.mjs` must stay whole.
+  return text.replace(/(?<![\w.@+-])(?:[A-Za-z]:)?(?:[\\/][\w.@+-]+){2,}/g, (path) => path.split(/[\\/]/).at(-1)!);
 }
 
 function unavailable(prefer: BackendPreference, skipped: BackendReport['skipped'], causes: unknown[]): BackendUnavailableError {
