@@ -44,7 +44,8 @@ export interface DemoConfig {
 
 /**
  * Sized for the native CPU core on 2 cores. The numbers were tuned by measuring, not guessed; see
- * docs/results.md for the runs they produced (--quick: 1m45s measured on 2 cores).
+ * docs/results.md for the runs they produced (full: 6m16s, --quick: 1m21s, measured on 2 cores with the
+ * built-in sgemm; docs/benchmarks.md).
  */
 const FULL_DEMO: DemoConfig = {
   trainProblems: 2000,
