@@ -144,17 +144,20 @@ function argValue(args: string[], name: string): string | undefined {
 }
 
 async function main(): Promise<void> {
+  // Who started us, read before anything slow: a parent that dies while the bundle builds must still count.
+  const starters = { pids: ancestors(), parent: process.ppid };
   const args = process.argv.slice(2);
   const libDir = join(PAGE_DIR, 'build');
   const modelsDir = resolve(argValue(args, '--models') ?? DEFAULT_MODELS_DIR);
   const bundle = await buildExample(libDir);
   console.log(`browser bundle: ${(bundle.bytes / 1024).toFixed(0)} KiB, ${(bundle.gzipBytes / 1024).toFixed(0)} KiB gzip (without .wasm)`);
   const running = await startExampleServer({ libDir, modelsDir, port: Number(argValue(args, '--port') ?? 8080), isolate: !args.includes('--no-isolation') });
+  // Before the "serving" line: whoever reads it may stop us at once.
+  stopWithParent(running, starters);
   const students = await findStudents(modelsDir);
   console.log(`serving ${running.url}  (students from ${modelsDir})`);
   for (const s of students) console.log(`  ${s.kind.padEnd(12)} ${running.url}?student=${s.url}`);
   if (students.length === 0) console.log(`no trained students under ${modelsDir} yet: run \`npm run demo\` first (or pass --models DIR)`);
-  stopWithParent(running);
 }
 
 /** The pids above this process (parent, grandparent, … below init), from /proc on Linux; else just the parent. */
@@ -187,7 +190,7 @@ function stdinIsPipe(): boolean {
  * not leave the port taken: close on SIGINT/SIGTERM/SIGHUP, when a piped stdin closes, and when any
  * process that started us goes away (npm killed with SIGKILL forwards nothing).
  */
-function stopWithParent(running: ExampleServer): void {
+function stopWithParent(running: ExampleServer, starters: { pids: number[]; parent: number }): void {
   let stopping = false;
   const stop = (why: string) => {
     if (stopping) return;
@@ -204,8 +207,7 @@ function stopWithParent(running: ExampleServer): void {
   if (stdinIsPipe()) {
     process.stdin.once('end', () => stop('stdin closed')).resume();
   }
-  const watched = ancestors();
-  const parent = process.ppid;
+  const { pids: watched, parent } = starters;
   const watch = setInterval(() => {
     const gone = watched.find((pid) => !isProcessAlive(pid)) ?? (process.ppid !== parent ? parent : undefined);
     if (gone !== undefined) stop(`process ${gone} that started it exited`);
