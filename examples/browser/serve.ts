@@ -3,14 +3,14 @@
  *   npm run example:browser -- [--port 8080] [--models demo-output] [--no-isolation]
  * The page is served with COOP/COEP headers (cross-origin isolated) so wasm may use threads.
  */
-import { createReadStream, fstatSync, readFileSync } from 'node:fs';
+import { createReadStream, fstatSync } from 'node:fs';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { dirname, extname, join, resolve, sep } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { buildExample, REPO_ROOT } from './bundle.js';
-import { isProcessAlive } from '../../src/util/process.js';
+import { isProcessAlive, procStat } from '../../src/util/process.js';
 
 const PAGE_DIR = dirname(fileURLToPath(import.meta.url));
 /** `npm run demo` writes here; the server finds every student directory (one with a student.json) inside it. */
@@ -166,13 +166,9 @@ function ancestors(): number[] {
   let pid = process.ppid;
   while (pid > 1 && pids.length < 32) {
     pids.push(pid);
-    try {
-      // /proc/<pid>/stat: "pid (comm) state ppid …"; comm may contain spaces, so read after the last ')'.
-      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-      pid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-    } catch {
-      break;
-    }
+    const stat = procStat(pid);
+    if (!stat) break;
+    pid = stat.ppid;
   }
   return pids;
 }

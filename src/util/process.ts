@@ -11,18 +11,19 @@ export function isProcessAlive(pid: number): boolean {
   } catch (err) {
     return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
-  return !isZombie(pid);
+  const state = procStat(pid)?.state;
+  return state !== 'Z' && state !== 'X';
 }
 
-/** Linux: state Z (zombie) or X (dead) in /proc/<pid>/stat. Elsewhere, or unreadable: not known to be one. */
-function isZombie(pid: number): boolean {
+/** Linux /proc/<pid>/stat: the state letter and the parent pid; undefined elsewhere or when unreadable. */
+export function procStat(pid: number): { state: string; ppid: number } | undefined {
   let stat: string;
   try {
     stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   } catch {
-    return false;
+    return undefined;
   }
   // "pid (comm) state ppid …"; comm may contain spaces and parentheses, so read after the last ')'.
-  const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
-  return state === 'Z' || state === 'X';
+  const [state, ppid] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return { state: state ?? '', ppid: Number(ppid) };
 }
