@@ -7,8 +7,7 @@ import { generateSynthetic } from '../data/synthetic.js';
 import { SocraticChainSchema, type Problem } from '../data/schema.js';
 import { evaluateStudents } from '../eval/evaluator.js';
 import { majorityClassBaseline } from '../eval/metrics.js';
-import { describeComparison } from '../eval/stats.js';
-import { armComparisons, CALCULATOR_SUFFIX, orderingFinding, summarize, type EvalReport, type RunResult, type Stage } from '../eval/report.js';
+import { CALCULATOR_SUFFIX, compareRuns, type EvalReport, type RunResult, type Stage } from '../eval/report.js';
 import { writeReport } from '../eval/write.js';
 import { generateChains } from '../generate/runner.js';
 import { readJsonl } from '../io/jsonl.js';
@@ -117,11 +116,10 @@ export async function runDemo(options: DemoRunOptions): Promise<DemoResult> {
   const runs: RunResult[] = [];
   for (const seed of config.seeds) runs.push(await runSeed(seed, data, source.test, config, backend, timed, options));
 
-  const summary = summarize(runs);
-  const comparisons = armComparisons(runs, summary);
+  const compared = compareRuns(runs);
+  const { summary, comparisons } = compared;
   const findings = [
-    orderingFinding(summary, comparisons),
-    ...comparisons.map(describeComparison),
+    ...compared.findings,
     `The verifier rejected ${stats.rejected} of ${stats.total} teacher chains (${reasons || 'none'}); every student trained on the ${stats.kept} kept ones.`,
   ];
   const baselines = source.test.some((p) => p.dataset === 'strategyqa')

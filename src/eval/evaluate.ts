@@ -1,7 +1,7 @@
 import type { Problem } from '../data/schema.js';
 import { evaluateStudents, type ArmResult, type EvaluateOptions, type Solver } from './evaluator.js';
-import { armComparisons, orderingFinding, summarize, type ArmSummary, type RunResult } from './report.js';
-import { describeComparison, type PairedComparison } from './stats.js';
+import { compareRuns, type ArmSummary, type RunResult } from './report.js';
+import type { PairedComparison } from './stats.js';
 
 /** One seed's students, each under the name it carries in every table. */
 export type NamedStudents = ReadonlyArray<{ name: string; solver: Solver }>;
@@ -29,9 +29,6 @@ export class Evaluator {
 
   /** Paired comparisons over seeds: each run is one seed's `evaluate` result. */
   compare(runs: ReadonlyArray<{ seed: number; arms: ArmResult[] }>): Comparison {
-    const full: RunResult[] = runs.map((r) => ({ ...r, losses: {} }));
-    const summary = summarize(full);
-    const comparisons = armComparisons(full, summary);
-    return { summary, comparisons, findings: [orderingFinding(summary, comparisons), ...comparisons.map(describeComparison)] };
+    return compareRuns(runs.map((r): RunResult => ({ ...r, losses: {} })));
   }
 }

@@ -1,6 +1,6 @@
 export { evaluateStudents, type ArmResult, type EvaluateOptions, type Solver } from './evaluator.js';
 export { majorityClassBaseline, meanAndStd, scoreByDataset, stepStats, type DatasetScore, type StepStats } from './metrics.js';
-export { armComparisons, comparisonsTable, markdownReport, markdownTable, orderingFinding, stagesTable, summarize, type ArmSummary, type EvalReport, type RunResult, type Stage } from './report.js';
+export { armComparisons, compareRuns, comparisonsTable, markdownReport, markdownTable, orderingFinding, stagesTable, summarize, type ArmSummary, type EvalReport, type RunResult, type Stage } from './report.js';
 export { accuracySpec, htmlReport, lossSpec, renderSvg } from './html.js';
 export { writeReport } from './write.js';
 export { describeComparison, pairedComparison, tCritical95, verdictOf, type PairedComparison, type ComparisonVerdict } from './stats.js';

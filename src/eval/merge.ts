@@ -2,8 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { DatasetFormatError } from '../errors.js';
-import { armComparisons, orderingFinding, summarize, type EvalReport } from './report.js';
-import { describeComparison } from './stats.js';
+import { compareRuns, type EvalReport } from './report.js';
 
 /** Enough of report.json to merge it; the rest is carried as written. */
 const ReportFileSchema = z
@@ -45,8 +44,7 @@ export function mergeReports(reports: readonly EvalReport[]): EvalReport {
   const seeds = runs.map((r) => r.seed);
   const twice = seeds.find((s, i) => seeds.indexOf(s) !== i);
   if (twice !== undefined) throw new RangeError(`seed ${twice} appears in more than one report`);
-  const summary = summarize(runs);
-  const comparisons = armComparisons(runs, summary);
+  const { summary, comparisons, findings } = compareRuns(runs);
   // A demo report's findings are [ordering, ...one per comparison, ...facts about the data]; keep the facts.
   const facts = first.findings.slice(1 + first.comparisons.length);
   return {
@@ -57,6 +55,6 @@ export function mergeReports(reports: readonly EvalReport[]): EvalReport {
     summary,
     comparisons,
     stages: reports.flatMap((r) => r.stages),
-    findings: [orderingFinding(summary, comparisons), ...comparisons.map(describeComparison), ...facts],
+    findings: [...findings, ...facts],
   };
 }

@@ -2,7 +2,7 @@ import type { StudentKind } from '../students/common.js';
 import type { ArmResult } from './evaluator.js';
 import { FIRST_ERRORS, type Attribution } from './attribution.js';
 import { meanAndStd } from './metrics.js';
-import { pairedComparison, type PairedComparison } from './stats.js';
+import { describeComparison, pairedComparison, type PairedComparison } from './stats.js';
 
 /** One seed's results: every arm evaluated, plus its training curves. */
 export interface RunResult {
@@ -236,3 +236,13 @@ export function comparisonsTable(comparisons: readonly PairedComparison[]): stri
 }
 
 const signed = (x: number): string => (Number.isFinite(x) ? `${x >= 0 ? '+' : ''}${(100 * x).toFixed(1)}` : 'n/a');
+
+/**
+ * Summary, paired comparisons and their sentences for runs over seeds: what a report says about them.
+ * `findings` is [the paper's ordering, one per comparison], in that order (mergeReports relies on it).
+ */
+export function compareRuns(runs: readonly RunResult[]): { summary: ArmSummary[]; comparisons: PairedComparison[]; findings: string[] } {
+  const summary = summarize(runs);
+  const comparisons = armComparisons(runs, summary);
+  return { summary, comparisons, findings: [orderingFinding(summary, comparisons), ...comparisons.map(describeComparison)] };
+}
