@@ -1,5 +1,5 @@
 import { performance } from 'node:perf_hooks';
-import type { GPT2Config } from '../src/arch/config.js';
+import type { ModelConfig } from '../src/arch/config.js';
 import type { LabeledBatch, TransformerCore } from '../src/backend/types.js';
 import { Rng } from '../src/util/rng.js';
 
@@ -41,7 +41,7 @@ export async function timeReps(fn: () => Promise<void>, budget: Budget): Promise
   return times;
 }
 
-export function randomBatch(config: GPT2Config, B: number, T: number, seed: number): LabeledBatch {
+export function randomBatch(config: ModelConfig, B: number, T: number, seed: number): LabeledBatch {
   const rng = new Rng(seed);
   const inputIds = Int32Array.from({ length: B * T }, () => rng.int(config.vocab_size));
   return { batchSize: B, seqLen: T, inputIds, labels: inputIds.slice() };

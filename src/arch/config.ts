@@ -1,5 +1,17 @@
 import { z } from 'zod';
 import { ModelConfigError } from '../errors.js';
+import {
+  hasQkNorm,
+  LLAMA_MODEL_TYPES,
+  type LlamaConfig,
+  llamaHeadDim,
+  llamaEosIds,
+  llamaKvHeads,
+  oBias,
+  parseLlamaConfig,
+  qkvBias,
+  ropeTheta,
+} from './llama.js';
 
 /**
  * GPT-2 hyper-parameters with Hugging Face GPT2Config field names, so that
@@ -54,4 +66,104 @@ export type PresetName = keyof typeof PRESETS;
 
 export function presetConfig(name: PresetName, overrides: Partial<GPT2ConfigInput> = {}): GPT2Config {
   return parseGPT2Config({ ...PRESETS[name], ...overrides }, `preset ${name}`);
+}
+
+// ---- every architecture -------------------------------------------------------------------------------------
+
+/** Every architecture the library has: GPT-2, and the Llama family (llama, qwen2, qwen3). */
+export type ModelConfig = GPT2Config | LlamaConfig;
+
+/** The model_type values config.json may carry. */
+export const SUPPORTED_MODEL_TYPES = ['gpt2', ...LLAMA_MODEL_TYPES] as const;
+
+export const isLlamaConfig = (c: ModelConfig): c is LlamaConfig => c.model_type !== 'gpt2';
+export const isGPT2Config = (c: ModelConfig): c is GPT2Config => c.model_type === 'gpt2';
+
+/**
+ * Parse an HF config.json of any supported architecture, chosen by its model_type (a config with none is GPT-2,
+ * as this library's earlier checkpoints were written). An unsupported model_type gets one error listing the supported ones.
+ */
+export function parseModelConfig(input: unknown, source = 'config'): ModelConfig {
+  const type = (input as { model_type?: unknown } | null)?.model_type;
+  if (type === undefined || type === 'gpt2') return parseGPT2Config(input, source);
+  if (typeof type === 'string' && (LLAMA_MODEL_TYPES as readonly string[]).includes(type)) return parseLlamaConfig(input, source);
+  throw new ModelConfigError(`${source}: model_type ${JSON.stringify(type)} is not supported; supported: ${SUPPORTED_MODEL_TYPES.join(', ')}`);
+}
+
+/**
+ * The shape facts of any architecture in one flat record: what the cores, the layout and batch validation read,
+ * so none of them branches on HF field names. `kvHeads === heads` and `headDim === hidden / heads` for GPT-2.
+ */
+export interface ArchDims {
+  arch: 'gpt2' | 'llama';
+  vocab: number;
+  /** Longest position id + 1: n_positions (GPT-2's learned table) or max_position_embeddings (RoPE). */
+  maxPositions: number;
+  hidden: number;
+  layers: number;
+  heads: number;
+  kvHeads: number;
+  headDim: number;
+  /** MLP width: GPT-2's n_inner (4 * n_embd), Llama's intermediate_size. */
+  inner: number;
+  /** LayerNorm (GPT-2) or RMSNorm (Llama) epsilon. */
+  eps: number;
+  /** Llama only (0 / false for GPT-2). */
+  ropeTheta: number;
+  qkNorm: boolean;
+  qkvBias: boolean;
+  oBias: boolean;
+  /** lm_head shares the embedding matrix (always for GPT-2). */
+  tied: boolean;
+}
+
+export function archDims(c: ModelConfig): ArchDims {
+  if (isGPT2Config(c)) {
+    return {
+      arch: 'gpt2',
+      vocab: c.vocab_size,
+      maxPositions: c.n_positions,
+      hidden: c.n_embd,
+      layers: c.n_layer,
+      heads: c.n_head,
+      kvHeads: c.n_head,
+      headDim: headDim(c),
+      inner: innerDim(c),
+      eps: c.layer_norm_epsilon,
+      ropeTheta: 0,
+      qkNorm: false,
+      qkvBias: true,
+      oBias: true,
+      tied: true,
+    };
+  }
+  return {
+    arch: 'llama',
+    vocab: c.vocab_size,
+    maxPositions: c.max_position_embeddings,
+    hidden: c.hidden_size,
+    layers: c.num_hidden_layers,
+    heads: c.num_attention_heads,
+    kvHeads: llamaKvHeads(c),
+    headDim: llamaHeadDim(c),
+    inner: c.intermediate_size,
+    eps: c.rms_norm_eps,
+    ropeTheta: ropeTheta(c),
+    qkNorm: hasQkNorm(c),
+    qkvBias: qkvBias(c),
+    oBias: oBias(c),
+    tied: c.tie_word_embeddings,
+  };
+}
+
+/** End-of-sequence ids inside the vocabulary, the config's first one first (HF allows a list). */
+export function eosTokenIds(c: ModelConfig): number[] {
+  const raw = isGPT2Config(c) ? [c.eos_token_id] : llamaEosIds(c);
+  return raw.filter((id) => id < c.vocab_size);
+}
+
+/** The id that pads batches: pad_token_id where a Llama-family config has one, else the first EOS, else 0. */
+export function padTokenId(c: ModelConfig): number {
+  if (isLlamaConfig(c) && typeof c.pad_token_id === 'number' && c.pad_token_id < c.vocab_size) return c.pad_token_id;
+  return eosTokenIds(c)[0] ?? 0;
 }

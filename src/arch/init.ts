@@ -1,24 +1,25 @@
 import type { NamedTensors } from './tensors.js';
 import { Rng } from '../util/rng.js';
-import type { GPT2Config } from './config.js';
-import { numel, paramLayout } from './layout.js';
+import { isGPT2Config, type ModelConfig } from './config.js';
+import { isNormWeight, numel, paramLayout } from './layout.js';
 
 /**
- * GPT-2 initialisation (HF/nanoGPT): weights ~ N(0, initializer_range), residual
- * projections scaled by 1/sqrt(2*n_layer), biases 0, LayerNorm weight 1.
- * Done in JS so every core starts from bit-identical weights for a given seed.
+ * Seeded initialisation, done in JS so every core starts from bit-identical weights for a given seed.
+ * - GPT-2 (HF/nanoGPT): weights ~ N(0, initializer_range), residual projections scaled by 1/sqrt(2*n_layer),
+ *   biases 0, LayerNorm weight 1.
+ * - Llama family (HF _init_weights): every matrix ~ N(0, initializer_range), biases 0, RMSNorm weight 1.
  */
-export function initWeights(config: GPT2Config, seed = 0): NamedTensors {
+export function initWeights(config: ModelConfig, seed = 0): NamedTensors {
   const rng = new Rng(seed);
   const std = config.initializer_range;
+  const residualStd = isGPT2Config(config) ? std / Math.sqrt(2 * config.n_layer) : std;
   const out: NamedTensors = new Map();
   for (const spec of paramLayout(config)) {
     const data = new Float32Array(numel(spec.shape));
-    const isLayerNormWeight = /\.ln_[12f]\.weight$|ln_f\.weight$/.test(spec.name);
-    if (isLayerNormWeight) {
+    if (isNormWeight(spec)) {
       data.fill(1);
     } else if (spec.shape.length >= 2) {
-      const s = spec.residual ? std / Math.sqrt(2 * config.n_layer) : std;
+      const s = spec.residual ? residualStd : std;
       for (let i = 0; i < data.length; i++) data[i] = rng.normal() * s;
     }
     out.set(spec.name, { shape: [...spec.shape], data });

@@ -1,4 +1,4 @@
-import type { GPT2Config } from '../arch/config.js';
+import type { ModelConfig } from '../arch/config.js';
 import { BackendUnavailableError } from '../errors.js';
 import { type NativeProbe, probeNativeCpu, probeNativeCuda } from './native/probe.js';
 import { createTfjsCore } from './tfjs/core.js';
@@ -88,7 +88,7 @@ async function tryCandidate(id: CandidateId): Promise<Attempt> {
     implementation: 'tfjs',
     device: TFJS_DEVICE[name],
     versions: info.versions,
-    createCore: (config: GPT2Config, init?: { weights?: NamedTensors; seed?: number }) => createTfjsCore(config, { backend: name, ...init }),
+    createCore: (config: ModelConfig, init?: { weights?: NamedTensors; seed?: number }) => createTfjsCore(config, { backend: name, ...init }),
   };
   if (info.simd !== undefined) report.simd = info.simd;
   if (info.threads !== undefined) report.threads = info.threads;

@@ -1,4 +1,4 @@
-import type { GPT2Config } from '../arch/config.js';
+import type { ModelConfig } from '../arch/config.js';
 import type { NamedTensor, NamedTensors } from '../arch/tensors.js';
 
 // Weights are an arch-level notion (arch/ sits below the cores); re-exported for the cores' imports.
@@ -107,7 +107,7 @@ export interface CoreMemory {
  * tfjs (cpu/wasm/tfjs-node-gpu) and the native C++/CUDA cores. No tfjs type leaks through here.
  */
 export interface TransformerCore {
-  readonly config: GPT2Config;
+  readonly config: ModelConfig;
   readonly info: CoreInfo;
 
   forward(batch: TokenBatch, options?: ForwardOptions): Promise<ForwardResult>;
@@ -152,7 +152,7 @@ export interface BackendReport {
   /** One human-readable line: what was chosen and why. */
   summary: string;
   /** Build a core for this backend, with `weights` or a fresh GPT-2 init from `seed`. */
-  createCore(config: GPT2Config, init?: { weights?: NamedTensors; seed?: number }): Promise<TransformerCore>;
+  createCore(config: ModelConfig, init?: { weights?: NamedTensors; seed?: number }): Promise<TransformerCore>;
 }
 
 export const ADAMW_DEFAULTS = { beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.01, maxGradNorm: 1.0 } as const;

@@ -1,4 +1,4 @@
-import type { GPT2Config } from '../arch/config.js';
+import { archDims, isGPT2Config, type ModelConfig } from '../arch/config.js';
 import { BackendUnavailableError, ShapeError } from '../errors.js';
 import type { CoreInfo, LabeledBatch, TokenBatch } from './types.js';
 
@@ -6,7 +6,7 @@ import type { CoreInfo, LabeledBatch, TokenBatch } from './types.js';
 // so a bad batch or a disposed core fails the same way, with the same typed error, whatever the backend.
 
 /** Checks a batch against the config before any core touches it; throws ShapeError naming the first bad element. */
-export function validateBatch(config: GPT2Config, batch: TokenBatch, what = 'batch'): void {
+export function validateBatch(config: ModelConfig, batch: TokenBatch, what = 'batch'): void {
   const { batchSize: B, seqLen: T } = batch;
   if (!Number.isInteger(B) || !Number.isInteger(T) || B <= 0 || T <= 0) {
     throw new ShapeError(`${what}: batchSize and seqLen must be positive integers (got ${B} x ${T})`);
@@ -19,12 +19,14 @@ export function validateBatch(config: GPT2Config, batch: TokenBatch, what = 'bat
   need('attentionMask', batch.attentionMask);
   need('positionIds', batch.positionIds);
   inRange(batch.inputIds, config.vocab_size, `${what}: inputIds`, T, `the vocabulary 0..${config.vocab_size - 1}`);
-  if (batch.positionIds) inRange(batch.positionIds, config.n_positions, `${what}: positionIds`, T, `0..${config.n_positions - 1}`);
-  else if (T > config.n_positions) throw new ShapeError(`${what}: seqLen ${T} exceeds n_positions ${config.n_positions}`);
+  const maxT = archDims(config).maxPositions;
+  const limit = isGPT2Config(config) ? 'n_positions' : 'max_position_embeddings';
+  if (batch.positionIds) inRange(batch.positionIds, maxT, `${what}: positionIds`, T, `0..${maxT - 1}`);
+  else if (T > maxT) throw new ShapeError(`${what}: seqLen ${T} exceeds ${limit} ${maxT}`);
 }
 
 /** validateBatch plus the labels: one per token, each a token id or -100 (ignored). */
-export function validateLabeledBatch(config: GPT2Config, batch: LabeledBatch, what = 'batch'): void {
+export function validateLabeledBatch(config: ModelConfig, batch: LabeledBatch, what = 'batch'): void {
   validateBatch(config, batch, what);
   const { batchSize: B, seqLen: T, labels } = batch;
   if (labels.length !== B * T) throw new ShapeError(`${what}: labels has ${labels.length} entries, expected ${B} x ${T} = ${B * T}`);
@@ -45,7 +47,7 @@ export function validateDecodeLength(maxLength: number, promptLength: number): v
 
 /** One decode step: a token and a position per row, in range, and room left in the cache. */
 export function validateDecodeStep(
-  config: GPT2Config,
+  config: ModelConfig,
   session: { batchSize: number; length: number; maxLength: number },
   tokens: Int32Array,
   positions: Int32Array,

@@ -1,4 +1,5 @@
 import type { DecodeSession, TransformerCore } from '../backend/types.js';
+import { archDims } from '../arch/config.js';
 import { ShapeError } from '../errors.js';
 import { type PreparedPrompts, preparePrompts } from './prompts.js';
 import { type SamplingOptions, TokenSampler } from './sampling.js';
@@ -106,7 +107,7 @@ export async function generateTokens(
   });
   const { batch, nextPositions } = preparePrompts(promptIds, options.attentionMask, {
     vocabSize: V,
-    nPositions: config.n_positions,
+    nPositions: archDims(config).maxPositions,
     maxNewTokens: options.maxNewTokens,
     padId: defaults.padId,
   });

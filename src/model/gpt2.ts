@@ -1,4 +1,4 @@
-import { type GPT2Config, type GPT2ConfigInput, parseGPT2Config } from '../arch/config.js';
+import { type GPT2Config, type GPT2ConfigInput, isGPT2Config, parseGPT2Config } from '../arch/config.js';
 import type { BackendPreference, BackendReport, LogitsTensor, TransformerCore } from '../backend/types.js';
 import { ModelConfigError, ShapeError } from '../errors.js';
 import { GPT2_VOCAB_SIZE } from '../tokenizer/bpe.js';
@@ -50,6 +50,7 @@ export class GPT2 {
     readonly core: TransformerCore,
     readonly vocab: TrimmedVocab | undefined,
   ) {
+    if (!isGPT2Config(core.config)) throw new ModelConfigError(`GPT2: the core runs a ${core.config.model_type} model`);
     if (vocab && vocab.size !== core.config.vocab_size) {
       throw new ModelConfigError(`the trimmed vocabulary has ${vocab.size} ids but the model's vocab_size is ${core.config.vocab_size}`);
     }
@@ -57,7 +58,7 @@ export class GPT2 {
   }
 
   get config(): GPT2Config {
-    return this.core.config;
+    return this.core.config as GPT2Config;
   }
 
   /** Id that ends a generation by default: `<|endoftext|>` in this model's id space, or null when it has none. */

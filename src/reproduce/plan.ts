@@ -1,4 +1,5 @@
 import { ADAMW_DEFAULTS, type TransformerCore } from '../backend/types.js';
+import { padTokenId } from '../arch/config.js';
 import { TrainingDataError } from '../errors.js';
 import { buildPairs, buildRoleSequences, type FormatMode } from '../format/pairs.js';
 import type { IterativePacking, StudentData } from '../students/common.js';
@@ -69,7 +70,7 @@ export interface Throughput {
  */
 export async function measureThroughput(core: TransformerCore, examples: readonly EncodedExample[], options: { batchSize: number; steps: number; seed?: number }): Promise<Throughput> {
   const plan = planEpoch(examples.map((e) => e.ids.length), options.batchSize, new Rng(options.seed ?? 0));
-  const padId = core.config.eos_token_id < core.config.vocab_size ? core.config.eos_token_id : 0;
+  const padId = padTokenId(core.config);
   const batchAt = (i: number) => collate(plan[i % plan.length]!.map((j) => examples[j]!), padId);
   const step = { lr: 1e-5, ...ADAMW_DEFAULTS };
   await core.trainStep(batchAt(0), step);

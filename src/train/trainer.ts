@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { NamedTensors } from '../arch/tensors.js';
+import { padTokenId } from '../arch/config.js';
 import { CheckpointError, NonFiniteLossError, TrainingDataError } from '../errors.js';
 import { readSafetensors, writeSafetensors } from '../io/safetensors.js';
 import { ADAMW_DEFAULTS, type LabeledBatch } from '../model/core-types.js';
@@ -78,7 +79,7 @@ export async function train(model: GPT2, examples: readonly EncodedExample[], op
   const core = model.core;
   const started = performance.now();
   const accum = Math.max(1, options.gradAccumSteps ?? 1);
-  const padId = core.config.eos_token_id < core.config.vocab_size ? core.config.eos_token_id : 0;
+  const padId = padTokenId(core.config);
   const lengths = examples.map((e) => e.ids.length);
   const batchesPerEpoch = Math.ceil(examples.length / options.batchSize);
   const fromEpochs = Math.ceil(((options.epochs ?? 1) * batchesPerEpoch) / accum);

@@ -1,4 +1,5 @@
-import { type GPT2Config, innerDim } from '../../arch/config.js';
+import { archDims, type ModelConfig } from '../../arch/config.js';
+import { nativeLayoutTable } from '../../arch/layout.js';
 import { initWeights } from '../../arch/init.js';
 import { BackendUnavailableError, ShapeError } from '../../errors.js';
 import {
@@ -53,7 +54,7 @@ export class NativeCore implements TransformerCore {
   private optStep = 0;
 
   private constructor(
-    readonly config: GPT2Config,
+    readonly config: ModelConfig,
     addon: CoreAddon,
     precision: NativePrecision,
   ) {
@@ -62,16 +63,29 @@ export class NativeCore implements TransformerCore {
     this.guard = coreDisposeGuard(this.info);
     this.precision = precision;
     this.layout = new FlatLayout(config);
+    const d = archDims(config);
+    if (d.arch !== 'gpt2') {
+      throw new BackendUnavailableError(names.backend, `the ${names.core} does not run ${config.model_type} models yet; use selectBackend('wasm') or selectBackend('cpu')`);
+    }
     try {
       this.raw = new addon.GptCore(
         {
-          vocab: config.vocab_size,
-          maxT: config.n_positions,
-          C: config.n_embd,
-          L: config.n_layer,
-          NH: config.n_head,
-          F: innerDim(config),
-          eps: config.layer_norm_epsilon,
+          arch: d.arch,
+          vocab: d.vocab,
+          maxT: d.maxPositions,
+          C: d.hidden,
+          L: d.layers,
+          NH: d.heads,
+          NKV: d.kvHeads,
+          HD: d.headDim,
+          F: d.inner,
+          eps: d.eps,
+          ropeTheta: d.ropeTheta,
+          qkNorm: d.qkNorm,
+          qkvBias: d.qkvBias,
+          oBias: d.oBias,
+          tied: d.tied,
+          tensors: nativeLayoutTable(config),
         },
         PRECISION_CODE[precision],
       );
@@ -85,7 +99,7 @@ export class NativeCore implements TransformerCore {
   }
 
   /** A core on `addon` with `weights`, or a fresh GPT-2 init from `seed`. */
-  static async create(config: GPT2Config, addon: CoreAddon, init: NativeCoreOptions = {}): Promise<NativeCore> {
+  static async create(config: ModelConfig, addon: CoreAddon, init: NativeCoreOptions = {}): Promise<NativeCore> {
     const core = new NativeCore(config, addon, init.precision ?? 'fp32');
     await core.setWeights(init.weights ?? initWeights(config, init.seed ?? 0));
     return core;

@@ -1,4 +1,4 @@
-import type { GPT2Config } from '../../arch/config.js';
+import type { ModelConfig } from '../../arch/config.js';
 import type { DecodeSession } from '../types.js';
 import { sessionDisposeGuard, validateDecodeStep } from '../validation.js';
 import type { CallQueue } from './common.js';
@@ -27,7 +27,7 @@ export class NativeDecodeSession implements DecodeSession {
   constructor(
     private readonly raw: RawCore,
     private readonly queue: CallQueue,
-    private readonly config: GPT2Config,
+    private readonly config: ModelConfig,
     started: StartedDecode,
     private readonly onDispose: (s: NativeDecodeSession) => void,
   ) {

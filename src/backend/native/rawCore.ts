@@ -27,16 +27,33 @@ export const CORE_ABI = 2;
 
 export type Awaitable<T> = T | Promise<T>;
 
-/** Model shape the addons are built with (GPT2Config in the addons' own names). */
+/**
+ * Model shape the addons are built with (ArchDims in the addons' own names), and the parameter layout as a table:
+ * the addons keep no copy of any layout. They place each row's tensor in their buffers in table order, map its
+ * (role, layer) to a slot of the architecture, and refuse a table with a missing, unknown or mis-sized row.
+ */
 export interface RawCoreConfig {
+  arch: 'gpt2' | 'llama';
   vocab: number;
   maxT: number;
   C: number;
   L: number;
+  /** Query heads, key/value heads (GQA; = NH for GPT-2), and the per-head width (may differ from C / NH). */
   NH: number;
+  NKV: number;
+  HD: number;
   F: number;
   eps: number;
+  /** Llama family only. */
+  ropeTheta: number;
+  qkNorm: boolean;
+  qkvBias: boolean;
+  oBias: boolean;
+  tied: boolean;
+  tensors: NativeTensorRow[];
 }
+
+import type { NativeTensorRow } from '../../arch/layout.js';
 
 /** The four parameter-shaped buffers, each laid out in paramLayout order (src/arch/layout.ts). */
 export interface CoreBuffers {

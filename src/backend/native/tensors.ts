@@ -1,4 +1,4 @@
-import type { GPT2Config } from '../../arch/config.js';
+import type { ModelConfig } from '../../arch/config.js';
 import { numel, paramLayout, type ParamSpec } from '../../arch/layout.js';
 import { ShapeError } from '../../errors.js';
 import type { NamedTensors } from '../types.js';
@@ -9,7 +9,7 @@ export class FlatLayout {
   readonly offsets: number[];
   readonly total: number;
 
-  constructor(config: GPT2Config) {
+  constructor(config: ModelConfig) {
     this.specs = paramLayout(config);
     this.offsets = [];
     let off = 0;

@@ -1,4 +1,4 @@
-import type { GPT2Config } from '../../arch/config.js';
+import { type GPT2Config, isGPT2Config, type ModelConfig } from '../../arch/config.js';
 import { initWeights } from '../../arch/init.js';
 import { numel, paramLayout, type ParamSpec } from '../../arch/layout.js';
 import { ModelConfigError, NonFiniteLossError, ShapeError } from '../../errors.js';
@@ -41,7 +41,8 @@ const INFO: Record<TfjsBackendName, CoreInfo> = {
 };
 
 /** Build a tfjs core on `backend` with `weights`, or a seeded GPT-2 init. */
-export async function createTfjsCore(config: GPT2Config, options: TfjsCoreOptions): Promise<TfjsCore> {
+export async function createTfjsCore(config: ModelConfig, options: TfjsCoreOptions): Promise<TfjsCore> {
+  if (!isGPT2Config(config)) throw new ModelConfigError(`the tfjs core does not run ${config.model_type} models yet`);
   await initTfjsBackend(options.backend);
   const core = new TfjsCore(config, options.backend);
   await core.setWeights(options.weights ?? initWeights(config, options.seed ?? 0));
