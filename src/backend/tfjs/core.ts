@@ -256,7 +256,12 @@ export class TfjsCore implements TransformerCore {
   }
 
   private zerosLikeParams(): Map<string, tf.Tensor> {
-    return new Map(this.specs.map((s) => [s.name, tf.zeros(s.shape as number[])]));
+    return new Map(this.specs.map((s) => [s.name, tf.zeros(this.deviceShape(s))]));
+  }
+
+  /** A parameter's shape on the device: HF's, or [in, out] for a weight the trunk stores transposed. */
+  private deviceShape(s: ParamSpec): number[] {
+    return this.trunk.storedTransposed.has(s.name) ? [s.shape[1]!, s.shape[0]!] : [...s.shape];
   }
 
   /** Upload every layout parameter from `src` (extra names such as lm_head.weight are ignored). */
@@ -268,14 +273,28 @@ export class TfjsCore implements TransformerCore {
       if (!ok) throw new ShapeError(`${what}: ${spec.name} has shape [${t.shape}] (${t.data.length} values), expected [${spec.shape}]`);
     }
     // Copy: the cpu backend would otherwise alias the caller's array.
-    return new Map(this.specs.map((s) => [s.name, tf.tensor(src.get(s.name)!.data.slice(), s.shape as number[], 'float32')]));
+    return new Map(
+      this.specs.map((s) => {
+        const t = tf.tensor(src.get(s.name)!.data.slice(), s.shape as number[], 'float32');
+        if (!this.trunk.storedTransposed.has(s.name)) return [s.name, t];
+        const device = tf.transpose(t);
+        t.dispose();
+        return [s.name, device];
+      }),
+    );
   }
 
   private async download(src: Map<string, tf.Tensor> | null): Promise<NamedTensors> {
+    // Transpose back to HF's layout before the first await: another core may switch the tfjs backend during one.
+    const host = this.specs.map((s) => {
+      const t = src?.get(s.name);
+      return t && this.trunk.storedTransposed.has(s.name) ? { t: tf.transpose(t), temp: true } : { t, temp: false };
+    });
     const out: NamedTensors = new Map();
-    for (const spec of this.specs) {
-      const t = src?.get(spec.name);
+    for (const [i, spec] of this.specs.entries()) {
+      const { t, temp } = host[i]!;
       const data = t ? ((await t.data()) as Float32Array).slice() : new Float32Array(numel(spec.shape));
+      if (temp) t!.dispose();
       out.set(spec.name, { shape: [...spec.shape], data });
     }
     return out;

@@ -36,6 +36,7 @@ export function gpt2Trunk(config: GPT2Config): TfjsTrunk<Gpt2Saved> {
     layers: config.n_layer,
     embedName: 'transformer.wte.weight',
     headName: 'transformer.wte.weight',
+    storedTransposed: new Set(), // Conv1D weights are already [in, out]
     forward: (params, input, want) => trunk(config, params, input, want),
     backward: (params, input, saved, dHidden) => trunkBackward(config, params, input, saved, dHidden),
     decodeStep: (params, input, past) => decodeStep(config, params, input, past),

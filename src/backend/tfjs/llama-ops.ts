@@ -27,17 +27,20 @@ export function rmsNormBackward(dy: tf.Tensor2D, saved: RmsNormSaved, w: tf.Tens
   return { dx, dw };
 }
 
-/** nn.Linear: y = x W^T (+ b) with W stored [out, in]. */
-export function linearT(x: tf.Tensor2D, w: tf.Tensor, b?: tf.Tensor): tf.Tensor2D {
-  const y = matMul2d(x, w as tf.Tensor2D, false, true);
+/**
+ * nn.Linear y = x W^T (+ b), with W [out, in] kept on the device as W^T [in, out] (TfjsTrunk.storedTransposed):
+ * the forward then multiplies without a transpose, which wasm's fast path wants (see matMul2d).
+ */
+export function dense(x: tf.Tensor2D, wT: tf.Tensor, b?: tf.Tensor): tf.Tensor2D {
+  const y = tf.matMul(x, wT as tf.Tensor2D) as tf.Tensor2D;
   return b ? (tf.add(y, b) as tf.Tensor2D) : y;
 }
 
-/** Backward of linearT: dx = dy W, dW = dy^T x, db = sum(dy) (only when the layer has a bias). */
-export function linearTBackward(dy: tf.Tensor2D, x: tf.Tensor2D, w: tf.Tensor, hasBias: boolean): { dx: tf.Tensor2D; dw: tf.Tensor2D; db?: tf.Tensor1D } {
-  const out: { dx: tf.Tensor2D; dw: tf.Tensor2D; db?: tf.Tensor1D } = {
-    dx: tf.matMul(dy, w as tf.Tensor2D),
-    dw: matMul2d(dy, x, true, false),
+/** Backward of dense: dx = dy W, d(W^T) = x^T dy, db = sum(dy) (only when the layer has a bias). */
+export function denseBackward(dy: tf.Tensor2D, x: tf.Tensor2D, wT: tf.Tensor, hasBias: boolean): { dx: tf.Tensor2D; dwT: tf.Tensor2D; db?: tf.Tensor1D } {
+  const out: { dx: tf.Tensor2D; dwT: tf.Tensor2D; db?: tf.Tensor1D } = {
+    dx: matMul2d(dy, wT as tf.Tensor2D, false, true),
+    dwT: matMul2d(x, dy, true, false),
   };
   if (hasBias) out.db = tf.sum(dy, 0) as tf.Tensor1D;
   return out;

@@ -1,10 +1,11 @@
 import { archDims, type ArchDims } from '../../arch/config.js';
+import { paramLayout } from '../../arch/layout.js';
 import type { LlamaConfig } from '../../arch/llama.js';
 import {
   applyRope,
   applyRopeBackward,
-  linearT,
-  linearTBackward,
+  dense,
+  denseBackward,
   type RmsNormSaved,
   rmsNorm,
   rmsNormBackward,
@@ -24,11 +25,14 @@ import { type LayerKV, param, type ParamTensors, type TfjsTrunk, type TrunkInput
  * GQA without repeating K/V: query head h uses KV head h / G (G = heads / kvHeads), and the G query heads of one KV
  * head are consecutive, so [B, H, T, hd] reshapes to [B, KV, G*T, hd] — G*T query rows against one KV head's keys.
  * The mask bias is tiled to match; the backward's K/V gradients then sum over the group by the matmul itself.
+ * The blocks' nn.Linear weights live on the device as W^T [in, out] (storedTransposed), and so do their gradients.
  */
 export function llamaTrunk(config: LlamaConfig): TfjsTrunk<LlamaSaved> {
   const d = archDims(config);
+  const linears = paramLayout(config).filter((s) => s.layer >= 0 && s.shape.length === 2);
   return {
     layers: d.layers,
+    storedTransposed: new Set(linears.map((s) => s.name)),
     embedName: EMBED,
     headName: d.tied ? EMBED : 'lm_head.weight',
     forward: (params, input, want) => forward(d, params, input, want),
@@ -99,9 +103,9 @@ function forward(
     // One tidy per block: its temporaries die here, only the residual and what backward reads survive.
     const block = tf.tidy(() => {
       const n1 = rmsNorm(x, P(pname(l, 'input_layernorm.weight')), d.eps);
-      let qf = linearT(n1.y, P(pname(l, 'self_attn.q_proj.weight')), opt(pname(l, 'self_attn.q_proj.bias')));
-      let kf = linearT(n1.y, P(pname(l, 'self_attn.k_proj.weight')), opt(pname(l, 'self_attn.k_proj.bias')));
-      const vf = linearT(n1.y, P(pname(l, 'self_attn.v_proj.weight')), opt(pname(l, 'self_attn.v_proj.bias')));
+      let qf = dense(n1.y, P(pname(l, 'self_attn.q_proj.weight')), opt(pname(l, 'self_attn.q_proj.bias')));
+      let kf = dense(n1.y, P(pname(l, 'self_attn.k_proj.weight')), opt(pname(l, 'self_attn.k_proj.bias')));
+      const vf = dense(n1.y, P(pname(l, 'self_attn.v_proj.weight')), opt(pname(l, 'self_attn.v_proj.bias')));
       let qNorm: RmsNormSaved | undefined;
       let kNorm: RmsNormSaved | undefined;
       if (d.qkNorm) {
@@ -116,12 +120,12 @@ function forward(
       const v = past ? tf.concat([past[l]!.v, vNew], 2) : vNew;
       const att = tf.softmax(tf.add(tf.mul(tf.matMul(q, k, false, true), scale), bias)) as tf.Tensor4D;
       const y = mergeHeads(tf.reshape(tf.matMul(att, v), [B, H, T, hd]));
-      const x2 = tf.add(x, linearT(y, P(pname(l, 'self_attn.o_proj.weight')), opt(pname(l, 'self_attn.o_proj.bias')))) as tf.Tensor2D;
+      const x2 = tf.add(x, dense(y, P(pname(l, 'self_attn.o_proj.weight')), opt(pname(l, 'self_attn.o_proj.bias')))) as tf.Tensor2D;
       const n2 = rmsNorm(x2, P(pname(l, 'post_attention_layernorm.weight')), d.eps);
-      const gate = linearT(n2.y, P(pname(l, 'mlp.gate_proj.weight')));
-      const up = linearT(n2.y, P(pname(l, 'mlp.up_proj.weight')));
+      const gate = dense(n2.y, P(pname(l, 'mlp.gate_proj.weight')));
+      const up = dense(n2.y, P(pname(l, 'mlp.up_proj.weight')));
       const h = swiglu(gate, up);
-      const out = tf.add(x2, linearT(h, P(pname(l, 'mlp.down_proj.weight')))) as tf.Tensor2D;
+      const out = tf.add(x2, dense(h, P(pname(l, 'mlp.down_proj.weight')))) as tf.Tensor2D;
       const saved: BlockSaved | undefined = want.save
         ? { n1: n1.saved, a1: n1.y, qNorm, kNorm, q, k, v, att, y, n2: n2.saved, a2: n2.y, gate, up, h }
         : undefined;
@@ -162,8 +166,8 @@ function backward(d: ArchDims, params: ParamTensors, input: TrunkInput, saved: L
     const step = tf.tidy(() => {
       const g: Record<string, tf.Tensor> = {};
       const linearGrad = (role: string, dy: tf.Tensor2D, x: tf.Tensor2D): tf.Tensor2D => {
-        const r = linearTBackward(dy, x, P(pname(l, `${role}.weight`)), params.has(pname(l, `${role}.bias`)));
-        g[`${role}.weight`] = r.dw;
+        const r = denseBackward(dy, x, P(pname(l, `${role}.weight`)), params.has(pname(l, `${role}.bias`)));
+        g[`${role}.weight`] = r.dwT;
         if (r.db) g[`${role}.bias`] = r.db;
         return r.dx;
       };

@@ -38,6 +38,12 @@ export interface TfjsTrunk<Saved = unknown> {
   readonly embedName: string;
   /** The head's weight [V, C]: the embedding when tied. */
   readonly headName: string;
+  /**
+   * 2-D weights this trunk keeps on the device transposed (nn.Linear's [out, in] as [in, out]), with their gradients
+   * and Adam moments: every forward matmul then takes wasm's fast path without a transpose per call (a decode step
+   * would otherwise transpose every weight). The core converts at upload and download; callers see HF's layout.
+   */
+  readonly storedTransposed: ReadonlySet<string>;
   /** Call inside tf.tidy; the caller keeps what it returns. */
   forward(params: ParamTensors, input: TrunkInput, want: { save?: boolean; hiddenStates?: boolean; kv?: boolean }): TrunkOutput<Saved>;
   /**
