@@ -1,19 +1,29 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { parseGPT2Config } from '../src/arch/config.js';
+import { type ModelConfig, parseGPT2Config } from '../src/arch/config.js';
+import { parseLlamaConfig } from '../src/arch/llama.js';
 import type { LabeledBatch } from '../src/backend/types.js';
 import { createTfjsCore, initTfjsBackend, type TfjsBackendName } from '../src/backend/tfjs/index.js';
 import { tf } from '../src/backend/tfjs/runtime.js';
 import { Rng } from '../src/util/rng.js';
 
-const config = parseGPT2Config({ vocab_size: 96, n_positions: 256, n_embd: 32, n_layer: 2, n_head: 2 });
+const CONFIGS: Record<string, ModelConfig> = {
+  gpt2: parseGPT2Config({ vocab_size: 96, n_positions: 256, n_embd: 32, n_layer: 2, n_head: 2 }),
+  // GQA, q/k norms and an untied head: every tensor kind the Llama trunk allocates.
+  qwen3: parseLlamaConfig({ model_type: 'qwen3', vocab_size: 96, hidden_size: 32, intermediate_size: 48, num_hidden_layers: 2, num_attention_heads: 4, num_key_value_heads: 2, head_dim: 12, max_position_embeddings: 256 }),
+  // q/k/v biases, tied.
+  qwen2: parseLlamaConfig({ model_type: 'qwen2', vocab_size: 96, hidden_size: 32, intermediate_size: 48, num_hidden_layers: 2, num_attention_heads: 4, num_key_value_heads: 1, max_position_embeddings: 256, tie_word_embeddings: true }),
+};
 
-function randomBatch(rng: Rng, B: number, T: number): LabeledBatch {
+function randomBatch(config: ModelConfig, rng: Rng, B: number, T: number): LabeledBatch {
   const inputIds = Int32Array.from({ length: B * T }, () => Math.floor(rng.next() * config.vocab_size));
   const labels = Int32Array.from(inputIds, (x, i) => (i % T < 2 ? -100 : x));
   return { batchSize: B, seqLen: T, inputIds, labels };
 }
 
-describe.each<TfjsBackendName>(['cpu', 'wasm'])('tfjs-%s core leaks no tensors', (backend) => {
+const CASES = (['cpu', 'wasm'] as TfjsBackendName[]).flatMap((backend) => Object.keys(CONFIGS).map((arch) => [backend, arch] as const));
+
+describe.each(CASES)('tfjs-%s core (%s) leaks no tensors', (backend, arch) => {
+  const config = CONFIGS[arch]!;
   beforeAll(() => initTfjsBackend(backend));
   it('numTensors stays flat over 20 training steps and returns to the baseline on dispose', async () => {
     const baseline = tf.memory().numTensors;
@@ -21,7 +31,7 @@ describe.each<TfjsBackendName>(['cpu', 'wasm'])('tfjs-%s core leaks no tensors',
     const rng = new Rng(7);
     const counts: number[] = [];
     for (let i = 0; i < 20; i++) {
-      await core.trainStep(randomBatch(rng, 2, 24), { lr: 1e-3 });
+      await core.trainStep(randomBatch(config, rng, 2, 24), { lr: 1e-3 });
       counts.push(tf.memory().numTensors);
     }
     // Step 1 allocates the AdamW moments; after that nothing may accumulate.

@@ -126,8 +126,10 @@ export function expectModernGradients(grads: NamedTensors, ref: NamedTensors): v
  * Parameters after one clip(1.0) + AdamW(lr 1e-3, wd 0.01 on ndim >= 2) step: 1e-5 per element. Adam's first step
  * moves every element by about lr * sign(g), so an element whose reference gradient is within fp32 noise of zero
  * (|g| < 1e-7, the README's "may flip sign") may move the other way: those are held to 2.1e-3 and counted.
+ * `tinyGradient` raises that cutoff for a core whose float32 sums run in another order (tfjs-wasm): the step
+ * lr * gc / (|gc| + eps) on the clipped gradient gc = g / 9.9 (llama) is ill-conditioned while |gc| is a few eps.
  */
-export function expectModernParamsAfterStep(after: NamedTensors, fx: ModernFixture): void {
+export function expectModernParamsAfterStep(after: NamedTensors, fx: ModernFixture, tinyGradient = 1e-7): void {
   expect([...after.keys()].sort()).toEqual([...fx.paramsAfterStep.keys()].sort());
   let loose = 0;
   let total = 0;
@@ -138,7 +140,7 @@ export function expectModernParamsAfterStep(after: NamedTensors, fx: ModernFixtu
     for (let i = 0; i < ref.length; i++) {
       const diff = Math.abs(t.data[i]! - ref[i]!);
       total++;
-      if (g[i] !== 0 && Math.abs(g[i]!) < 1e-7) {
+      if (g[i] !== 0 && Math.abs(g[i]!) < tinyGradient) {
         loose++;
         if (!(diff < 2.1e-3)) expect.fail(`${name}[${i}] (gradient ${g[i]}) differs by ${diff}`);
       } else worst = Math.max(worst, diff);
@@ -151,6 +153,8 @@ export function expectModernParamsAfterStep(after: NamedTensors, fx: ModernFixtu
 export interface ModernParitySpec {
   /** A fresh core holding `weights`. */
   makeCore(config: ModelConfig, weights: NamedTensors): Promise<TransformerCore>;
+  /** expectModernParamsAfterStep's cutoff on the raw reference gradient (default 1e-7). */
+  tinyGradient?: number;
 }
 
 /**
@@ -197,7 +201,7 @@ export function describeModernParity(title: string, skip: boolean, spec: ModernP
         const r = await stepCore.trainStep(fx.batch, { lr: 1e-3, weightDecay: 0.01, maxGradNorm: 1.0 });
         expect(Math.abs(r.gradNorm - fx.meta.grad_norm_preclip) / fx.meta.grad_norm_preclip).toBeLessThan(1e-4);
         expect(r.step).toBe(1);
-        expectModernParamsAfterStep(await stepCore.getWeights(), fx);
+        expectModernParamsAfterStep(await stepCore.getWeights(), fx, spec.tinyGradient);
       } finally {
         stepCore.dispose();
       }

@@ -1,6 +1,6 @@
 import type { TokenBatch } from '../types.js';
 import { attentionBias } from './ops.js';
-import type { TrunkInput } from './model.js';
+import type { TrunkInput } from './trunk.js';
 import { tf } from './runtime.js';
 
 export function defaultPositions(batch: number, seqLen: number): Int32Array {

@@ -1,4 +1,4 @@
-import { type GPT2Config, isGPT2Config, type ModelConfig } from '../../arch/config.js';
+import { isGPT2Config, type ModelConfig } from '../../arch/config.js';
 import { initWeights } from '../../arch/init.js';
 import { numel, paramLayout, type ParamSpec } from '../../arch/layout.js';
 import { ModelConfigError, NonFiniteLossError, ShapeError } from '../../errors.js';
@@ -23,10 +23,12 @@ import { ADAMW_DEFAULTS } from '../types.js';
 import { coreDisposeGuard, type DisposeGuard, validateBatch, validateLabeledBatch } from '../validation.js';
 import { trunkInput } from './batch.js';
 import { TfjsDecodeSession } from './decode.js';
-import { shiftTargets, tiedHeadLoss } from './head.js';
-import { trunk, trunkBackward, type ParamTensors } from './model.js';
+import { gpt2Trunk } from './gpt2.js';
+import { headLoss, shiftTargets } from './head.js';
+import { llamaTrunk } from './llama.js';
 import { adamwUpdate, globalNorm } from './optimizer.js';
 import { type TfjsBackendName, initTfjsBackend, tf, useBackend } from './runtime.js';
+import type { ParamTensors, TfjsTrunk } from './trunk.js';
 
 export interface TfjsCoreOptions {
   backend: TfjsBackendName;
@@ -40,9 +42,8 @@ const INFO: Record<TfjsBackendName, CoreInfo> = {
   tensorflow: { implementation: 'tfjs', backend: 'tfjs-node-gpu', device: 'cuda' },
 };
 
-/** Build a tfjs core on `backend` with `weights`, or a seeded GPT-2 init. */
+/** Build a tfjs core on `backend` with `weights`, or a seeded init (GPT-2 or the Llama family). */
 export async function createTfjsCore(config: ModelConfig, options: TfjsCoreOptions): Promise<TfjsCore> {
-  if (!isGPT2Config(config)) throw new ModelConfigError(`the tfjs core does not run ${config.model_type} models yet`);
   await initTfjsBackend(options.backend);
   const core = new TfjsCore(config, options.backend);
   await core.setWeights(options.weights ?? initWeights(config, options.seed ?? 0));
@@ -50,28 +51,31 @@ export async function createTfjsCore(config: ModelConfig, options: TfjsCoreOptio
 }
 
 /**
- * GPT-2 on tfjs-core with a hand-written backward pass. tfjs has one active backend per
- * process, so every async entry point re-activates this core's backend first.
+ * GPT-2 or a Llama-family model on tfjs-core with a hand-written backward pass: the architecture's trunk
+ * (gpt2.ts, llama.ts) behind one class that owns the head, the gradients, AdamW and decoding. tfjs has one active
+ * backend per process, so every async entry point re-activates this core's backend first.
  */
 export class TfjsCore implements TransformerCore {
   readonly info: CoreInfo;
   private readonly specs: ParamSpec[];
+  private readonly trunk: TfjsTrunk;
   private params: ParamTensors = new Map();
   private grads: Map<string, tf.Tensor> | null = null;
   private moments: { m: Map<string, tf.Tensor>; v: Map<string, tf.Tensor> } | null = null;
   private step = 0;
   private readonly sessions = new Set<TfjsDecodeSession>();
   private readonly guard: DisposeGuard;
-  /** wte^T [C, V], cached between weight updates: every head matmul wants this layout (see matMul2d). */
+  /** The head weight transposed [C, V], cached between weight updates: every head matmul wants this layout (see matMul2d). */
   private wteTransposed: tf.Tensor2D | null = null;
 
   constructor(
-    readonly config: GPT2Config,
+    readonly config: ModelConfig,
     private readonly backend: TfjsBackendName,
   ) {
     this.info = INFO[backend];
     this.guard = coreDisposeGuard(this.info);
     this.specs = paramLayout(config);
+    this.trunk = isGPT2Config(config) ? gpt2Trunk(config) : llamaTrunk(config);
   }
 
   private async ready(): Promise<void> {
@@ -84,7 +88,7 @@ export class TfjsCore implements TransformerCore {
     validateBatch(this.config, batch);
     const { batchSize: B, seqLen: T } = batch;
     const [logits, ...hidden] = tf.tidy(() => {
-      const out = trunk(this.config, this.params, trunkInput(batch), { hiddenStates: options.outputHiddenStates });
+      const out = this.trunk.forward(this.params, trunkInput(batch), { hiddenStates: options.outputHiddenStates });
       const l = tf.reshape(tf.matMul(out.hidden, this.headT()), [B, T, this.config.vocab_size]);
       return [l, ...(out.hiddenStates ?? [])];
     });
@@ -104,8 +108,8 @@ export class TfjsCore implements TransformerCore {
     const { rows, targets } = shiftTargets(batch.labels, batch.batchSize, batch.seqLen);
     if (rows.length === 0) return { loss: Number.NaN, tokens: 0 };
     const sum = tf.tidy(() => {
-      const out = trunk(this.config, this.params, trunkInput(batch));
-      return tiedHeadLoss(out.hidden, this.wte(), this.headT(), rows, targets).lossSum;
+      const out = this.trunk.forward(this.params, trunkInput(batch), {});
+      return headLoss(out.hidden, this.headW(), this.headT(), rows, targets).lossSum;
     });
     const [s] = await sum.data();
     sum.dispose();
@@ -121,10 +125,12 @@ export class TfjsCore implements TransformerCore {
     const old = this.grads;
     const [lossSum, ...next] = tf.tidy(() => {
       const input = trunkInput(batch);
-      const out = trunk(this.config, this.params, input, { save: true });
-      const head = tiedHeadLoss(out.hidden, this.wte(), this.headT(), rows, targets, scale / rows.length);
-      const g = trunkBackward(this.config, this.params, input, out.saved!, head.dHidden!);
-      g.set('transformer.wte.weight', tf.add(g.get('transformer.wte.weight')!, tf.transpose(head.dWteT!)));
+      const out = this.trunk.forward(this.params, input, { save: true });
+      const head = headLoss(out.hidden, this.headW(), this.headT(), rows, targets, scale / rows.length);
+      const g = this.trunk.backward(this.params, input, out.saved!, head.dHidden!);
+      const h = this.trunk.headName; // tied: the head's gradient adds into the embedding's
+      const dHead = tf.transpose(head.dWteT!);
+      g.set(h, g.has(h) ? tf.add(g.get(h)!, dHead) : dHead);
       const summed = names.map((n) => (old ? tf.add(old.get(n)!, g.get(n)!) : g.get(n)!));
       return [head.lossSum, ...summed];
     });
@@ -208,7 +214,7 @@ export class TfjsCore implements TransformerCore {
     await this.ready();
     validateBatch(this.config, prompt, 'decode prompt');
     const session = await TfjsDecodeSession.start(
-      { config: this.config, params: () => this.params, headT: () => this.headT(), ready: () => this.ready(), onDispose: (s) => this.sessions.delete(s) },
+      { config: this.config, trunk: this.trunk, params: () => this.params, headT: () => this.headT(), ready: () => this.ready(), onDispose: (s) => this.sessions.delete(s) },
       prompt,
       options.maxLength,
     );
@@ -235,7 +241,7 @@ export class TfjsCore implements TransformerCore {
   }
 
   private headT(): tf.Tensor2D {
-    if (!this.wteTransposed) this.wteTransposed = tf.keep(tf.transpose(this.wte()));
+    if (!this.wteTransposed) this.wteTransposed = tf.keep(tf.transpose(this.headW()));
     return this.wteTransposed;
   }
 
@@ -244,12 +250,18 @@ export class TfjsCore implements TransformerCore {
     this.wteTransposed = null;
   }
 
-  private wte(): tf.Tensor2D {
-    return this.params.get('transformer.wte.weight') as tf.Tensor2D;
+  /** The head's weight [V, C]: the token embedding when tied, lm_head.weight when not. */
+  private headW(): tf.Tensor2D {
+    return this.params.get(this.trunk.headName) as tf.Tensor2D;
   }
 
   private zerosLikeParams(): Map<string, tf.Tensor> {
-    return new Map(this.specs.map((s) => [s.name, tf.zeros(s.shape as number[])]));
+    return new Map(this.specs.map((s) => [s.name, tf.zeros(this.deviceShape(s))]));
+  }
+
+  /** A parameter's shape on the device: HF's, or [in, out] for a weight the trunk stores transposed. */
+  private deviceShape(s: ParamSpec): number[] {
+    return this.trunk.storedTransposed.has(s.name) ? [s.shape[1]!, s.shape[0]!] : [...s.shape];
   }
 
   /** Upload every layout parameter from `src` (extra names such as lm_head.weight are ignored). */
@@ -261,14 +273,28 @@ export class TfjsCore implements TransformerCore {
       if (!ok) throw new ShapeError(`${what}: ${spec.name} has shape [${t.shape}] (${t.data.length} values), expected [${spec.shape}]`);
     }
     // Copy: the cpu backend would otherwise alias the caller's array.
-    return new Map(this.specs.map((s) => [s.name, tf.tensor(src.get(s.name)!.data.slice(), s.shape as number[], 'float32')]));
+    return new Map(
+      this.specs.map((s) => {
+        const t = tf.tensor(src.get(s.name)!.data.slice(), s.shape as number[], 'float32');
+        if (!this.trunk.storedTransposed.has(s.name)) return [s.name, t];
+        const device = tf.transpose(t);
+        t.dispose();
+        return [s.name, device];
+      }),
+    );
   }
 
   private async download(src: Map<string, tf.Tensor> | null): Promise<NamedTensors> {
+    // Transpose back to HF's layout before the first await: another core may switch the tfjs backend during one.
+    const host = this.specs.map((s) => {
+      const t = src?.get(s.name);
+      return t && this.trunk.storedTransposed.has(s.name) ? { t: tf.transpose(t), temp: true } : { t, temp: false };
+    });
     const out: NamedTensors = new Map();
-    for (const spec of this.specs) {
-      const t = src?.get(spec.name);
+    for (const [i, spec] of this.specs.entries()) {
+      const { t, temp } = host[i]!;
       const data = t ? ((await t.data()) as Float32Array).slice() : new Float32Array(numel(spec.shape));
+      if (temp) t!.dispose();
       out.set(spec.name, { shape: [...spec.shape], data });
     }
     return out;

@@ -1,7 +1,7 @@
 import { matMul2d } from './ops.js';
 import { tf } from './runtime.js';
 
-/** Rows of the tied head processed at once: bounds its [rows, vocab] temporaries (256 x 50257 floats = 51 MB each). */
+/** Rows of the head processed at once: bounds its [rows, vocab] temporaries (256 x 50257 floats = 51 MB each). */
 export const HEAD_CHUNK_ROWS = 256;
 
 /** Next-token targets: target[b*T+t] = labels[b*T+t+1], -100 at t = T-1 (HF shift). */
@@ -24,16 +24,17 @@ export interface HeadLossResult {
   lossSum: tf.Scalar;
   /** d(upstream * lossSum)/d(hidden) [N, C], when gradients were asked for. */
   dHidden?: tf.Tensor2D;
-  /** The tied head's contribution to d/d(wte), transposed: [C, V] (the layout wasm multiplies fastest). */
+  /** d/d(head weight), transposed: [C, V] (the layout wasm multiplies fastest). Tied, it adds into the embedding's. */
   dWteT?: tf.Tensor2D;
 }
 
 /**
- * Cross-entropy of the tied head (logits = hidden @ wteT, wteT = wte^T [C, V]) over the given rows only, in chunks,
+ * Cross-entropy of the head (logits = hidden @ wteT, wteT = wte^T [C, V]; `wte` is the head weight [V, C]: the
+ * embedding when tied, lm_head.weight when not) over the given rows only, in chunks,
  * so the full [B, T, V] logits/probabilities never exist. With `upstream` it also returns the
  * gradients, computed in the same pass (p - onehot) * upstream. Call inside tf.tidy.
  */
-export function tiedHeadLoss(
+export function headLoss(
   hidden: tf.Tensor2D,
   wte: tf.Tensor2D,
   wteT: tf.Tensor2D,

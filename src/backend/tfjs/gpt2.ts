@@ -1,5 +1,6 @@
 import type { GPT2Config } from '../../arch/config.js';
 import { tf } from './runtime.js';
+import { type LayerKV, param, type ParamTensors, type TfjsTrunk, type TrunkInput, type TrunkOutput } from './trunk.js';
 import {
   type LayerNormSaved,
   gelu,
@@ -11,9 +12,6 @@ import {
   mergeHeads,
   splitHeads,
 } from './ops.js';
-
-/** Parameters by HF name, resident on the core's tfjs backend. */
-export type ParamTensors = Map<string, tf.Tensor>;
 
 /** What one block's backward step reads; saved only when gradients are wanted. */
 type BlockSaved = {
@@ -30,39 +28,30 @@ type BlockSaved = {
   act: tf.Tensor2D;
 };
 
-export interface TrunkInput {
-  batch: number;
-  seqLen: number;
-  ids: tf.Tensor1D; // [B*T] int32
-  positions: tf.Tensor1D; // [B*T] int32
-  bias: tf.Tensor4D; // [B, 1, T, T] additive attention mask
+type Gpt2Saved = { blocks: BlockSaved[]; lnf: LayerNormSaved };
+
+/** GPT-2's trunk for TfjsCore: learned positions, LayerNorm, gelu_new MLP, tied head. */
+export function gpt2Trunk(config: GPT2Config): TfjsTrunk<Gpt2Saved> {
+  return {
+    layers: config.n_layer,
+    embedName: 'transformer.wte.weight',
+    headName: 'transformer.wte.weight',
+    storedTransposed: new Set(), // Conv1D weights are already [in, out]
+    forward: (params, input, want) => trunk(config, params, input, want),
+    backward: (params, input, saved, dHidden) => trunkBackward(config, params, input, saved, dHidden),
+    decodeStep: (params, input, past) => decodeStep(config, params, input, past),
+  };
 }
 
-export interface TrunkOutput {
-  /** ln_f output [B*T, C]. */
-  hidden: tf.Tensor2D;
-  /** HF hidden_states when asked: n_layer + 1 tensors [B*T, C]. */
-  hiddenStates?: tf.Tensor2D[];
-  /** Per-layer keys/values [B, H, T, hd] when asked (decode prefill). */
-  kv?: Array<{ k: tf.Tensor4D; v: tf.Tensor4D }>;
-  saved?: { blocks: BlockSaved[]; lnf: LayerNormSaved };
-}
-
-export const pname = (l: number, rest: string): string => `transformer.h.${l}.${rest}`;
-
-function param(params: ParamTensors, name: string): tf.Tensor {
-  const t = params.get(name);
-  if (!t) throw new Error(`internal: parameter ${name} is missing`);
-  return t;
-}
+const pname = (l: number, rest: string): string => `transformer.h.${l}.${rest}`;
 
 /** Embeddings + blocks + ln_f. Call inside tf.tidy; the caller keeps what it returns. */
-export function trunk(
+function trunk(
   config: GPT2Config,
   params: ParamTensors,
   input: TrunkInput,
   want: { save?: boolean; hiddenStates?: boolean; kv?: boolean } = {},
-): TrunkOutput {
+): TrunkOutput<Gpt2Saved> {
   const { batch: B, seqLen: T } = input;
   const H = config.n_head;
   const P = (n: string): tf.Tensor => param(params, n);
@@ -72,7 +61,7 @@ export function trunk(
   let x = tf.add(tf.gather(P('transformer.wte.weight'), input.ids), tf.gather(P('transformer.wpe.weight'), input.positions)) as tf.Tensor2D;
   const hiddenStates: tf.Tensor2D[] = [];
   const blocks: BlockSaved[] = [];
-  const kv: Array<{ k: tf.Tensor4D; v: tf.Tensor4D }> = [];
+  const kv: LayerKV[] = [];
   if (want.hiddenStates) hiddenStates.push(x);
 
   for (let l = 0; l < config.n_layer; l++) {
@@ -103,7 +92,7 @@ export function trunk(
   }
   const lnf = layerNorm(x, P('transformer.ln_f.weight'), P('transformer.ln_f.bias'), eps);
   if (want.hiddenStates) hiddenStates.push(lnf.y);
-  const out: TrunkOutput = { hidden: lnf.y };
+  const out: TrunkOutput<Gpt2Saved> = { hidden: lnf.y };
   if (want.hiddenStates) out.hiddenStates = hiddenStates;
   if (want.kv) out.kv = kv;
   if (want.save) out.saved = { blocks, lnf: lnf.saved };
@@ -114,11 +103,11 @@ export function trunk(
  * Backward through ln_f, the blocks and both embeddings, given d(loss)/d(ln_f output).
  * Returns gradients by parameter name; the wte entry holds only the embedding part.
  */
-export function trunkBackward(
+function trunkBackward(
   config: GPT2Config,
   params: ParamTensors,
   input: TrunkInput,
-  saved: NonNullable<TrunkOutput['saved']>,
+  saved: Gpt2Saved,
   dHidden: tf.Tensor2D,
 ): Map<string, tf.Tensor> {
   const { batch: B, seqLen: T } = input;
@@ -178,4 +167,29 @@ export function trunkBackward(
   grads.set('transformer.wte.weight', tf.scatterND(tf.reshape(input.ids, [n, 1]), dx, [config.vocab_size, C]));
   grads.set('transformer.wpe.weight', tf.scatterND(tf.reshape(input.positions, [n, 1]), dx, [config.n_positions, C]));
   return grads;
+}
+
+/** One KV-cache step (T = 1): the same block as trunk(), with each layer's keys/values appended to its cache. */
+function decodeStep(config: GPT2Config, params: ParamTensors, input: TrunkInput, past: LayerKV[]): { hidden: tf.Tensor2D; kv: LayerKV[] } {
+  const B = input.batch;
+  const P = (n: string): tf.Tensor => param(params, n);
+  const H = config.n_head;
+  const scale = 1 / Math.sqrt(config.n_embd / H);
+  const eps = config.layer_norm_epsilon;
+  let x = tf.add(tf.gather(P('transformer.wte.weight'), input.ids), tf.gather(P('transformer.wpe.weight'), input.positions)) as tf.Tensor2D;
+  const kv: LayerKV[] = [];
+  for (let l = 0; l < config.n_layer; l++) {
+    const a = layerNorm(x, P(pname(l, 'ln_1.weight')), P(pname(l, 'ln_1.bias')), eps).y;
+    const [qf, kf, vf] = tf.split(linear(a, P(pname(l, 'attn.c_attn.weight')), P(pname(l, 'attn.c_attn.bias'))), 3, 1);
+    const k = tf.concat([past[l]!.k, splitHeads(kf!, B, 1, H)], 2);
+    const v = tf.concat([past[l]!.v, splitHeads(vf!, B, 1, H)], 2);
+    const scores = tf.add(tf.mul(tf.matMul(splitHeads(qf!, B, 1, H), k, false, true), scale), input.bias);
+    const y = mergeHeads(tf.matMul(tf.softmax(scores) as tf.Tensor4D, v));
+    x = tf.add(x, linear(y, P(pname(l, 'attn.c_proj.weight')), P(pname(l, 'attn.c_proj.bias'))));
+    const a2 = layerNorm(x, P(pname(l, 'ln_2.weight')), P(pname(l, 'ln_2.bias')), eps).y;
+    const h = gelu(linear(a2, P(pname(l, 'mlp.c_fc.weight')), P(pname(l, 'mlp.c_fc.bias')))) as tf.Tensor2D;
+    x = tf.add(x, linear(h, P(pname(l, 'mlp.c_proj.weight')), P(pname(l, 'mlp.c_proj.bias'))));
+    kv.push({ k, v });
+  }
+  return { hidden: layerNorm(x, P('transformer.ln_f.weight'), P('transformer.ln_f.bias'), eps).y, kv };
 }
