@@ -9,7 +9,10 @@
       "target_name": "socratic_native",
       "sources": [
         "native/src/addon.cc",
-        "native/src/model.cc",
+        "native/src/core.cc",
+        "native/src/gpt2.cc",
+        "native/src/llama.cc",
+        "native/src/llama_kernels.cc",
         "native/src/kernels.cc",
         "native/src/gemm.cc",
         "native/src/gemm_isa.cc"

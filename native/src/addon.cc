@@ -1,4 +1,4 @@
-// N-API surface of the native GPT-2 CPU core: the shared core interface of src/backend/native/rawCore.ts (the CUDA
+// N-API surface of the native CPU core (GPT-2 and the Llama family, core.h): the shared core interface of src/backend/native/rawCore.ts (the CUDA
 // addon implements the same one) plus CPU extras (info, GEMM and profiling hooks). Heavy calls run on the libuv pool
 // (AsyncWorker) and return promises; every typed array they read is pinned by a reference until the worker
 // finishes. Buffers are always copied across the boundary, so no JS object ever aliases native memory that
@@ -13,7 +13,7 @@
 #include <map>
 #include <mutex>
 
-#include "gpt2.h"
+#include "core.h"
 #include "kernels.h"
 
 namespace {
@@ -24,7 +24,7 @@ namespace {
 
 struct Holder {
   std::mutex mu;
-  std::unique_ptr<sd::Model> model;
+  std::unique_ptr<sd::Core> model;
 };
 
 class Job : public Napi::AsyncWorker {
@@ -83,25 +83,72 @@ T* DataOrNull(const Napi::Value& v, size_t expect, const char* what) {
   return reinterpret_cast<T*>(static_cast<uint8_t*>(ta.ArrayBuffer().Data()) + ta.ByteOffset());
 }
 
-// The shared core interface (src/backend/native/rawCore.ts), version 2; the CUDA addon implements the same one.
-constexpr int kCoreAbi = 2;
+// The shared core interface (src/backend/native/rawCore.ts), version 3; the CUDA addon implements the same one.
+constexpr int kCoreAbi = 3;
 
 double NumberAt(const Napi::CallbackInfo& info, int i, const char* what) {
   if (!info[i].IsNumber()) throw Napi::TypeError::New(info.Env(), std::string(what) + " must be a number");
   return info[i].As<Napi::Number>().DoubleValue();
 }
 
-std::shared_ptr<sd::KVCache> NewCache(const sd::Config& c, int B, int maxLen) {
-  auto cache = std::make_shared<sd::KVCache>();
-  cache->B = B;
-  cache->maxLen = maxLen;
-  cache->k.assign((size_t)c.L * B * maxLen * c.C, 0.0f);
-  cache->v.assign((size_t)c.L * B * maxLen * c.C, 0.0f);
-  cache->mask.assign((size_t)B * maxLen, 0);
-  return cache;
+// The RawCoreConfig object: the model shape and the layout table (`tensors`, nativeLayoutTable in src/arch/layout.ts).
+// Throws a TypeError naming the field that is missing or of the wrong type.
+sd::ModelDims ReadDims(const Napi::Object& o) {
+  Napi::Env env = o.Env();
+  auto num = [&](const char* k) {
+    Napi::Value v = o.Get(k);
+    if (!v.IsNumber()) throw Napi::TypeError::New(env, std::string("native core config: ") + k + " must be a number");
+    return v.As<Napi::Number>();
+  };
+  auto flag = [&](const char* k) {
+    Napi::Value v = o.Get(k);
+    if (!v.IsBoolean()) throw Napi::TypeError::New(env, std::string("native core config: ") + k + " must be a boolean");
+    return v.As<Napi::Boolean>().Value();
+  };
+  sd::ModelDims d;
+  Napi::Value arch = o.Get("arch");
+  const std::string a = arch.IsString() ? arch.As<Napi::String>().Utf8Value() : "";
+  if (a != "gpt2" && a != "llama") throw Napi::TypeError::New(env, "native core config: arch must be 'gpt2' or 'llama'");
+  d.arch = a == "gpt2" ? sd::layout::Arch::GPT2 : sd::layout::Arch::Llama;
+  d.V = num("vocab").Int32Value();
+  d.maxT = num("maxT").Int32Value();
+  d.C = num("C").Int32Value();
+  d.L = num("L").Int32Value();
+  d.NH = num("NH").Int32Value();
+  d.NKV = num("NKV").Int32Value();
+  d.HD = num("HD").Int32Value();
+  d.F = num("F").Int32Value();
+  d.eps = num("eps").FloatValue();
+  d.ropeTheta = num("ropeTheta").FloatValue();
+  d.qkNorm = flag("qkNorm");
+  d.qkvBias = flag("qkvBias");
+  d.oBias = flag("oBias");
+  d.tied = flag("tied");
+  return d;
 }
 
-size_t CacheBytes(const sd::KVCache& c) { return (c.k.capacity() + c.v.capacity()) * 4 + c.mask.capacity(); }
+std::vector<sd::TensorRow> ReadTable(const Napi::Object& o) {
+  Napi::Env env = o.Env();
+  Napi::Value t = o.Get("tensors");
+  if (!t.IsArray()) throw Napi::TypeError::New(env, "native core config: tensors must be the layout table (an array of rows)");
+  auto arr = t.As<Napi::Array>();
+  std::vector<sd::TensorRow> rows;
+  for (uint32_t i = 0; i < arr.Length(); i++) {
+    Napi::Value rv = arr.Get(i);
+    const std::string at = "native core config: tensors[" + std::to_string(i) + "]";
+    if (!rv.IsObject()) throw Napi::TypeError::New(env, at + " must be a {role, layer, numel, decay} object");
+    auto r = rv.As<Napi::Object>();
+    Napi::Value role = r.Get("role"), layer = r.Get("layer"), numel = r.Get("numel"), decay = r.Get("decay");
+    if (!role.IsString() || !layer.IsNumber() || !numel.IsNumber() || !decay.IsBoolean())
+      throw Napi::TypeError::New(env, at + " must be a {role: string, layer: number, numel: number, decay: boolean} object");
+    const double n = numel.As<Napi::Number>().DoubleValue();
+    if (!(n >= 0) || n != (double)(size_t)n)
+      throw Napi::TypeError::New(env, at + " (" + role.As<Napi::String>().Utf8Value() + ") numel must be a non-negative integer");
+    rows.push_back({role.As<Napi::String>().Utf8Value(), layer.As<Napi::Number>().Int32Value(), (size_t)n,
+                    decay.As<Napi::Boolean>().Value()});
+  }
+  return rows;
+}
 
 class CoreWrap : public Napi::ObjectWrap<CoreWrap> {
  public:
@@ -119,17 +166,18 @@ class CoreWrap : public Napi::ObjectWrap<CoreWrap> {
                         InstanceMethod("decodeFree", &CoreWrap::DecodeFree), InstanceMethod("bytes", &CoreWrap::Bytes),
                         InstanceMethod("dispose", &CoreWrap::Dispose)});
   }
-  // new GptCore({vocab, maxT, C, L, NH, F, eps}, precision): the CPU core computes in fp32 (precision 0) only.
+  // new GptCore(RawCoreConfig, precision): the CPU core computes in fp32 (precision 0) only.
   CoreWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<CoreWrap>(info) {
+    if (!info[0].IsObject()) throw Napi::TypeError::New(info.Env(), "native core: the first argument must be the core config");
     auto o = info[0].As<Napi::Object>();
-    auto gi = [&](const char* k) { return o.Get(k).As<Napi::Number>().Int32Value(); };
-    sd::Config c{gi("vocab"), gi("maxT"), gi("C"), gi("L"), gi("NH"), gi("F"), o.Get("eps").As<Napi::Number>().FloatValue()};
+    const sd::ModelDims dims = ReadDims(o);
+    const std::vector<sd::TensorRow> table = ReadTable(o);
     const int precision = info[1].IsUndefined() ? 0 : info[1].As<Napi::Number>().Int32Value();
     if (precision != 0)
       throw Napi::RangeError::New(info.Env(), "native core: precision " + std::to_string(precision) + " is not supported (the CPU core computes in fp32 only)");
     holder_ = std::make_shared<Holder>();
     try {
-      holder_->model = std::make_unique<sd::Model>(c);
+      holder_->model = sd::make_core(dims, table);
     } catch (const std::exception& e) {
       throw Napi::Error::New(info.Env(), std::string("native core: ") + e.what());
     }
@@ -142,17 +190,17 @@ class CoreWrap : public Napi::ObjectWrap<CoreWrap> {
   std::map<int, std::shared_ptr<sd::KVCache>> caches_;
   int nextCacheId_ = 1;
 
-  sd::Model& M(Napi::Env env) {
+  sd::Core& M(Napi::Env env) {
     if (!holder_->model) throw Napi::Error::New(env, "native core was disposed");
     return *holder_->model;
   }
-  static sd::Model& Locked(Holder& h) {
+  static sd::Core& Locked(Holder& h) {
     if (!h.model) throw std::runtime_error("native core was disposed");
     return *h.model;
   }
 
   // The named buffers of {params, grads, m, v} present in `o`, with their model storage.
-  std::vector<std::pair<float*, float*>> Named(const Napi::CallbackInfo& info, sd::Model& m, bool write) {
+  std::vector<std::pair<float*, float*>> Named(const Napi::CallbackInfo& info, sd::Core& m, bool write) {
     if (!info[0].IsObject()) throw Napi::TypeError::New(info.Env(), "buffers must be an object of named Float32Arrays");
     auto o = info[0].As<Napi::Object>();
     // Same rule as the CUDA core: gradients come only from loss(backward) and zeroGrads.
@@ -199,7 +247,7 @@ class CoreWrap : public Napi::ObjectWrap<CoreWrap> {
   Napi::Value Bytes(const Napi::CallbackInfo& info) {
     if (!holder_->model) return Napi::Number::New(info.Env(), 0.0);
     size_t n = holder_->model->bytes();
-    for (const auto& kv : caches_) n += CacheBytes(*kv.second);
+    for (const auto& kv : caches_) n += kv.second->bytes();
     return Napi::Number::New(info.Env(), (double)n);
   }
   Napi::Value Dispose(const Napi::CallbackInfo& info) {
@@ -233,7 +281,7 @@ class CoreWrap : public Napi::ObjectWrap<CoreWrap> {
         info.Env(),
         [h, b, hidden, want, logits]() {
           std::lock_guard<std::mutex> lk(h->mu);
-          sd::Model& mm = Locked(*h);
+          sd::Core& mm = Locked(*h);
           mm.forward(*b);
           if (*logits) mm.logits_all(*logits);
           if (want)
@@ -273,7 +321,7 @@ class CoreWrap : public Napi::ObjectWrap<CoreWrap> {
         info.Env(),
         [h, b, res, backward, scale]() {
           std::lock_guard<std::mutex> lk(h->mu);
-          sd::Model& mm = Locked(*h);
+          sd::Core& mm = Locked(*h);
           mm.forward(*b);
           *res = mm.loss_and_backward(*b, backward, scale);
         },
@@ -304,7 +352,7 @@ class CoreWrap : public Napi::ObjectWrap<CoreWrap> {
         info.Env(),
         [h, a0 = a[0], a1 = a[1], a2 = a[2], a3 = a[3], a4 = a[4], a5 = a[5], t]() {
           std::lock_guard<std::mutex> lk(h->mu);
-          sd::Model& mm = Locked(*h);
+          sd::Core& mm = Locked(*h);
           mm.adamw(a0, a1, a2, a3, a4, a5, t);
           std::memset(mm.grads, 0, mm.nparams * sizeof(float));
         },
@@ -324,7 +372,7 @@ class CoreWrap : public Napi::ObjectWrap<CoreWrap> {
         info.Env(),
         [h, b, cache, out]() {
           std::lock_guard<std::mutex> lk(h->mu);
-          sd::Model& mm = Locked(*h);
+          sd::Core& mm = Locked(*h);
           mm.forward(*b, cache.get());
           mm.logits_last(*out);
         },
@@ -345,7 +393,7 @@ class CoreWrap : public Napi::ObjectWrap<CoreWrap> {
     auto& m = M(info.Env());
     int B = info[3].As<Napi::Number>().Int32Value(), maxLen = (int)NumberAt(info, 5, "maxLength");
     if (B <= 0 || maxLen <= 0) throw Napi::RangeError::New(info.Env(), "decode needs B > 0 and maxLength > 0");
-    auto cache = NewCache(m.cfg, B, maxLen);
+    auto cache = m.new_cache(B, maxLen);
     const int id = nextCacheId_++;
     // The session exists once the prompt went through; a failed prefill leaves nothing behind.
     return QueueDecode(info, cache, [&](Job* job) { return ReadBatch(info, 0, job); }, 6,

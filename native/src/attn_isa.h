@@ -210,7 +210,7 @@ void attn_bwd_rows(const AttnHeadGrad& a, int i0, const float* vt, int Tp, float
   for (int r = 0; r < R; r++)
     for (int h = 0; h < HV; h++) {
       gq[r][h] = vf{};
-      qr[r][h] = ldu(a.q + (long)(i0 + r) * a.ks + h * VW);
+      qr[r][h] = ldu(a.q + (long)(i0 + r) * a.qs + h * VW);
       yr[r][h] = ldu(dy[r] + h * VW);
     }
   for (int j = 0; j < n; j++) {
@@ -235,7 +235,7 @@ void attn_bwd_rows(const AttnHeadGrad& a, int i0, const float* vt, int Tp, float
     }
   }
   for (int r = 0; r < R; r++)
-    for (int h = 0; h < HV; h++) stu(a.dq + (long)(i0 + r) * a.ds + h * VW, gq[r][h]);
+    for (int h = 0; h < HV; h++) stu(a.dq + (long)(i0 + r) * a.dqs + h * VW, gq[r][h]);
 }
 
 template <int HD>
@@ -259,7 +259,7 @@ void attn_bwd_hd(const AttnHeadGrad& a) {
     if (!zero) break;
   }
   for (int i = Te; i < T; i++)
-    for (int d = 0; d < HD; d++) a.dq[(long)i * a.ds + d] = 0.0f;
+    for (int d = 0; d < HD; d++) a.dq[(long)i * a.dqs + d] = 0.0f;
   int i0 = 0;
   for (; i0 + AR <= Te; i0 += AR) attn_bwd_rows<AR, HD>(a, i0, vt, Tp, gk, gv, dp);
   switch (Te - i0) {
@@ -270,8 +270,10 @@ void attn_bwd_hd(const AttnHeadGrad& a) {
   }
   for (int j = 0; j < T; j++)
     for (int d = 0; d < HD; d++) {
-      a.dk[(long)j * a.ds + d] = gk[(long)j * HD + d];
-      a.dv[(long)j * a.ds + d] = gv[(long)j * HD + d];
+      float* ok = a.dk + (long)j * a.ds + d;
+      float* ov = a.dv + (long)j * a.ds + d;
+      *ok = a.accumulate ? *ok + gk[(long)j * HD + d] : gk[(long)j * HD + d];
+      *ov = a.accumulate ? *ov + gv[(long)j * HD + d] : gv[(long)j * HD + d];
     }
 }
 

@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "gemm.h"
-#include "gpt2.h"
+#include "core.h"
 #include "kernels.h"
 
 #ifdef SD_HAVE_CBLAS

@@ -21,17 +21,22 @@ struct AttnHead {
 // Head dims with direct attention kernels; others go through per-head GEMMs (kernels.cc).
 inline bool attn_direct(int hd) { return hd == 16 || hd == 32; }
 
-// Its backward (training: Tq == Tk == T, past 0). q, k, v, dq, dk, dv rows have stride ks / ds.
+// Its backward (training: Tq == Tk == T, past 0). Rows: q at stride qs, k and v at ks, dq at dqs, dk and dv at ds.
 struct AttnHeadGrad {
   int T, hd;
-  const float *q, *k, *v;
+  const float* q;
+  int qs;
+  const float *k, *v;
   int ks;
   const float* dy;  // row i at dy + i*dys
   int dys;
   const float* P;  // [T][T] probabilities of the forward
   float scale;
-  float *dq, *dk, *dv;  // overwritten
+  float* dq;  // overwritten
+  int dqs;
+  float *dk, *dv;  // overwritten, or added to when `accumulate` (the other query heads of a GQA group)
   int ds;
+  bool accumulate;
 };
 
 // One instruction-set level of the built-in GEMM. Every entry is single-threaded; gemm.cc owns

@@ -2,6 +2,7 @@
 // baseline x86-64 and picked at load time (ifunc), so one binary runs everywhere.
 #include "kernels.h"
 #include "clones.h"
+#include "fexp.h"
 #include "gemm.h"
 
 #include <omp.h>
@@ -14,25 +15,6 @@
 namespace sd {
 namespace {
 
-// Vectorizable expf (Cephes polynomial, ~1 ulp on the clamped range). libm's expf
-// does not vectorize without -ffast-math, and the softmax over 50257 logits is hot.
-inline float fexp(float x) {
-  x = std::min(std::max(x, -87.3f), 88.7f);
-  float n = std::floor(x * 1.44269504088896341f + 0.5f);
-  float r = x - n * 0.693359375f;
-  r = r + n * 2.12194440e-4f;
-  float p = 1.9875691500e-4f;
-  p = p * r + 1.3981999507e-3f;
-  p = p * r + 8.3334519073e-3f;
-  p = p * r + 4.1665795894e-2f;
-  p = p * r + 1.6666665459e-1f;
-  p = p * r + 5.0000001201e-1f;
-  float y = p * r * r + r + 1.0f;
-  int32_t e = (static_cast<int32_t>(n) + 127) << 23;
-  float s;
-  std::memcpy(&s, &e, 4);
-  return y * s;
-}
 inline float ftanh(float u) { return 1.0f - 2.0f / (fexp(2.0f * u) + 1.0f); }
 constexpr float kGeluS = 0.7978845608028654f;  // sqrt(2/pi)
 
@@ -273,8 +255,10 @@ void layernorm_backward(float* dinp, float* dw, float* db, const float* dout, co
 // descheduled on a shared machine does not stall the others at the end of the call.
 static int row_parts(int N, int nt) { return std::max(1, std::min(2 * nt, N / 64)); }
 
-void matmul_forward(float* out, const float* inp, const float* W, const float* bias, int N, int IC, int OC,
-                    const float* resid) {
+// The block's products. Conv1D (GPT-2) weights are W [IC, OC] (y = x @ W); nn.Linear (Llama) weights are
+// W [OC, IC] (y = x @ W^T): `wt`. Everything else (threading, bias, residual) is shared.
+static void mm_forward(bool wt, float* out, const float* inp, const float* W, const float* bias, int N, int IC, int OC,
+                       const float* resid) {
   const float beta = (bias || resid) ? 1.0f : 0.0f;
   const int nt = omp_get_max_threads();
   const int parts = nt > 1 && !omp_in_parallel() ? row_parts(N, nt) : 1;
@@ -291,7 +275,7 @@ void matmul_forward(float* out, const float* inp, const float* W, const float* b
       else if (bias)
         std::memcpy(o, bias, sizeof(float) * OC);
     }
-    sgemm(false, false, r1 - r0, OC, IC, 1.0f, inp + (long)r0 * IC, IC, W, OC, beta, out + (long)r0 * OC, OC);
+    sgemm(false, wt, r1 - r0, OC, IC, 1.0f, inp + (long)r0 * IC, IC, W, wt ? IC : OC, beta, out + (long)r0 * OC, OC);
   };
   // No region at all for one slice: an inactive region (if(false)) around sgemm's own parallel regions
   // made them nested teams, and RSS grew by megabytes per hundred steps (native-memory.test.ts).
@@ -304,12 +288,24 @@ void matmul_forward(float* out, const float* inp, const float* W, const float* b
   for (int p = 0; p < parts; p++) slice((int)((long)N * p / parts), (int)((long)N * (p + 1) / parts));
 }
 
-void matmul_backward(float* dinp, float* dW, float* db, const float* dout, const float* inp, const float* W, int N,
-                     int IC, int OC) {
+static void mm_backward(bool wt, float* dinp, float dbeta, float* dW, float* db, const float* dout, const float* inp,
+                        const float* W, int N, int IC, int OC) {
   const int nt = omp_get_max_threads();
+  // dW is [wr, wc]: [IC, OC] for Conv1D, [OC, IC] for nn.Linear.
+  const int wr = wt ? OC : IC, wc = wt ? IC : OC, ldw = wc;
+  // dinp = dout @ W^T (Conv1D) or dout @ W (Linear); dW += inp^T @ dout (Conv1D) or dout^T @ inp (Linear).
+  auto dx = [&](int r0, int r1) {
+    sgemm(false, !wt, r1 - r0, IC, OC, 1.0f, dout + (long)r0 * OC, OC, W, ldw, dbeta, dinp + (long)r0 * IC, IC);
+  };
+  auto dw = [&](int k0, int k1, float beta, float* dst) {
+    if (wt)
+      sgemm(true, false, OC, IC, k1 - k0, 1.0f, dout + (long)k0 * OC, OC, inp + (long)k0 * IC, IC, beta, dst, IC);
+    else
+      sgemm(true, false, IC, OC, k1 - k0, 1.0f, inp + (long)k0 * IC, IC, dout + (long)k0 * OC, OC, beta, dst, OC);
+  };
   if (nt == 1 || omp_in_parallel()) {
-    if (dinp) sgemm(false, true, N, IC, OC, 1.0f, dout, OC, W, OC, 0.0f, dinp, IC);
-    sgemm(true, false, IC, OC, N, 1.0f, inp, IC, dout, OC, 1.0f, dW, OC);
+    if (dinp) dx(0, N);
+    dw(0, N, 1.0f, dW);
     if (db)
       for (int r = 0; r < N; r++) add_row(db, dout + (long)r * OC, OC);
     return;
@@ -334,24 +330,41 @@ void matmul_backward(float* dinp, float* dW, float* db, const float* dout, const
         const int t = task - pd;
         const int k0 = (int)((long)N * t / pw), k1 = (int)((long)N * (t + 1) / pw);
         float* part = parts + (size_t)t * stride;
-        sgemm(true, false, IC, OC, k1 - k0, 1.0f, inp + (long)k0 * IC, IC, dout + (long)k0 * OC, OC, 0.0f, part,
-              OC);
+        dw(k0, k1, 0.0f, part);
         float* pb = part + (size_t)IC * OC;
         std::memset(pb, 0, sizeof(float) * OC);
         if (db)
           for (int r = k0; r < k1; r++) add_row(pb, dout + (long)r * OC, OC);
       } else {
-        const int p = task, r0 = (int)((long)N * p / pd), r1 = (int)((long)N * (p + 1) / pd);
-        sgemm(false, true, r1 - r0, IC, OC, 1.0f, dout + (long)r0 * OC, OC, W, OC, 0.0f, dinp + (long)r0 * IC, IC);
+        const int p = task;
+        dx((int)((long)N * p / pd), (int)((long)N * (p + 1) / pd));
       }
     }
 #pragma omp for
-    for (int i = 0; i <= IC; i++) {  // row IC: the bias gradient
-      if (i == IC && !db) continue;
-      float* dst = i < IC ? dW + (size_t)i * OC : db;
-      for (int t = 0; t < pw; t++) add_row(dst, parts + (size_t)t * stride + (size_t)i * OC, OC);
+    for (int i = 0; i <= wr; i++) {  // row wr: the bias gradient
+      if (i == wr && !db) continue;
+      float* dst = i < wr ? dW + (size_t)i * wc : db;
+      const int n = i < wr ? wc : OC;
+      for (int t = 0; t < pw; t++) add_row(dst, parts + (size_t)t * stride + (size_t)i * wc, n);
     }
   }
+}
+
+void matmul_forward(float* out, const float* inp, const float* W, const float* bias, int N, int IC, int OC,
+                    const float* resid) {
+  mm_forward(false, out, inp, W, bias, N, IC, OC, resid);
+}
+void matmul_backward(float* dinp, float* dW, float* db, const float* dout, const float* inp, const float* W, int N,
+                     int IC, int OC) {
+  mm_backward(false, dinp, 0.0f, dW, db, dout, inp, W, N, IC, OC);
+}
+void linear_forward(float* out, const float* inp, const float* W, const float* bias, int N, int IC, int OC,
+                    const float* resid) {
+  mm_forward(true, out, inp, W, bias, N, IC, OC, resid);
+}
+void linear_backward(float* dinp, bool accumulate, float* dW, float* db, const float* dout, const float* inp,
+                     const float* W, int N, int IC, int OC) {
+  mm_backward(true, dinp, accumulate ? 1.0f : 0.0f, dW, db, dout, inp, W, N, IC, OC);
 }
 
 void attention_forward(float* out, float* att, const AttnArgs& a) {
@@ -370,8 +383,8 @@ void attention_forward(float* out, float* att, const AttnArgs& a) {
                     a.hd,
                     a.q + (long)b * a.Tq * a.qs + h * a.hd,
                     a.qs,
-                    a.k + b * a.kbs + h * a.hd,
-                    a.v + b * a.kbs + h * a.hd,
+                    a.k + b * a.kbs + (h / a.group) * a.hd,
+                    a.v + b * a.kbs + (h / a.group) * a.hd,
                     a.ks,
                     a.mask ? a.mask + b * a.mbs : nullptr,
                     scale,
@@ -388,8 +401,8 @@ void attention_forward(float* out, float* att, const AttnArgs& a) {
     for (int bh = 0; bh < a.B * a.NH; bh++) {
       const int b = bh / a.NH, h = bh % a.NH;
       const float* q = a.q + (long)b * a.Tq * a.qs + h * a.hd;
-      const float* k = a.k + b * a.kbs + h * a.hd;
-      const float* v = a.v + b * a.kbs + h * a.hd;
+      const float* k = a.k + b * a.kbs + (h / a.group) * a.hd;
+      const float* v = a.v + b * a.kbs + (h / a.group) * a.hd;
       float* S = att + (long)bh * a.Tq * a.Tk;
       sgemm(false, true, a.Tq, a.Tk, a.hd, scale, q, a.qs, k, a.ks, 0.0f, S, a.Tk);
       const uint8_t* mrow = a.mask ? a.mask + b * a.mbs : nullptr;
@@ -405,8 +418,8 @@ void attention_forward(float* out, float* att, const AttnArgs& a) {
     int h = (int)((idx / a.Tq) % a.NH);
     int b = (int)(idx / ((long)a.Tq * a.NH));
     const float* q = a.q + ((long)b * a.Tq + i) * a.qs + h * a.hd;
-    const float* k = a.k + b * a.kbs + h * a.hd;
-    const float* v = a.v + b * a.kbs + h * a.hd;
+    const float* k = a.k + b * a.kbs + (h / a.group) * a.hd;
+    const float* v = a.v + b * a.kbs + (h / a.group) * a.hd;
     float* arow = att + (((long)b * a.NH + h) * a.Tq + i) * a.Tk;
     float* o = out + ((long)b * a.Tq + i) * C + h * a.hd;
     attn_row(o, arow, q, k, v, a.ks, a.Tk, a.past + i, a.mask ? a.mask + b * a.mbs : nullptr, a.hd, scale);
@@ -425,9 +438,9 @@ void attention_backward(float* dqkv, const float* dout, const float* qkv, const 
       const int b = bh / NH, h = bh % NH;
       const long base = (long)b * T * C3 + h * hd;
       float* dq = dqkv + base;
-      isa.attn_bwd(AttnHeadGrad{T, hd, qkv + base, qkv + base + C, qkv + base + 2 * C, C3,
-                                dout + (long)b * T * C + h * hd, C, att + (long)bh * T * T, scale, dq, dq + C,
-                                dq + 2 * C, C3});
+      isa.attn_bwd(AttnHeadGrad{T, hd, qkv + base, C3, qkv + base + C, qkv + base + 2 * C, C3,
+                                dout + (long)b * T * C + h * hd, C, att + (long)bh * T * T, scale, dq, C3, dq + C,
+                                dq + 2 * C, C3, false});
     }
     return;
   }
@@ -448,6 +461,49 @@ void attention_backward(float* dqkv, const float* dout, const float* qkv, const 
       for (int i = 0; i < T; i++) softmax_bwd_row(dP.data() + (long)i * T, P + (long)i * T, T, scale);
       sgemm(false, false, T, hd, T, 1.0f, dP.data(), T, k, C3, 0.0f, dq, C3);
       sgemm(true, false, T, hd, T, 1.0f, dP.data(), T, q, C3, 0.0f, dk, C3);
+    }
+  }
+}
+
+void attention_backward_gqa(float* dq, float* dk, float* dv, const float* dout, const float* q, const float* k,
+                            const float* v, const float* att, int B, int T, int NH, int NKV, int hd) {
+  const int QW = NH * hd, KW = NKV * hd, group = NH / NKV;
+  const float scale = 1.0f / std::sqrt((float)hd);
+  // One task per (batch, KV head): it owns that head's dK/dV rows and adds every query head of its group into
+  // them, so no two threads write the same element and the sum order is fixed.
+  if (attn_direct(hd)) {
+    const GemmIsa& isa = gemm_kernels();
+#pragma omp parallel for schedule(dynamic, 1)
+    for (int bk = 0; bk < B * NKV; bk++) {
+      const int b = bk / NKV, kh = bk % NKV;
+      const long kb = (long)b * T * KW + kh * hd;
+      for (int g = 0; g < group; g++) {
+        const int h = kh * group + g;
+        const long qb = (long)b * T * QW + h * hd;
+        isa.attn_bwd(AttnHeadGrad{T, hd, q + qb, QW, k + kb, v + kb, KW, dout + qb, QW, att + ((long)b * NH + h) * T * T,
+                                  scale, dq + qb, QW, dk + kb, dv + kb, KW, g > 0});
+      }
+    }
+    return;
+  }
+#pragma omp parallel
+  {
+    std::vector<float> dP((size_t)T * T);
+#pragma omp for schedule(dynamic, 1)
+    for (int bk = 0; bk < B * NKV; bk++) {
+      const int b = bk / NKV, kh = bk % NKV;
+      const long kb = (long)b * T * KW + kh * hd;
+      for (int g = 0; g < group; g++) {
+        const int h = kh * group + g;
+        const long qb = (long)b * T * QW + h * hd;
+        const float* P = att + ((long)b * NH + h) * T * T;
+        const float beta = g > 0 ? 1.0f : 0.0f;  // the group's first head overwrites dK/dV, the others add
+        sgemm(false, true, T, T, hd, 1.0f, dout + qb, QW, v + kb, KW, 0.0f, dP.data(), T);
+        sgemm(true, false, T, hd, T, 1.0f, P, T, dout + qb, QW, beta, dv + kb, KW);
+        for (int i = 0; i < T; i++) softmax_bwd_row(dP.data() + (long)i * T, P + (long)i * T, T, scale);
+        sgemm(false, false, T, hd, T, 1.0f, dP.data(), T, k + kb, KW, 0.0f, dq + qb, QW);
+        sgemm(true, false, T, hd, T, 1.0f, dP.data(), T, q + qb, QW, beta, dk + kb, KW);
+      }
     }
   }
 }

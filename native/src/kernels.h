@@ -1,4 +1,5 @@
-// Forward/backward kernels of the GPT-2 block. Row-major; N = rows (B*T).
+// Forward/backward kernels shared by the GPT-2 and Llama blocks (kernels.cc). Row-major; N = rows (B*T).
+// The Llama-only ops (RMSNorm, RoPE, SwiGLU, embedding) are in llama_kernels.h.
 #pragma once
 #include <cstddef>
 #include <cstdint>
@@ -28,6 +29,14 @@ void matmul_forward(float* out, const float* inp, const float* W, const float* b
 void matmul_backward(float* dinp, float* dW, float* db, const float* dout, const float* inp, const float* W, int N,
                      int IC, int OC);
 
+// The same for nn.Linear weights W [OC, IC] (Llama): out = (resid ? resid : 0) + inp @ W^T + bias.
+void linear_forward(float* out, const float* inp, const float* W, const float* bias, int N, int IC, int OC,
+                    const float* resid);
+// dinp = dout @ W (overwritten, or added to when accumulate; dinp may be null), dW += dout^T @ inp,
+// db += colsum(dout) (db may be null).
+void linear_backward(float* dinp, bool accumulate, float* dW, float* db, const float* dout, const float* inp,
+                     const float* W, int N, int IC, int OC);
+
 struct AttnArgs {
   int B, Tq, Tk, past, NH, hd;
   const float* q;  // row (b,i) at q + (b*Tq+i)*qs
@@ -37,12 +46,18 @@ struct AttnArgs {
   int ks;
   const uint8_t* mask;  // key mask (b,j) at mask[b*mbs+j], or null
   long mbs;
+  int group = 1;  // query heads per key/value head (GQA): query head h reads K/V head h / group
 };
-// out [B*Tq, C]; att [B,NH,Tq,Tk] softmax probabilities kept for backward.
+// out [B*Tq, NH*hd]; att [B,NH,Tq,Tk] softmax probabilities kept for backward.
 void attention_forward(float* out, float* att, const AttnArgs& a);
 // Training only (Tq == Tk, past 0, q/k/v inside qkv with stride 3C). dqkv is overwritten.
 void attention_backward(float* dqkv, const float* dout, const float* qkv, const float* att, int B, int T, int NH,
                         int hd);
+
+// Grouped-query backward (training, past 0): q, dq, dout rows [B*T, NH*hd]; k, v, dk, dv rows [B*T, NKV*hd]. Query
+// head h uses K/V head h / (NH / NKV). dq, dk and dv are overwritten.
+void attention_backward_gqa(float* dq, float* dk, float* dv, const float* dout, const float* q, const float* k,
+                            const float* v, const float* att, int B, int T, int NH, int NKV, int hd);
 
 void gelu_forward(float* out, const float* inp, long n);
 // dinout = dinout * gelu'(inp), in place

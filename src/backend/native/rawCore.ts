@@ -1,9 +1,9 @@
-// The one N-API interface both native addons implement (core interface version 2):
+// The one N-API interface both native addons implement (core interface version 3):
 //   build/Release/socratic_native.node (native/src/addon.cc, CPU) and
 //   native/cuda/build/socratic_cuda.node (native/cuda/src/addon.cc, CUDA; also its emulated test builds).
 //
 // Module exports:  GptCore (class), device ('cpu' | 'cuda'), abi (= CORE_ABI)
-// new GptCore({ vocab, maxT, C, L, NH, F, eps }, precision code)
+// new GptCore(RawCoreConfig: the shape and the layout table, precision code)
 //   numParams()                                             floats in each of the four buffers
 //   readBuffers({ params?, grads?, m?, v? })                copy the named buffers out into the given arrays
 //   writeBuffers({ params?, m?, v? })                       copy the given arrays in (gradients are never written)
@@ -23,7 +23,7 @@
 // not overlap calls on one core (see CallQueue).
 
 /** Bump with any change to the interface below, in both addon.cc files. */
-export const CORE_ABI = 2;
+export const CORE_ABI = 3;
 
 export type Awaitable<T> = T | Promise<T>;
 

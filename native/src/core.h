@@ -1,0 +1,122 @@
+// The native CPU core's common interface (core.cc): one parameter layout from the table (layout_table.h), one
+// contiguous buffer each for params, grads, AdamW m and v, and what every architecture shares: the chunked
+// head + cross-entropy, the logits, AdamW and the gradient norm. Gpt2 (gpt2.h) and Llama (llama.h) implement
+// the forward pass and the backward from the final hidden state; addon.cc drives either through Core.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "layout_table.h"
+
+namespace sd {
+
+using layout::ModelDims;
+using layout::TensorRow;
+
+struct Batch {
+  int B, T;
+  const int32_t* ids;
+  const uint8_t* mask;    // may be null (all ones)
+  const int32_t* pos;     // may be null (0..T-1)
+  const int32_t* labels;  // may be null
+};
+
+struct LossOut {
+  double loss;
+  int tokens;
+};
+
+// KV cache of one decode session: K and V [L][B][maxLen][width] (width: C for GPT-2, NKV*HD for Llama, whose keys
+// are cached after RoPE), key mask [B][maxLen].
+struct KVCache {
+  int B, maxLen, width, len = 0;
+  std::vector<float> k, v;
+  std::vector<uint8_t> mask;
+  size_t bytes() const { return (k.capacity() + v.capacity()) * sizeof(float) + mask.capacity(); }
+};
+
+class Core {
+ public:
+  Core(const ModelDims& d, const std::vector<TensorRow>& table);
+  virtual ~Core();
+  const ModelDims cfg;
+  const layout::TableLayout lay;
+  const size_t nparams;
+  float *params, *grads, *m, *v;
+
+  // Forward over a batch; keeps activations. If cache != null, new K/V rows are appended at cache->len and
+  // attention reads the whole cache.
+  virtual void forward(const Batch& b, KVCache* cache = nullptr) = 0;
+  // HF hidden_states[i] of the last forward, [B*T*C]: 0 the embeddings, l the output of block l - 1, L after the
+  // final norm.
+  virtual void hidden_state(int i, float* out) = 0;
+  // A decode session's cache for B rows of up to maxLen tokens.
+  std::shared_ptr<KVCache> new_cache(int B, int maxLen) const;
+
+  // Full logits [B*T*V] of the last forward.
+  void logits_all(float* out);
+  // Logits of the last position of each row [B*V].
+  void logits_last(float* out);
+  // Masked mean CE of the last forward; if backward, also backprop scale * dloss into grads.
+  LossOut loss_and_backward(const Batch& b, bool backward, float scale);
+  double grad_sq_norm();
+  // AdamW over every tensor, weight decay where its table row says so.
+  void adamw(float lr, float b1, float b2, float eps, float wd, float clip, int t);
+  virtual size_t bytes() const;
+
+ protected:
+  // Set by forward: the final-norm output [B*T*C] and the shape it was computed for.
+  const float* final_ = nullptr;
+  int lastB_ = 0, lastT_ = 0;
+  // The head weight [V, C] (tied: the embedding) and its gradient.
+  const float* head_ = nullptr;
+  float* dhead_ = nullptr;
+  // Width of one cached K (or V) row.
+  virtual int cache_width() const = 0;
+  // Backward from the gradient of the final-norm output (dfinal [B*T*C], may be overwritten) into grads.
+  virtual void backward_from_final(const Batch& b, float* dfinal) = 0;
+  // A [B*T*C] scratch buffer of the subclass that the head writes dfinal into.
+  virtual float* dfinal_buffer() = 0;
+
+ private:
+  std::vector<float> store_;  // params | grads | m | v
+  std::vector<float> chunk_;  // head logits chunk
+};
+
+// The core of the table's architecture. Throws std::invalid_argument on a bad shape or table.
+std::unique_ptr<Core> make_core(const ModelDims& d, const std::vector<TensorRow>& table);
+
+// Per-kernel wall-clock profile (seconds), for bench/.
+enum Kern {
+  K_ENC_F, K_ENC_B, K_LN_F, K_LN_B, K_MM_F, K_MM_B, K_ATT_F, K_ATT_B, K_GELU_F, K_GELU_B,
+  K_RES /* the residual copies now happen inside matmul_fwd; the key stays so profiles keep their keys */,
+  K_HEAD_F, K_CE, K_HEAD_B, K_ADAMW, K_NORM, K_ROPE_F, K_ROPE_B, K_SWIGLU_F, K_SWIGLU_B, K_COUNT
+};
+void profile_enable(bool on);
+std::vector<std::pair<std::string, double>> profile_get();
+void profile_reset();
+void profile_add(Kern k, double seconds);
+bool profile_on();
+// Adds the wall time of its scope to kernel k while profiling is on.
+class Prof {
+ public:
+  explicit Prof(Kern k);
+  ~Prof();
+
+ private:
+  Kern k_;
+  double t0_ = 0;
+};
+
+const char* simd_level();
+int num_threads();
+std::string blas_info();
+// Switches the GEMM kernels for the whole process ("auto", "builtin", "blas", "avx512", "avx2", "scalar";
+// see gemm.cc). Returns false for an unknown name. Not for use while a forward/backward call runs.
+bool gemm_select(const char* name);
+
+}  // namespace sd

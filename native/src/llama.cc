@@ -1,0 +1,268 @@
+// Llama-family forward and backward over the buffers of Core (see llama.h and native/README.md). The step order:
+// embed -> L x (rmsnorm -> q/k/v -> [q/k norm] -> RoPE -> GQA attention -> o + residual -> rmsnorm -> gate/up ->
+// SwiGLU -> down + residual) -> final rmsnorm -> chunked head/loss (core.cc) -> the same in reverse.
+#include "llama.h"
+
+#include <cstring>
+#include <stdexcept>
+#include <string>
+
+#include "kernels.h"
+#include "llama_kernels.h"
+
+namespace sd {
+
+LlamaP Llama::pointers(float* base) const {
+  namespace S = layout::llama;  // qualified: sd::K_NORM is also a profile key
+  LlamaP p;
+  p.embed = lay.at(base, S::EMBED);
+  p.norm = lay.at(base, S::NORM);
+  p.lm_head = lay.at(base, S::LM_HEAD);
+  for (int l = 0; l < cfg.L; l++) {
+    auto s = [&](int slot) { return lay.at(base, l, slot); };
+    p.layers.push_back({s(S::IN_NORM), s(S::Q_W), s(S::Q_B), s(S::K_W), s(S::K_B), s(S::V_W), s(S::V_B), s(S::O_W),
+                        s(S::O_B), s(S::Q_NORM), s(S::K_NORM), s(S::POST_NORM), s(S::GATE_W), s(S::UP_W),
+                        s(S::DOWN_W)});
+  }
+  return p;
+}
+
+Llama::Llama(const ModelDims& d, const std::vector<TensorRow>& table) : Core(d, table) {
+  P = pointers(params);
+  G = pointers(grads);
+  // Tied: the head is the embedding, and its gradient adds into the embedding's.
+  head_ = d.tied ? P.embed : P.lm_head;
+  dhead_ = d.tied ? G.embed : G.lm_head;
+}
+
+size_t Llama::bytes() const { return Core::bytes() + act_.capacity() * sizeof(float); }
+
+// Activations are planned for (B, T, Tk); the buffer only grows, so alternating shapes never reallocate.
+void Llama::plan(int B, int T, int Tk) {
+  const size_t BT = (size_t)B * T, C = cfg.C, F = cfg.F, HD = cfg.HD;
+  const size_t Q = (size_t)cfg.NH * HD, KV = (size_t)cfg.NKV * HD;
+  const bool qk = cfg.qkNorm;
+  const size_t att = (size_t)B * cfg.NH * T * Tk;
+  const size_t perLayer =
+      BT * (4 * C + 2 + 2 * Q + 2 * KV + 3 * F) + att + (qk ? BT * (Q + KV + cfg.NH + cfg.NKV) : 0);
+  const size_t total = BT * (2 * C + 1 + HD) + perLayer * cfg.L + BT * (2 * C + 2 * Q + 2 * KV + 2 * F);
+  if (act_.size() < total) {
+    act_.clear();
+    act_.shrink_to_fit();
+    act_.resize(total);
+  }
+  float* p = act_.data();
+  auto take = [&p](size_t n) {
+    float* r = p;
+    p += n;
+    return r;
+  };
+  A.B = B;
+  A.T = T;
+  A.Tk = Tk;
+  A.encoded = take(BT * C);
+  A.lnf = take(BT * C);
+  A.lnf_rstd = take(BT);
+  A.rope = take(BT * HD);
+  A.layers.resize(cfg.L);
+  for (auto& a : A.layers) {
+    a.ln1 = take(BT * C);
+    a.ln1_rstd = take(BT);
+    a.q = take(BT * Q);
+    a.k = take(BT * KV);
+    a.v = take(BT * KV);
+    a.qn = qk ? take(BT * Q) : nullptr;
+    a.kn = qk ? take(BT * KV) : nullptr;
+    a.q_rstd = qk ? take(BT * cfg.NH) : nullptr;
+    a.k_rstd = qk ? take(BT * cfg.NKV) : nullptr;
+    a.att = take(att);
+    a.atty = take(BT * Q);
+    a.res2 = take(BT * C);
+    a.ln2 = take(BT * C);
+    a.ln2_rstd = take(BT);
+    a.gate = take(BT * F);
+    a.up = take(BT * F);
+    a.h = take(BT * F);
+    a.res3 = take(BT * C);
+  }
+  A.dres = take(BT * C);
+  A.dC = take(BT * C);
+  A.dq = take(BT * Q);
+  A.dk = take(BT * KV);
+  A.dv = take(BT * KV);
+  A.dY = take(BT * Q);
+  A.dF1 = take(BT * F);
+  A.dF2 = take(BT * F);
+}
+
+void Llama::forward(const Batch& b, KVCache* cache) {
+  const int B = b.B, T = b.T, C = cfg.C, NH = cfg.NH, NKV = cfg.NKV, HD = cfg.HD, F = cfg.F;
+  const int Q = NH * HD, KV = NKV * HD;
+  const long BT = (long)B * T;
+  for (long i = 0; i < BT; i++)
+    if (b.ids[i] < 0 || b.ids[i] >= cfg.V) throw std::out_of_range("token id out of range at flat index " + std::to_string(i));
+  const int past = cache ? cache->len : 0;
+  if (cache && past + T > cache->maxLen) throw std::out_of_range("decode cache is full (maxLength reached)");
+  plan(B, T, past + T);
+  {
+    Prof pr(K_ROPE_F);
+    rope_tables(A.rope, b.pos, B, T, past, HD, cfg.ropeTheta, cfg.maxT);
+  }
+  {
+    Prof pr(K_ENC_F);
+    embedding_forward(A.encoded, P.embed, b.ids, BT, C);
+  }
+  if (cache)
+    for (int bb = 0; bb < B; bb++)
+      for (int t = 0; t < T; t++) cache->mask[(size_t)bb * cache->maxLen + past + t] = b.mask ? b.mask[bb * T + t] : 1;
+  for (int l = 0; l < cfg.L; l++) {
+    const LlamaLayerP& w = P.layers[l];
+    LlamaLayerA& a = A.layers[l];
+    const float* res_in = l == 0 ? A.encoded : A.layers[l - 1].res3;
+    {
+      Prof pr(K_LN_F);
+      rmsnorm_forward(a.ln1, a.ln1_rstd, res_in, w.in_norm, BT, C, cfg.eps);
+    }
+    {
+      Prof pr(K_MM_F);
+      linear_forward(cfg.qkNorm ? a.qn : a.q, a.ln1, w.qw, w.qb, BT, C, Q, nullptr);
+      linear_forward(cfg.qkNorm ? a.kn : a.k, a.ln1, w.kw, w.kb, BT, C, KV, nullptr);
+      linear_forward(a.v, a.ln1, w.vw, w.vb, BT, C, KV, nullptr);
+    }
+    if (cfg.qkNorm) {  // Qwen3: RMSNorm over each head's head_dim, before RoPE
+      Prof pr(K_LN_F);
+      rmsnorm_forward(a.q, a.q_rstd, a.qn, w.q_norm, BT * NH, HD, cfg.eps);
+      rmsnorm_forward(a.k, a.k_rstd, a.kn, w.k_norm, BT * NKV, HD, cfg.eps);
+    }
+    {
+      Prof pr(K_ROPE_F);
+      rope_forward(a.q, A.rope, BT, NH, HD);
+      rope_forward(a.k, A.rope, BT, NKV, HD);
+    }
+    AttnArgs aa{B, T, past + T, past, NH, HD, a.q, Q, nullptr, nullptr, 0, KV, nullptr, 0, NH / NKV};
+    if (cache) {  // keys are cached after RoPE
+      const size_t off = (size_t)l * B * cache->maxLen * KV;
+      for (int bb = 0; bb < B; bb++)
+        for (int t = 0; t < T; t++) {
+          const size_t src = ((size_t)bb * T + t) * KV, dst = off + ((size_t)bb * cache->maxLen + past + t) * KV;
+          std::memcpy(&cache->k[dst], a.k + src, sizeof(float) * KV);
+          std::memcpy(&cache->v[dst], a.v + src, sizeof(float) * KV);
+        }
+      aa.k = cache->k.data() + off;
+      aa.v = cache->v.data() + off;
+      aa.kbs = (long)cache->maxLen * KV;
+      aa.mask = cache->mask.data();
+      aa.mbs = cache->maxLen;
+    } else {
+      aa.k = a.k;
+      aa.v = a.v;
+      aa.kbs = (long)T * KV;
+      aa.mask = b.mask;
+      aa.mbs = T;
+    }
+    {
+      Prof pr(K_ATT_F);
+      attention_forward(a.atty, a.att, aa);
+    }
+    {
+      Prof pr(K_MM_F);
+      linear_forward(a.res2, a.atty, w.ow, w.ob, BT, Q, C, res_in);  // res2 = res_in + o_proj
+    }
+    {
+      Prof pr(K_LN_F);
+      rmsnorm_forward(a.ln2, a.ln2_rstd, a.res2, w.post_norm, BT, C, cfg.eps);
+    }
+    {
+      Prof pr(K_MM_F);
+      linear_forward(a.gate, a.ln2, w.gate, nullptr, BT, C, F, nullptr);
+      linear_forward(a.up, a.ln2, w.up, nullptr, BT, C, F, nullptr);
+    }
+    {
+      Prof pr(K_SWIGLU_F);
+      swiglu_forward(a.h, a.gate, a.up, BT * F);
+    }
+    {
+      Prof pr(K_MM_F);
+      linear_forward(a.res3, a.h, w.down, nullptr, BT, F, C, a.res2);  // res3 = res2 + down_proj
+    }
+  }
+  {
+    Prof pr(K_LN_F);
+    rmsnorm_forward(A.lnf, A.lnf_rstd, A.layers[cfg.L - 1].res3, P.norm, BT, C, cfg.eps);
+  }
+  if (cache) cache->len += T;
+  final_ = A.lnf;
+  lastB_ = B;
+  lastT_ = T;
+}
+
+void Llama::hidden_state(int i, float* out) {
+  const float* src = i == 0 ? A.encoded : i == cfg.L ? A.lnf : A.layers[i - 1].res3;
+  std::memcpy(out, src, sizeof(float) * A.B * A.T * cfg.C);
+}
+
+void Llama::backward_from_final(const Batch& b, float* dfinal) {
+  const int B = b.B, T = b.T, C = cfg.C, NH = cfg.NH, NKV = cfg.NKV, HD = cfg.HD, F = cfg.F;
+  const int Q = NH * HD, KV = NKV * HD;
+  const long BT = (long)B * T;
+  std::memset(A.dres, 0, sizeof(float) * BT * C);
+  {
+    Prof pr(K_LN_B);
+    rmsnorm_backward(A.dres, true, G.norm, dfinal, A.layers[cfg.L - 1].res3, P.norm, A.lnf_rstd, BT, C);
+  }
+  for (int l = cfg.L - 1; l >= 0; l--) {
+    const LlamaLayerP& w = P.layers[l];
+    const LlamaLayerP& g = G.layers[l];
+    LlamaLayerA& a = A.layers[l];
+    const float* res_in = l == 0 ? A.encoded : A.layers[l - 1].res3;
+    {
+      Prof pr(K_MM_B);
+      linear_backward(A.dF1, false, g.down, nullptr, A.dres, a.h, w.down, BT, F, C);
+    }
+    {
+      Prof pr(K_SWIGLU_B);
+      swiglu_backward(A.dF1, A.dF2, A.dF1, a.gate, a.up, BT * F);
+    }
+    {
+      Prof pr(K_MM_B);
+      linear_backward(A.dC, false, g.gate, nullptr, A.dF1, a.ln2, w.gate, BT, C, F);
+      linear_backward(A.dC, true, g.up, nullptr, A.dF2, a.ln2, w.up, BT, C, F);
+    }
+    {
+      Prof pr(K_LN_B);
+      rmsnorm_backward(A.dres, true, g.post_norm, A.dC, a.res2, w.post_norm, a.ln2_rstd, BT, C);
+    }
+    {
+      Prof pr(K_MM_B);
+      linear_backward(A.dY, false, g.ow, g.ob, A.dres, a.atty, w.ow, BT, Q, C);
+    }
+    {
+      Prof pr(K_ATT_B);
+      attention_backward_gqa(A.dq, A.dk, A.dv, A.dY, a.q, a.k, a.v, a.att, B, T, NH, NKV, HD);
+    }
+    {
+      Prof pr(K_ROPE_B);
+      rope_backward(A.dq, A.rope, BT, NH, HD);
+      rope_backward(A.dk, A.rope, BT, NKV, HD);
+    }
+    if (cfg.qkNorm) {
+      Prof pr(K_LN_B);
+      rmsnorm_backward(A.dq, false, g.q_norm, A.dq, a.qn, w.q_norm, a.q_rstd, BT * NH, HD);
+      rmsnorm_backward(A.dk, false, g.k_norm, A.dk, a.kn, w.k_norm, a.k_rstd, BT * NKV, HD);
+    }
+    {
+      Prof pr(K_MM_B);
+      linear_backward(A.dC, false, g.qw, g.qb, A.dq, a.ln1, w.qw, BT, C, Q);
+      linear_backward(A.dC, true, g.kw, g.kb, A.dk, a.ln1, w.kw, BT, C, KV);
+      linear_backward(A.dC, true, g.vw, g.vb, A.dv, a.ln1, w.vw, BT, C, KV);
+    }
+    {
+      Prof pr(K_LN_B);
+      rmsnorm_backward(A.dres, true, g.in_norm, A.dC, res_in, w.in_norm, a.ln1_rstd, BT, C);
+    }
+  }
+  Prof pr(K_ENC_B);
+  embedding_backward(G.embed, A.dres, b.ids, BT, C);
+}
+
+}  // namespace sd
