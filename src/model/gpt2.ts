@@ -12,7 +12,7 @@ import {
   type ForwardOptions,
   sizedConfig,
 } from './causal-lm.js';
-import type { CheckpointFiles } from './checkpoint.js';
+import type { Checkpoint, CheckpointFiles } from './checkpoint.js';
 
 // The names GPT-2 code has always used; they are CausalLM's.
 export type GPT2BackendOption = CausalLMBackendOption;
@@ -26,9 +26,7 @@ export type GPT2ForwardOptions = ForwardOptions;
  */
 export class GPT2 extends CausalLM {
   protected constructor(core: TransformerCore, assets: ModelAssets) {
-    if (!isGPT2Config(core.config)) {
-      throw new ModelConfigError(`GPT2: this is a ${core.config.model_type} model; load it with CausalLM (GPT2 is for GPT-2 checkpoints)`);
-    }
+    if (!isGPT2Config(core.config)) throw new ModelConfigError(`GPT2: the core runs a ${core.config.model_type} model`);
     super(core, assets);
   }
 
@@ -44,14 +42,14 @@ export class GPT2 extends CausalLM {
   /** Read an HF GPT-2 directory (config.json + model.safetensors [+ trimmed_vocab.json]). Node only. */
   static override async load(dir: string, options: GPT2LoadOptions = {}): Promise<GPT2> {
     const { readCheckpoint } = await import('./checkpoint-fs.js');
-    return new GPT2(...(await CausalLM.build(await readCheckpoint(dir), dir, options)));
+    return new GPT2(...(await CausalLM.build(gpt2Only(await readCheckpoint(dir), dir), dir, options)));
   }
 
   /** Same as load, from the directory's files already in memory (e.g. fetched in a browser). */
   static override async fromCheckpointFiles(files: CheckpointFiles, options: GPT2LoadOptions & { where?: string } = {}): Promise<GPT2> {
     const { parseCheckpoint } = await import('./checkpoint.js');
     const where = options.where ?? 'checkpoint';
-    return new GPT2(...(await CausalLM.build(parseCheckpoint(files, where), where, options)));
+    return new GPT2(...(await CausalLM.build(gpt2Only(parseCheckpoint(files, where), where), where, options)));
   }
 
   /** A freshly initialised GPT-2 (seeded, identical on every backend). */
@@ -65,4 +63,12 @@ export class GPT2 extends CausalLM {
     if (!isGPT2Config(core.config)) throw new ModelConfigError(`GPT2: the core runs a ${core.config.model_type} model`);
     return new GPT2(core, createdAssets(core.config, vocab ? { vocab } : {}));
   }
+}
+
+/** Refuse another architecture before a core is built for it (nothing to dispose then). */
+function gpt2Only(checkpoint: Checkpoint, where: string): Checkpoint {
+  if (!isGPT2Config(checkpoint.config)) {
+    throw new ModelConfigError(`${where}: this is a ${checkpoint.config.model_type} checkpoint; load it with CausalLM.load (GPT2 loads GPT-2 checkpoints only)`);
+  }
+  return checkpoint;
 }
