@@ -58,13 +58,25 @@ export { costOf, sumUsage, type Pricing } from './generate/usage.js';
 export { ChainVerifier, type ChainVerifierOptions, type RejectReason, type VerifyResult, type VerifyStats } from './verify/verifier.js';
 export { answersMatch, extractAnswer } from './verify/answer.js';
 
-// 4. Model: GPT-2 on the fastest available core, with its tokenizer.
+// 4. Model: GPT-2 or a Llama-family model (Llama, SmolLM2, Qwen2, Qwen3) on the fastest available core, with its tokenizer.
 export { selectBackend } from './backend/select.js';
 export type { BackendPreference, BackendReport } from './backend/types.js';
+export {
+  CausalLM,
+  type CausalLMBackendOption,
+  type CausalLMCreateOptions,
+  type CausalLMLoadOptions,
+  type ForwardOptions,
+  type ModelConfigInput,
+} from './model/causal-lm.js';
 export { GPT2, type GPT2BackendOption, type GPT2CreateOptions, type GPT2ForwardOptions, type GPT2LoadOptions } from './model/gpt2.js';
+export type { TrainingSurface } from './model/training.js';
 export type { GPT2GenerateOptions, GeneratedToken } from './model/generate.js';
 export type { SamplingOptions } from './model/sampling.js';
-export { GPT2ConfigSchema, presetConfig, PRESETS, type GPT2Config, type GPT2ConfigInput, type PresetName } from './arch/config.js';
+export { GPT2ConfigSchema, presetConfig, PRESETS, type GPT2Config, type GPT2ConfigInput, type ModelConfig, type PresetName } from './arch/config.js';
+export { LlamaConfigSchema, type LlamaConfig, type LlamaConfigInput } from './arch/llama.js';
+export { HFTokenizer, type HFTokenizerOptions } from './tokenizer/hf-tokenizer.js';
+export type { TextTokenizer } from './tokenizer/text-tokenizer.js';
 export { Tokenizer } from './tokenizer/tokenizer.js';
 export { TrimmedVocab } from './tokenizer/trimmed-vocab.js';
 

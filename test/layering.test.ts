@@ -46,8 +46,27 @@ describe('layering', () => {
     expect(importedAreas('src/model/gpt2.ts').map((i) => i.area)).toContain('backend');
   });
 
-  it('students/, train/ and arch/ never import backend/ (they use the GPT2 model)', () => {
+  it('students/, train/ and arch/ never import backend/ (they use the model)', () => {
     expect(violations(['src/students', 'src/train', 'src/arch'], 'backend')).toEqual([]);
+  });
+
+  it("no file outside src/model/ reads a model's core (it is private; the trainer uses model.training)", () => {
+    // backend/ is the core itself (its own `.core` names are labels, not a model's core).
+    const outside = readdirSync(join(ROOT, 'src'), { withFileTypes: true })
+      .filter((d) => d.isDirectory() && d.name !== 'model' && d.name !== 'backend')
+      .flatMap((d) => sourceFiles(join('src', d.name)))
+      .concat(['src/index.ts', 'src/errors.ts']);
+    const reads = outside.flatMap((file) =>
+      readFileSync(join(ROOT, file), 'utf8')
+        .split('\n')
+        .map((line, i) => ({ line, at: `${file}:${i + 1}` }))
+        .filter(({ line }) => CORE_ACCESS.test(line.replace(/\/\/.*$/, '')))
+        .map(({ at, line }) => `${at}: ${line.trim()}`),
+    );
+    expect(reads).toEqual([]);
+    // The scanner itself: it sees property reads, optional chains and bracket access, not words such as `score`.
+    expect(['m.core.loss(b)', 'x?.core', "m['core']", 'const { core } = model'].map((l) => CORE_ACCESS.test(l))).toEqual([true, true, true, true]);
+    expect(['score.core2', 'this.scores', 'coreCount', 'const core = model.training'].map((l) => CORE_ACCESS.test(l))).toEqual([false, false, false, false]);
   });
 
   it('data/ never imports verify/ (verify/ builds on data/)', () => {
@@ -74,6 +93,9 @@ describe('layering', () => {
     expect(Object.keys(ALLOWED).filter((f) => !doc.includes(f === 'index' || f === 'errors' ? `${f}.ts` : `${f}/`))).toEqual([]);
   });
 });
+
+/** A read of a `core` property: `.core`, `?.core`, `['core']`, or a destructuring `{ core }`. */
+const CORE_ACCESS = /\??\.core\b|\[\s*['"`]core['"`]\s*\]|\{[^}]*\bcore\b[^}]*\}\s*=/;
 
 const LEAVES = ['io', 'util', 'errors'];
 const PURE = ['generate', 'teacher', 'verify', 'data', 'tokenizer', ...LEAVES];

@@ -59,7 +59,7 @@ class CountingCore {
   }
 }
 const asCore = (c: CountingCore): TransformerCore => c as unknown as TransformerCore;
-const defaults = { eosId: null, padId: 0 };
+const defaults = { eosIds: [], padId: 0 };
 
 describe('preparePrompts', () => {
   it('left-pads rows of different lengths with HF positions', () => {
@@ -131,14 +131,20 @@ describe('generateTokens (scripted core)', () => {
 
   it('stops a row at eos (not returned) and keeps feeding pad for it', async () => {
     const core = new CountingCore();
-    const out = await generateTokens(asCore(core), [[1], [5]], { maxNewTokens: 4, eosTokenId: 7 }, { eosId: null, padId: 0 });
+    const out = await generateTokens(asCore(core), [[1], [5]], { maxNewTokens: 4, eosTokenId: 7 }, { eosIds: [], padId: 0 });
     expect(out).toEqual([[2, 3, 4, 5], [6]]);
     expect(core.steps.map((s) => s.tokens[1])).toEqual([6, 7, 0]); // eos is fed once, then pad
   });
 
   it('uses the default eos unless eosTokenId is null', async () => {
-    expect(await generateTokens(asCore(new CountingCore()), [[1]], { maxNewTokens: 5 }, { eosId: 3, padId: 0 })).toEqual([[2]]);
-    expect(await generateTokens(asCore(new CountingCore()), [[1]], { maxNewTokens: 5, eosTokenId: null }, { eosId: 3, padId: 0 })).toEqual([[2, 3, 4, 5, 6]]);
+    expect(await generateTokens(asCore(new CountingCore()), [[1]], { maxNewTokens: 5 }, { eosIds: [3], padId: 0 })).toEqual([[2]]);
+    expect(await generateTokens(asCore(new CountingCore()), [[1]], { maxNewTokens: 5, eosTokenId: null }, { eosIds: [3], padId: 0 })).toEqual([[2, 3, 4, 5, 6]]);
+  });
+
+  it('stops at any of several eos ids (a Llama-family model may have more than one)', async () => {
+    expect(await generateTokens(asCore(new CountingCore()), [[1]], { maxNewTokens: 9 }, { eosIds: [9, 5], padId: 0 })).toEqual([[2, 3, 4]]);
+    expect(await generateTokens(asCore(new CountingCore()), [[1]], { maxNewTokens: 9, eosTokenId: [6, 4] }, { eosIds: [3], padId: 0 })).toEqual([[2, 3]]);
+    await expect(generateTokens(asCore(new CountingCore()), [[1]], { maxNewTokens: 2, eosTokenId: [2, 99] }, { eosIds: [], padId: 0 })).rejects.toThrow(/eosTokenId 99/);
   });
 
   it('trims stop sequences and stops early once every row is done', async () => {

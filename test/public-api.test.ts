@@ -9,9 +9,9 @@ import { describe, expect, it } from 'vitest';
 const ROOT = join(import.meta.dirname, '..');
 
 const PUBLIC_NAMES = [
-  'AnnotationTeacher', 'AnswerOnlyStudent', 'BackendUnavailableError', 'ChainVerifier', 'CheckpointError',
+  'AnnotationTeacher', 'AnswerOnlyStudent', 'BackendUnavailableError', 'CausalLM', 'ChainVerifier', 'CheckpointError',
   'CoTStudent', 'CompletionTeacher', 'ContextLengthError', 'DEMO_PRESETS', 'DatasetFormatError', 'Evaluator',
-  'GPT2', 'GPT2ConfigSchema', 'InvalidOptionError', 'IterativeStudent', 'ModelConfigError',
+  'GPT2', 'GPT2ConfigSchema', 'HFTokenizer', 'InvalidOptionError', 'IterativeStudent', 'LlamaConfigSchema', 'ModelConfigError',
   'NonFiniteLossError', 'OpenAICompatibleTeacher', 'OptionalDependencyError', 'OutputLockedError', 'PRESETS',
   'ProblemSchema', 'STUDENT_KINDS', 'SYNTHETIC_FAMILIES', 'SafetensorsError', 'ShapeError', 'SimulatedTeacher',
   'SingleModelStudent', 'SocraticChainSchema', 'SocraticDataset', 'SocraticDistillError', 'SocraticStepSchema',

@@ -82,7 +82,7 @@ describe('trainer', () => {
     const resumed = await train(resumedModel, examples, { ...opts, checkpoint: { dir, every: 100 } });
     expect(resumed.resumedFromStep).toBe(5);
     expect(resumed.losses).toEqual(reference.losses);
-    expect(sameTensors(await resumedModel.core.getWeights(), await full.core.getWeights())).toBe(true);
+    expect(sameTensors(await resumedModel.training.getWeights(), await full.training.getWeights())).toBe(true);
   });
 
   it('refuses to resume a checkpoint written for other data', async () => {
@@ -93,18 +93,18 @@ describe('trainer', () => {
 
   it('stops on a non-finite loss with a clear error and leaves the weights untouched', async () => {
     const c = await model();
-    const weights = await c.core.getWeights();
+    const weights = await c.training.getWeights();
     const wte = weights.get('transformer.wte.weight')!;
     // Poison the embedding of a token every example contains: the forward pass turns NaN.
     const tokenId = examples[0]!.ids[0]!;
     wte.data.fill(NaN, tokenId * config.n_embd, (tokenId + 1) * config.n_embd);
-    await c.core.setWeights(weights);
-    const before = await c.core.getWeights();
+    await c.training.setWeights(weights);
+    const before = await c.training.getWeights();
     const err = await train(c, examples, opts).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(NonFiniteLossError);
     expect((err as NonFiniteLossError).step).toBe(1);
     expect((err as Error).message).toMatch(/weights are unchanged/);
-    expect(sameTensors(await c.core.getWeights(), before)).toBe(true);
+    expect(sameTensors(await c.training.getWeights(), before)).toBe(true);
   });
 
   it('early-stops when the eval loss stops improving and restores the best weights', async () => {

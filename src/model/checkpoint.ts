@@ -1,20 +1,37 @@
-import { type GPT2Config, parseGPT2Config } from '../arch/config.js';
+import { type GPT2Config, isGPT2Config, type ModelConfig, parseGPT2Config, parseModelConfig } from '../arch/config.js';
 import { numel, paramLayout } from '../arch/layout.js';
 import type { NamedTensors } from '../arch/tensors.js';
 import { ModelConfigError } from '../errors.js';
 import { parseSafetensors, type RawTensor, serializeSafetensors } from '../io/safetensors.js';
+import { TOKENIZER_CONFIG_FILE, TOKENIZER_FILE } from '../tokenizer/hf-tokenizer.js';
 import { TrimmedVocab } from '../tokenizer/trimmed-vocab.js';
+import { mergeShards, parseShardIndex, WEIGHTS_INDEX_FILE } from './checkpoint-shards.js';
+import { canonicalWeights, sameShape } from './checkpoint-weights.js';
+import { GENERATION_CONFIG_FILE, hfConfigJson, parseGenerationConfig } from './hf-config.js';
+
+export { canonicalWeights } from './checkpoint-weights.js';
+export { hfConfigJson } from './hf-config.js';
+export { WEIGHTS_INDEX_FILE };
 
 export const CONFIG_FILE = 'config.json';
 export const WEIGHTS_FILE = 'model.safetensors';
 /** Written beside the weights when the model uses a TrimmedVocab; its ids are compact, not GPT-2 ids. */
 export const VOCAB_FILE = 'trimmed_vocab.json';
+/**
+ * The side files of a Llama-family checkpoint, kept as text and written back unchanged on save: the tokenizer (which
+ * keeps the model's own vocabulary and special tokens), the chat template, the generation config.
+ * GPT-2 checkpoints ignore them: their tokenizer is GPT-2 BPE, or the trimmed vocabulary.
+ */
+export const ASSET_FILES = [TOKENIZER_FILE, TOKENIZER_CONFIG_FILE, 'special_tokens_map.json', 'chat_template.jinja', GENERATION_CONFIG_FILE] as const;
 
 export interface Checkpoint {
-  config: GPT2Config;
-  /** Every parameter of paramLayout(config), `transformer.`-prefixed, in layout order. */
+  config: ModelConfig;
+  /** Every parameter of paramLayout(config), with its HF name, in layout order. */
   weights: NamedTensors;
+  /** GPT-2 only: the trimmed vocabulary the ids are in. */
   vocab?: TrimmedVocab;
+  /** Llama family only: ASSET_FILES present, by file name, as text. */
+  assets?: Record<string, string>;
 }
 
 /** The files of a checkpoint directory, in memory (e.g. fetched in a browser). */
@@ -22,49 +39,93 @@ export interface CheckpointFiles {
   /** Parsed config.json. */
   config: unknown;
   /** Bytes of model.safetensors. */
-  safetensors: Uint8Array;
+  safetensors?: Uint8Array;
+  /** Instead of `safetensors`: the parsed model.safetensors.index.json, and the bytes of its shards by file name. */
+  index?: unknown;
+  shards?: Record<string, Uint8Array>;
   /** Parsed trimmed_vocab.json, when the model has one. */
   trimmedVocab?: unknown;
+  /** ASSET_FILES by name, as text (tokenizer.json, generation_config.json, ...). */
+  assets?: Record<string, string>;
 }
 
-const PREFIX = 'transformer.';
-/** Causal-mask buffers that older HF GPT-2 checkpoints store next to the parameters. */
-const MASK_BUFFER = /\.attn\.(bias|masked_bias)$/;
-const FLOAT_DTYPES = new Set(['F32', 'F16', 'BF16', 'F64']);
+/** What save() writes, for storage without a file system (IndexedDB, a download). */
+export interface SavedCheckpointFiles {
+  configJson: string;
+  safetensors: Uint8Array;
+  trimmedVocabJson?: string;
+  /** The tokenizer files and generation_config.json, by file name (Llama family). */
+  assets?: Record<string, string>;
+}
 
 /**
  * Validate checkpoint files already in memory. `where` names the directory (or URL)
  * in error messages, so a bad tensor is reported as `<where>/model.safetensors: ...`.
  */
 export function parseCheckpoint(files: CheckpointFiles, where = '.'): Checkpoint {
-  let raw: Map<string, RawTensor>;
-  try {
-    raw = parseSafetensors(files.safetensors, `${where}/${WEIGHTS_FILE}`).tensors;
-  } catch (err) {
-    throw new ModelConfigError(`cannot load GPT-2 weights: ${(err as Error).message}`, { cause: err });
+  if (files.safetensors) {
+    const file = `${where}/${WEIGHTS_FILE}`;
+    return checkpointFromTensors(files.config, decodeWeights(files.safetensors, file), files, where, { file });
   }
-  return checkpointFromTensors(files.config, raw, files.trimmedVocab, where);
+  if (files.index === undefined) throw new ModelConfigError(`${where}: no ${WEIGHTS_FILE} nor ${WEIGHTS_INDEX_FILE}`);
+  const indexFile = `${where}/${WEIGHTS_INDEX_FILE}`;
+  const index = parseShardIndex(files.index, indexFile);
+  const shardFile = (shard: string): string => `${where}/${shard}`;
+  const shards = new Map<string, Map<string, RawTensor>>();
+  for (const shard of index.shards) {
+    const bytes = files.shards?.[shard];
+    if (!bytes) throw new ModelConfigError(`${indexFile}: shard ${shard} is not among the files given`);
+    shards.set(shard, decodeWeights(bytes, shardFile(shard)));
+  }
+  return checkpointFromTensors(files.config, mergeShards(index, shards, indexFile, shardFile), files, where, {
+    file: indexFile,
+    fileOf: (tensor) => shardFile(index.weightMap.get(tensor) ?? WEIGHTS_INDEX_FILE),
+  });
+}
+
+/** One safetensors file's tensors (floats widened to float32); a malformed file is a ModelConfigError naming it. */
+export function decodeWeights(bytes: Uint8Array, file: string): Map<string, RawTensor> {
+  try {
+    return parseSafetensors(bytes, file).tensors;
+  } catch (err) {
+    throw new ModelConfigError(`cannot load the weights: ${(err as Error).message}`, { cause: err });
+  }
 }
 
 /** Shared by the in-memory and the file loaders once the safetensors are decoded. */
-export function checkpointFromTensors(configJson: unknown, raw: Map<string, RawTensor>, vocabJson: unknown, where: string): Checkpoint {
+export function checkpointFromTensors(
+  configJson: unknown,
+  raw: Map<string, RawTensor>,
+  side: Pick<CheckpointFiles, 'trimmedVocab' | 'assets'>,
+  where: string,
+  source: { file: string; fileOf?: (tensor: string) => string },
+): Checkpoint {
   const configPath = `${where}/${CONFIG_FILE}`;
-  const config = parseGPT2Config(configJson, configPath);
-  const weights = canonicalWeights(raw, config, `${where}/${WEIGHTS_FILE}`);
-  if (vocabJson === undefined) return { config, weights };
+  const config = parseModelConfig(configJson, configPath);
+  const weights = canonicalWeights(raw, config, source.file, { configPath, ...(source.fileOf ? { fileOf: source.fileOf } : {}) });
   const vocabPath = `${where}/${VOCAB_FILE}`;
-  const vocab = TrimmedVocab.fromJSON(vocabJson, vocabPath);
+  if (!isGPT2Config(config)) {
+    if (side.trimmedVocab !== undefined) {
+      throw new ModelConfigError(`${vocabPath}: trimmed vocabularies are for GPT-2 students only; a ${config.model_type} model keeps its own tokenizer`);
+    }
+    const assets = Object.fromEntries(Object.entries(side.assets ?? {}).filter(([name]) => (ASSET_FILES as readonly string[]).includes(name)));
+    const generation = assets[GENERATION_CONFIG_FILE];
+    if (generation !== undefined) parseGenerationConfig(generation, `${where}/${GENERATION_CONFIG_FILE}`);
+    return { config, weights, assets };
+  }
+  if (side.trimmedVocab === undefined) return { config, weights };
+  const vocab = TrimmedVocab.fromJSON(side.trimmedVocab, vocabPath);
   if (vocab.size !== config.vocab_size) {
     throw new ModelConfigError(`${vocabPath}: the trimmed vocabulary has ${vocab.size} ids but ${configPath} says vocab_size ${config.vocab_size}`);
   }
   return { config, weights, vocab };
 }
 
-/** The files of an HF-compatible directory for this checkpoint (no lm_head: it is tied). */
-export function checkpointFiles(checkpoint: Checkpoint): { configJson: string; safetensors: Uint8Array; trimmedVocabJson?: string } {
-  const { config, weights, vocab } = checkpoint;
+/** The files of an HF-compatible directory for this checkpoint (float32; no lm_head when it is tied). */
+export function checkpointFiles(checkpoint: Checkpoint): SavedCheckpointFiles {
+  const { config, weights, vocab, assets } = checkpoint;
   // Sorted by name, as the reference safetensors writer orders same-dtype tensors: a loaded HF
-  // checkpoint saves back byte for byte.
+  // float32 checkpoint saves back byte for byte.
   const specs = paramLayout(config).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   const ordered: NamedTensors = new Map();
   for (const spec of specs) {
@@ -78,84 +139,29 @@ export function checkpointFiles(checkpoint: Checkpoint): { configJson: string; s
     configJson: `${JSON.stringify(hfConfigJson(config), null, 2)}\n`,
     safetensors: serializeSafetensors(ordered, { format: 'pt' }),
     ...(vocab ? { trimmedVocabJson: `${JSON.stringify(vocab.toJSON())}\n` } : {}),
+    ...(assets && !isGPT2Config(config) ? { assets: { ...assets } } : {}),
   };
 }
 
-/**
- * Map checkpoint tensors onto the canonical layout: names with or without the
- * `transformer.` prefix, HF mask buffers skipped, a tied `lm_head.weight` checked
- * against wte and dropped. Anything missing, extra or mis-shaped is an error
- * naming the tensor and the file.
- */
-export function canonicalWeights(raw: Map<string, RawTensor>, config: GPT2Config, file: string): NamedTensors {
-  const expected = new Map(paramLayout(config).map((s) => [s.name, s.shape]));
-  const found = new Map<string, { source: string; tensor: RawTensor }>();
-  let lmHead: RawTensor | undefined;
-  const fail = (msg: string): never => {
-    throw new ModelConfigError(`${file}: ${msg}`);
-  };
-  for (const [name, tensor] of raw) {
-    if (name === 'lm_head.weight') {
-      lmHead = tensor;
-      continue;
-    }
-    const canonical = name.startsWith(PREFIX) ? name : PREFIX + name;
-    if (MASK_BUFFER.test(canonical)) continue;
-    const shape = expected.get(canonical);
-    if (!shape) fail(`unexpected tensor '${name}': not a parameter of a GPT-2 with n_layer ${config.n_layer} (is config.json from the same model?)`);
-    const prior = found.get(canonical);
-    if (prior) fail(`tensors '${prior.source}' and '${name}' both provide '${canonical}'`);
-    if (!FLOAT_DTYPES.has(tensor.dtype)) fail(`tensor '${name}' has dtype ${tensor.dtype}; GPT-2 weights must be floating point`);
-    if (!sameShape(tensor.shape, shape!)) {
-      fail(`tensor '${name}' has shape [${tensor.shape.join(', ')}] but config.json implies [${shape!.join(', ')}]`);
-    }
-    found.set(canonical, { source: name, tensor });
-  }
-  const missing = [...expected.keys()].filter((n) => !found.has(n));
-  if (missing.length > 0) {
-    fail(`missing tensor '${missing[0]}'${missing.length > 1 ? ` (and ${missing.length - 1} more)` : ''}`);
-  }
-  const weights: NamedTensors = new Map();
-  for (const name of expected.keys()) {
-    const { tensor } = found.get(name)!;
-    weights.set(name, { shape: [...tensor.shape], data: tensor.data as Float32Array });
-  }
-  if (lmHead) checkTiedHead(lmHead, weights.get(`${PREFIX}wte.weight`)!.data, config, fail);
-  return weights;
-}
-
-function checkTiedHead(head: RawTensor, wte: Float32Array, config: GPT2Config, fail: (m: string) => never): void {
-  if (!sameShape(head.shape, [config.vocab_size, config.n_embd])) {
-    fail(`tensor 'lm_head.weight' has shape [${head.shape.join(', ')}] but the tied head must match wte [${config.vocab_size}, ${config.n_embd}]`);
-  }
-  for (let i = 0; i < wte.length; i++) {
-    if (head.data[i] !== wte[i] && !(Number.isNaN(head.data[i]) && Number.isNaN(wte[i]))) {
-      fail(`tensor 'lm_head.weight' differs from transformer.wte.weight at element ${i} (${head.data[i]} vs ${wte[i]}); only tied GPT-2 heads are supported`);
-    }
-  }
-}
-
-const sameShape = (a: readonly number[], b: readonly number[]): boolean => a.length === b.length && a.every((d, i) => d === b[i]);
-
-/** config.json as HF writes it: keys sorted, model_type and architectures set. */
-export function hfConfigJson(config: GPT2Config): Record<string, unknown> {
-  const full: Record<string, unknown> = { ...config, model_type: 'gpt2', architectures: ['GPT2LMHeadModel'] };
-  return Object.fromEntries(Object.keys(full).sort().map((k) => [k, full[k]]));
-}
+const GPT2_PREFIX = 'transformer.';
 
 /**
  * Shrink a full-GPT-2 checkpoint to a TrimmedVocab: keep the wte rows of the
  * vocabulary's tokens (the tied head shrinks with it); `<unk>` starts as the mean row.
+ * Only for GPT-2: a pretrained Llama-family student keeps its own vocabulary.
  */
 export function trimCheckpoint(checkpoint: Checkpoint, vocab: TrimmedVocab): Checkpoint {
   const { config, weights } = checkpoint;
+  if (!isGPT2Config(config)) {
+    throw new ModelConfigError(`cannot trim a ${config.model_type} checkpoint: trimmed vocabularies are for GPT-2 students; a pretrained model keeps its own tokenizer`);
+  }
   if (checkpoint.vocab) throw new ModelConfigError('the checkpoint already has a trimmed vocabulary; trim only full GPT-2 checkpoints');
   const full = vocab.toJSON().gpt2Ids;
   if (config.vocab_size <= full[full.length - 1]!) {
     throw new ModelConfigError(`cannot trim: vocab_size ${config.vocab_size} does not cover GPT-2 id ${full[full.length - 1]}`);
   }
   const C = config.n_embd;
-  const wte = weights.get(`${PREFIX}wte.weight`);
+  const wte = weights.get(`${GPT2_PREFIX}wte.weight`);
   if (!wte) throw new ModelConfigError('cannot trim: the checkpoint has no transformer.wte.weight');
   const rows = new Float32Array(vocab.size * C);
   full.forEach((id, i) => rows.set(wte.data.subarray(id * C, (id + 1) * C), i * C));
@@ -165,8 +171,9 @@ export function trimCheckpoint(checkpoint: Checkpoint, vocab: TrimmedVocab): Che
     rows.set(Float32Array.from(mean), vocab.unkId * C);
   }
   const trimmed = new Map(weights);
-  trimmed.set(`${PREFIX}wte.weight`, { shape: [vocab.size, C], data: rows });
+  trimmed.set(`${GPT2_PREFIX}wte.weight`, { shape: [vocab.size, C], data: rows });
   // Special-token ids move to the compact space too, so HF generate stops at the right id.
   const ids = { bos_token_id: vocab.eosId, eos_token_id: vocab.eosId, ...('pad_token_id' in config ? { pad_token_id: vocab.eosId } : {}) };
-  return { config: parseGPT2Config({ ...config, vocab_size: vocab.size, ...ids }, 'trimmed config'), weights: trimmed, vocab };
+  const trimmedConfig: GPT2Config = parseGPT2Config({ ...config, vocab_size: vocab.size, ...ids }, 'trimmed config');
+  return { config: trimmedConfig, weights: trimmed, vocab };
 }

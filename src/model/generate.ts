@@ -21,8 +21,10 @@ export interface GPT2GenerateOptions extends SamplingOptions {
   attentionMask?: number[][];
   /** A row stops once its new tokens end with one of these; the matched sequence is not returned. */
   stopSequences?: number[][];
-  /** A row stops when it produces this id (not returned). Default: the model's eos; `null` disables. */
-  eosTokenId?: number | null;
+  /** A row stops when it produces this id, or one of these ids (not returned). Default: the model's EOS ids; `null` disables. */
+  eosTokenId?: number | readonly number[] | null;
+  /** Id written into padding slots and into rows that have stopped (masked, so any valid id works). Default: the model's pad id. */
+  padTokenId?: number;
   /** Incremental KV-cache decoding (default). `false` re-runs the whole sequence every step (reference path). */
   useCache?: boolean;
   /** Called for every sampled token of a still-running row, before stop trimming (eos and stop tokens included). */
@@ -46,8 +48,8 @@ export interface GPT2GenerateOptions extends SamplingOptions {
 }
 
 export interface GenerateDefaults {
-  /** Default stop id; null when the model has no eos. */
-  eosId: number | null;
+  /** Default stop ids; empty when the model has no EOS. */
+  eosIds: readonly number[];
   padId: number;
 }
 
@@ -57,13 +59,13 @@ class RowState {
   done = false;
 
   constructor(
-    private readonly eos: number | null,
+    private readonly eos: ReadonlySet<number>,
     private readonly stops: readonly (readonly number[])[],
     private readonly shouldStop: (() => boolean) | undefined,
   ) {}
 
   push(token: number): void {
-    if (token === this.eos) {
+    if (this.eos.has(token)) {
       this.done = true;
       return;
     }
@@ -99,8 +101,11 @@ export async function generateTokens(
   const { config } = core;
   const V = config.vocab_size;
   const sampler = new TokenSampler(options);
-  const eos = options.eosTokenId === undefined ? defaults.eosId : options.eosTokenId;
-  if (eos !== null && !(Number.isInteger(eos) && eos >= 0 && eos < V)) throw new ShapeError(`generate: eosTokenId ${eos} is outside [0, ${V})`);
+  const eosIds = options.eosTokenId === undefined ? defaults.eosIds : options.eosTokenId === null ? [] : [options.eosTokenId].flat();
+  for (const id of eosIds) if (!(Number.isInteger(id) && id >= 0 && id < V)) throw new ShapeError(`generate: eosTokenId ${id} is outside [0, ${V})`);
+  const eos = new Set(eosIds);
+  const padId = options.padTokenId ?? defaults.padId;
+  if (!(Number.isInteger(padId) && padId >= 0 && padId < V)) throw new ShapeError(`generate: padTokenId ${padId} is outside [0, ${V})`);
   const stops = (options.stopSequences ?? []).map((s, i) => {
     if (!Array.isArray(s) || s.length === 0) throw new ShapeError(`generate: stopSequences[${i}] must be a non-empty array of ids`);
     return s;
@@ -109,7 +114,7 @@ export async function generateTokens(
     vocabSize: V,
     nPositions: archDims(config).maxPositions,
     maxNewTokens: options.maxNewTokens,
-    padId: defaults.padId,
+    padId,
   });
   const B = batch.batchSize;
   const { shouldStop } = options;
@@ -124,7 +129,7 @@ export async function generateTokens(
   try {
     let logits = stepper.firstLogits;
     for (let step = 0; ; step++) {
-      const next = new Int32Array(B).fill(defaults.padId);
+      const next = new Int32Array(B).fill(padId);
       rows.forEach((row, b) => {
         if (row.done) return;
         const queue = pending[b]!;

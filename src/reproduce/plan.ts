@@ -1,7 +1,8 @@
-import { ADAMW_DEFAULTS, type TransformerCore } from '../backend/types.js';
+import { ADAMW_DEFAULTS } from '../backend/types.js';
 import { padTokenId } from '../arch/config.js';
 import { TrainingDataError } from '../errors.js';
 import { buildPairs, buildRoleSequences, type FormatMode } from '../format/pairs.js';
+import type { TrainingSurface } from '../model/training.js';
 import type { IterativePacking, StudentData } from '../students/common.js';
 import type { TokenCodec } from '../train/codec.js';
 import { collate, encodePairs, encodeSequences, planEpoch, type EncodedExample } from '../train/examples.js';
@@ -64,11 +65,11 @@ export interface Throughput {
 }
 
 /**
- * Training tok/s of `core` on batches of real examples. The first step is not timed: it pays for
+ * Training tok/s of a model's training surface (`model.training`) on batches of real examples. The first step is not timed: it pays for
  * allocation, kernel loading and (tfjs) graph set-up that later steps do not.
- * The core is trained by this, so pass a throwaway copy, never a student.
+ * The model is trained by this, so pass a throwaway copy, never a student.
  */
-export async function measureThroughput(core: TransformerCore, examples: readonly EncodedExample[], options: { batchSize: number; steps: number; seed?: number }): Promise<Throughput> {
+export async function measureThroughput(core: TrainingSurface, examples: readonly EncodedExample[], options: { batchSize: number; steps: number; seed?: number }): Promise<Throughput> {
   const plan = planEpoch(examples.map((e) => e.ids.length), options.batchSize, new Rng(options.seed ?? 0));
   const padId = padTokenId(core.config);
   const batchAt = (i: number) => collate(plan[i % plan.length]!.map((j) => examples[j]!), padId);

@@ -154,7 +154,7 @@ async function estimateTrainingTime(options: ReproduceOptions, config: DemoConfi
     }
     // The model with the most tokens dominates the time, so its batches are the ones timed.
     const measuredModel = PAPER_MODELS.map((m) => m.name).reduce((a, b) => (perModel[b]! > perModel[a]! ? b : a));
-    const t = await measureThroughput(probe.model.core, examples.get(measuredModel)!, { batchSize: config.batchSize, steps: options.measureSteps ?? 3 });
+    const t = await measureThroughput(probe.model.training, examples.get(measuredModel)!, { batchSize: config.batchSize, steps: options.measureSteps ?? 3 });
     const total = Object.values(perModel).reduce((n, x) => n + x, 0);
     return {
       backend: backend.backend, measuredModel, tokensPerSecond: t.tokensPerSecond, measuredSteps: t.steps,

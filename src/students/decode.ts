@@ -1,5 +1,5 @@
-import { generateTokens } from '../model/generate.js';
-import type { GPT2 } from '../model/gpt2.js';
+import { archDims } from '../arch/config.js';
+import type { CausalLM } from '../model/causal-lm.js';
 import type { SamplingOptions } from '../model/sampling.js';
 import type { TokenCodec } from '../train/codec.js';
 import { Rng } from '../util/rng.js';
@@ -49,7 +49,7 @@ export interface TurnModels {
  * sorted by length and decoded `batchSize` at a time (left-padded, so every row
  * continues at its own position); a row also ends once its text contains a stop string.
  */
-export async function generateBatched(model: GPT2, codec: TokenCodec, prompts: readonly string[], options: GenerateTextOptions): Promise<string[]> {
+export async function generateBatched(model: CausalLM, codec: TokenCodec, prompts: readonly string[], options: GenerateTextOptions): Promise<string[]> {
   const out: string[] = new Array(prompts.length);
   const batchSize = Math.max(1, options.batchSize ?? 32);
   // One seed per chunk from a seeded stream: sampled output is reproducible for a given seed and batchSize.
@@ -65,10 +65,10 @@ export async function generateBatched(model: GPT2, codec: TokenCodec, prompts: r
   return out;
 }
 
-async function decodeChunk(model: GPT2, codec: TokenCodec, rows: number[][], options: GenerateTextOptions, seed: number): Promise<string[]> {
+async function decodeChunk(model: CausalLM, codec: TokenCodec, rows: number[][], options: GenerateTextOptions, seed: number): Promise<string[]> {
   const L = Math.max(1, ...rows.map((r) => r.length));
   // Every row of the chunk gets the same budget, bounded by the longest prompt.
-  const maxNewTokens = Math.max(0, Math.min(options.maxNewTokens, model.config.n_positions - L));
+  const maxNewTokens = Math.max(0, Math.min(options.maxNewTokens, archDims(model.config).maxPositions - L));
   if (maxNewTokens === 0) return rows.map(() => '');
   const stops = options.stopSequences ?? [];
   const sampling: SamplingOptions = options.greedy === false ? { greedy: false, temperature: Math.max(1e-4, options.temperature ?? 1), topK: options.topK, seed } : { greedy: true };
@@ -76,11 +76,10 @@ async function decodeChunk(model: GPT2, codec: TokenCodec, rows: number[][], opt
   const shouldStop = stops.length ? (_row: number, ids: readonly number[]): boolean => firstStop(codec.decode(ids), stops) >= 0 : undefined;
   const forceTokens = options.calculator ? calculatorTokens(codec) : undefined;
   // The model's own generate loop, with the student's codec deciding eos and padding.
-  const generated = await generateTokens(
-    model.core, rows,
-    { ...sampling, maxNewTokens, ...(shouldStop ? { shouldStop } : {}), ...(forceTokens ? { forceTokens } : {}) },
-    { eosId: codec.eosId, padId: codec.eosId },
-  );
+  const generated = await model.generate(rows, {
+    ...sampling, maxNewTokens, eosTokenId: codec.eosId, padTokenId: codec.eosId,
+    ...(shouldStop ? { shouldStop } : {}), ...(forceTokens ? { forceTokens } : {}),
+  });
   return generated.map((ids) => {
     const text = codec.decode(ids);
     const cut = firstStop(text, stops);

@@ -6,7 +6,7 @@ import { CheckpointError } from '../errors.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { readSafetensors, writeSafetensors } from '../io/safetensors.js';
 import type { OptimizerState } from '../model/core-types.js';
-import type { GPT2 } from '../model/gpt2.js';
+import type { CausalLM } from '../model/causal-lm.js';
 
 /** Everything besides tensors that an exact resume needs. */
 export const TrainerStateSchema = z.object({
@@ -38,12 +38,12 @@ const STATE_FILE = 'trainer-state.json';
  * Tensors go to step-stamped files first; trainer-state.json is written last and
  * atomically, so it always names a complete pair. Older pairs are removed afterwards.
  */
-export async function saveCheckpoint(dir: string, model: GPT2, state: Omit<TrainerState, 'weightsFile' | 'optimizerFile'>): Promise<void> {
+export async function saveCheckpoint(dir: string, model: CausalLM, state: Omit<TrainerState, 'weightsFile' | 'optimizerFile'>): Promise<void> {
   const tag = String(state.step).padStart(8, '0');
   const weightsFile = `weights-${tag}.safetensors`;
   const optimizerFile = `optimizer-${tag}.safetensors`;
-  await writeSafetensors(join(dir, weightsFile), await model.core.getWeights(), { format: 'pt' });
-  const opt = await model.core.getOptimizerState();
+  await writeSafetensors(join(dir, weightsFile), await model.training.getWeights(), { format: 'pt' });
+  const opt = await model.training.getOptimizerState();
   await writeSafetensors(join(dir, optimizerFile), optimizerTensors(opt), { step: String(opt.step) });
   const full: TrainerState = { ...state, weightsFile, optimizerFile };
   await writeFileAtomic(join(dir, STATE_FILE), JSON.stringify(full));
@@ -55,7 +55,7 @@ export async function saveCheckpoint(dir: string, model: GPT2, state: Omit<Train
 }
 
 /** Returns null when `dir` holds no checkpoint yet. */
-export async function loadCheckpoint(dir: string, model: GPT2): Promise<TrainerState | null> {
+export async function loadCheckpoint(dir: string, model: CausalLM): Promise<TrainerState | null> {
   let text: string;
   try {
     text = await readFile(join(dir, STATE_FILE), 'utf8');
@@ -72,9 +72,9 @@ export async function loadCheckpoint(dir: string, model: GPT2): Promise<TrainerS
   if (!r.success) throw new CheckpointError(dir, `${STATE_FILE}: ${r.error.issues[0]?.path.join('.')}: ${r.error.issues[0]?.message}`);
   const state = r.data;
   const weights = await readSafetensors(join(dir, state.weightsFile));
-  await model.core.setWeights(asFloat(weights.tensors));
+  await model.training.setWeights(asFloat(weights.tensors));
   const opt = await readSafetensors(join(dir, state.optimizerFile));
-  await model.core.setOptimizerState(fromOptimizerTensors(asFloat(opt.tensors), Number(opt.metadata.step ?? state.step)));
+  await model.training.setOptimizerState(fromOptimizerTensors(asFloat(opt.tensors), Number(opt.metadata.step ?? state.step)));
   return state;
 }
 

@@ -2,11 +2,10 @@ import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { NamedTensors } from '../arch/tensors.js';
-import { padTokenId } from '../arch/config.js';
 import { CheckpointError, NonFiniteLossError, TrainingDataError } from '../errors.js';
 import { readSafetensors, writeSafetensors } from '../io/safetensors.js';
 import { ADAMW_DEFAULTS, type LabeledBatch } from '../model/core-types.js';
-import type { GPT2 } from '../model/gpt2.js';
+import type { CausalLM } from '../model/causal-lm.js';
 import { Rng } from '../util/rng.js';
 import { loadCheckpoint, saveCheckpoint, type TrainerState } from './checkpoint.js';
 import { batchLossTokens, collate, planEpoch, type EncodedExample } from './examples.js';
@@ -72,14 +71,14 @@ export interface TrainResult {
 
 const BEST_FILE = 'best.safetensors';
 
-/** Trains a GPT2 in place on encoded examples: AdamW + warmup/cosine, accumulation, eval, early stop, exact resume. */
-export async function train(model: GPT2, examples: readonly EncodedExample[], options: TrainOptions): Promise<TrainResult> {
+/** Trains a model in place on encoded examples: AdamW + warmup/cosine, accumulation, eval, early stop, exact resume. */
+export async function train(model: CausalLM, examples: readonly EncodedExample[], options: TrainOptions): Promise<TrainResult> {
   if (examples.length === 0) throw new TrainingDataError('no training examples');
-  // The GPT2's core holds the weights, gradients and optimizer state the loop below updates.
-  const core = model.core;
+  // The model's training surface holds the weights, gradients and optimizer state the loop below updates.
+  const training = model.training;
   const started = performance.now();
   const accum = Math.max(1, options.gradAccumSteps ?? 1);
-  const padId = padTokenId(core.config);
+  const padId = model.padId;
   const lengths = examples.map((e) => e.ids.length);
   const batchesPerEpoch = Math.ceil(examples.length / options.batchSize);
   const fromEpochs = Math.ceil(((options.epochs ?? 1) * batchesPerEpoch) / accum);
@@ -118,7 +117,7 @@ export async function train(model: GPT2, examples: readonly EncodedExample[], op
   let savedAt = state.step;
   let stepsThisCall = 0;
   let tokensThisCall = 0;
-  core.zeroGradients();
+  training.zeroGradients();
   while (state.step < totalSteps) {
     if (options.signal?.aborted) break;
     if (options.stopAfterSteps !== undefined && stepsThisCall >= options.stopAfterSteps) break;
@@ -138,15 +137,15 @@ export async function train(model: GPT2, examples: readonly EncodedExample[], op
     let lossSum = 0;
     for (let i = 0; i < micro.length; i++) {
       if (tokens[i] === 0) continue;
-      const r = await core.accumulateGradients(micro[i]!, tokens[i]! / total);
+      const r = await training.accumulateGradients(micro[i]!, tokens[i]! / total);
       if (!Number.isFinite(r.loss)) {
-        core.zeroGradients();
+        training.zeroGradients();
         throw new NonFiniteLossError(state.step + 1, r.loss);
       }
       lossSum += r.loss * tokens[i]!;
     }
     const lr = warmupCosineLr(state.step, { peak, warmupSteps, totalSteps, minRatio: options.minLrRatio });
-    const opt = await core.applyOptimizer({
+    const opt = await training.applyOptimizer({
       lr,
       beta1: options.beta1 ?? ADAMW_DEFAULTS.beta1,
       beta2: options.beta2 ?? ADAMW_DEFAULTS.beta2,
@@ -172,7 +171,7 @@ export async function train(model: GPT2, examples: readonly EncodedExample[], op
         state.bestEvalLoss = evalLoss;
         state.evalsWithoutImprovement = 0;
         if (ev.restoreBest !== false) {
-          bestWeights = await core.getWeights();
+          bestWeights = await training.getWeights();
           if (ckpt) await writeSafetensors(join(ckpt.dir, BEST_FILE), bestWeights, { step: String(state.step) });
         }
       } else {
@@ -197,7 +196,7 @@ export async function train(model: GPT2, examples: readonly EncodedExample[], op
     emit({ type: 'checkpoint', step: state.step });
   }
   const finished = stoppedEarly || state.step >= totalSteps;
-  if (finished && bestWeights && options.eval?.restoreBest !== false) await core.setWeights(bestWeights);
+  if (finished && bestWeights && options.eval?.restoreBest !== false) await training.setWeights(bestWeights);
   return {
     steps: state.step, totalSteps, losses: state.losses, evals: state.evals, bestEvalLoss: state.bestEvalLoss, stoppedEarly, finished,
     resumedFromStep, tokensSeen: state.tokensSeen, wallSeconds: (performance.now() - started) / 1000,
@@ -205,12 +204,12 @@ export async function train(model: GPT2, examples: readonly EncodedExample[], op
 }
 
 /** Token-weighted mean loss over examples, no gradients. */
-export async function evaluateLoss(model: GPT2, examples: readonly EncodedExample[], batchSize: number, padId = model.config.eos_token_id): Promise<number> {
+export async function evaluateLoss(model: CausalLM, examples: readonly EncodedExample[], batchSize: number, padId = model.padId): Promise<number> {
   let sum = 0;
   let n = 0;
   for (let i = 0; i < examples.length; i += batchSize) {
     const batch = collate(examples.slice(i, i + batchSize), padId);
-    const r = await model.core.loss(batch);
+    const r = await model.training.loss(batch);
     if (r.tokens > 0) {
       sum += r.loss * r.tokens;
       n += r.tokens;
