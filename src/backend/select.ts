@@ -3,7 +3,7 @@ import { BackendUnavailableError } from '../errors.js';
 import { type NativeProbe, probeNativeCpu, probeNativeCuda } from './native/probe.js';
 import { createTfjsCore } from './tfjs/core.js';
 import { type TfjsBackendName, type TfjsRuntimeInfo, initTfjsBackend, tfjsNodeGpuHelp } from './tfjs/runtime.js';
-import type { BackendPreference, BackendReport, CoreInfo, NamedTensors } from './types.js';
+import type { BackendPreference, BackendReport, CoreInfo, CoreInit, TransformerCore } from './types.js';
 
 type CandidateId = 'native-cuda' | 'tfjs-node-gpu' | 'native-cpu' | 'tfjs-wasm' | 'tfjs-cpu';
 type Chosen = Omit<BackendReport, 'skipped' | 'summary'>;
@@ -69,7 +69,7 @@ async function tryCandidate(id: CandidateId): Promise<Attempt> {
         simd: probe.simd !== 'scalar',
         threads: probe.threads,
         versions: { native: probe.version, simd: probe.simd },
-        createCore: (config, init) => probe.createCore(config, init),
+        createCore: (config, init) => withLoraCheck(probe.backend, probe.createCore(config, init), init),
       },
     };
   }
@@ -88,11 +88,21 @@ async function tryCandidate(id: CandidateId): Promise<Attempt> {
     implementation: 'tfjs',
     device: TFJS_DEVICE[name],
     versions: info.versions,
-    createCore: (config: ModelConfig, init?: { weights?: NamedTensors; seed?: number }) => createTfjsCore(config, { backend: name, ...init }),
+    createCore: (config: ModelConfig, init?: CoreInit) => withLoraCheck(id, createTfjsCore(config, { backend: name, ...init }), init),
   };
   if (info.simd !== undefined) report.simd = info.simd;
   if (info.threads !== undefined) report.threads = info.threads;
   return { ok: true, report };
+}
+
+/** A core that ignored `init.lora` would train every weight behind the caller's back: refuse it instead. */
+async function withLoraCheck(backend: string, pending: Promise<TransformerCore>, init: CoreInit | undefined): Promise<TransformerCore> {
+  const core = await pending;
+  if (init?.lora && !core.lora) {
+    core.dispose();
+    throw new BackendUnavailableError(backend, `LoRA adapters are not supported by the ${backend} core; create the model without lora, or pick a backend that has them (docs/model.md)`);
+  }
+  return core;
 }
 
 function describe(r: Chosen, prefer: BackendPreference, skipped: BackendReport['skipped']): string {

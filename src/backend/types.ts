@@ -1,4 +1,5 @@
 import type { ModelConfig } from '../arch/config.js';
+import type { LoraSpec } from '../arch/lora.js';
 import type { NamedTensor, NamedTensors } from '../arch/tensors.js';
 
 // Weights are an arch-level notion (arch/ sits below the cores); re-exported for the cores' imports.
@@ -87,6 +88,17 @@ export interface DecodeSession {
   dispose(): void;
 }
 
+/** How a core starts: the base weights (or a seeded init), and optionally LoRA adapters over a frozen base. */
+export interface CoreInit {
+  weights?: NamedTensors;
+  seed?: number;
+  lora?: {
+    spec: LoraSpec;
+    /** Adapter tensors by loraLayout name; default initLoraWeights(config, spec, seed). */
+    weights?: NamedTensors;
+  };
+}
+
 export interface CoreInfo {
   /** Which implementation of TransformerCore: the portable tfjs one or a native one. */
   implementation: 'tfjs' | 'native';
@@ -109,6 +121,15 @@ export interface CoreMemory {
 export interface TransformerCore {
   readonly config: ModelConfig;
   readonly info: CoreInfo;
+  /**
+   * Set when the core was created with LoRA adapters. Such a core trains the adapters alone: the base weights are
+   * frozen (no gradients, no AdamW state, no weight-gradient GEMMs for them; input gradients still flow), and
+   * getWeights / setWeights / getGradients / get/setOptimizerState / clipping all cover the adapter tensors of
+   * loraLayout(config, lora) only. getBaseWeights() reads the frozen base.
+   */
+  readonly lora?: LoraSpec;
+  /** The frozen base weights of a LoRA core (never merged); for a plain core the same as getWeights(). */
+  getBaseWeights?(): Promise<NamedTensors>;
 
   forward(batch: TokenBatch, options?: ForwardOptions): Promise<ForwardResult>;
   /** Forward + masked loss, no gradients. */
@@ -151,8 +172,8 @@ export interface BackendReport {
   skipped: Array<{ backend: string; reason: string }>;
   /** One human-readable line: what was chosen and why. */
   summary: string;
-  /** Build a core for this backend, with `weights` or a fresh GPT-2 init from `seed`. */
-  createCore(config: ModelConfig, init?: { weights?: NamedTensors; seed?: number }): Promise<TransformerCore>;
+  /** Build a core for this backend, with `weights` or a fresh init from `seed`, and LoRA adapters when `lora` is given. */
+  createCore(config: ModelConfig, init?: CoreInit): Promise<TransformerCore>;
 }
 
 export const ADAMW_DEFAULTS = { beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.01, maxGradNorm: 1.0 } as const;
