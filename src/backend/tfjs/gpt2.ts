@@ -34,7 +34,6 @@ type Gpt2Saved = { blocks: BlockSaved[]; lnf: LayerNormSaved };
 export function gpt2Trunk(config: GPT2Config): TfjsTrunk<Gpt2Saved> {
   return {
     layers: config.n_layer,
-    embedName: 'transformer.wte.weight',
     headName: 'transformer.wte.weight',
     storedTransposed: new Set(), // Conv1D weights are already [in, out]
     forward: (params, input, want) => trunk(config, params, input, want),

@@ -33,7 +33,6 @@ export function llamaTrunk(config: LlamaConfig): TfjsTrunk<LlamaSaved> {
   return {
     layers: d.layers,
     storedTransposed: new Set(linears.map((s) => s.name)),
-    embedName: EMBED,
     headName: d.tied ? EMBED : 'lm_head.weight',
     forward: (params, input, want) => forward(d, params, input, want),
     backward: (params, input, saved, dHidden) => backward(d, params, input, saved, dHidden),

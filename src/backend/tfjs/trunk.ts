@@ -34,9 +34,7 @@ export interface TrunkOutput<Saved> {
  */
 export interface TfjsTrunk<Saved = unknown> {
   readonly layers: number;
-  /** The token embedding's parameter name; its gradient from backward() holds only the embedding part. */
-  readonly embedName: string;
-  /** The head's weight [V, C]: the embedding when tied. */
+  /** The head's weight [V, C]: the token embedding when tied (backward() returns only its embedding part then). */
   readonly headName: string;
   /**
    * 2-D weights this trunk keeps on the device transposed (nn.Linear's [out, in] as [in, out]), with their gradients
