@@ -1,7 +1,8 @@
 /**
- * CausalLM, the one model class: GPT-2 through it now, and the Llama family end to end (load, logits, bf16 and
- * sharded copies, generation through its own tokenizer, save -> load, create with an HF tokenizer) once the tfjs
- * core runs Llama; until then those tests are skipped (the probe below says why).
+ * CausalLM, the one model class: GPT-2 through it, and the Llama family end to end (load, logits, bf16 and sharded
+ * copies, generation through its own tokenizer, save -> load, create with an HF tokenizer) on the tfjs core once it
+ * runs Llama, and until then on a float64 JS reference core (test/helpers/reference-llama.ts) whose logits are
+ * checked against the HF fixture first.
  */
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -20,6 +21,7 @@ import { TrimmedVocab } from '../src/tokenizer/trimmed-vocab.js';
 import { encodeAll, safetensorsOf, sameWeights } from './helpers/checkpoints.js';
 import { asFloat, FIXTURE_DIR, fixtureBatchJson, hasFixtures, maxAbsDiff } from './helpers/fixtures.js';
 import { hasModernFixtures, loadModernFixture, MODERN_DIR, type ModernName } from './helpers/modern.js';
+import { referenceBackend } from './helpers/reference-llama.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'causal-lm-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
@@ -39,6 +41,8 @@ async function llamaCoreRuns(): Promise<boolean> {
   }
 }
 const LLAMA_CORE = await llamaCoreRuns();
+const LLAMA_BACKEND = LLAMA_CORE ? BACKEND : referenceBackend;
+const LLAMA_LABEL = LLAMA_CORE ? BACKEND : 'float64 reference core (the tfjs core does not run Llama yet)';
 
 /** Logits at the fixture's last 4 real positions of each row, as outputs.safetensors holds them. */
 async function last4(model: CausalLM, name: ModernName): Promise<Float32Array> {
@@ -116,9 +120,9 @@ describe.skipIf(!hasModernFixtures)('CausalLM without a Llama core: what is chec
   });
 });
 
-describe.skipIf(!LLAMA_CORE)(`CausalLM on Llama-family checkpoints (${BACKEND})`, () => {
+describe.skipIf(!hasModernFixtures)(`CausalLM on Llama-family checkpoints (${LLAMA_LABEL})`, () => {
   it.each(['llama', 'qwen3'] as const)('%s: loads the HF directory and reproduces its logits (5e-5), with its own tokenizer', async (name) => {
-    const model = await CausalLM.load(modern(name), { backend: BACKEND });
+    const model = await CausalLM.load(modern(name), { backend: LLAMA_BACKEND });
     try {
       expect(model.config.model_type).toBe(name);
       expect(model.tokenizer).toBeInstanceOf(HFTokenizer);
@@ -134,8 +138,8 @@ describe.skipIf(!LLAMA_CORE)(`CausalLM on Llama-family checkpoints (${BACKEND})`
     const { tensors, expected } = encodeAll(f32, 'BF16');
     const bf16Dir = copyWith('bf16', 'llama', safetensorsOf(tensors), ({ dtype: _, ...c }) => ({ ...c, torch_dtype: 'bfloat16' }));
     const roundedDir = copyWith('bf16-as-f32', 'llama', safetensorsOf(encodeAll(expected, 'F32').tensors));
-    const bf16 = await CausalLM.load(bf16Dir, { backend: BACKEND });
-    const rounded = await CausalLM.load(roundedDir, { backend: BACKEND });
+    const bf16 = await CausalLM.load(bf16Dir, { backend: LLAMA_BACKEND });
+    const rounded = await CausalLM.load(roundedDir, { backend: LLAMA_BACKEND });
     try {
       const logits = await last4(bf16, 'llama');
       expect(maxAbsDiff(logits, await last4(rounded, 'llama'))).toBeLessThanOrEqual(1e-6);
@@ -159,8 +163,8 @@ describe.skipIf(!LLAMA_CORE)(`CausalLM on Llama-family checkpoints (${BACKEND})`
     const weightMap = Object.fromEntries(names.map((n, i) => [n, shard(i)]));
     for (const s of [shard(0), shard(1)]) writeFileSync(join(dir, s), safetensorsOf(new Map(names.filter((n) => weightMap[n] === s).map((n) => [n, tensors.get(n)!]))));
     writeFileSync(join(dir, 'model.safetensors.index.json'), JSON.stringify({ metadata: {}, weight_map: weightMap }));
-    const sharded = await CausalLM.load(dir, { backend: BACKEND });
-    const single = await CausalLM.load(modern('qwen3'), { backend: BACKEND });
+    const sharded = await CausalLM.load(dir, { backend: LLAMA_BACKEND });
+    const single = await CausalLM.load(modern('qwen3'), { backend: LLAMA_BACKEND });
     try {
       expect(sameWeights(await sharded.training.getWeights(), await single.training.getWeights())).toBe(true);
       expect(maxAbsDiff(await last4(sharded, 'qwen3'), await last4(single, 'qwen3'))).toBe(0);
@@ -172,11 +176,17 @@ describe.skipIf(!LLAMA_CORE)(`CausalLM on Llama-family checkpoints (${BACKEND})`
 
   it('greedy generation matches HF generate, and generateText goes through the model tokenizer', async () => {
     const fx = await loadModernFixture('llama');
-    const model = await CausalLM.load(modern('llama'), { backend: BACKEND });
+    const model = await CausalLM.load(modern('llama'), { backend: LLAMA_BACKEND });
     try {
       const { prompt } = fx.generate.single;
       const want = (fx.generate.single as unknown as { new_tokens: number[] }).new_tokens;
       expect(await model.generate([prompt], { maxNewTokens: want.length, eosTokenId: null })).toEqual([want]);
+      // Left-padded batch (the pad id is also the EOS here, so EOS stopping is off as in the fixture).
+      const batch = fx.generate.batch_left_padded as unknown as { input_ids: number[][]; attention_mask: number[][]; new_tokens: number[][] };
+      expect(await model.generate(batch.input_ids, { attentionMask: batch.attention_mask, maxNewTokens: 20, eosTokenId: null })).toEqual(batch.new_tokens);
+      // Unpadded rows of different lengths are left-padded by generate itself, to the same tokens.
+      const unpadded = batch.input_ids.map((r, b) => r.filter((_, t) => batch.attention_mask[b]![t] === 1));
+      expect(await model.generate(unpadded, { maxNewTokens: 20, eosTokenId: null })).toEqual(batch.new_tokens);
       const tok = model.tokenizer!;
       const text = tok.decode(prompt);
       expect(tok.encode(text)).toEqual(prompt);
@@ -187,16 +197,16 @@ describe.skipIf(!LLAMA_CORE)(`CausalLM on Llama-family checkpoints (${BACKEND})`
   });
 
   it.each(['llama', 'qwen3'] as const)('%s: save -> load keeps weights bit for bit, logits, tokenizer and EOS', async (name) => {
-    const model = await CausalLM.load(modern(name), { backend: BACKEND });
+    const model = await CausalLM.load(modern(name), { backend: LLAMA_BACKEND });
     const dir = join(tmp, `saved-${name}`);
     try {
       await model.save(dir);
       const files = await model.toCheckpointFiles();
       expect(Object.keys(files.assets ?? {}).sort()).toEqual(['chat_template.jinja', 'generation_config.json', 'tokenizer.json', 'tokenizer_config.json']);
-      const back = await CausalLM.load(dir, { backend: BACKEND });
+      const back = await CausalLM.load(dir, { backend: LLAMA_BACKEND });
       const again = await CausalLM.fromCheckpointFiles(
         { config: JSON.parse(files.configJson), safetensors: files.safetensors, ...(files.assets ? { assets: files.assets } : {}) },
-        { backend: BACKEND, where: 'memory' },
+        { backend: LLAMA_BACKEND, where: 'memory' },
       );
       try {
         for (const other of [back, again]) {
@@ -217,14 +227,14 @@ describe.skipIf(!LLAMA_CORE)(`CausalLM on Llama-family checkpoints (${BACKEND})`
   it('creates a seeded Llama for an HF tokenizer, saves it with the tokenizer files, and loads it back', async () => {
     const tok = HFTokenizer.fromJSON(readJson(join(modern('tokenizer-bpe'), 'tokenizer.json')), readJson(join(modern('tokenizer-bpe'), 'tokenizer_config.json')));
     const config = { model_type: 'qwen3', hidden_size: 32, intermediate_size: 64, num_hidden_layers: 1, num_attention_heads: 4, num_key_value_heads: 2, max_position_embeddings: 64, vocab_size: 1000 } as const;
-    const a = await CausalLM.create(config, { backend: BACKEND, seed: 5, tokenizer: tok });
+    const a = await CausalLM.create(config, { backend: LLAMA_BACKEND, seed: 5, tokenizer: tok });
     const dir = join(tmp, 'created');
     try {
       expect(a.tokenizer).toBe(tok);
       await a.save(dir);
       const saved = readJson(join(dir, 'config.json'));
       expect(saved).toMatchObject({ architectures: ['Qwen3ForCausalLM'], head_dim: 8, num_key_value_heads: 2, eos_token_id: 0, torch_dtype: 'float32' });
-      const b = await CausalLM.load(dir, { backend: BACKEND });
+      const b = await CausalLM.load(dir, { backend: LLAMA_BACKEND });
       try {
         expect(sameWeights(await b.training.getWeights(), await a.training.getWeights())).toBe(true);
         expect(b.tokenizer!.encode('Question: 12 + 3?')).toEqual(tok.encode('Question: 12 + 3?'));
