@@ -49,6 +49,14 @@ describe.skipIf(!hasModernFixtures)('HFTokenizer (tokenizer.json through @huggin
     expect(() => tok!.decode([1.5])).toThrow(ShapeError);
   });
 
+  it("decodes ids of the model's padded embedding rows to nothing (as HF does), and still refuses ids beyond them", () => {
+    const t = HFTokenizer.fromJSON(read('tokenizer.json'), read('tokenizer_config.json'), { modelVocabSize: 1024 });
+    expect(t.vocabSize).toBe(1000);
+    expect(t.decode([90, 1000, 1023, 91])).toBe(t.decode([90, 91]));
+    expect(t.decode([1010])).toBe('');
+    expect(() => t.decode([1024])).toThrow(/not in this tokenizer's 1000 ids nor among the model's 1024/);
+  });
+
   it('takes EOS and pad ids from the model when given, and refuses ids outside the vocabulary', () => {
     const t = HFTokenizer.fromJSON(read('tokenizer.json'), read('tokenizer_config.json'), { eosIds: [2, 0], padId: 1 });
     expect(t.eosId).toBe(2);

@@ -46,6 +46,7 @@ export function checkpointAssets(checkpoint: Checkpoint, where: string): ModelAs
   }
   const tokenizer = HFTokenizer.fromJSON(tokenizerJson, assets[TOKENIZER_CONFIG_FILE] ?? {}, {
     source: where,
+    modelVocabSize: config.vocab_size,
     ...(special.eosIds.length > 0 ? { eosIds: special.eosIds } : {}),
     ...(special.padId !== undefined ? { padId: special.padId } : {}),
   });

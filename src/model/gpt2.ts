@@ -12,7 +12,7 @@ import {
   type ForwardOptions,
   sizedConfig,
 } from './causal-lm.js';
-import type { Checkpoint, CheckpointFiles } from './checkpoint.js';
+import { type Checkpoint, type CheckpointFiles, parseCheckpoint } from './checkpoint.js';
 
 // The names GPT-2 code has always used; they are CausalLM's.
 export type GPT2BackendOption = CausalLMBackendOption;
@@ -47,7 +47,6 @@ export class GPT2 extends CausalLM {
 
   /** Same as load, from the directory's files already in memory (e.g. fetched in a browser). */
   static override async fromCheckpointFiles(files: CheckpointFiles, options: GPT2LoadOptions & { where?: string } = {}): Promise<GPT2> {
-    const { parseCheckpoint } = await import('./checkpoint.js');
     const where = options.where ?? 'checkpoint';
     return new GPT2(...(await CausalLM.build(gpt2Only(parseCheckpoint(files, where), where), where, options)));
   }

@@ -36,6 +36,11 @@ export interface HFTokenizerOptions {
   eosIds?: readonly number[];
   /** Pad id. Default: tokenizer_config's pad_token, else the first EOS. */
   padId?: number;
+  /**
+   * The model's vocab_size, when its embedding has more rows than the tokenizer has ids (Qwen3 pads 151669 ids to
+   * 151936): ids in between decode to nothing, as in HF tokenizers. Default: the tokenizer's own size.
+   */
+  modelVocabSize?: number;
 }
 
 /**
@@ -47,6 +52,8 @@ export class HFTokenizer implements TextTokenizer {
   readonly eosIds: readonly number[];
   readonly padId: number;
   readonly vocabSize: number;
+  /** Ids below this decode (those at or above vocabSize to nothing); anything else is a ShapeError. */
+  private readonly idSpace: number;
 
   private constructor(
     private readonly impl: HubTokenizer,
@@ -59,6 +66,7 @@ export class HFTokenizer implements TextTokenizer {
     let size = 0;
     for (const id of impl.get_vocab(true).values()) size = Math.max(size, id + 1);
     this.vocabSize = size;
+    this.idSpace = Math.max(size, options.modelVocabSize ?? 0);
     const inRange = (id: number): boolean => Number.isInteger(id) && id >= 0 && id < size;
     const config = configJson as TokenizerConfigJson;
     const eos = options.eosIds?.length ? [...options.eosIds] : [this.specialId(config.eos_token, 'eos_token', source)].filter((id) => id !== undefined);
@@ -104,12 +112,14 @@ export class HFTokenizer implements TextTokenizer {
   decode(ids: readonly number[]): string {
     for (let i = 0; i < ids.length; i++) {
       const id = ids[i]!;
-      if (!Number.isInteger(id) || id < 0 || id >= this.vocabSize) {
-        throw new ShapeError(`token id ${id} at index ${i} is not in this tokenizer's ${this.vocabSize} ids`);
+      if (!Number.isInteger(id) || id < 0 || id >= this.idSpace) {
+        const padded = this.idSpace > this.vocabSize ? ` nor among the model's ${this.idSpace}` : '';
+        throw new ShapeError(`token id ${id} at index ${i} is not in this tokenizer's ${this.vocabSize} ids${padded}`);
       }
     }
+    const known = this.idSpace > this.vocabSize ? ids.filter((id) => id < this.vocabSize) : [...ids];
     // @huggingface/tokenizers throws on an empty list.
-    return ids.length === 0 ? '' : this.impl.decode([...ids]);
+    return known.length === 0 ? '' : this.impl.decode(known);
   }
 
   /** The id of a token string (a special token's content, e.g. `<|im_end|>`), or undefined. */

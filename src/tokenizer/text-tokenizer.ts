@@ -11,7 +11,10 @@ export interface TextTokenizer {
    * the text (`<|endoftext|>`, `<|im_end|>`) become their ids.
    */
   encode(text: string): number[];
-  /** Ids to text; an empty list is the empty string. Throws ShapeError on an id outside [0, vocabSize). */
+  /**
+   * Ids to text; an empty list is the empty string. Throws ShapeError on an id outside [0, vocabSize) (an HFTokenizer
+   * built for a model with padded embedding rows decodes those ids to nothing instead, as HF does).
+   */
   decode(ids: readonly number[]): string;
   /** The id students append to every completion and generation stops at: the first of eosIds. */
   readonly eosId: number;
