@@ -17,8 +17,8 @@ const ENCODINGS: Record<string, () => Promise<{ countTokens: (text: string, opti
   o200k_base: () => import('gpt-tokenizer/encoding/o200k_base'),
   cl100k_base: () => import('gpt-tokenizer/encoding/cl100k_base'),
   p50k_base: () => import('gpt-tokenizer/encoding/p50k_base'),
+  // GPT-2's BPE, the one src/tokenizer uses for the students (gpt-tokenizer's table calls it `gpt2` too).
   r50k_base: () => import('gpt-tokenizer/encoding/r50k_base'),
-  gpt2: () => import('gpt-tokenizer/encoding/r50k_base'),
   o200k_harmony: () => import('gpt-tokenizer/encoding/o200k_harmony'),
 };
 
@@ -39,7 +39,8 @@ async function encodingFor(model: string): Promise<{ name: string; exact: boolea
   const bare = model.includes('/') ? model.slice(model.lastIndexOf('/') + 1) : model;
   for (const name of [model, bare]) {
     // The map lists older models; the models it knows but does not list (gpt-4o, gpt-4.1, o3, …) use its default.
-    const encoding = table[name] ?? (Object.hasOwn(known, name) ? DEFAULT_ENCODING : undefined);
+    const listed = table[name] === 'gpt2' ? 'r50k_base' : table[name];
+    const encoding = listed ?? (Object.hasOwn(known, name) ? DEFAULT_ENCODING : undefined);
     if (encoding && encoding in ENCODINGS) return { name: encoding, exact: true };
   }
   return { name: FALLBACK, exact: false };
