@@ -33,14 +33,16 @@ const PER_MESSAGE = 3;
 const PER_REPLY = 3;
 
 async function encodingFor(model: string): Promise<{ name: string; exact: boolean }> {
-  const [{ modelToEncodingMap, DEFAULT_ENCODING }, known] = await Promise.all([import('gpt-tokenizer/mapping'), import('gpt-tokenizer/models')]);
+  // Not `gpt-tokenizer/models`: its CommonJS build (4.0.0) throws on load.
+  const { modelToEncodingMap, chatModelParams, DEFAULT_ENCODING } = await import('gpt-tokenizer/mapping');
   const table = modelToEncodingMap as Record<string, string>;
+  const chatModels = chatModelParams as Record<string, unknown>;
   // `openai/gpt-4o-mini` (routers) and `openai-community/gpt2` (Hugging Face) name the same tokenizers.
   const bare = model.includes('/') ? model.slice(model.lastIndexOf('/') + 1) : model;
   for (const name of [model, bare]) {
-    // The map lists older models; the models it knows but does not list (gpt-4o, gpt-4.1, o3, …) use its default.
+    // The map lists older models; the chat models it knows but does not list (gpt-4o, gpt-4.1, o3, …) use its default.
     const listed = table[name] === 'gpt2' ? 'r50k_base' : table[name];
-    const encoding = listed ?? (Object.hasOwn(known, name) ? DEFAULT_ENCODING : undefined);
+    const encoding = listed ?? (Object.hasOwn(chatModels, name) ? DEFAULT_ENCODING : undefined);
     if (encoding && encoding in ENCODINGS) return { name: encoding, exact: true };
   }
   return { name: FALLBACK, exact: false };
