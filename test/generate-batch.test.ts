@@ -120,6 +120,20 @@ describe('generateChainsBatch', () => {
     expect(readChains(out)).toHaveLength(12);
   });
 
+  it('splits work beyond the per-batch limits over runs', async () => {
+    const { problems, run } = await start({});
+    const out = join(dir, 'split.jsonl');
+    const first = await run(out, { maxRequestsPerBatch: 5 });
+    expect([first.requests, first.chainsWritten, first.missing]).toEqual([5, 5, 7]);
+    // A byte limit below one line still sends one line per batch.
+    const second = await run(out, { maxBytesPerBatch: 1 });
+    expect([second.requests, second.missing]).toEqual([1, 6]);
+    const third = await run(out);
+    expect([third.requests, third.missing]).toEqual([6, 0]);
+    expect(server!.submitted().map((b) => b.length)).toEqual([5, 1, 6]);
+    expect(server!.submitted().flat()).toEqual(problems.map((p) => `${p.id}#0`));
+  });
+
   it('stops with the provider\'s message when the batch fails validation, then plans again', async () => {
     const { run } = await start({ validationFailure: (batch) => (batch === 0 ? 'The model `gpt-4o-mini` does not exist or you do not have access to it.' : undefined) });
     const out = join(dir, 'invalid.jsonl');

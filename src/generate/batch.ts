@@ -16,6 +16,9 @@ import { costOf, sumUsage, type Pricing, type PricingWithSource } from './usage.
 
 /** Local and provider clocks may disagree: look this far back for an upload or batch a killed run made. */
 const CLOCK_SKEW_S = 600;
+/** The OpenAI Batch API takes at most 50,000 requests and 200 MB per input file; stay a little under the size. */
+const MAX_REQUESTS_PER_BATCH = 50_000;
+const MAX_BYTES_PER_BATCH = 190 * 1024 * 1024;
 
 export interface BatchPollOptions {
   /** First wait between status checks. Default 10 000 ms; each wait is 1.5 times the last. */
@@ -57,6 +60,13 @@ export interface GenerateBatchOptions {
   maxCostUSD?: number;
   /** Default `<out>.failures.json`. */
   failuresPath?: string;
+  /**
+   * A batch holds at most this many request lines (default 50 000, the OpenAI limit); the samples beyond it are
+   * `missing` in the summary and the next run submits them.
+   */
+  maxRequestsPerBatch?: number;
+  /** And at most this many bytes of request lines (default 190 MiB, under the OpenAI limit of 200 MB). */
+  maxBytesPerBatch?: number;
 }
 
 export interface GenerateBatchSummary {
@@ -247,11 +257,21 @@ class BatchRun {
   /** Write the request file and record the plan; false when every sample is already done. */
   private async plan(): Promise<boolean> {
     const { teacher } = this.o;
-    const plan = planBatchRequests({
+    const all = planBatchRequests({
       teacher, problems: this.o.problems, mode: this.mode, samplesPerProblem: this.samples,
       ...(this.o.temperature === undefined ? {} : { temperature: this.o.temperature }),
       skip: (id, i) => this.doneKeys.has(batchCustomId(id, i)),
     });
+    // The provider's limits per batch: the rest waits for the next run.
+    const maxRequests = this.o.maxRequestsPerBatch ?? MAX_REQUESTS_PER_BATCH;
+    const maxBytes = this.o.maxBytesPerBatch ?? MAX_BYTES_PER_BATCH;
+    const plan: typeof all = [];
+    let size = 0;
+    for (const p of all.slice(0, maxRequests)) {
+      size += Buffer.byteLength(JSON.stringify(p.line)) + 1;
+      if (size > maxBytes && plan.length > 0) break;
+      plan.push(p);
+    }
     if (plan.length === 0) return false;
     if (this.o.maxCostUSD !== undefined) {
       const est = await estimatePlan(plan, teacher, { batch: this.o.pricing });
