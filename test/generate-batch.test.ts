@@ -192,6 +192,9 @@ describe('generateChainsBatch', () => {
     const controller = new AbortController();
     const stopped = await run(out, { signal: controller.signal, onProgress: (p) => p.phase === 'waiting' && controller.abort() });
     expect([stopped.aborted, stopped.status, stopped.chainsWritten]).toEqual([true, 'validating', 0]);
+    // The submitted batch is resumed as it was sent: another model would put the wrong name on its chains.
+    const other = new OpenAICompatibleTeacher({ baseURL: server!.baseURL, apiKey: SECRET, model: 'gpt-4o' });
+    await expect(run(out, { teacher: other })).rejects.toThrow(/option 'teacher' must match the batch recorded in .*cancel\.jsonl\.batch\.json \(model 'gpt-4o-mini'/);
     expect(await cancelChainsBatch({ out, teacher })).toEqual({ batchId: stopped.batchId, status: 'cancelling' });
     const collected = await run(out);
     expect([collected.resumed, collected.status, collected.chainsWritten]).toEqual([true, 'cancelled', 6]);

@@ -86,6 +86,8 @@ describe('--write-requests and --ingest with vLLM run-batch files', () => {
     expect(readFileSync(out, 'utf8')).toBe(before);
 
     // Once the engine finishes the last line, and a rerun answers the failed ones, every sample is there once.
+    const wrong = await cli(['generate', ...FLAGS.slice(0, -1), 'gpt-4o-mini', '--ingest', results, '--out', out]);
+    expect(wrong.stderr).toContain(`--model must name the model that answered: ${results} has replies from '${MODEL}', but the teacher's model is 'gpt-4o-mini' [CLI_USAGE]`);
     const requests2 = join(dir, 'requests2.jsonl');
     await cli(['generate', ...FLAGS, '--write-requests', requests2, '--out', out]);
     expect(readFileSync(requests2, 'utf8').trim().split('\n')).toHaveLength(4);
@@ -119,7 +121,7 @@ describe('--write-requests and --ingest with vLLM run-batch files', () => {
     const other = join(dir, 'lib-wrong.jsonl');
     const err = await ingestBatchResults({ teacher: wrong, problems, results, out: other, samplesPerProblem: 2 }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(InvalidOptionError);
-    expect((err as Error).message).toContain(`has replies from '${MODEL}', but the teacher is 'gpt-4o-mini'`);
+    expect((err as Error).message).toContain(`has replies from '${MODEL}', but the teacher's model is 'gpt-4o-mini'`);
     expect(existsSync(other)).toBe(false);
 
     const corrupt = join(dir, 'lib-corrupt.jsonl');

@@ -208,12 +208,6 @@ class BatchRun {
     if (this.job) {
       this.resumed = true;
       const j = this.job;
-      if (j.model !== teacher.model || j.mode !== this.mode || j.samplesPerProblem !== this.samples) {
-        throw new InvalidOptionError(
-          'teacher',
-          `must match the batch recorded in ${batchStatePath(this.out)} (model '${j.model}', mode ${j.mode}, ${j.samplesPerProblem} samples per problem): resume it with those, or cancel it first`,
-        );
-      }
       // A plan that never reached the provider is made again (the chains file may have grown since).
       if (!j.inputFileId) {
         const found = await this.call(() => this.provider.findUpload(j.fileName, j.createdAt - CLOCK_SKEW_S, this.o.signal));
@@ -225,6 +219,14 @@ class BatchRun {
           this.requests = 0;
         }
       }
+    }
+    // What reached the provider is resumed as it was sent: the chains must name the model and mode that answered.
+    const j = this.job;
+    if (j && (j.model !== teacher.model || j.mode !== this.mode || j.samplesPerProblem !== this.samples)) {
+      throw new InvalidOptionError(
+        'teacher',
+        `must match the batch recorded in ${batchStatePath(this.out)} (model '${j.model}', mode ${j.mode}, ${j.samplesPerProblem} samples per problem): resume it with those, or cancel it first`,
+      );
     }
     if (!this.job && !(await this.plan())) return this.summary({});
     const job = this.job!;

@@ -124,7 +124,7 @@ export async function ingestBatchResults(options: IngestOptions): Promise<Ingest
     const foreign = [...got.models.keys()].filter((m) => !sameModel(teacher.model, m));
     if (foreign.length > 0) {
       // The chains would name the wrong model: refuse before writing, and say which one answered.
-      throw new InvalidOptionError('model', `must name the model that answered: ${results} has replies from '${foreign.join("', '")}', but the teacher is '${teacher.model}'`);
+      throw new InvalidOptionError('model', `must name the model that answered: ${results} has replies from '${foreign.join("', '")}', but the teacher's model is '${teacher.model}'`);
     }
     await appendChains(out, got.chains);
     const written = new Set([...done.keys, ...got.chains.map((c) => batchCustomId(c.problemId, c.teacher.sampleIndex))]);

@@ -1,5 +1,5 @@
 import type { Problem } from '../../data/schema.js';
-import { CostLimitError } from '../../errors.js';
+import { CostLimitError, InvalidOptionError } from '../../errors.js';
 import {
   BATCH_API_DISCOUNT,
   batchPricing,
@@ -144,8 +144,21 @@ export interface BatchCommandContext {
   temperature: number | undefined;
 }
 
+/** The library's option errors, in flags. */
+function asFlags(err: unknown): never {
+  if (err instanceof InvalidOptionError) {
+    const flag = err.option === 'teacher' ? '--model, --mode and --samples' : `--${err.option}`;
+    throw new CliUsageError(`${flag} ${err.requirement}`);
+  }
+  throw err;
+}
+
 /** `generate` with --batch, --write-requests, --ingest or --estimate: a thin layer over the library. */
 export async function runBatchCommand(c: BatchCommandContext): Promise<number> {
+  return runMode(c).catch(asFlags);
+}
+
+async function runMode(c: BatchCommandContext): Promise<number> {
   const v = c.flags;
   const json = v.json === true;
   const print = (text: string, data: unknown) => process.stdout.write((json ? JSON.stringify(data) : text) + '\n');
