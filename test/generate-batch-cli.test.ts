@@ -149,8 +149,11 @@ describe('generate --batch on the command line', () => {
     const collected = await inProcess(batchArgs(out));
     expect(collected.code).toBe(1); // 10 samples still missing
     expect(JSON.parse(collected.stdout)).toMatchObject({ status: 'cancelled', chainsWritten: 10, missing: 10 });
-    const rest = await inProcess(batchArgs(out));
+    const rest = await inProcess(batchArgs(out).filter((a) => a !== '--json'));
     expect(rest.code, rest.stderr).toBe(0);
+    expect(rest.stdout).toMatch(/^batch batch-\d+ completed: 10 chains written to .*cancel\.jsonl\n/);
+    expect(rest.stdout).toContain('tokens billed: 1,000 prompt + 200 completion, from every response body; cost $0.0001 at the batch price ' +
+      "$0.075/$0.3 per million prompt/completion tokens (0.5 x the live price: the OpenAI Batch API's 50% discount, --batch-discount to change); all batches of this file: $0.0003");
     expect(server!.submitted()[2]).toEqual(problems.slice(10).map((p) => `${p.id}#0`));
     expect(chainKeys(out).sort()).toEqual(problems.map((p) => `${p.id}#0`).sort());
     for (const text of logs) expect(text).not.toContain(SECRET);
