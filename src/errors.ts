@@ -194,3 +194,31 @@ export class OutputLockedError extends SocraticDistillError {
     this.pid = pid;
   }
 }
+
+/**
+ * The provider failed a whole batch (typically: its request file did not pass validation). Nothing in it ran and
+ * nothing was billed; `errors` are the provider's own messages, with the input line each one is about.
+ */
+export class BatchFailedError extends SocraticDistillError {
+  readonly batchId: string;
+  readonly errors: readonly { code?: string; message: string; line?: number }[];
+  constructor(batchId: string, errors: readonly { code?: string; message: string; line?: number }[]) {
+    const first = errors[0];
+    const what = first ? `${first.code ? `${first.code}: ` : ''}${first.message}${first.line === undefined ? '' : ` (request line ${first.line})`}` : 'the provider gave no reason';
+    super('BATCH_FAILED', `batch ${batchId} failed: ${what}${errors.length > 1 ? ` (and ${errors.length - 1} more errors)` : ''}`);
+    this.batchId = batchId;
+    this.errors = errors;
+  }
+}
+
+/** The work asked for could cost more than the cap the caller set. Nothing was sent. */
+export class CostLimitError extends SocraticDistillError {
+  readonly limitUSD: number;
+  /** The cost if every reply used all of `max_tokens`, at the price that applies. */
+  readonly upperBoundUSD: number;
+  constructor(limitUSD: number, upperBoundUSD: number, detail: string) {
+    super('COST_LIMIT', `the work could cost up to $${upperBoundUSD.toFixed(4)}, above the cap of $${limitUSD.toFixed(4)} (${detail}); nothing was sent`);
+    this.limitUSD = limitUSD;
+    this.upperBoundUSD = upperBoundUSD;
+  }
+}

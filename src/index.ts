@@ -19,6 +19,8 @@ export {
   NonFiniteLossError,
   OptionalDependencyError,
   OutputLockedError,
+  BatchFailedError,
+  CostLimitError,
   SafetensorsError,
   ShapeError,
   TeacherError,
@@ -52,7 +54,12 @@ export { SimulatedTeacher, type SimulatedTeacherOptions } from './teacher/simula
 export { AnnotationTeacher } from './teacher/annotation.js';
 export type { ChatMessage } from './teacher/prompts.js';
 export { generateChains, type GenerateOptions, type GenerateProgress, type GenerateSummary, type GenerationFailure, type RetryPolicy } from './generate/runner.js';
-export { costOf, sumUsage, type Pricing } from './generate/usage.js';
+export { batchPricing, costOf, sumUsage, type Pricing, type PricingWithSource } from './generate/usage.js';
+// The same requests through a provider's Batch API (resumable by batch id), or handed to an offline engine (vLLM run-batch, Ray Data).
+export { cancelChainsBatch, generateChainsBatch, type BatchProgress, type GenerateBatchOptions, type GenerateBatchSummary } from './generate/batch.js';
+export { ingestBatchResults, writeBatchRequests, type IngestOptions, type IngestSummary, type WriteRequestsOptions, type WriteRequestsSummary } from './generate/offline.js';
+export { estimateGeneration, type EstimateOptions, type GenerationEstimate } from './generate/estimate.js';
+export type { BatchableTeacher, BatchProvider } from './teacher/batch.js';
 
 // 3. Verifier: keep a chain only if its final answer matches the ground truth.
 export { ChainVerifier, type ChainVerifierOptions, type RejectReason, type VerifyResult, type VerifyStats } from './verify/verifier.js';

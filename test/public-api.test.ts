@@ -9,17 +9,18 @@ import { describe, expect, it } from 'vitest';
 const ROOT = join(import.meta.dirname, '..');
 
 const PUBLIC_NAMES = [
-  'AnnotationTeacher', 'AnswerOnlyStudent', 'BackendUnavailableError', 'CausalLM', 'ChainVerifier', 'CheckpointError',
-  'CoTStudent', 'CompletionTeacher', 'ContextLengthError', 'DEMO_PRESETS', 'DatasetFormatError', 'Evaluator',
+  'AnnotationTeacher', 'AnswerOnlyStudent', 'BackendUnavailableError', 'BatchFailedError', 'CausalLM', 'ChainVerifier', 'CheckpointError',
+  'CoTStudent', 'CompletionTeacher', 'ContextLengthError', 'CostLimitError', 'DEMO_PRESETS', 'DatasetFormatError', 'Evaluator',
   'GPT2', 'GPT2ConfigSchema', 'HFTokenizer', 'InvalidOptionError', 'IterativeStudent', 'LlamaConfigSchema', 'ModelConfigError',
   'NonFiniteLossError', 'OpenAICompatibleTeacher', 'OptionalDependencyError', 'OutputLockedError', 'PRESETS',
   'ProblemSchema', 'STUDENT_KINDS', 'SYNTHETIC_FAMILIES', 'SafetensorsError', 'ShapeError', 'SimulatedTeacher',
   'SingleModelStudent', 'SocraticChainSchema', 'SocraticDataset', 'SocraticDistillError', 'SocraticStepSchema',
   'StudentLM', 'TeacherBase', 'TeacherError', 'Tokenizer', 'TrainingDataError', 'TrimmedVocab',
-  'UnifiedStudent', 'answersMatch', 'costOf', 'evaluateStudents', 'extractAnswer', 'finalSolution',
-  'generateChains', 'generateSynthetic', 'goldChain', 'loadStudent', 'postJson', 'presetConfig',
+  'UnifiedStudent', 'answersMatch', 'batchPricing', 'cancelChainsBatch', 'costOf', 'estimateGeneration', 'evaluateStudents',
+  'extractAnswer', 'finalSolution', 'generateChains', 'generateChainsBatch', 'generateSynthetic', 'goldChain',
+  'ingestBatchResults', 'loadStudent', 'postJson', 'presetConfig',
   'reproducePaper', 'runDemo', 'sampleDataDir', 'selectBackend', 'solveStreaming', 'sumUsage',
-  'syntheticSplit', 'userProblem', 'writeReport',
+  'syntheticSplit', 'userProblem', 'writeBatchRequests', 'writeReport',
 ];
 
 describe('public API', () => {
@@ -43,6 +44,9 @@ describe('public API', () => {
     const backend = await import('../src/api/backend.js');
     expect(teacher.SimulatedTeacher).toBe(root.SimulatedTeacher);
     expect(teacher.askTeacher).toBeTypeOf('function');
+    expect(teacher.generateChainsBatch).toBe(root.generateChainsBatch);
+    expect(teacher.BatchRequestLineSchema).toBeDefined();
+    expect(teacher.OpenAIBatchProvider).toBeTypeOf('function');
     expect(data.ChainVerifier).toBe(root.ChainVerifier);
     expect(data.parseGsm8kAnswer).toBeTypeOf('function');
     expect(train.train).toBeTypeOf('function');

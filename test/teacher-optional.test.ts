@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { describe, expect, it, vi } from 'vitest';
 import { generateSynthetic } from '../src/data/index.js';
 import { OptionalDependencyError } from '../src/errors.js';
-import { generateChains } from '../src/generate/index.js';
+import { generateChains, generateChainsBatch } from '../src/generate/index.js';
 import { OpenAICompatibleTeacher } from '../src/teacher/index.js';
 
 // What Node throws when a package is not installed.
@@ -31,5 +31,18 @@ describe('OpenAICompatibleTeacher without the openai package', () => {
     expect(existsSync(out) ? readFileSync(out, 'utf8') : '').toBe('');
     expect(existsSync(`${out}.failures.json`)).toBe(false);
     expect(existsSync(`${out}.lock`)).toBe(false);
+  });
+
+  it('generateChainsBatch stops with that error as well, before any chain, failure list or batch', async () => {
+    const out = join(mkdtempSync(join(tmpdir(), 'sd-nopeer-batch-')), 'chains.jsonl');
+    const teacher = new OpenAICompatibleTeacher({ baseURL: 'http://127.0.0.1:9/v1', apiKey: 'k' });
+    const problems = generateSynthetic({ count: 5, seed: 1 });
+    await expect(generateChainsBatch({ teacher, problems, out, retry: { baseDelayMs: 1 } })).rejects.toBeInstanceOf(OptionalDependencyError);
+    expect(existsSync(out) ? readFileSync(out, 'utf8') : '').toBe('');
+    expect(existsSync(`${out}.failures.json`)).toBe(false);
+    expect(existsSync(`${out}.lock`)).toBe(false);
+    // The plan was recorded, never uploaded: the next run (with the package installed) plans again.
+    expect(JSON.parse(readFileSync(`${out}.batch.json`, 'utf8')).current).toMatchObject({ requests: 5 });
+    expect(JSON.parse(readFileSync(`${out}.batch.json`, 'utf8')).current.inputFileId).toBeUndefined();
   });
 });

@@ -6,6 +6,8 @@ import { DatasetFormatError } from '../errors.js';
 
 export interface JsonlReadResult<T> {
   records: T[];
+  /** The 1-based line of each record, so a caller can name the line of a record it rejects. */
+  lineNumbers: number[];
   /** Byte length of the well-formed prefix (everything but a torn last line). */
   validBytes: number;
   /** Set when the last line was cut off mid-record (a crash during append). */
@@ -20,15 +22,24 @@ export interface JsonlReadResult<T> {
  * leaves; a bad line anywhere else is corruption and throws with its line number.
  */
 export async function readJsonl<S extends ZodTypeAny>(path: string, schema: S): Promise<JsonlReadResult<z.output<S>>> {
-  type T = z.output<S>;
   let buf: Buffer;
   try {
     buf = await readFile(path);
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { records: [], validBytes: 0, truncatedTail: undefined, missingFinalNewline: false };
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { records: [], lineNumbers: [], validBytes: 0, truncatedTail: undefined, missingFinalNewline: false };
     throw err;
   }
+  return parseJsonl(buf, schema, path);
+}
+
+/**
+ * `readJsonl` on bytes already in memory (a downloaded file): the same torn-tail rule, and `name` (a path or
+ * a remote file's id) in the DatasetFormatError of a bad line before the end.
+ */
+export function parseJsonl<S extends ZodTypeAny>(buf: Buffer, schema: S, name: string): JsonlReadResult<z.output<S>> {
+  type T = z.output<S>;
   const records: T[] = [];
+  const lineNumbers: number[] = [];
   let offset = 0;
   let line = 0;
   while (offset < buf.length) {
@@ -42,21 +53,22 @@ export async function readJsonl<S extends ZodTypeAny>(path: string, schema: S): 
       try {
         value = JSON.parse(text);
       } catch (err) {
-        if (isTail) return { records, validBytes: offset, truncatedTail: { line, bytes: buf.length - offset }, missingFinalNewline: false };
-        throw new DatasetFormatError(path, line, `invalid JSON (${(err as Error).message})`, undefined, { cause: err });
+        if (isTail) return { records, lineNumbers, validBytes: offset, truncatedTail: { line, bytes: buf.length - offset }, missingFinalNewline: false };
+        throw new DatasetFormatError(name, line, `invalid JSON (${(err as Error).message})`, undefined, { cause: err });
       }
       const parsed = schema.safeParse(value);
       if (!parsed.success) {
-        if (isTail) return { records, validBytes: offset, truncatedTail: { line, bytes: buf.length - offset }, missingFinalNewline: false };
+        if (isTail) return { records, lineNumbers, validBytes: offset, truncatedTail: { line, bytes: buf.length - offset }, missingFinalNewline: false };
         const issue = parsed.error.issues[0]!;
-        throw new DatasetFormatError(path, line, issue.message, issue.path.join('.') || '(record)');
+        throw new DatasetFormatError(name, line, issue.message, issue.path.join('.') || '(record)');
       }
       records.push(parsed.data);
+      lineNumbers.push(line);
     }
     offset = isTail ? buf.length : nl + 1;
   }
   const missingFinalNewline = buf.length > 0 && buf[buf.length - 1] !== 0x0a;
-  return { records, validBytes: buf.length, truncatedTail: undefined, missingFinalNewline };
+  return { records, lineNumbers, validBytes: buf.length, truncatedTail: undefined, missingFinalNewline };
 }
 
 /** Cut a torn tail off (or add the missing newline) so appends start on a fresh line. */

@@ -4,7 +4,7 @@ import { extractAnswer } from '../verify/answer.js';
 import { parseDecomposition } from './parse.js';
 import { buildMessages, promptVersion, type ChatMessage } from './prompts.js';
 import { TeacherBase } from './sampling.js';
-import { throwIfAborted, type SampleRequest, type TeacherSample } from './types.js';
+import { throwIfAborted, type SampleRequest, type TeacherMode, type TeacherSample } from './types.js';
 
 export interface CompletionOptions {
   temperature: number;
@@ -67,7 +67,21 @@ export class CompletionTeacher extends TeacherBase {
 
   async sample(problem: Problem, { mode, temperature, signal }: SampleRequest): Promise<TeacherSample> {
     throwIfAborted(signal);
-    const { text, usage } = await this.adapter.complete(buildMessages(problem, mode), { temperature: temperature ?? this.temperature, ...(signal ? { signal } : {}) });
+    const { text, usage } = await this.adapter.complete(buildMessages(problem, mode), { temperature: this.temperatureFor(temperature), ...(signal ? { signal } : {}) });
+    return this.readReply(problem, mode, text, usage);
+  }
+
+  /** The temperature a request is sent with: the request's own, else this teacher's default. */
+  protected temperatureFor(requested: number | undefined): number {
+    return requested ?? this.temperature;
+  }
+
+  /**
+   * A reply's text read into a sample, with this teacher's provenance: what `sample` does with a live reply,
+   * and what batch ingestion does with each result line, so both paths write the same chains.
+   * An unreadable reply throws an `off-format` TeacherError that carries the reply's billed tokens.
+   */
+  readReply(problem: Problem, mode: TeacherMode, text: string, usage: TokenUsage | undefined): TeacherSample {
     const provenance = { ...(this.model === undefined ? {} : { model: this.model }), promptVersion: promptVersion(problem.dataset, mode), ...(usage ? { usage } : {}) };
     if (mode === 'cot') {
       const finalAnswer = extractAnswer(text, problem.dataset, 'flexible');

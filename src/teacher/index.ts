@@ -5,5 +5,17 @@ export { httpTeacherError, postJson, retryAfterMs, type PostJsonOptions } from '
 export { SimulatedTeacher, type SimulatedErrorKind, type SimulatedTeacherOptions } from './simulated.js';
 export { AnnotationTeacher } from './annotation.js';
 export { OpenAICompatibleAdapter, OpenAICompatibleTeacher, type OpenAICompatibleTeacherOptions } from './openai.js';
+export { OpenAIBatchProvider } from './openai-batch.js';
+export {
+  BATCH_JOB_STATUSES,
+  BatchJobSchema,
+  FINAL_BATCH_STATUSES,
+  type BatchableTeacher,
+  type BatchApiTeacher,
+  type BatchJob,
+  type BatchJobStatus,
+  type BatchProvider,
+  type ChatCompletionRequest,
+} from './batch.js';
 export { buildMessages, promptVersion, PROMPT_VERSION, type ChatMessage, type Exemplar } from './prompts.js';
 export { parseDecomposition, type ParsedDecomposition } from './parse.js';

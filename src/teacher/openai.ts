@@ -1,9 +1,13 @@
 import type OpenAI from 'openai';
+import type { Problem } from '../data/schema.js';
 import { TeacherError } from '../errors.js';
 import { importOptional } from '../util/optional.js';
+import type { BatchableTeacher, BatchProvider, ChatCompletionRequest } from './batch.js';
 import { CompletionTeacher, type Completion, type CompletionAdapter, type CompletionOptions } from './completion.js';
 import { httpTeacherError } from './http.js';
-import type { ChatMessage } from './prompts.js';
+import { OpenAIBatchProvider } from './openai-batch.js';
+import { buildMessages, type ChatMessage } from './prompts.js';
+import type { SampleRequest } from './types.js';
 
 export interface OpenAICompatibleTeacherOptions {
   /** Default: OPENAI_BASE_URL, else the OpenAI API. Any OpenAI-compatible server works (vLLM, Ollama, llama.cpp). */
@@ -21,6 +25,14 @@ export interface OpenAICompatibleTeacherOptions {
 
 type OpenAIModule = typeof import('openai');
 
+/** The loaded SDK and a client, shared by the chat requests and the batch endpoints of one adapter. */
+export interface OpenAIConnection {
+  load(): Promise<{ api: OpenAIModule; client: OpenAI }>;
+  /** Removes the API key from a text that might reach a log, an error or a file. */
+  redact(text: string): string;
+  toTeacherError(api: OpenAIModule, err: unknown): TeacherError;
+}
+
 /**
  * Chat completions through the official `openai` SDK, an optional peer dependency loaded on the first
  * request (a missing SDK is an OptionalDependencyError that says what to install). The API key is
@@ -29,8 +41,9 @@ type OpenAIModule = typeof import('openai');
 export class OpenAICompatibleAdapter implements CompletionAdapter {
   readonly id = 'openai';
   readonly model: string;
+  /** `max_tokens` of every request: the bound on a reply's billed completion tokens. */
+  readonly maxTokens: number;
   private readonly secret: string | undefined;
-  private readonly maxTokens: number;
   private readonly baseURL: string | undefined;
   private readonly timeoutMs: number;
   private sdk: Promise<{ api: OpenAIModule; client: OpenAI }> | undefined;
@@ -76,6 +89,16 @@ export class OpenAICompatibleAdapter implements CompletionAdapter {
     return new TeacherError('bad-response', `unreadable response: ${msg}`, { retryable: true });
   }
 
+  /** The request body `complete` sends; batch request lines carry the same body. */
+  requestBody(messages: ChatMessage[], temperature: number): ChatCompletionRequest {
+    return { model: this.model, messages, temperature, max_tokens: this.maxTokens };
+  }
+
+  /** The files and batches endpoints of the same server, with the same key, SDK and redaction. */
+  batchProvider(): BatchProvider {
+    return new OpenAIBatchProvider({ load: () => this.load(), redact: (t) => this.redact(t), toTeacherError: (api, err) => this.toTeacherError(api, err) }, this.timeoutMs);
+  }
+
   async complete(messages: ChatMessage[], { temperature, signal }: CompletionOptions): Promise<Completion> {
     const { api, client } = await this.load();
     // The SDK never removes the abort listener it adds to a caller's signal, so a long run
@@ -84,7 +107,7 @@ export class OpenAICompatibleAdapter implements CompletionAdapter {
     const forward = () => local.abort();
     signal?.addEventListener('abort', forward, { once: true });
     try {
-      const res = await client.chat.completions.create({ model: this.model, messages, temperature, max_tokens: this.maxTokens }, { signal: local.signal });
+      const res = await client.chat.completions.create(this.requestBody(messages, temperature), { signal: local.signal });
       const text = res.choices?.[0]?.message?.content;
       if (typeof text !== 'string') throw new TeacherError('bad-response', 'response has no choices[0].message.content', { retryable: true });
       return { text: this.redact(text), usage: { promptTokens: res.usage?.prompt_tokens ?? 0, completionTokens: res.usage?.completion_tokens ?? 0 } };
@@ -101,12 +124,27 @@ export class OpenAICompatibleAdapter implements CompletionAdapter {
  * A teacher backed by any OpenAI-compatible chat-completions server: an OpenAICompatibleAdapter inside a
  * CompletionTeacher. Each sample is one request with the versioned few-shot prompt; answers are parsed
  * tolerantly, and an off-format answer becomes a TeacherError (kind `off-format`) that the runner records,
- * never a crash.
+ * never a crash. It is also a BatchableTeacher: `generateChainsBatch` sends the same requests through the
+ * provider's Batch API, and `writeBatchRequests` / `ingestBatchResults` hand them to an offline engine.
  */
-export class OpenAICompatibleTeacher extends CompletionTeacher {
+export class OpenAICompatibleTeacher extends CompletionTeacher implements BatchableTeacher {
   declare readonly model: string;
+  readonly maxTokens: number;
+  private readonly openai: OpenAICompatibleAdapter;
 
   constructor(options: OpenAICompatibleTeacherOptions = {}) {
-    super(new OpenAICompatibleAdapter(options), { temperature: options.temperature ?? 0.7 });
+    const adapter = new OpenAICompatibleAdapter(options);
+    super(adapter, { temperature: options.temperature ?? 0.7 });
+    this.openai = adapter;
+    this.maxTokens = adapter.maxTokens;
+  }
+
+  /** The chat-completions body a live `sample` call sends for this request. */
+  chatRequest(problem: Problem, { mode, temperature }: Pick<SampleRequest, 'mode' | 'temperature'>): ChatCompletionRequest {
+    return this.openai.requestBody(buildMessages(problem, mode), this.temperatureFor(temperature));
+  }
+
+  batchProvider(): BatchProvider {
+    return this.openai.batchProvider();
   }
 }

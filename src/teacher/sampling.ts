@@ -8,8 +8,11 @@ function addUsage(into: TokenUsage, add: TokenUsage | undefined): void {
   into.completionTokens += add.completionTokens;
 }
 
-/** A sample with its provenance, in the key order every chains file has always had. */
-function toChain(adapter: string, problem: Problem, sampleIndex: number, s: TeacherSample): SocraticChain {
+/**
+ * A sample with its provenance, in the key order every chains file has always had. The live path (`askTeacher`)
+ * and batch ingestion both build chains here, so the two cannot drift apart.
+ */
+export function chainFromSample(adapter: string, problem: Problem, sampleIndex: number, s: TeacherSample): SocraticChain {
   return {
     problemId: problem.id,
     steps: s.steps,
@@ -44,7 +47,7 @@ export async function askTeacher(teacher: TeacherClient, mode: TeacherMode, prob
       };
       const sample = await teacher.sample(problem, request);
       addUsage(billed, sample.usage);
-      chains.push(toChain(teacher.id, problem, first + i, sample));
+      chains.push(chainFromSample(teacher.id, problem, first + i, sample));
     }
   } catch (err) {
     if (!(err instanceof TeacherError)) throw err;

@@ -1,6 +1,7 @@
 import { SocraticDataset } from '../../data/dataset.js';
 import { SYNTHETIC_FAMILIES, type SyntheticFamily, type SyntheticOptions } from '../../data/synthetic.js';
 import { CliUsageError } from '../usage-error.js';
+import { BATCH_HELP, batchModeOf, checkLiveCost, runBatchCommand } from './generate-batch.js';
 import { generateChains, type GenerateProgress, type GenerateSummary } from '../../generate/index.js';
 import { AnnotationTeacher, OpenAICompatibleTeacher, SimulatedTeacher, type TeacherClient } from '../../teacher/index.js';
 import type { CliCommand } from '../command.js';
@@ -11,6 +12,8 @@ const HELP = `usage: socratic-distill generate --teacher openai|annotation|simul
          [--base-url URL] [--model M] [--mode socratic|cot] [--temperature T] [--seed S] [--count N]
          [--error-rate R] [--timeout-ms MS] [--max-attempts N] [--price-prompt USD] [--price-completion USD] [--json]
          [--family chain|long|distractors|entities|planning] [--min-steps N] [--max-steps N] [--distractors N] [--people 2|3]
+         [--batch [--cancel] | --write-requests FILE | --ingest FILE | --estimate] [--max-cost USD] [--max-tokens N]
+         [--batch-discount F] [--poll-ms MS]
 
 Asks a teacher for Socratic chains and appends them to --out. Rerun the same command to resume:
 finished problems are skipped, failed ones (listed in <out>.failures.json) are tried again.
@@ -21,7 +24,8 @@ Retries: one policy for the whole run. A problem is tried at most --max-attempts
 usable or not.
 The OpenAI teacher reads OPENAI_API_KEY (never pass keys on the command line) and OPENAI_BASE_URL.
 --price-* are USD per million tokens, for the cost summary. Ctrl-C stops cleanly.
---family and the flags after it choose the kind of --dataset synthetic problem (docs/data.md).`;
+--family and the flags after it choose the kind of --dataset synthetic problem (docs/data.md).
+${BATCH_HELP}`;
 
 const FLAGS = {
   teacher: { type: 'string' }, dataset: { type: 'string' }, data: { type: 'string' }, split: { type: 'string' },
@@ -32,6 +36,9 @@ const FLAGS = {
   json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
   family: { type: 'string' }, 'min-steps': { type: 'string' }, 'max-steps': { type: 'string' },
   distractors: { type: 'string' }, people: { type: 'string' },
+  batch: { type: 'boolean' }, cancel: { type: 'boolean' }, 'write-requests': { type: 'string' }, ingest: { type: 'string' },
+  estimate: { type: 'boolean' }, 'max-cost': { type: 'string' }, 'max-tokens': { type: 'string' }, 'batch-discount': { type: 'string' },
+  'poll-ms': { type: 'string' },
 } as const;
 
 /** The synthetic-family flags, or undefined when none is given (then the plain synthetic dataset is used). */
@@ -51,7 +58,8 @@ function syntheticFlags(v: Record<string, unknown>): Partial<SyntheticOptions> |
 }
 
 function makeTeacher(v: Record<string, unknown>): TeacherClient {
-  const name = stringFlag(v, 'teacher');
+  // Batch engines answer chat-completion requests: the OpenAI-compatible teacher is the one that makes them.
+  const name = stringFlag(v, 'teacher') ?? (batchModeOf(v) ? 'openai' : undefined);
   if (name === 'annotation') return new AnnotationTeacher();
   if (name === 'simulated') {
     const errorRate = numberFlag(v, 'error-rate', 0, 1);
@@ -61,10 +69,12 @@ function makeTeacher(v: Record<string, unknown>): TeacherClient {
     const baseURL = stringFlag(v, 'base-url');
     const model = stringFlag(v, 'model');
     const timeoutMs = intFlag(v, 'timeout-ms', 1);
+    const maxTokens = intFlag(v, 'max-tokens', 1);
     return new OpenAICompatibleTeacher({
       ...(baseURL ? { baseURL } : {}),
       ...(model ? { model } : {}),
       ...(timeoutMs === undefined ? {} : { timeoutMs }),
+      ...(maxTokens === undefined ? {} : { maxTokens }),
     });
   }
   throw new CliUsageError(`--teacher must be openai|annotation|simulated${name ? `, got '${name}'` : ''}`);
@@ -110,7 +120,9 @@ export const command: CliCommand = {
       return 0;
     }
     const out = stringFlag(v, 'out');
-    if (!out) throw new CliUsageError('--out <chains.jsonl> is required');
+    const batchMode = batchModeOf(v);
+    // --write-requests and --estimate read --out only to leave out what it already has.
+    if (!out && batchMode !== 'write-requests' && batchMode !== 'estimate') throw new CliUsageError('--out <chains.jsonl> is required');
     const mode = stringFlag(v, 'mode') ?? 'socratic';
     if (mode !== 'socratic' && mode !== 'cot') throw new CliUsageError(`--mode must be socratic|cot, got '${mode}'`);
     const teacher = makeTeacher(v);
@@ -127,6 +139,10 @@ export const command: CliCommand = {
     const pc = numberFlag(v, 'price-completion');
     const temperature = numberFlag(v, 'temperature', 0, 2);
     const maxAttempts = intFlag(v, 'max-attempts', 1);
+    const samples = intFlag(v, 'samples', 1) ?? 1;
+    if (batchMode) return runBatchCommand({ mode: batchMode, flags: v, teacher, problems: dataset.problems, out, teacherMode: mode, samples, temperature });
+    const maxCost = numberFlag(v, 'max-cost');
+    if (maxCost !== undefined) await checkLiveCost(teacher, dataset.problems, { out: out!, mode, samples, maxCost, flags: v });
     const controller = new AbortController();
     let interrupts = 0;
     const onSigint = () => {
@@ -138,8 +154,8 @@ export const command: CliCommand = {
     const tty = process.stdout.isTTY === true && !v.json;
     try {
       const summary = await generateChains({
-        teacher, problems: dataset.problems, out, mode,
-        samplesPerProblem: intFlag(v, 'samples', 1) ?? 1,
+        teacher, problems: dataset.problems, out: out!, mode,
+        samplesPerProblem: samples,
         concurrency: intFlag(v, 'concurrency', 1) ?? 4,
         ...(maxAttempts === undefined ? {} : { retry: { maxAttempts } }),
         signal: controller.signal,
