@@ -1,18 +1,16 @@
-import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import type { GPT2Config } from '../src/arch/config.js';
+import type { GPT2Config, ModelConfig } from '../src/arch/config.js';
 import { initWeights } from '../src/arch/init.js';
-import { type CudaAddon, loadCudaAddon } from '../src/backend/native/cudaAddon.js';
+import type { CudaAddon } from '../src/backend/native/cudaAddon.js';
 import { NativeCore } from '../src/backend/native/core.js';
 import { probeNativeCudaImpl } from '../src/backend/native/cudaProbe.js';
 import type { NativePrecision } from '../src/backend/native/rawCore.js';
 import { selectBackend } from '../src/backend/select.js';
 import type { LabeledBatch, NamedTensors } from '../src/backend/types.js';
 import { Rng } from '../src/util/rng.js';
+import { buildCudaEmulation, EMU_PATH, emulatedCudaAddon, gpuCudaAddon, SIMT_PATH } from './helpers/cudaAddons.js';
 import { fixtureConfig, hasFixtures, maxAbsDiff } from './helpers/fixtures.js';
+import { describeModernParity } from './helpers/modern.js';
 import { describeFixtureParity } from './helpers/parity.js';
 
 // Runs fully only where an NVIDIA GPU, its driver, cuBLAS and the built addon are present; skips elsewhere.
@@ -20,36 +18,22 @@ const probe = probeNativeCudaImpl();
 const gpuSkip = !probe.ok ? `CUDA core unavailable: ${probe.reason}` : !hasFixtures ? 'GPT-2 fixtures not found' : '';
 if (gpuSkip) console.warn(`[cuda-parity] GPU suites skipped: ${gpuSkip}`);
 
-// Everywhere with g++: the same suites against build/socratic_cuda_emu.node, i.e. the CUDA core's host code
-// (src/*.cc: buffers, GEMM arguments, pass order, decode sessions, N-API) with the CUDA runtime, cuBLAS and the
-// kernels replaced by CPU stand-ins (native/cuda/emu). It cannot catch bugs inside the .cu device code.
-const REPO = resolve(__dirname, '..');
-const EMU_PATH = resolve(REPO, 'native/cuda/build/socratic_cuda_emu.node');
-function buildEmulation(flag: string, path: string): string {
-  if (!hasFixtures) return 'GPT-2 fixtures not found';
-  const r = spawnSync(process.execPath, [resolve(REPO, 'native/cuda/build.mjs'), flag], { encoding: 'utf8' });
-  if (r.status !== 0 || !existsSync(path)) return `emulation build failed: ${(r.stdout + r.stderr).trim().split('\n').at(-1)}`;
-  return '';
-}
-const emuSkip = buildEmulation('--emulate', EMU_PATH);
+// Everywhere with g++: the same suites against the CPU emulation of the host code, and against the SIMT emulation
+// of the real kernels (test/helpers/cudaAddons.ts says what each can and cannot catch).
+const emuSkip = hasFixtures ? buildCudaEmulation('--emulate') : 'GPT-2 fixtures not found';
 if (emuSkip) console.warn(`[cuda-parity] emulated suites skipped: ${emuSkip}`);
-// And the REAL kernels of native/cuda/src/*.cu, compiled by g++ against a fiber model of CUDA threads
-// (native/cuda/emu/include/simt.h): indexing, reductions, masks and shared memory run as written, one thread at a time.
-const SIMT_PATH = resolve(REPO, 'native/cuda/build/socratic_cuda_simt.node');
-const simtSkip = buildEmulation('--emulate-simt', SIMT_PATH);
+const simtSkip = hasFixtures ? buildCudaEmulation('--emulate-simt') : 'GPT-2 fixtures not found';
 if (simtSkip) console.warn(`[cuda-parity] SIMT-emulated suites skipped: ${simtSkip}`);
 
-function gpuAddon(): CudaAddon {
-  const loaded = loadCudaAddon();
-  if (!loaded.ok) throw new Error(loaded.reason);
-  return loaded.addon;
-}
-const emuAddon = (): CudaAddon => createRequire(import.meta.url)(EMU_PATH) as CudaAddon;
-const simtAddon = (): CudaAddon => createRequire(import.meta.url)(SIMT_PATH) as CudaAddon;
+const emuAddon = (): CudaAddon => emulatedCudaAddon(EMU_PATH);
+const simtAddon = (): CudaAddon => emulatedCudaAddon(SIMT_PATH);
 
 function paritySuites(label: string, skip: string, addon: () => CudaAddon, trainSteps: number): void {
-  const makeCore = (config: GPT2Config, weights: NamedTensors, precision: NativePrecision = 'fp32'): Promise<NativeCore> =>
+  const makeCore = (config: ModelConfig, weights: NamedTensors, precision: NativePrecision = 'fp32'): Promise<NativeCore> =>
     NativeCore.create(config, addon(), { weights, precision });
+
+// The Llama family (llama: tied, GQA; qwen3: q/k norms, untied) against ../shared/fixtures/modern, fp32.
+describeModernParity(`${label}: CUDA core matches the HF Llama-family fixtures (fp32)`, !!skip, { makeCore: (config, weights) => makeCore(config, weights) });
 
 describeFixtureParity(`${label}: CUDA core matches the HF GPT-2 fixtures (fp32)`, !!skip, {
   makeCore: (config, weights) => makeCore(config, weights),
@@ -123,6 +107,6 @@ describe.skipIf(!!skip || trainSteps === 0)(`${label}: CUDA training agrees with
 }
 
 // The emulation multiplies matrices with plain loops: fewer training steps keep it to seconds on 2 cores.
-paritySuites('GPU', gpuSkip, gpuAddon, 12);
+paritySuites('GPU', gpuSkip, gpuCudaAddon, 12);
 paritySuites('CPU emulation', emuSkip, emuAddon, 6);
 paritySuites('SIMT emulation of the .cu kernels', simtSkip, simtAddon, 0);

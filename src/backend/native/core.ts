@@ -64,9 +64,6 @@ export class NativeCore implements TransformerCore {
     this.precision = precision;
     this.layout = new FlatLayout(config);
     const d = archDims(config);
-    if (d.arch !== 'gpt2') {
-      throw new BackendUnavailableError(names.backend, `the ${names.core} does not run ${config.model_type} models yet; use selectBackend('wasm') or selectBackend('cpu')`);
-    }
     try {
       this.raw = new addon.GptCore(
         {

@@ -23,7 +23,7 @@
 // not overlap calls on one core (see CallQueue).
 
 /** Bump with any change to the interface below, in both addon.cc files. */
-export const CORE_ABI = 2;
+export const CORE_ABI = 3;
 
 export type Awaitable<T> = T | Promise<T>;
 
