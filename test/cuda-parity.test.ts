@@ -22,9 +22,13 @@ if (gpuSkip) console.warn(`[cuda-parity] GPU suites skipped: ${gpuSkip}`);
 
 // Everywhere with g++: the same suites against the CPU emulation of the host code, and against the SIMT emulation
 // of the real kernels (test/helpers/cudaAddons.ts says what each can and cannot catch).
-const emuSkip = hasFixtures ? buildCudaEmulation('--emulate') : 'GPT-2 fixtures not found';
+// SOCRATIC_CUDA_EMULATION=0 (scripts/device-check.sh --no-emulation) leaves a GPU session's time to the GPU suites.
+const emulationOff = process.env.SOCRATIC_CUDA_EMULATION === '0' ? 'disabled by SOCRATIC_CUDA_EMULATION=0' : '';
+const emulationSkip = (flag: '--emulate' | '--emulate-simt'): string =>
+  emulationOff || (hasFixtures ? buildCudaEmulation(flag) : 'GPT-2 fixtures not found');
+const emuSkip = emulationSkip('--emulate');
 if (emuSkip) console.warn(`[cuda-parity] emulated suites skipped: ${emuSkip}`);
-const simtSkip = hasFixtures ? buildCudaEmulation('--emulate-simt') : 'GPT-2 fixtures not found';
+const simtSkip = emulationSkip('--emulate-simt');
 if (simtSkip) console.warn(`[cuda-parity] SIMT-emulated suites skipped: ${simtSkip}`);
 
 const emuAddon = (): CudaAddon => emulatedCudaAddon(EMU_PATH);
