@@ -2,7 +2,10 @@
 # The CUDA checks on a GPU machine that has no Node.js, from .device-bundle/ (built by scripts/device-bundle.mjs).
 # Run from the repository root of a COPY of the working tree (the device machine's copy), never a dev checkout:
 # it replaces node_modules, native/cuda/build and build/Release when they are symlinks or missing.
-#   bash scripts/device-check.sh [--no-tests] [--no-bench] [--demo]
+#   bash scripts/device-check.sh [--no-tests] [--no-emulation] [--no-bench] [--demo]
+# --no-emulation skips the CPU and SIMT emulations' suites (they need no GPU and run on every dev machine), so the
+# device time goes to the GPU suites: GPT-2 and the Llama family (fixtures/modern llama, qwen3, and the shapes
+# beyond them).
 # Env: OUT (results folder, default .device-out), BENCH_ARGS (extra bench/cuda.ts flags, e.g. --no-compile).
 # Writes to $OUT: summary.txt, env.txt, tests.log, vitest.json, bench.jsonl, bench.err, demo.log (with --demo).
 set -u
@@ -49,14 +52,27 @@ export PATH="$W/node/bin:$PATH" SOCRATIC_SHARED="$W/shared"
 say "$(head -2 "$OUT/env.txt" | tr '\n' ' ')"
 status=0
 
-# 2. The CUDA tests: GPU suites run when the probe is ok; the two emulations run everywhere.
+# 2. The CUDA tests: GPU suites run when the probe is ok; the two emulations run everywhere (unless --no-emulation).
 if ! want --no-tests; then
+  want --no-emulation && export SOCRATIC_CUDA_EMULATION=0
   timeout 600 node node_modules/vitest/vitest.mjs run test/cuda-parity.test.ts test/cuda-probe.test.ts \
     --reporter=default --reporter=json --outputFile.json="$OUT/vitest.json" > "$OUT/tests.log" 2>&1
   rc=$?
   [ $rc -eq 0 ] || status=1
   say "tests: rc=$rc; $(grep -E '^ +Tests ' "$OUT/tests.log" | tail -1 | sed 's/^ *//')"
   grep -E 'GPU suites skipped|emulated suites skipped' "$OUT/tests.log" | sort -u | while read -r l; do say "  $l"; done
+  # Per suite family, so the first GPU run of the Llama suites is visible in the summary.
+  [ -f "$OUT/vitest.json" ] && node -e '
+    const r = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
+    const n = {};
+    for (const f of r.testResults) for (const a of f.assertionResults) {
+      const m = /^(GPU|CPU emulation|SIMT emulation[^:]*): /.exec(a.fullName);
+      if (!m) continue;
+      const k = m[1] + (/Llama/.test(a.fullName) ? ", Llama family" : ", GPT-2 and other");
+      (n[k] ??= {})[a.status] = (n[k][a.status] ?? 0) + 1;
+    }
+    for (const [k, c] of Object.entries(n)) console.log(k + ": " + Object.entries(c).map(([s, x]) => x + " " + s).join(", "));
+  ' "$OUT/vitest.json" | while read -r l; do say "  $l"; done
 fi
 
 # 3. The bench (bundled bench/cuda.ts): native-cuda, then HF torch and nanoGPT-style torch (eager, torch.compile).

@@ -1,18 +1,18 @@
-import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import type { GPT2Config } from '../src/arch/config.js';
+import { archDims, type GPT2Config, type ModelConfig } from '../src/arch/config.js';
+import { nativeLayoutTable, type NativeTensorRow } from '../src/arch/layout.js';
 import { initWeights } from '../src/arch/init.js';
-import { type CudaAddon, loadCudaAddon } from '../src/backend/native/cudaAddon.js';
+import type { CudaAddon } from '../src/backend/native/cudaAddon.js';
 import { NativeCore } from '../src/backend/native/core.js';
 import { probeNativeCudaImpl } from '../src/backend/native/cudaProbe.js';
-import type { NativePrecision } from '../src/backend/native/rawCore.js';
+import type { NativePrecision, RawCore } from '../src/backend/native/rawCore.js';
 import { selectBackend } from '../src/backend/select.js';
 import type { LabeledBatch, NamedTensors } from '../src/backend/types.js';
 import { Rng } from '../src/util/rng.js';
+import { buildCudaEmulation, EMU_PATH, emulatedCudaAddon, gpuCudaAddon, SIMT_PATH } from './helpers/cudaAddons.js';
 import { fixtureConfig, hasFixtures, maxAbsDiff } from './helpers/fixtures.js';
+import { describeLlamaVariants, LLAMA_VARIANTS } from './helpers/llamaVariants.js';
+import { describeModernParity } from './helpers/modern.js';
 import { describeFixtureParity } from './helpers/parity.js';
 
 // Runs fully only where an NVIDIA GPU, its driver, cuBLAS and the built addon are present; skips elsewhere.
@@ -20,36 +20,28 @@ const probe = probeNativeCudaImpl();
 const gpuSkip = !probe.ok ? `CUDA core unavailable: ${probe.reason}` : !hasFixtures ? 'GPT-2 fixtures not found' : '';
 if (gpuSkip) console.warn(`[cuda-parity] GPU suites skipped: ${gpuSkip}`);
 
-// Everywhere with g++: the same suites against build/socratic_cuda_emu.node, i.e. the CUDA core's host code
-// (src/*.cc: buffers, GEMM arguments, pass order, decode sessions, N-API) with the CUDA runtime, cuBLAS and the
-// kernels replaced by CPU stand-ins (native/cuda/emu). It cannot catch bugs inside the .cu device code.
-const REPO = resolve(__dirname, '..');
-const EMU_PATH = resolve(REPO, 'native/cuda/build/socratic_cuda_emu.node');
-function buildEmulation(flag: string, path: string): string {
-  if (!hasFixtures) return 'GPT-2 fixtures not found';
-  const r = spawnSync(process.execPath, [resolve(REPO, 'native/cuda/build.mjs'), flag], { encoding: 'utf8' });
-  if (r.status !== 0 || !existsSync(path)) return `emulation build failed: ${(r.stdout + r.stderr).trim().split('\n').at(-1)}`;
-  return '';
-}
-const emuSkip = buildEmulation('--emulate', EMU_PATH);
+// Everywhere with g++: the same suites against the CPU emulation of the host code, and against the SIMT emulation
+// of the real kernels (test/helpers/cudaAddons.ts says what each can and cannot catch).
+// SOCRATIC_CUDA_EMULATION=0 (scripts/device-check.sh --no-emulation) leaves a GPU session's time to the GPU suites.
+const emulationOff = process.env.SOCRATIC_CUDA_EMULATION === '0' ? 'disabled by SOCRATIC_CUDA_EMULATION=0' : '';
+const emulationSkip = (flag: '--emulate' | '--emulate-simt'): string =>
+  emulationOff || (hasFixtures ? buildCudaEmulation(flag) : 'GPT-2 fixtures not found');
+const emuSkip = emulationSkip('--emulate');
 if (emuSkip) console.warn(`[cuda-parity] emulated suites skipped: ${emuSkip}`);
-// And the REAL kernels of native/cuda/src/*.cu, compiled by g++ against a fiber model of CUDA threads
-// (native/cuda/emu/include/simt.h): indexing, reductions, masks and shared memory run as written, one thread at a time.
-const SIMT_PATH = resolve(REPO, 'native/cuda/build/socratic_cuda_simt.node');
-const simtSkip = buildEmulation('--emulate-simt', SIMT_PATH);
+const simtSkip = emulationSkip('--emulate-simt');
 if (simtSkip) console.warn(`[cuda-parity] SIMT-emulated suites skipped: ${simtSkip}`);
 
-function gpuAddon(): CudaAddon {
-  const loaded = loadCudaAddon();
-  if (!loaded.ok) throw new Error(loaded.reason);
-  return loaded.addon;
-}
-const emuAddon = (): CudaAddon => createRequire(import.meta.url)(EMU_PATH) as CudaAddon;
-const simtAddon = (): CudaAddon => createRequire(import.meta.url)(SIMT_PATH) as CudaAddon;
+const emuAddon = (): CudaAddon => emulatedCudaAddon(EMU_PATH);
+const simtAddon = (): CudaAddon => emulatedCudaAddon(SIMT_PATH);
 
 function paritySuites(label: string, skip: string, addon: () => CudaAddon, trainSteps: number): void {
-  const makeCore = (config: GPT2Config, weights: NamedTensors, precision: NativePrecision = 'fp32'): Promise<NativeCore> =>
+  const makeCore = (config: ModelConfig, weights: NamedTensors, precision: NativePrecision = 'fp32'): Promise<NativeCore> =>
     NativeCore.create(config, addon(), { weights, precision });
+
+// The Llama family (llama: tied, GQA; qwen3: q/k norms, untied) against ../shared/fixtures/modern, fp32; then the
+// shapes those lack (other group sizes, head_dim != hidden / heads, biases) against a float64 reference.
+describeModernParity(`${label}: CUDA core matches the HF Llama-family fixtures (fp32)`, !!skip, { makeCore: (config, weights) => makeCore(config, weights) });
+describeLlamaVariants(`${label}: CUDA core on Llama-family shapes beyond the fixtures`, !!skip, { makeCore, precisions: trainSteps > 0 });
 
 describeFixtureParity(`${label}: CUDA core matches the HF GPT-2 fixtures (fp32)`, !!skip, {
   makeCore: (config, weights) => makeCore(config, weights),
@@ -123,6 +115,49 @@ describe.skipIf(!!skip || trainSteps === 0)(`${label}: CUDA training agrees with
 }
 
 // The emulation multiplies matrices with plain loops: fewer training steps keep it to seconds on 2 cores.
-paritySuites('GPU', gpuSkip, gpuAddon, 12);
+paritySuites('GPU', gpuSkip, gpuCudaAddon, 12);
 paritySuites('CPU emulation', emuSkip, emuAddon, 6);
 paritySuites('SIMT emulation of the .cu kernels', simtSkip, simtAddon, 0);
+
+// The CUDA core keeps no copy of any layout: its buffers follow the table NativeCore sends (nativeLayoutTable), a
+// bad row fails naming its role, and AdamW decays exactly the rows flagged so. Host code, so the CPU emulation shows it.
+describe.skipIf(!!emuSkip)('CPU emulation: the CUDA core lays out its buffers from the layout table', () => {
+  const config = LLAMA_VARIANTS[0]!.config;
+  const rawCore = (tensors: NativeTensorRow[]): RawCore => {
+    const d = archDims(config);
+    const dims = { arch: d.arch, vocab: d.vocab, maxT: d.maxPositions, C: d.hidden, L: d.layers, NH: d.heads, NKV: d.kvHeads, HD: d.headDim };
+    const flags = { F: d.inner, eps: d.eps, ropeTheta: d.ropeTheta, qkNorm: d.qkNorm, qkvBias: d.qkvBias, oBias: d.oBias, tied: d.tied };
+    return new (emuAddon().GptCore)({ ...dims, ...flags, tensors }, 0);
+  };
+  const table = (): NativeTensorRow[] => nativeLayoutTable(config);
+
+  it('refuses a mis-sized, missing, unknown or duplicated row, naming its role', () => {
+    const sized = table().map((r) => (r.role === 'mlp.up_proj.weight' && r.layer === 1 ? { ...r, numel: r.numel + 1 } : r));
+    expect(() => rawCore(sized)).toThrow(/layout table: role 'mlp\.up_proj\.weight' of layer 1 has \d+ elements, expected \d+/);
+    expect(() => rawCore(table().filter((r) => r.role !== 'norm.weight'))).toThrow(/no row for role 'norm\.weight'/);
+    expect(() => rawCore([...table(), { role: 'mlp.c_fc.weight', layer: 0, numel: 4, decay: true }])).toThrow(/unknown role 'mlp\.c_fc\.weight'/);
+    expect(() => rawCore([...table(), table()[0]!])).toThrow(/role 'embed_tokens\.weight' appears twice/);
+    const ok = rawCore(table());
+    expect(ok.numParams()).toBe(table().reduce((n, r) => n + r.numel, 0));
+    ok.dispose();
+  });
+
+  it('AdamW decays exactly the rows flagged decay', async () => {
+    // Flip two rows against the ndim >= 2 rule, so only the table can explain the result.
+    const rows = table().map((r) => (r.role === 'norm.weight' || (r.role === 'self_attn.q_proj.weight' && r.layer === 0) ? { ...r, decay: !r.decay } : r));
+    const core = rawCore(rows);
+    const n = core.numParams();
+    core.writeBuffers({ params: new Float32Array(n).fill(1) });
+    core.zeroGrads();
+    await core.adamw(0.1, 0.9, 0.999, 1e-8, 0.5, 1, 1); // zero gradients: only the decay 1 - lr * wd = 0.95 moves a weight
+    const params = new Float32Array(n);
+    core.readBuffers({ params });
+    core.dispose();
+    let off = 0;
+    for (const r of rows) {
+      const want = r.decay ? Math.fround(0.95) : 1;
+      expect(params.subarray(off, off + r.numel).every((x) => x === want), `${r.role} (layer ${r.layer}, decay ${r.decay})`).toBe(true);
+      off += r.numel;
+    }
+  });
+});

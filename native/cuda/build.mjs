@@ -18,6 +18,8 @@ import { fileURLToPath } from 'node:url';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const srcDir = join(here, 'src');
+// The layout-table reader shared with the CPU core (included as ../../src/layout_table.h); a change rebuilds everything.
+const sharedHeaders = [join(here, '..', 'src', 'layout_table.h')];
 const outDir = join(here, 'build');
 const target = join(outDir, 'socratic_cuda.node');
 const strict = process.argv.includes('--strict');
@@ -71,7 +73,8 @@ async function buildEmulated(simt) {
   const out = join(outDir, simt ? 'socratic_cuda_simt.node' : 'socratic_cuda_emu.node');
   const emuFiles = readdirSync(emuDir).filter((f) => f.endsWith('.cc') && f !== (simt ? 'kernels_cpu.cc' : 'simt.cc'));
   const files = [
-    ...['model.cc', 'passes.cc', 'decode.cc', 'addon.cc'].map((f) => join(srcDir, f)),
+    // Every host .cc except the cuBLAS loader, which emu/cublas_emu.cc replaces.
+    ...readdirSync(srcDir).filter((f) => f.endsWith('.cc') && f !== 'cublas_dyn.cc').map((f) => join(srcDir, f)),
     ...emuFiles.map((f) => join(emuDir, f)),
     ...(simt ? readdirSync(srcDir).filter((f) => f.endsWith('.cu')).map((f) => join(srcDir, f)) : []),
   ];
@@ -79,6 +82,7 @@ async function buildEmulated(simt) {
     ...files,
     ...readdirSync(srcDir).map((f) => join(srcDir, f)),
     ...readdirSync(join(emuDir, 'include')).map((f) => join(emuDir, 'include', f)),
+    ...sharedHeaders,
     fileURLToPath(import.meta.url),
   ];
   if (!force && existsSync(out) && statSync(out).mtimeMs > Math.max(...inputs.map((f) => statSync(f).mtimeMs))) return say(`emulation up to date (${out})`), 0;
@@ -126,7 +130,11 @@ async function main() {
   }
 
   const sources = readdirSync(srcDir).filter((f) => /\.(cu|cc)$/.test(f));
-  const newest = Math.max(...readdirSync(srcDir).map((f) => statSync(join(srcDir, f)).mtimeMs), statSync(fileURLToPath(import.meta.url)).mtimeMs);
+  const newest = Math.max(
+    ...readdirSync(srcDir).map((f) => statSync(join(srcDir, f)).mtimeMs),
+    ...sharedHeaders.map((f) => statSync(f).mtimeMs),
+    statSync(fileURLToPath(import.meta.url)).mtimeMs,
+  );
   if (!force && existsSync(target) && statSync(target).mtimeMs > newest) return say(`up to date (${target})`), 0;
   mkdirSync(join(outDir, 'obj'), { recursive: true });
 
@@ -138,6 +146,7 @@ async function main() {
   const headerTime = Math.max(
     statSync(fileURLToPath(import.meta.url)).mtimeMs,
     ...readdirSync(srcDir).filter((f) => /\.(h|cuh)$/.test(f)).map((f) => statSync(join(srcDir, f)).mtimeMs),
+    ...sharedHeaders.map((f) => statSync(f).mtimeMs),
   );
   const fresh = (obj, file) => !force && existsSync(obj) && statSync(obj).mtimeMs > Math.max(headerTime, statSync(file).mtimeMs);
   const all = sources.map((f) => {

@@ -1,4 +1,4 @@
-// N-API binding of the CUDA GPT-2 core (socratic_cuda.node): the shared core interface of
+// N-API binding of the CUDA core (socratic_cuda.node; GPT-2 and the Llama family): the shared core interface of
 // src/backend/native/rawCore.ts (the CPU addon implements the same one) plus probe(). Every call is synchronous;
 // errors from CUDA or cuBLAS become JS Errors with the failing call in the message.
 #include <napi.h>
@@ -11,7 +11,7 @@
 namespace {
 
 using sdcuda::Batch;
-using sdcuda::Gpt;
+using sdcuda::Transformer;
 
 template <typename T>
 T* typed_or_null(const Napi::Value& v) {
@@ -35,8 +35,8 @@ Napi::Value Probe(const Napi::CallbackInfo& info) {
   return o;
 }
 
-// The shared core interface (src/backend/native/rawCore.ts), version 2; the CPU addon implements the same one.
-constexpr int kCoreAbi = 2;
+// The shared core interface (src/backend/native/rawCore.ts), version 3; the CPU addon implements the same one.
+constexpr int kCoreAbi = 3;
 
 // A Float32Array of exactly n floats, or null when `v` is null/undefined.
 float* f32_or_null(const Napi::Value& v, size_t n, const char* what) {
@@ -62,19 +62,55 @@ class GptCore : public Napi::ObjectWrap<GptCore> {
                         InstanceMethod("dispose", &GptCore::Dispose)});
   }
 
-  // new GptCore({vocab, maxT, C, L, NH, F, eps}, precision 0 fp32 | 1 tf32 | 2 bf16)
+  // new GptCore(RawCoreConfig {arch, vocab, maxT, C, L, NH, NKV, HD, F, eps, ropeTheta, qkNorm, qkvBias, oBias, tied,
+  // tensors: [{role, layer, numel, decay}]}, precision 0 fp32 | 1 tf32 | 2 bf16)
   explicit GptCore(const Napi::CallbackInfo& info) : Napi::ObjectWrap<GptCore>(info) {
-    Napi::Object c = info[0].As<Napi::Object>();
-    auto num = [&](const char* k) { return c.Get(k).As<Napi::Number>().Int32Value(); };
-    cfg_ = sdcuda::ModelConfig{num("vocab"), num("maxT"), num("C"), num("L"), num("NH"), num("F"), c.Get("eps").As<Napi::Number>().FloatValue()};
     const int prec = info[1].IsUndefined() ? 0 : info[1].As<Napi::Number>().Int32Value();
     guard(info.Env(), [&] {
+      if (!info[0].IsObject()) throw std::runtime_error("the core config must be an object (RawCoreConfig)");
+      std::vector<sdcuda::TensorRow> table;
+      cfg_ = dims_of(info[0].As<Napi::Object>(), table);
       if (prec < 0 || prec > 2) throw std::runtime_error("precision " + std::to_string(prec) + " is not 0 (fp32), 1 (tf32) or 2 (bf16)");
-      gpt_ = std::make_unique<Gpt>(cfg_, static_cast<sdcuda::Precision>(prec));
+      gpt_ = std::make_unique<Transformer>(cfg_, table, static_cast<sdcuda::Precision>(prec));
     });
   }
 
  private:
+  // RawCoreConfig -> the model shape and the layout table (checked by sd::layout::parse_table in the core).
+  static sdcuda::ModelDims dims_of(const Napi::Object& c, std::vector<sdcuda::TensorRow>& table) {
+    auto field = [&](const char* k, napi_valuetype t) {
+      Napi::Value v = c.Get(k);
+      if (v.Type() != t) throw std::runtime_error(std::string("core config field '") + k + "' is missing or has the wrong type");
+      return v;
+    };
+    auto num = [&](const char* k) { return field(k, napi_number).As<Napi::Number>().Int32Value(); };
+    auto real = [&](const char* k) { return field(k, napi_number).As<Napi::Number>().FloatValue(); };
+    auto flag = [&](const char* k) { return field(k, napi_boolean).As<Napi::Boolean>().Value(); };
+    sdcuda::ModelDims d;
+    const std::string arch = field("arch", napi_string).As<Napi::String>().Utf8Value();
+    if (arch != "gpt2" && arch != "llama") throw std::runtime_error("core config arch '" + arch + "' is not gpt2 or llama");
+    d.arch = arch == "gpt2" ? sdcuda::Arch::GPT2 : sdcuda::Arch::Llama;
+    d.V = num("vocab"), d.maxT = num("maxT"), d.C = num("C"), d.L = num("L");
+    d.NH = num("NH"), d.NKV = num("NKV"), d.HD = num("HD"), d.F = num("F");
+    d.eps = real("eps"), d.ropeTheta = real("ropeTheta");
+    d.qkNorm = flag("qkNorm"), d.qkvBias = flag("qkvBias"), d.oBias = flag("oBias"), d.tied = flag("tied");
+    Napi::Value t = c.Get("tensors");
+    if (!t.IsArray()) throw std::runtime_error("core config field 'tensors' must be the layout table (an array of rows)");
+    Napi::Array rows = t.As<Napi::Array>();
+    for (uint32_t i = 0; i < rows.Length(); i++) {
+      Napi::Value rv = rows.Get(i);
+      if (!rv.IsObject()) throw std::runtime_error("layout table: row " + std::to_string(i) + " is not an object");
+      Napi::Object r = rv.As<Napi::Object>();
+      if (!r.Get("role").IsString() || !r.Get("layer").IsNumber() || !r.Get("numel").IsNumber() || !r.Get("decay").IsBoolean())
+        throw std::runtime_error("layout table: row " + std::to_string(i) + " needs role (string), layer, numel (numbers), decay (boolean)");
+      const double numel = r.Get("numel").As<Napi::Number>().DoubleValue();
+      if (!(numel >= 0)) throw std::runtime_error("layout table: row " + std::to_string(i) + " has a negative numel");
+      table.push_back({r.Get("role").As<Napi::String>().Utf8Value(), r.Get("layer").As<Napi::Number>().Int32Value(), static_cast<size_t>(numel),
+                       r.Get("decay").As<Napi::Boolean>().Value()});
+    }
+    return d;
+  }
+
   template <typename F>
   bool guard(Napi::Env env, F&& f) {
     try {
@@ -85,7 +121,7 @@ class GptCore : public Napi::ObjectWrap<GptCore> {
       return false;
     }
   }
-  Gpt& gpt() {
+  Transformer& gpt() {
     if (!gpt_) throw std::runtime_error("the core was disposed");
     return *gpt_;
   }
@@ -160,10 +196,10 @@ class GptCore : public Napi::ObjectWrap<GptCore> {
     Napi::Env env = info.Env();
     Napi::Value out = env.Undefined();
     guard(env, [&] {
-      Gpt& g = gpt();
+      Transformer& g = gpt();
       const Batch b = batch_of(info, 0);
       const size_t BT = static_cast<size_t>(b.B) * b.T;
-      float* logits = f32_or_null(info[5], BT * cfg_.vocab, "logits");
+      float* logits = f32_or_null(info[5], BT * cfg_.V, "logits");
       const int nHidden = info[6].ToBoolean() ? cfg_.L + 1 : 0;
       std::vector<float*> hidden;
       Napi::Array hs = Napi::Array::New(env, nHidden);
@@ -194,7 +230,7 @@ class GptCore : public Napi::ObjectWrap<GptCore> {
   Napi::Value AdamW(const Napi::CallbackInfo& info) {
     auto d = [&](int i) { return info[i].As<Napi::Number>().DoubleValue(); };
     guard(info.Env(), [&] {
-      Gpt& g = gpt();
+      Transformer& g = gpt();
       g.adamw(d(0), d(1), d(2), d(3), d(4), d(5), info[6].As<Napi::Number>().Int32Value());
       g.zero_grads();
     });
@@ -207,7 +243,7 @@ class GptCore : public Napi::ObjectWrap<GptCore> {
     const bool ok = guard(env, [&] {
       const Batch b = batch_of(info, 0);
       const int maxLen = info[5].As<Napi::Number>().Int32Value();
-      float* out = f32_or_null(info[6], static_cast<size_t>(b.B) * cfg_.vocab, "lastLogits");
+      float* out = f32_or_null(info[6], static_cast<size_t>(b.B) * cfg_.V, "lastLogits");
       if (!out) throw std::runtime_error("lastLogits output is required");
       id = gpt().decode_start(b, maxLen, out);
     });
@@ -233,8 +269,8 @@ class GptCore : public Napi::ObjectWrap<GptCore> {
     return info.Env().Undefined();
   }
 
-  sdcuda::ModelConfig cfg_{};
-  std::unique_ptr<Gpt> gpt_;
+  sdcuda::ModelDims cfg_{};
+  std::unique_ptr<Transformer> gpt_;
 };
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {

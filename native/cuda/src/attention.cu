@@ -1,5 +1,6 @@
 // Attention pieces around the cuBLAS batched GEMMs: masked causal softmax (forward/backward) for training and
-// prefill, and the KV-cache kernels for decoding. Masking follows HF eager: finfo(float32).min scores.
+// prefill, and the KV-cache kernels for decoding (grouped-query: NKV cached heads serve NH query heads).
+// Masking follows HF eager: finfo(float32).min scores.
 #include "common.cuh"
 #include "kernels.h"
 
@@ -57,33 +58,34 @@ __global__ void kv_fill_k(float* kc, float* vc, const float* k, const float* v, 
   }
 }
 
-__global__ void kv_append_k(float* kc, float* vc, uint8_t* keymask, const float* qkv, int B, int NH, int hd, int maxLen, int at) {
-  const size_t C = static_cast<size_t>(NH) * hd, n = static_cast<size_t>(B) * C;
+__global__ void kv_append_k(float* kc, float* vc, uint8_t* keymask, const float* k, const float* v, int rowStride, int B, int NKV, int hd,
+                            int maxLen, int at) {
+  const size_t C = static_cast<size_t>(NKV) * hd, n = static_cast<size_t>(B) * C;
   for (size_t i = blockIdx.x * static_cast<size_t>(blockDim.x) + threadIdx.x; i < n; i += static_cast<size_t>(gridDim.x) * blockDim.x) {
     const size_t b = i / C, hdIdx = i % C, h = hdIdx / hd, d = hdIdx % hd;
-    const size_t o = ((b * NH + h) * maxLen + at) * hd + d;
-    kc[o] = qkv[b * 3 * C + C + hdIdx];
-    vc[o] = qkv[b * 3 * C + 2 * C + hdIdx];
+    const size_t o = ((b * NKV + h) * maxLen + at) * hd + d;
+    kc[o] = k[b * rowStride + hdIdx];
+    vc[o] = v[b * rowStride + hdIdx];
     if (hdIdx == 0) keymask[b * maxLen + at] = 1;
   }
 }
 
 // One block per (b, h): warp-per-key scores (lanes over head dims, coalesced), block softmax, then groups of
-// threads each sum a slice of the keys for every head dim.
-__global__ void decode_attn_k(float* out, const float* qkv, const float* kc, const float* vc, const uint8_t* keymask, int NH, int hd,
-                              int len, int maxLen, float scale) {
+// threads each sum a slice of the keys for every head dim. Query head h reads KV head h / (NH / NKV).
+__global__ void decode_attn_k(float* out, const float* qs, int qStride, const float* kc, const float* vc, const uint8_t* keymask, int NH,
+                              int NKV, int hd, int len, int maxLen, float scale) {
   SD_DYNAMIC_SHARED(shared);
   float* q = shared;             // hd
   float* p = q + hd;             // maxLen
   float* part = p + maxLen;      // max(blockDim, hd)
   float* red = part + max(static_cast<int>(blockDim.x), hd);  // 32
-  const int bh = blockIdx.x, b = bh / NH, h = bh % NH;
-  const size_t C = static_cast<size_t>(NH) * hd;
+  const int b = blockIdx.x / NH, h = blockIdx.x % NH;
+  const size_t C = static_cast<size_t>(NH) * hd, kvh = static_cast<size_t>(b) * NKV + h / (NH / NKV);
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, warps = blockDim.x >> 5;
-  for (int d = threadIdx.x; d < hd; d += blockDim.x) q[d] = qkv[b * 3 * C + static_cast<size_t>(h) * hd + d];
+  for (int d = threadIdx.x; d < hd; d += blockDim.x) q[d] = qs[static_cast<size_t>(b) * qStride + static_cast<size_t>(h) * hd + d];
   __syncthreads();
-  const float* K = kc + static_cast<size_t>(bh) * maxLen * hd;
-  const float* V = vc + static_cast<size_t>(bh) * maxLen * hd;
+  const float* K = kc + kvh * maxLen * hd;
+  const float* V = vc + kvh * maxLen * hd;
   const uint8_t* mk = keymask + static_cast<size_t>(b) * maxLen;
   for (int j = warp; j < len; j += warps) {
     float dot = 0.f;
@@ -134,16 +136,18 @@ void kv_cache_fill(float* kc, float* vc, const float* k, const float* v, int B, 
   SD_LAUNCH(kv_fill_k, grid_for(static_cast<size_t>(B) * NH * T * hd, 256), 256, 0, s, kc, vc, k, v, B, NH, T, hd, maxLen);
   check_launch("kv_cache_fill");
 }
-void kv_cache_append(float* kc, float* vc, uint8_t* keymask, const float* qkv, int B, int NH, int hd, int maxLen, int at, cudaStream_t s) {
-  SD_LAUNCH(kv_append_k, grid_for(static_cast<size_t>(B) * NH * hd, 256), 256, 0, s, kc, vc, keymask, qkv, B, NH, hd, maxLen, at);
+void kv_cache_append(float* kc, float* vc, uint8_t* keymask, const float* k, const float* v, int rowStride, int B, int NKV, int hd, int maxLen,
+                     int at, cudaStream_t s) {
+  SD_LAUNCH(kv_append_k, grid_for(static_cast<size_t>(B) * NKV * hd, 256), 256, 0, s, kc, vc, keymask, k, v, rowStride, B, NKV, hd, maxLen, at);
   check_launch("kv_cache_append");
 }
-void decode_attention(float* out, const float* qkv, const float* kc, const float* vc, const uint8_t* keymask, int B, int NH, int hd, int len,
-                      int maxLen, cudaStream_t s) {
+void decode_attention(float* out, const float* q, int qStride, const float* kc, const float* vc, const uint8_t* keymask, int B, int NH, int NKV,
+                      int hd, int len, int maxLen, cudaStream_t s) {
   const int block = 128;
   const size_t shmem = (static_cast<size_t>(hd) + maxLen + (block > hd ? block : hd) + 32) * sizeof(float);
   if (shmem > 48 * 1024) cudaFuncSetAttribute(decode_attn_k, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(shmem));
-  SD_LAUNCH(decode_attn_k, B * NH, block, shmem, s, out, qkv, kc, vc, keymask, NH, hd, len, maxLen, 1.f / sqrtf(static_cast<float>(hd)));
+  SD_LAUNCH(decode_attn_k, B * NH, block, shmem, s, out, q, qStride, kc, vc, keymask, NH, NKV, hd, len, maxLen,
+            1.f / sqrtf(static_cast<float>(hd)));
   check_launch("decode_attention");
 }
 

@@ -1,4 +1,4 @@
-// Embedding, bias, gelu_new, residual, casts and head permutations: memory-bound, one thread per element.
+// Embedding, bias, gelu_new, SwiGLU, residual, casts and head permutations: memory-bound, one thread per element.
 #include "common.cuh"
 #include "kernels.h"
 
@@ -9,7 +9,8 @@ __global__ void embedding_fwd_k(float* out, const int* ids, const int* pos, cons
   const size_t n = static_cast<size_t>(BT) * C;
   for (size_t i = blockIdx.x * static_cast<size_t>(blockDim.x) + threadIdx.x; i < n; i += static_cast<size_t>(gridDim.x) * blockDim.x) {
     const size_t bt = i / C, c = i % C;
-    out[i] = wte[static_cast<size_t>(ids[bt]) * C + c] + wpe[static_cast<size_t>(pos[bt]) * C + c];
+    const float tok = wte[static_cast<size_t>(ids[bt]) * C + c];
+    out[i] = wpe ? tok + wpe[static_cast<size_t>(pos[bt]) * C + c] : tok;
   }
 }
 
@@ -19,23 +20,23 @@ __global__ void embedding_bwd_k(float* dwte, float* dwpe, const float* dout, con
     const size_t bt = i / C, c = i % C;
     const float g = dout[i];
     atomicAdd(&dwte[static_cast<size_t>(ids[bt]) * C + c], g);
-    atomicAdd(&dwpe[static_cast<size_t>(pos[bt]) * C + c], g);
+    if (dwpe) atomicAdd(&dwpe[static_cast<size_t>(pos[bt]) * C + c], g);
   }
 }
 
-__global__ void add_bias_k(float* out, const float* bias, size_t n, int OC) {
+__global__ void add_bias_k(float* out, const float* bias, size_t n, int OC, int ld) {
   for (size_t i = blockIdx.x * static_cast<size_t>(blockDim.x) + threadIdx.x; i < n; i += static_cast<size_t>(gridDim.x) * blockDim.x)
-    out[i] += bias[i % OC];
+    out[(i / OC) * ld + i % OC] += bias[i % OC];
 }
 
 // Column sums: each block sums `rows` rows of a 128-column strip, then one atomic per column.
-__global__ void bias_bwd_k(float* dbias, const float* dout, int N, int OC, int rows) {
+__global__ void bias_bwd_k(float* dbias, const float* dout, int N, int OC, int ld, int rows) {
   const int j = blockIdx.x * blockDim.x + threadIdx.x;
   if (j >= OC) return;
   const int r0 = blockIdx.y * rows;
   const int r1 = min(N, r0 + rows);
   float s = 0.f;
-  for (int r = r0; r < r1; r++) s += dout[static_cast<size_t>(r) * OC + j];
+  for (int r = r0; r < r1; r++) s += dout[static_cast<size_t>(r) * ld + j];
   atomicAdd(&dbias[j], s);
 }
 
@@ -54,6 +55,27 @@ __global__ void gelu_bwd_k(float* dinp, const float* inp, const float* dout, siz
     const float t = tanhf(kGeluScale * (x + 0.044715f * x * x * x));
     const float local = 0.5f * (1.f + t) + 0.5f * x * (1.f - t * t) * kGeluScale * (1.f + 3.f * 0.044715f * x * x);
     dinp[i] = local * dout[i];
+  }
+}
+
+// silu(g) = g / (1 + exp(-g)), as torch computes it.
+__global__ void swiglu_fwd_k(float* out, const float* gu, int N, int F) {
+  const size_t n = static_cast<size_t>(N) * F;
+  for (size_t i = blockIdx.x * static_cast<size_t>(blockDim.x) + threadIdx.x; i < n; i += static_cast<size_t>(gridDim.x) * blockDim.x) {
+    const size_t r = i / F, f = i % F;
+    const float g = gu[r * 2 * F + f], u = gu[r * 2 * F + F + f];
+    out[i] = g / (1.f + expf(-g)) * u;
+  }
+}
+
+__global__ void swiglu_bwd_k(float* dgu, const float* dout, const float* gu, int N, int F) {
+  const size_t n = static_cast<size_t>(N) * F;
+  for (size_t i = blockIdx.x * static_cast<size_t>(blockDim.x) + threadIdx.x; i < n; i += static_cast<size_t>(gridDim.x) * blockDim.x) {
+    const size_t r = i / F, f = i % F;
+    const float g = gu[r * 2 * F + f], u = gu[r * 2 * F + F + f], d = dout[i];
+    const float sig = 1.f / (1.f + expf(-g));
+    dgu[r * 2 * F + f] = d * u * sig * (1.f + g * (1.f - sig));
+    dgu[r * 2 * F + F + f] = d * g * sig;
   }
 }
 
@@ -131,16 +153,24 @@ void embedding_backward(float* dwte, float* dwpe, const float* dout, const int* 
   SD_LAUNCH(embedding_bwd_k, grid_for(static_cast<size_t>(BT) * C, kBlock), kBlock, 0, s, dwte, dwpe, dout, ids, pos, BT, C);
   check_launch("embedding_backward");
 }
-void add_bias(float* out, const float* bias, int N, int OC, cudaStream_t s) {
+void add_bias(float* out, const float* bias, int N, int OC, int ld, cudaStream_t s) {
   const size_t n = static_cast<size_t>(N) * OC;
-  SD_LAUNCH(add_bias_k, grid_for(n, kBlock), kBlock, 0, s, out, bias, n, OC);
+  SD_LAUNCH(add_bias_k, grid_for(n, kBlock), kBlock, 0, s, out, bias, n, OC, ld);
   check_launch("add_bias");
 }
-void bias_backward(float* dbias, const float* dout, int N, int OC, cudaStream_t s) {
+void bias_backward(float* dbias, const float* dout, int N, int OC, int ld, cudaStream_t s) {
   const int rows = 64;
   dim3 grid(ceil_div(OC, 128), ceil_div(N, rows));
-  SD_LAUNCH(bias_bwd_k, grid, 128, 0, s, dbias, dout, N, OC, rows);
+  SD_LAUNCH(bias_bwd_k, grid, 128, 0, s, dbias, dout, N, OC, ld, rows);
   check_launch("bias_backward");
+}
+void swiglu_forward(float* out, const float* gu, int N, int F, cudaStream_t s) {
+  SD_LAUNCH(swiglu_fwd_k, grid_for(static_cast<size_t>(N) * F, kBlock), kBlock, 0, s, out, gu, N, F);
+  check_launch("swiglu_forward");
+}
+void swiglu_backward(float* dgu, const float* dout, const float* gu, int N, int F, cudaStream_t s) {
+  SD_LAUNCH(swiglu_bwd_k, grid_for(static_cast<size_t>(N) * F, kBlock), kBlock, 0, s, dgu, dout, gu, N, F);
+  check_launch("swiglu_backward");
 }
 void gelu_forward(float* out, const float* inp, size_t n, cudaStream_t s) {
   SD_LAUNCH(gelu_fwd_k, grid_for(n, kBlock), kBlock, 0, s, out, inp, n);

@@ -1,4 +1,5 @@
-// Gpt: construction, the contiguous parameter/gradient/optimizer buffers, GEMM dispatch, AdamW and the probe.
+// Transformer: construction from the layout table, the contiguous parameter/gradient/optimizer buffers, GEMM
+// dispatch (Conv1D and nn.Linear layers), AdamW and the probe.
 #include <cmath>
 #include <cstring>
 
@@ -68,7 +69,7 @@ DeviceInfo probe_device() {
   return info;
 }
 
-void* Gpt::dmalloc(size_t bytes) {
+void* Transformer::dmalloc(size_t bytes) {
   void* p = nullptr;
   if (bytes == 0) bytes = 16;
   const cudaError_t e = cudaMalloc(&p, bytes);
@@ -81,7 +82,7 @@ void* Gpt::dmalloc(size_t bytes) {
   return p;
 }
 
-void Gpt::dfree(void* p) {
+void Transformer::dfree(void* p) {
   if (!p) return;
   auto it = sizes_.find(p);
   if (it != sizes_.end()) {
@@ -91,18 +92,22 @@ void Gpt::dfree(void* p) {
   cudaFree(p);
 }
 
-Gpt::Gpt(const ModelConfig& cfg, Precision precision) : cfg_(cfg), prec_(precision) {
+Transformer::Transformer(const ModelDims& dims, const std::vector<TensorRow>& table, Precision precision) : cfg_(dims), prec_(precision) {
   try {
-    init();
+    init(table);
   } catch (...) {
     release();  // a throwing constructor gets no destructor call
     throw;
   }
 }
 
-void Gpt::init() {
-  const ModelConfig& cfg = cfg_;
-  if (cfg.C % cfg.NH != 0) throw std::runtime_error("n_embd must be divisible by n_head");
+void Transformer::init(const std::vector<TensorRow>& table) {
+  // Offsets, sizes and decay come from the table alone; it throws naming the role of a bad row.
+  layout_ = sd::layout::parse_table(cfg_, table);
+  namespace g2 = sd::layout::gpt2;
+  namespace ll = sd::layout::llama;
+  wte_ = llama() ? top(ll::EMBED) : top(g2::WTE);
+  head_ = llama() && !cfg_.tied ? top(ll::LM_HEAD) : wte_;
   const DeviceInfo dev = probe_device();  // the same one-line reasons as the probe, before any allocation
   if (!dev.ok) throw std::runtime_error(dev.reason);
   std::string err;
@@ -112,37 +117,7 @@ void Gpt::init() {
   if (blas_->create(&handle_) != kCublasSuccess) throw std::runtime_error("cublasCreate failed");
   blas_->setStream(handle_, stream_);
 
-  // Same order as paramLayout (src/arch/layout.ts).
-  const size_t C = cfg.C, F = cfg.F;
-  std::vector<std::pair<size_t, bool>> tensors;  // (numel, decay)
-  auto add = [&](size_t n, bool decay) {
-    offsets_.push_back(nparams_);
-    tensors.emplace_back(n, decay);
-    nparams_ += n;
-    return offsets_.back();
-  };
-  wte_ = add(static_cast<size_t>(cfg.vocab) * C, true);
-  wpe_ = add(static_cast<size_t>(cfg.maxT) * C, true);
-  for (int l = 0; l < cfg.L; l++) {
-    Layer w{};
-    w.ln1w = add(C, false);
-    w.ln1b = add(C, false);
-    w.qkvw = add(C * 3 * C, true);
-    w.qkvb = add(3 * C, false);
-    w.apw = add(C * C, true);
-    w.apb = add(C, false);
-    w.ln2w = add(C, false);
-    w.ln2b = add(C, false);
-    w.fcw = add(C * F, true);
-    w.fcb = add(F, false);
-    w.fpw = add(F * C, true);
-    w.fpb = add(C, false);
-    layers_.push_back(w);
-  }
-  lnfw_ = add(C, false);
-  lnfb_ = add(C, false);
-  offsets_.push_back(nparams_);
-
+  nparams_ = layout_.total;
   params_ = static_cast<float*>(dmalloc(nparams_ * 4));
   grads_ = static_cast<float*>(dmalloc(nparams_ * 4));
   m_ = static_cast<float*>(dmalloc(nparams_ * 4));
@@ -153,24 +128,30 @@ void Gpt::init() {
   SD_CUDA(cudaMemsetAsync(m_, 0, nparams_ * 4, stream_));
   SD_CUDA(cudaMemsetAsync(v_, 0, nparams_ * 4, stream_));
 
-  nseg_ = static_cast<int>(tensors.size());
+  // AdamW's segments are the table's rows: exclusive end offsets and the row's decay flag.
+  nseg_ = static_cast<int>(layout_.sizes.size());
   std::vector<long long> ends(nseg_);
-  std::vector<uint8_t> decay(nseg_);
-  for (int i = 0; i < nseg_; i++) {
-    ends[i] = static_cast<long long>(offsets_[i + 1]);
-    decay[i] = tensors[i].second ? 1 : 0;
-  }
+  long long end = 0;
+  for (int i = 0; i < nseg_; i++) ends[i] = end += static_cast<long long>(layout_.sizes[i]);
   segEnd_ = static_cast<long long*>(dmalloc(nseg_ * sizeof(long long)));
   segDecay_ = static_cast<uint8_t*>(dmalloc(nseg_));
   normAcc_ = static_cast<double*>(dmalloc(sizeof(double)));
   SD_CUDA(cudaMemcpyAsync(segEnd_, ends.data(), nseg_ * sizeof(long long), cudaMemcpyHostToDevice, stream_));
-  SD_CUDA(cudaMemcpyAsync(segDecay_, decay.data(), nseg_, cudaMemcpyHostToDevice, stream_));
+  SD_CUDA(cudaMemcpyAsync(segDecay_, layout_.decay.data(), nseg_, cudaMemcpyHostToDevice, stream_));
+  std::vector<float> inv;
+  if (llama()) {
+    // HF: 1 / theta ** (arange(0, hd, 2).float() / hd), every step in fp32.
+    for (int i = 0; i < cfg_.HD / 2; i++)
+      inv.push_back(1.0f / std::pow(cfg_.ropeTheta, static_cast<float>(2 * i) / static_cast<float>(cfg_.HD)));
+    invFreq_ = static_cast<float*>(dmalloc(inv.size() * 4));
+    SD_CUDA(cudaMemcpyAsync(invFreq_, inv.data(), inv.size() * 4, cudaMemcpyHostToDevice, stream_));
+  }
   SD_CUDA(cudaStreamSynchronize(stream_));
 }
 
-Gpt::~Gpt() { release(); }
+Transformer::~Transformer() { release(); }
 
-void Gpt::release() {
+void Transformer::release() {
   if (stream_) cudaStreamSynchronize(stream_);
   sessions_.clear();  // Session and plan memory is owned through sizes_ and freed below
   plan_.reset();
@@ -183,35 +164,35 @@ void Gpt::release() {
   stream_ = nullptr;
 }
 
-const void* Gpt::Pbf(size_t off) const { return paramsBf_ ? static_cast<const uint16_t*>(paramsBf_) + off : nullptr; }
-void* Gpt::bf_at(void* base, size_t off) const { return base ? static_cast<uint16_t*>(base) + off : nullptr; }
+const void* Transformer::Pbf(size_t off) const { return paramsBf_ && off != kNone ? static_cast<const uint16_t*>(paramsBf_) + off : nullptr; }
+const void* Transformer::bf_at(const void* base, size_t off) const { return base ? static_cast<const uint16_t*>(base) + off : nullptr; }
 
-void Gpt::set_params(const float* host) {
+void Transformer::set_params(const float* host) {
   SD_CUDA(cudaMemcpyAsync(params_, host, nparams_ * 4, cudaMemcpyHostToDevice, stream_));
   if (paramsBf_) cast_to_bf16(paramsBf_, params_, nparams_, stream_);
   SD_CUDA(cudaStreamSynchronize(stream_));
 }
-void Gpt::get_params(float* host) {
+void Transformer::get_params(float* host) {
   SD_CUDA(cudaMemcpyAsync(host, params_, nparams_ * 4, cudaMemcpyDeviceToHost, stream_));
   SD_CUDA(cudaStreamSynchronize(stream_));
 }
-void Gpt::get_grads(float* host) {
+void Transformer::get_grads(float* host) {
   SD_CUDA(cudaMemcpyAsync(host, grads_, nparams_ * 4, cudaMemcpyDeviceToHost, stream_));
   SD_CUDA(cudaStreamSynchronize(stream_));
 }
-void Gpt::zero_grads() { SD_CUDA(cudaMemsetAsync(grads_, 0, nparams_ * 4, stream_)); }
-void Gpt::get_adam(float* m, float* v) {
+void Transformer::zero_grads() { SD_CUDA(cudaMemsetAsync(grads_, 0, nparams_ * 4, stream_)); }
+void Transformer::get_adam(float* m, float* v) {
   SD_CUDA(cudaMemcpyAsync(m, m_, nparams_ * 4, cudaMemcpyDeviceToHost, stream_));
   SD_CUDA(cudaMemcpyAsync(v, v_, nparams_ * 4, cudaMemcpyDeviceToHost, stream_));
   SD_CUDA(cudaStreamSynchronize(stream_));
 }
-void Gpt::set_adam(const float* m, const float* v) {
+void Transformer::set_adam(const float* m, const float* v) {
   SD_CUDA(cudaMemcpyAsync(m_, m, nparams_ * 4, cudaMemcpyHostToDevice, stream_));
   SD_CUDA(cudaMemcpyAsync(v_, v, nparams_ * 4, cudaMemcpyHostToDevice, stream_));
   SD_CUDA(cudaStreamSynchronize(stream_));
 }
 
-double Gpt::grad_norm() {
+double Transformer::grad_norm() {
   SD_CUDA(cudaMemsetAsync(normAcc_, 0, sizeof(double), stream_));
   sum_squares(normAcc_, grads_, nparams_, stream_);
   double sq = 0;
@@ -220,7 +201,7 @@ double Gpt::grad_norm() {
   return std::sqrt(sq);
 }
 
-void Gpt::adamw(double lr, double beta1, double beta2, double eps, double weightDecay, double clipCoef, int step) {
+void Transformer::adamw(double lr, double beta1, double beta2, double eps, double weightDecay, double clipCoef, int step) {
   AdamWArgs a{};
   a.lr = static_cast<float>(lr);
   a.beta1 = static_cast<float>(beta1);
@@ -234,7 +215,7 @@ void Gpt::adamw(double lr, double beta1, double beta2, double eps, double weight
   SD_CUDA(cudaStreamSynchronize(stream_));
 }
 
-void Gpt::gemm(int opA, int opB, int m, int n, int k, const float* A, const void* Abf, int lda, const float* B, const void* Bbf, int ldb,
+void Transformer::gemm(int opA, int opB, int m, int n, int k, const float* A, const void* Abf, int lda, const float* B, const void* Bbf, int ldb,
                float* C, int ldc, float beta, float alpha) {
   const bool bf = prec_ == Precision::BF16 && Abf && Bbf;
   const int compute = prec_ == Precision::FP32 || bf ? kCompute32F : kCompute32FFastTF32;
@@ -244,7 +225,7 @@ void Gpt::gemm(int opA, int opB, int m, int n, int k, const float* A, const void
   if (st != kCublasSuccess) throw std::runtime_error("cublasGemmEx failed with status " + std::to_string(st));
 }
 
-void Gpt::gemm_batched(int opA, int opB, int m, int n, int k, float alpha, const float* A, int lda, long long sA, const float* B, int ldb,
+void Transformer::gemm_batched(int opA, int opB, int m, int n, int k, float alpha, const float* A, int lda, long long sA, const float* B, int ldb,
                        long long sB, float beta, float* C, int ldc, long long sC, int batch) {
   const int compute = prec_ == Precision::FP32 ? kCompute32F : kCompute32FFastTF32;
   const cublasStatus_t st = blas_->gemmStridedBatchedEx(handle_, opA, opB, m, n, k, &alpha, A, CUDA_R_32F, lda, sA, B, CUDA_R_32F, ldb, sB,
@@ -253,16 +234,16 @@ void Gpt::gemm_batched(int opA, int opB, int m, int n, int k, float alpha, const
 }
 
 // Row-major out[M,N] = in[M,K] @ W[K,N] is column-major out^T = W^T in^T: gemm(N, N, N, M, K, W, in).
-void Gpt::linear_forward(float* out, const float* in, const void* inBf, size_t w, size_t bias, int M, int K, int N, void* scratchBf) {
+void Transformer::linear_forward(float* out, const float* in, const void* inBf, size_t w, size_t bias, int M, int K, int N, void* scratchBf) {
   if (prec_ == Precision::BF16 && !inBf) {
     cast_to_bf16(scratchBf, in, static_cast<size_t>(M) * K, stream_);
     inBf = scratchBf;
   }
   gemm(kOpN, kOpN, N, M, K, P(w), Pbf(w), N, in, inBf, K, out, N, 0.f);
-  add_bias(out, P(bias), M, N, stream_);
+  add_bias(out, P(bias), M, N, N, stream_);
 }
 
-void Gpt::linear_backward(float* dIn, const float* dOut, const float* in, const void* inBf, size_t w, size_t bias, int M, int K, int N) {
+void Transformer::linear_backward(float* dIn, const float* dOut, const float* in, const void* inBf, size_t w, size_t bias, int M, int K, int N) {
   const void* dOutBf = nullptr;
   if (prec_ == Precision::BF16) {
     cast_to_bf16(plan_->scratchBf, dOut, static_cast<size_t>(M) * N, stream_);
@@ -270,7 +251,26 @@ void Gpt::linear_backward(float* dIn, const float* dOut, const float* in, const 
   }
   if (dIn) gemm(kOpT, kOpN, K, M, N, P(w), Pbf(w), N, dOut, dOutBf, N, dIn, K, 0.f);  // dIn = dOut @ W^T
   gemm(kOpN, kOpT, N, K, M, dOut, dOutBf, N, in, inBf, K, G(w), N, 1.f);              // dW += in^T @ dOut
-  bias_backward(G(bias), dOut, M, N, stream_);
+  bias_backward(G(bias), dOut, M, N, N, stream_);
+}
+
+// Row-major out[M,N] = in[M,K] @ W^T with W [N,K] row-major (a K x N column-major matrix): out^T = op_T(W) in^T.
+void Transformer::linear_t_forward(float* out, int ldo, const float* in, const void* inBf, size_t w, size_t bias, int M, int K, int N) {
+  gemm(kOpT, kOpN, N, M, K, P(w), Pbf(w), K, in, inBf, K, out, ldo, 0.f);
+  if (bias != kNone) add_bias(out, P(bias), M, N, ldo, stream_);
+}
+
+void Transformer::linear_t_backward(float* dIn, float beta, const float* dOut, int ldd, const void* dOutBf, const float* in, const void* inBf,
+                                    size_t w, size_t bias, int M, int K, int N) {
+  if (dIn) gemm(kOpN, kOpN, K, M, N, P(w), Pbf(w), K, dOut, dOutBf, ldd, dIn, K, beta);  // dIn^T = W^T dOut^T
+  gemm(kOpN, kOpT, K, N, M, in, inBf, K, dOut, dOutBf, ldd, G(w), K, 1.f);            // dW^T += in^T dOut
+  if (bias != kNone) bias_backward(G(bias), dOut, M, N, ldd, stream_);
+}
+
+const void* Transformer::scratch_bf16(const float* x, size_t n) {
+  if (prec_ != Precision::BF16) return nullptr;
+  cast_to_bf16(plan_->scratchBf, x, n, stream_);
+  return plan_->scratchBf;
 }
 
 }  // namespace sdcuda

@@ -1,6 +1,7 @@
-// GPT-2 on one CUDA device, llm.c style: explicit forward/backward kernels, no autodiff graph.
-// Parameters, gradients, AdamW m and v each live in ONE contiguous device buffer in paramLayout order
-// (src/arch/layout.ts), exactly like the native CPU core, so host<->device copies are single memcpys.
+// GPT-2 and the Llama family (Llama, Qwen2, Qwen3) on one CUDA device, llm.c style: explicit forward/backward
+// kernels, no autodiff graph. Parameters, gradients, AdamW m and v each live in ONE contiguous device buffer laid
+// out by the table the caller sends (nativeLayoutTable in src/arch/layout.ts, read by native/src/layout_table.h),
+// exactly like the native CPU core, so host<->device copies are single memcpys.
 #pragma once
 #include <cstddef>
 #include <cstdint>
@@ -9,14 +10,14 @@
 #include <string>
 #include <vector>
 
+#include "../../src/layout_table.h"
 #include "cublas_dyn.h"
 
 namespace sdcuda {
 
-struct ModelConfig {
-  int vocab, maxT, C, L, NH, F;
-  float eps;
-};
+using sd::layout::Arch;
+using sd::layout::ModelDims;
+using sd::layout::TensorRow;
 
 enum class Precision { FP32 = 0, TF32 = 1, BF16 = 2 };
 
@@ -43,12 +44,13 @@ struct DeviceInfo {
 };
 DeviceInfo probe_device();
 
-class Gpt {
+// One model of either architecture. The layout table is checked (and the device probed) before anything is allocated.
+class Transformer {
  public:
-  Gpt(const ModelConfig& cfg, Precision precision);
-  ~Gpt();
-  Gpt(const Gpt&) = delete;
-  Gpt& operator=(const Gpt&) = delete;
+  Transformer(const ModelDims& dims, const std::vector<TensorRow>& table, Precision precision);
+  ~Transformer();
+  Transformer(const Transformer&) = delete;
+  Transformer& operator=(const Transformer&) = delete;
 
   size_t num_params() const { return nparams_; }
   void set_params(const float* host);
@@ -74,23 +76,34 @@ class Gpt {
  private:
   struct Plan;
   struct Session;
-  struct Layer {
-    size_t ln1w, ln1b, qkvw, qkvb, apw, apb, ln2w, ln2b, fcw, fcb, fpw, fpb;
-  };
+  static constexpr size_t kNone = sd::layout::TableLayout::kAbsent;
 
-  void init();
+  void init(const std::vector<TensorRow>& table);
   void release();
   void* dmalloc(size_t bytes);
   void dfree(void* p);
   void upload_batch(const Batch& b, bool withTargets, int* tokens);
   void ensure_plan(int B, int T);
   void free_plan();
-  void allocate_plan(Plan& p, size_t BT, size_t att, size_t C, size_t F, size_t V, size_t wide, bool bf);
+  void allocate_plan(Plan& p, size_t BT, size_t att);
   void run_forward(int B, int T, Session* sink);
   void backward(int B, int T);
+  // The per-architecture halves of the two passes (passes.cc: GPT-2, llama_passes.cc: Llama family).
+  void gpt2_forward(int B, int T, Session* sink);
+  void gpt2_backward(int B, int T);
+  void llama_forward(int B, int T, Session* sink);
+  void llama_backward(int B, int T);
+  void gpt2_decode_step(Session& s);
+  void llama_decode_step(Session& s);
+  // Attention over head-layout q [B,NH,T,hd], k/v [B,NKV,T,hd]: the G = NH/NKV query heads of a KV head are one
+  // [G*T, hd] block, so every GEMM is batched over B*NKV. att [B,NH,T,T] keeps the probabilities for backward.
+  void attention_forward(float* att, float* y, const float* q, const float* k, const float* v, int B, int T, int NH, int NKV, int hd);
+  // dq, dk, dv from dy [B,NH,T,hd]; datt is scratch of att's size.
+  void attention_backward(float* dq, float* dk, float* dv, float* datt, const float* dy, const float* att, const float* q, const float* k,
+                          const float* v, int B, int T, int NH, int NKV, int hd);
   // Classifier over rows [0, BT) of lnf in chunks. mode 0: logits to host, 1: loss, 2: loss + gradients.
   void classifier(int BT, int mode, float dscale, float* logitsHost);
-  // logits[R,V] = rows[R,C] @ wte^T (casts `rows` into scratchBf in BF16 mode).
+  // logits[R,V] = rows[R,C] @ head^T, head = wte (tied) or lm_head (casts `rows` into scratchBf in BF16 mode).
   void head_rows(float* logits, const float* rows, int R, void* scratchBf);
 
   // C(col-major m x n) = alpha * op(A) op(B) + beta * C. A/B bf16 twins are used in BF16 mode when both are given.
@@ -103,21 +116,34 @@ class Gpt {
   void linear_forward(float* out, const float* in, const void* inBf, size_t w, size_t bias, int M, int K, int N, void* scratchBf);
   // dIn[M,K] = dOut @ W^T (skipped when dIn is null), dW += in^T @ dOut, dBias += colsum(dOut).
   void linear_backward(float* dIn, const float* dOut, const float* in, const void* inBf, size_t w, size_t bias, int M, int K, int N);
+  // nn.Linear (Llama): out[M,N] (rows `ldo` floats apart, so it can be a column slice) = in[M,K] @ W^T + bias
+  // for W [N,K]; bias may be kNone. inBf as in linear_forward, but never cast here (the caller owns the copy).
+  void linear_t_forward(float* out, int ldo, const float* in, const void* inBf, size_t w, size_t bias, int M, int K, int N);
+  // dIn[M,K] = (beta * dIn) + dOut @ W, dW += dOut^T @ in, dBias += colsum(dOut), for dOut [M,N] with rows `ldd`
+  // floats apart and its bf16 copy dOutBf (BF16 mode, or null).
+  void linear_t_backward(float* dIn, float beta, const float* dOut, int ldd, const void* dOutBf, const float* in, const void* inBf, size_t w,
+                         size_t bias, int M, int K, int N);
+  // BF16 mode: a bf16 copy of x[n] in the plan's scratch (valid until the next call); null otherwise.
+  const void* scratch_bf16(const float* x, size_t n);
 
-  float* P(size_t off) const { return params_ + off; }
-  float* G(size_t off) const { return grads_ + off; }
+  float* P(size_t off) const { return off == kNone ? nullptr : params_ + off; }
+  float* G(size_t off) const { return off == kNone ? nullptr : grads_ + off; }
+  // Offsets of the layout table's slots (sd::layout::gpt2 / llama enums); kNone for a tensor this model lacks.
+  size_t top(int slot) const { return layout_.top[slot]; }
+  bool llama() const { return cfg_.arch == Arch::Llama; }
+  int qkvWidth() const { return (cfg_.NH + 2 * cfg_.NKV) * cfg_.HD; }
   const void* Pbf(size_t off) const;
-  void* bf_at(void* base, size_t off) const;
+  const void* bf_at(const void* base, size_t off) const;
 
-  ModelConfig cfg_;
+  ModelDims cfg_;
   Precision prec_;
+  sd::layout::TableLayout layout_;
   const CublasApi* blas_ = nullptr;
   cublasHandle_t handle_ = nullptr;
   cudaStream_t stream_ = nullptr;
   size_t nparams_ = 0, bytes_ = 0;
-  std::vector<size_t> offsets_;  // start of every tensor in layout order, plus the total at the end
-  std::vector<Layer> layers_;
-  size_t wte_ = 0, wpe_ = 0, lnfw_ = 0, lnfb_ = 0;
+  size_t wte_ = kNone, head_ = kNone;  // token embeddings; the classifier's weights (= wte_ when tied)
+  float* invFreq_ = nullptr;          // Llama: RoPE inverse frequencies [HD/2], computed as HF does in fp32
   float *params_ = nullptr, *grads_ = nullptr, *m_ = nullptr, *v_ = nullptr;
   void* paramsBf_ = nullptr;  // BF16 mode: bf16 shadow of params_, refreshed by set_params and AdamW
   long long* segEnd_ = nullptr;

@@ -1,4 +1,5 @@
-// Gpt training passes: batch upload, activation plan, forward, fused classifier + loss, backward.
+// Training passes: batch upload, activation plan, the shared attention core, GPT-2's forward and backward, the
+// fused classifier + loss. The Llama family's forward and backward are in llama_passes.cc.
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -10,28 +11,27 @@ namespace sdcuda {
 
 namespace {
 constexpr size_t kLogitChunkFloats = size_t{1} << 26;  // 256 MiB of fp32 logits per classifier chunk
+namespace g2 = sd::layout::gpt2;
 }
 
-void Gpt::free_plan() {
+void Transformer::free_plan() {
   if (!plan_) return;
   SD_CUDA(cudaStreamSynchronize(stream_));
   for (void* p : plan_->allocs) dfree(p);
   plan_.reset();
 }
 
-void Gpt::ensure_plan(int B, int T) {
+void Transformer::ensure_plan(int B, int T) {
   const size_t BT = static_cast<size_t>(B) * T, att = BT * cfg_.NH * T;
   if (plan_ && BT <= static_cast<size_t>(plan_->capBT) && att <= plan_->capAtt) return;
   free_plan();
   auto plan = std::make_unique<Plan>();
   Plan& p = *plan;
   plan_ = std::move(plan);
-  const size_t C = cfg_.C, F = cfg_.F, V = cfg_.vocab, wide = std::max(3 * C, F);
-  const bool bf = prec_ == Precision::BF16;
-  p.chunkRows = static_cast<int>(std::max<size_t>(1, std::min(BT, kLogitChunkFloats / V)));
+  p.chunkRows = static_cast<int>(std::max<size_t>(1, std::min(BT, kLogitChunkFloats / cfg_.V)));
   // Capacities are recorded only once every buffer exists, so a failed allocation never leaves a usable-looking plan.
   try {
-    allocate_plan(p, BT, att, C, F, V, wide, bf);
+    allocate_plan(p, BT, att);
   } catch (...) {
     free_plan();
     throw;
@@ -40,7 +40,13 @@ void Gpt::ensure_plan(int B, int T) {
   p.capAtt = att;
 }
 
-void Gpt::allocate_plan(Plan& p, size_t BT, size_t att, size_t C, size_t F, size_t V, size_t wide, bool bf) {
+void Transformer::allocate_plan(Plan& p, size_t BT, size_t att) {
+  const bool bf = prec_ == Precision::BF16, ll = llama();
+  const size_t C = cfg_.C, F = cfg_.F, V = cfg_.V;
+  const size_t Q = static_cast<size_t>(cfg_.NH) * cfg_.HD, KV = static_cast<size_t>(cfg_.NKV) * cfg_.HD;
+  const size_t qkv = ll ? static_cast<size_t>(qkvWidth()) : 3 * C;  // q | k | v per token
+  const size_t fc = ll ? 2 * F : F;                                  // MLP input projections per token
+  const size_t wide = std::max({qkv, fc, C, Q});
   auto f32 = [&](size_t n) {
     void* q = dmalloc(n * 4);
     p.allocs.push_back(q);
@@ -59,29 +65,33 @@ void Gpt::allocate_plan(Plan& p, size_t BT, size_t att, size_t C, size_t F, size
   p.encoded = f32(BT * C);
   for (int l = 0; l < cfg_.L; l++) {
     Plan::L a{};
-    a.ln1 = f32(BT * C), a.ln1m = f32(BT), a.ln1r = f32(BT), a.qkv = f32(BT * 3 * C), a.att = f32(att);
-    a.atty = f32(BT * C), a.res2 = f32(BT * C), a.ln2 = f32(BT * C), a.ln2m = f32(BT), a.ln2r = f32(BT);
-    a.fch = f32(BT * F), a.fchg = f32(BT * F), a.res3 = f32(BT * C);
-    a.ln1bf = b16(BT * C), a.attybf = b16(BT * C), a.ln2bf = b16(BT * C), a.fchgbf = b16(BT * F);
+    a.ln1 = f32(BT * C), a.ln1r = f32(BT), a.qkv = f32(BT * qkv), a.att = f32(att);
+    a.atty = f32(BT * Q), a.res2 = f32(BT * C), a.ln2 = f32(BT * C), a.ln2r = f32(BT);
+    a.fch = f32(BT * fc), a.fchg = f32(BT * F), a.res3 = f32(BT * C);
+    if (!ll) a.ln1m = f32(BT), a.ln2m = f32(BT);
+    if (ll && cfg_.qkNorm) a.qkr = f32(BT * (cfg_.NH + cfg_.NKV));
+    a.ln1bf = b16(BT * C), a.attybf = b16(BT * Q), a.ln2bf = b16(BT * C), a.fchgbf = b16(BT * F);
     p.layers.push_back(a);
   }
-  p.lnf = f32(BT * C), p.lnfm = f32(BT), p.lnfr = f32(BT), p.losses = f32(BT), p.lnfbf = b16(BT * C);
-  p.q = f32(BT * C), p.k = f32(BT * C), p.v = f32(BT * C), p.y = f32(BT * C);
+  p.lnf = f32(BT * C), p.lnfr = f32(BT), p.losses = f32(BT), p.lnfbf = b16(BT * C);
+  if (!ll) p.lnfm = f32(BT);
+  p.q = f32(BT * Q), p.k = f32(BT * KV), p.v = f32(BT * KV), p.y = f32(BT * std::max(C, Q));
   p.logits = f32(static_cast<size_t>(p.chunkRows) * V);
   p.scratchBf = b16(std::max(BT * wide, static_cast<size_t>(p.chunkRows) * V));
-  p.dres = f32(BT * C), p.dC = f32(BT * C), p.dBig = f32(BT * wide), p.datt = f32(att);
-  p.dq = f32(BT * C), p.dk = f32(BT * C), p.dv = f32(BT * C), p.dy = f32(BT * C);
+  p.dres = f32(BT * C), p.dC = f32(BT * std::max(C, Q)), p.dBig = f32(BT * wide), p.datt = f32(att);
+  p.dq = f32(BT * Q), p.dk = f32(BT * KV), p.dv = f32(BT * KV), p.dy = f32(BT * Q);
+  if (ll) p.dact = f32(BT * F);
 }
 
 // Uploads ids/positions/mask (and shifted targets); returns the number of loss targets in *tokens.
-void Gpt::upload_batch(const Batch& b, bool withTargets, int* tokens) {
+void Transformer::upload_batch(const Batch& b, bool withTargets, int* tokens) {
   const size_t BT = static_cast<size_t>(b.B) * b.T;
   if (b.B <= 0 || b.T <= 0) throw std::runtime_error("empty batch");
   if (b.T > cfg_.maxT && !b.pos) throw std::runtime_error("seqLen exceeds n_positions");
   ensure_plan(b.B, b.T);
   std::vector<int> pos(BT), targets;
   for (size_t i = 0; i < BT; i++) {
-    if (b.ids[i] < 0 || b.ids[i] >= cfg_.vocab) throw std::runtime_error("token id out of range at index " + std::to_string(i));
+    if (b.ids[i] < 0 || b.ids[i] >= cfg_.V) throw std::runtime_error("token id out of range at index " + std::to_string(i));
     pos[i] = b.pos ? b.pos[i] : static_cast<int>(i % b.T);
     if (pos[i] < 0 || pos[i] >= cfg_.maxT) throw std::runtime_error("position id out of range at index " + std::to_string(i));
   }
@@ -97,7 +107,7 @@ void Gpt::upload_batch(const Batch& b, bool withTargets, int* tokens) {
       for (int t = 0; t + 1 < b.T; t++) {
         const int lab = b.labels[static_cast<size_t>(r) * b.T + t + 1];
         if (lab == -100) continue;
-        if (lab < 0 || lab >= cfg_.vocab) throw std::runtime_error("label out of range at row " + std::to_string(r));
+        if (lab < 0 || lab >= cfg_.V) throw std::runtime_error("label out of range at row " + std::to_string(r));
         targets[static_cast<size_t>(r) * b.T + t] = lab;
         n++;
       }
@@ -108,61 +118,89 @@ void Gpt::upload_batch(const Batch& b, bool withTargets, int* tokens) {
   SD_CUDA(cudaStreamSynchronize(stream_));  // the host vectors die here
 }
 
-void Gpt::run_forward(int B, int T, Session* sink) {
+void Transformer::run_forward(int B, int T, Session* sink) {
+  if (llama()) llama_forward(B, T, sink);
+  else gpt2_forward(B, T, sink);
+}
+
+void Transformer::backward(int B, int T) {
+  if (llama()) llama_backward(B, T);
+  else gpt2_backward(B, T);
+}
+
+void Transformer::attention_forward(float* att, float* y, const float* q, const float* k, const float* v, int B, int T, int NH, int NKV, int hd) {
+  const int G = NH / NKV;
+  const long long sK = static_cast<long long>(T) * hd, sQ = G * sK, sA = static_cast<long long>(G) * T * T;
+  const uint8_t* mask = plan_->hasMask ? plan_->mask : nullptr;
+  // scores[t][j] = q_t . k_j / sqrt(hd), column-major: k^T q, with the group's G*T query rows side by side
+  gemm_batched(kOpT, kOpN, T, G * T, hd, 1.f / std::sqrt(static_cast<float>(hd)), k, hd, sK, q, hd, sQ, 0.f, att, T, sA, B * NKV);
+  attention_softmax_forward(att, mask, B, NH, T, stream_);
+  gemm_batched(kOpN, kOpN, hd, G * T, T, 1.f, v, hd, sK, att, T, sA, 0.f, y, hd, sQ, B * NKV);  // y = att @ v
+}
+
+void Transformer::attention_backward(float* dq, float* dk, float* dv, float* datt, const float* dy, const float* att, const float* q,
+                                     const float* k, const float* v, int B, int T, int NH, int NKV, int hd) {
+  const int G = NH / NKV;
+  const long long sK = static_cast<long long>(T) * hd, sQ = G * sK, sA = static_cast<long long>(G) * T * T;
+  const uint8_t* mask = plan_->hasMask ? plan_->mask : nullptr;
+  // The k-dimension G*T of dv and dk sums the group's query heads: GQA's gradient reduction over shared KV heads.
+  gemm_batched(kOpT, kOpN, T, G * T, hd, 1.f, v, hd, sK, dy, hd, sQ, 0.f, datt, T, sA, B * NKV);  // datt = dy @ v^T
+  gemm_batched(kOpN, kOpT, hd, T, G * T, 1.f, dy, hd, sQ, att, T, sA, 0.f, dv, hd, sK, B * NKV);  // dv = att^T @ dy
+  attention_softmax_backward(datt, att, mask, 1.f / std::sqrt(static_cast<float>(hd)), B, NH, T, stream_);
+  gemm_batched(kOpN, kOpN, hd, G * T, T, 1.f, k, hd, sK, datt, T, sA, 0.f, dq, hd, sQ, B * NKV);  // dq = dpre @ k
+  gemm_batched(kOpN, kOpT, hd, T, G * T, 1.f, q, hd, sQ, datt, T, sA, 0.f, dk, hd, sK, B * NKV);  // dk = dpre^T @ q
+}
+
+void Transformer::gpt2_forward(int B, int T, Session* sink) {
   Plan& p = *plan_;
   const int BT = B * T, C = cfg_.C, NH = cfg_.NH, hd = C / NH, F = cfg_.F;
   const bool bf = prec_ == Precision::BF16;
-  const long long sQ = static_cast<long long>(T) * hd, sA = static_cast<long long>(T) * T;
-  const uint8_t* mask = p.hasMask ? p.mask : nullptr;
-  embedding_forward(p.encoded, p.ids, p.pos, P(wte_), P(wpe_), BT, C, stream_);
+  embedding_forward(p.encoded, p.ids, p.pos, P(wte_), P(top(g2::WPE)), BT, C, stream_);
   const float* x = p.encoded;
   for (int l = 0; l < cfg_.L; l++) {
-    const Layer& w = layers_[l];
+    const std::vector<size_t>& w = layout_.layers[l];
     Plan::L& a = p.layers[l];
-    layernorm_forward(a.ln1, a.ln1m, a.ln1r, x, P(w.ln1w), P(w.ln1b), BT, C, cfg_.eps, stream_);
+    layernorm_forward(a.ln1, a.ln1m, a.ln1r, x, P(w[g2::LN1_W]), P(w[g2::LN1_B]), BT, C, cfg_.eps, stream_);
     if (bf) cast_to_bf16(a.ln1bf, a.ln1, static_cast<size_t>(BT) * C, stream_);
-    linear_forward(a.qkv, a.ln1, a.ln1bf, w.qkvw, w.qkvb, BT, C, 3 * C, p.scratchBf);
+    linear_forward(a.qkv, a.ln1, a.ln1bf, w[g2::QKV_W], w[g2::QKV_B], BT, C, 3 * C, p.scratchBf);
     qkv_split_heads(p.q, p.k, p.v, a.qkv, B, T, NH, hd, stream_);
     if (sink) kv_cache_fill(sink->kc[l], sink->vc[l], p.k, p.v, B, NH, T, hd, sink->maxLen, stream_);
-    // scores[t][j] = q_t . k_j / sqrt(hd), column-major: k^T q
-    gemm_batched(kOpT, kOpN, T, T, hd, 1.f / std::sqrt(static_cast<float>(hd)), p.k, hd, sQ, p.q, hd, sQ, 0.f, a.att, T, sA, B * NH);
-    attention_softmax_forward(a.att, mask, B, NH, T, stream_);
-    gemm_batched(kOpN, kOpN, hd, T, T, 1.f, p.v, hd, sQ, a.att, T, sA, 0.f, p.y, hd, sQ, B * NH);  // y = att @ v
+    attention_forward(a.att, p.y, p.q, p.k, p.v, B, T, NH, NH, hd);
     heads_merge(a.atty, p.y, B, T, NH, hd, stream_);
     if (bf) cast_to_bf16(a.attybf, a.atty, static_cast<size_t>(BT) * C, stream_);
-    linear_forward(p.y, a.atty, a.attybf, w.apw, w.apb, BT, C, C, p.scratchBf);
+    linear_forward(p.y, a.atty, a.attybf, w[g2::ATTN_PROJ_W], w[g2::ATTN_PROJ_B], BT, C, C, p.scratchBf);
     residual_forward(a.res2, x, p.y, static_cast<size_t>(BT) * C, stream_);
-    layernorm_forward(a.ln2, a.ln2m, a.ln2r, a.res2, P(w.ln2w), P(w.ln2b), BT, C, cfg_.eps, stream_);
+    layernorm_forward(a.ln2, a.ln2m, a.ln2r, a.res2, P(w[g2::LN2_W]), P(w[g2::LN2_B]), BT, C, cfg_.eps, stream_);
     if (bf) cast_to_bf16(a.ln2bf, a.ln2, static_cast<size_t>(BT) * C, stream_);
-    linear_forward(a.fch, a.ln2, a.ln2bf, w.fcw, w.fcb, BT, C, F, p.scratchBf);
+    linear_forward(a.fch, a.ln2, a.ln2bf, w[g2::FC_W], w[g2::FC_B], BT, C, F, p.scratchBf);
     gelu_forward(a.fchg, a.fch, static_cast<size_t>(BT) * F, stream_);
     if (bf) cast_to_bf16(a.fchgbf, a.fchg, static_cast<size_t>(BT) * F, stream_);
-    linear_forward(p.y, a.fchg, a.fchgbf, w.fpw, w.fpb, BT, F, C, p.scratchBf);
+    linear_forward(p.y, a.fchg, a.fchgbf, w[g2::MLP_PROJ_W], w[g2::MLP_PROJ_B], BT, F, C, p.scratchBf);
     residual_forward(a.res3, a.res2, p.y, static_cast<size_t>(BT) * C, stream_);
     x = a.res3;
   }
-  layernorm_forward(p.lnf, p.lnfm, p.lnfr, x, P(lnfw_), P(lnfb_), BT, C, cfg_.eps, stream_);
+  layernorm_forward(p.lnf, p.lnfm, p.lnfr, x, P(top(g2::LNF_W)), P(top(g2::LNF_B)), BT, C, cfg_.eps, stream_);
   if (bf) cast_to_bf16(p.lnfbf, p.lnf, static_cast<size_t>(BT) * C, stream_);
 }
 
-void Gpt::head_rows(float* logits, const float* rows, int R, void* scratchBf) {
+void Transformer::head_rows(float* logits, const float* rows, int R, void* scratchBf) {
   const void* rowsBf = nullptr;
   if (prec_ == Precision::BF16) {
     cast_to_bf16(scratchBf, rows, static_cast<size_t>(R) * cfg_.C, stream_);
     rowsBf = scratchBf;
   }
   // logits[R,V] = rows @ wte^T, column-major: wte (as V x C) times rows^T
-  gemm(kOpT, kOpN, cfg_.vocab, R, cfg_.C, P(wte_), Pbf(wte_), cfg_.C, rows, rowsBf, cfg_.C, logits, cfg_.vocab, 0.f);
+  gemm(kOpT, kOpN, cfg_.V, R, cfg_.C, P(head_), Pbf(head_), cfg_.C, rows, rowsBf, cfg_.C, logits, cfg_.V, 0.f);
 }
 
-void Gpt::classifier(int BT, int mode, float dscale, float* logitsHost) {
+void Transformer::classifier(int BT, int mode, float dscale, float* logitsHost) {
   Plan& p = *plan_;
-  const int C = cfg_.C, V = cfg_.vocab;
+  const int C = cfg_.C, V = cfg_.V;
   for (int r0 = 0; r0 < BT; r0 += p.chunkRows) {
     const int R = std::min(p.chunkRows, BT - r0);
     const float* rows = p.lnf + static_cast<size_t>(r0) * C;
     const void* rowsBf = bf_at(p.lnfbf, static_cast<size_t>(r0) * C);
-    gemm(kOpT, kOpN, V, R, C, P(wte_), Pbf(wte_), C, rows, rowsBf, C, p.logits, V, 0.f);
+    gemm(kOpT, kOpN, V, R, C, P(head_), Pbf(head_), C, rows, rowsBf, C, p.logits, V, 0.f);
     if (mode == 0) {
       SD_CUDA(cudaMemcpyAsync(logitsHost + static_cast<size_t>(r0) * V, p.logits, static_cast<size_t>(R) * V * 4, cudaMemcpyDeviceToHost,
                               stream_));
@@ -176,47 +214,40 @@ void Gpt::classifier(int BT, int mode, float dscale, float* logitsHost) {
       cast_to_bf16(p.scratchBf, p.logits, static_cast<size_t>(R) * V, stream_);
       dlBf = p.scratchBf;
     }
-    // dlnf = dlogits @ wte ; dwte += dlogits^T @ lnf (the tied head's share of the wte gradient)
-    gemm(kOpN, kOpN, C, R, V, P(wte_), Pbf(wte_), C, p.logits, dlBf, V, p.dC + static_cast<size_t>(r0) * C, C, 0.f);
-    gemm(kOpN, kOpT, C, V, R, rows, rowsBf, C, p.logits, dlBf, V, G(wte_), C, 1.f);
+    // dlnf = dlogits @ head ; dhead += dlogits^T @ lnf (tied: the head's share of the wte gradient)
+    gemm(kOpN, kOpN, C, R, V, P(head_), Pbf(head_), C, p.logits, dlBf, V, p.dC + static_cast<size_t>(r0) * C, C, 0.f);
+    gemm(kOpN, kOpT, C, V, R, rows, rowsBf, C, p.logits, dlBf, V, G(head_), C, 1.f);
   }
 }
 
-void Gpt::backward(int B, int T) {
+void Transformer::gpt2_backward(int B, int T) {
   Plan& p = *plan_;
   const int BT = B * T, C = cfg_.C, NH = cfg_.NH, hd = C / NH, F = cfg_.F;
-  const long long sQ = static_cast<long long>(T) * hd, sA = static_cast<long long>(T) * T;
-  const uint8_t* mask = p.hasMask ? p.mask : nullptr;
-  const float scale = 1.f / std::sqrt(static_cast<float>(hd));
   SD_CUDA(cudaMemsetAsync(p.dres, 0, static_cast<size_t>(BT) * C * 4, stream_));
   const float* last = p.layers.empty() ? p.encoded : p.layers[cfg_.L - 1].res3;
-  layernorm_backward(p.dres, G(lnfw_), G(lnfb_), p.dC, last, P(lnfw_), p.lnfm, p.lnfr, BT, C, stream_);
+  layernorm_backward(p.dres, G(top(g2::LNF_W)), G(top(g2::LNF_B)), p.dC, last, P(top(g2::LNF_W)), p.lnfm, p.lnfr, BT, C, stream_);
   for (int l = cfg_.L - 1; l >= 0; l--) {
-    const Layer& w = layers_[l];
+    const std::vector<size_t>& w = layout_.layers[l];
     Plan::L& a = p.layers[l];
     const float* xin = l == 0 ? p.encoded : p.layers[l - 1].res3;
     // MLP: dres is d(res3) = d(mlp out); the skip path carries it on to res2.
-    linear_backward(p.dBig, p.dres, a.fchg, a.fchgbf, w.fpw, w.fpb, BT, F, C);
+    linear_backward(p.dBig, p.dres, a.fchg, a.fchgbf, w[g2::MLP_PROJ_W], w[g2::MLP_PROJ_B], BT, F, C);
     gelu_backward(p.dBig, a.fch, p.dBig, static_cast<size_t>(BT) * F, stream_);
-    linear_backward(p.dC, p.dBig, a.ln2, a.ln2bf, w.fcw, w.fcb, BT, C, F);
-    layernorm_backward(p.dres, G(w.ln2w), G(w.ln2b), p.dC, a.res2, P(w.ln2w), a.ln2m, a.ln2r, BT, C, stream_);
+    linear_backward(p.dC, p.dBig, a.ln2, a.ln2bf, w[g2::FC_W], w[g2::FC_B], BT, C, F);
+    layernorm_backward(p.dres, G(w[g2::LN2_W]), G(w[g2::LN2_B]), p.dC, a.res2, P(w[g2::LN2_W]), a.ln2m, a.ln2r, BT, C, stream_);
     // Attention
-    linear_backward(p.dC, p.dres, a.atty, a.attybf, w.apw, w.apb, BT, C, C);
+    linear_backward(p.dC, p.dres, a.atty, a.attybf, w[g2::ATTN_PROJ_W], w[g2::ATTN_PROJ_B], BT, C, C);
     heads_split(p.dy, p.dC, B, T, NH, hd, stream_);
     qkv_split_heads(p.q, p.k, p.v, a.qkv, B, T, NH, hd, stream_);
-    gemm_batched(kOpT, kOpN, T, T, hd, 1.f, p.v, hd, sQ, p.dy, hd, sQ, 0.f, p.datt, T, sA, B * NH);   // datt = dy @ v^T
-    gemm_batched(kOpN, kOpT, hd, T, T, 1.f, p.dy, hd, sQ, a.att, T, sA, 0.f, p.dv, hd, sQ, B * NH);  // dv = att^T @ dy
-    attention_softmax_backward(p.datt, a.att, mask, scale, B, NH, T, stream_);
-    gemm_batched(kOpN, kOpN, hd, T, T, 1.f, p.k, hd, sQ, p.datt, T, sA, 0.f, p.dq, hd, sQ, B * NH);  // dq = dpre @ k
-    gemm_batched(kOpN, kOpT, hd, T, T, 1.f, p.q, hd, sQ, p.datt, T, sA, 0.f, p.dk, hd, sQ, B * NH);  // dk = dpre^T @ q
+    attention_backward(p.dq, p.dk, p.dv, p.datt, p.dy, a.att, p.q, p.k, p.v, B, T, NH, NH, hd);
     qkv_merge_heads(p.dBig, p.dq, p.dk, p.dv, B, T, NH, hd, stream_);
-    linear_backward(p.dC, p.dBig, a.ln1, a.ln1bf, w.qkvw, w.qkvb, BT, C, 3 * C);
-    layernorm_backward(p.dres, G(w.ln1w), G(w.ln1b), p.dC, xin, P(w.ln1w), a.ln1m, a.ln1r, BT, C, stream_);
+    linear_backward(p.dC, p.dBig, a.ln1, a.ln1bf, w[g2::QKV_W], w[g2::QKV_B], BT, C, 3 * C);
+    layernorm_backward(p.dres, G(w[g2::LN1_W]), G(w[g2::LN1_B]), p.dC, xin, P(w[g2::LN1_W]), a.ln1m, a.ln1r, BT, C, stream_);
   }
-  embedding_backward(G(wte_), G(wpe_), p.dres, p.ids, p.pos, BT, C, stream_);
+  embedding_backward(G(wte_), G(top(g2::WPE)), p.dres, p.ids, p.pos, BT, C, stream_);
 }
 
-void Gpt::forward(const Batch& b, float* logitsHost, const std::vector<float*>& hidden) {
+void Transformer::forward(const Batch& b, float* logitsHost, const std::vector<float*>& hidden) {
   upload_batch(b, false, nullptr);
   run_forward(b.B, b.T, nullptr);
   const int BT = b.B * b.T;
@@ -231,7 +262,7 @@ void Gpt::forward(const Batch& b, float* logitsHost, const std::vector<float*>& 
   SD_CUDA(cudaStreamSynchronize(stream_));
 }
 
-LossOut Gpt::loss(const Batch& b, bool backward_, float scale) {
+LossOut Transformer::loss(const Batch& b, bool backward_, float scale) {
   int tokens = 0;
   upload_batch(b, true, &tokens);
   if (tokens == 0) return {std::numeric_limits<double>::quiet_NaN(), 0};
