@@ -1,10 +1,11 @@
 /**
- * `npm run bench [-- --json] [--quick] [--backend native,native-builtin,tfjs-wasm,tfjs-cpu] [--config tiny,gpt2-small] [--no-write]`
+ * `npm run bench [-- --json] [--quick] [--backend native,native-builtin,tfjs-wasm,tfjs-cpu] [--config tiny,gpt2-small,smollm2-135m] [--no-write]`
  *
  * Tokens/s for training and KV-cache decode, GEMM GFLOP/s, each beside the PyTorch CPU baseline file
  * (its date and conditions printed beside every ratio) and, when TORCH_PY names a Python with torch,
  * beside PyTorch measured in this same run (bench/torch_cpu.py), plus a per-kernel profile of the
- * native core. `native` is the core as built (OpenBLAS when linked); `native-builtin` is the same
+ * native core. `smollm2-135m` (bench/configs.ts) is a random-init Llama of SmolLM2-135M's shape, beside a plain-PyTorch
+ * Llama of the same shape. `native` is the core as built (OpenBLAS when linked); `native-builtin` is the same
  * addon switched to the built-in sgemm (what the prebuilt package runs). Writes docs/benchmarks.md.
  */
 import { spawnSync } from 'node:child_process';
@@ -13,11 +14,11 @@ import { resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs-core';
-import { type PresetName, presetConfig } from '../src/arch/config.js';
 import { loadNativeAddon } from '../src/backend/native/addon.js';
 import { selectBackend } from '../src/backend/select.js';
 import type { BackendPreference, BackendReport } from '../src/backend/types.js';
 import { loadTorchBaseline } from './baseline.js';
+import { BENCH_CONFIGS, BIG_CONFIGS, type BenchConfigName, isBenchConfig, TFJS_TRAIN_SHAPE, TRAIN_SHAPE } from './configs.js';
 import { type Budget, lastCpuSeconds, measureDecode, measureTrain, median, timeReps } from './measure.js';
 import { type DocInput, type Figure, KEEP_MARKER, type Metric, TABLE_HEAD, figureRow, loadavg, machineInfo, renderDoc, trainFlopsPerToken } from './report.js';
 
@@ -34,21 +35,20 @@ const list = (v: string[] | undefined, all: string[]): string[] => (v ? v.flatMa
 const BACKENDS: Record<string, BackendPreference> = { native: 'native', 'native-builtin': 'native', 'tfjs-wasm': 'wasm', 'tfjs-cpu': 'tfjs-cpu' };
 const isNative = (b: string): boolean => b.startsWith('native');
 const backends = list(values.backend, Object.keys(BACKENDS));
-const configs = list(values.config, ['tiny', 'gpt2-small']) as PresetName[];
+const configNames = list(values.config, ['tiny', 'gpt2-small']);
+for (const c of configNames) if (!isBenchConfig(c)) throw new Error(`unknown bench config ${c}; known: ${Object.keys(BENCH_CONFIGS).join(', ')}`);
+const configs = configNames as BenchConfigName[];
 const explicitConfig = values.config !== undefined;
 const quick = values.quick ?? false;
 const json = values.json ?? false;
 
-const TRAIN_SHAPE: Record<PresetName, [number, number]> = { tiny: [8, 256], 'gpt2-small': [4, 512] };
-/** tfjs steps at 8x256 take minutes on 2 cores; they train 1 row of the same length (tokens/s is per token either way). */
-const TFJS_TRAIN_SHAPE: Record<PresetName, [number, number]> = { tiny: [1, 256], 'gpt2-small': [1, 512] };
 const PROMPT = 64;
 const NEW_TOKENS = 128;
 
 const torch = loadTorchBaseline();
 const baselineFrom = `${torch.date}, ${torch.conditions}`;
 
-/** PyTorch in this run: `$TORCH_PY bench/torch_cpu.py` (plain-torch GPT-2, no transformers), keyed metric/config/batch. */
+/** PyTorch in this run: `$TORCH_PY bench/torch_cpu.py` (plain-torch GPT-2 and Llama, no transformers), keyed metric/config/batch. */
 function sameRunTorch(): { figures: Map<string, number>; line: string } {
   const py = process.env.TORCH_PY;
   const figures = new Map<string, number>();
@@ -67,7 +67,7 @@ function sameRunTorch(): { figures: Map<string, number>; line: string } {
   }
   return {
     figures,
-    line: `torch ${version} (${py}), 2 threads, measured by bench/torch_cpu.py right before the figures here (1-min load ${before} when it started, ${after} when it ended; compare with the load column): a minimal GPT-2 in plain PyTorch with manual attention and its own KV-cache loop, not HF transformers (not installed with it), so it is not the same program as the file's baseline.`,
+    line: `torch ${version} (${py}), 2 threads, measured by bench/torch_cpu.py right before the figures here (1-min load ${before} when it started, ${after} when it ended; compare with the load column): a minimal GPT-2 (and, for smollm2-135m, a minimal Llama: RMSNorm, RoPE, GQA, SwiGLU) in plain PyTorch with manual attention and its own KV-cache loop, not HF transformers (not installed with it), so it is not the same program as the file's baseline.`,
   };
 }
 const torchNow = sameRunTorch();
@@ -86,7 +86,8 @@ function emit(metric: Metric, config: string, backend: string, batch: number, va
   const same = torchNow.figures.get(`${metric}/${config}/${batch}`) ?? null;
   let peakFraction: [number, number] | null = null;
   if (metric === 'train_tokens_per_s' && torch.peak) {
-    const flops = value * trainFlopsPerToken(presetConfig(config as PresetName), TRAIN_SHAPE[config as PresetName][1]);
+    const name = config as BenchConfigName;
+    const flops = value * trainFlopsPerToken(BENCH_CONFIGS[name](), TRAIN_SHAPE[name][1]);
     peakFraction = [flops / 1e9 / torch.peak.base, flops / 1e9 / torch.peak.boost];
   }
   const f: Figure = {
@@ -99,9 +100,9 @@ function emit(metric: Metric, config: string, backend: string, batch: number, va
 }
 
 /** Native gets the full protocol; tfjs backends are 10-100x slower, so they get a time cap (noted in the docs). */
-function budget(backend: string, kind: 'train' | 'decode', config: PresetName): Budget {
+function budget(backend: string, kind: 'train' | 'decode', config: BenchConfigName): Budget {
   if (isNative(backend)) {
-    const big = config === 'gpt2-small';
+    const big = BIG_CONFIGS.has(config);
     return { warmup: big || quick ? 1 : 2, reps: 5, maxSeconds: quick ? 30 : 400 };
   }
   // tfjs-cpu needs minutes for one tiny step, so it gets no warm-up step (noted in the docs).
@@ -158,12 +159,20 @@ async function runBackend(backend: string): Promise<void> {
   backendInfo.push(`${backend}: ${report.backend} (${Object.entries(report.versions).map(([k, v]) => `${k} ${v}`).join(', ')}${report.threads ? `, ${report.threads} threads` : ''}${kernels ? `, sgemm ${kernels}` : ''})`);
   await gemm(backend, report);
   for (const name of configs) {
-    if (name === 'gpt2-small' && !isNative(backend) && !explicitConfig) {
-      notes.push(`${backend}: gpt2-small not run by default (a single training step takes minutes); pass --config gpt2-small to force it.`);
+    if (BIG_CONFIGS.has(name) && !isNative(backend) && !explicitConfig) {
+      notes.push(`${backend}: ${name} not run by default (a single training step takes minutes); pass --config ${name} to force it.`);
       continue;
     }
-    const config = presetConfig(name);
-    const core = await report.createCore(config, { seed: 1 });
+    const config = BENCH_CONFIGS[name]();
+    let core: Awaited<ReturnType<BackendReport['createCore']>>;
+    try {
+      core = await report.createCore(config, { seed: 1 });
+    } catch (e) {
+      const why = (e as Error).message.split('\n')[0];
+      notes.push(`${backend} ${name}: skipped (${why})`);
+      log(`| ${backend} ${name} skipped: ${why} |`);
+      continue;
+    }
     try {
       const [B, T] = isNative(backend) ? TRAIN_SHAPE[name] : TFJS_TRAIN_SHAPE[name];
       if (!isNative(backend)) {

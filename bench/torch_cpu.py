@@ -3,11 +3,12 @@
 
 Plain PyTorch, no transformers: a minimal GPT-2 (pre-LN blocks, gelu tanh, tied head, causal
 attention written as matmul + mask + softmax so it runs on torch 1.13 without SDPA) with the bench's
-shapes and protocol. It is "PyTorch", not "HF transformers": the re-measured baseline file
+shapes and protocol, and for smollm2-135m a minimal Llama of SmolLM2-135M's shape written the same way
+(RMSNorm, rotate_half RoPE, 9 query heads over 3 KV heads by repeat_interleave, SwiGLU, tied head). It is "PyTorch", not "HF transformers": the re-measured baseline file
 (torch 2.13 + HF, SDPA attention, HF generate) is a different program and stays the reference for
 the ratios; these figures show how far this machine's state moved since then.
 
-Usage: python3 bench/torch_cpu.py [--quick] [--config tiny,gpt2-small]
+Usage: python3 bench/torch_cpu.py [--quick] [--config tiny,gpt2-small,smollm2-135m]
 Prints one JSON object per figure: {metric, config, batch, value, samples, torch, threads}.
 """
 import argparse, json, math, statistics, time
@@ -22,8 +23,10 @@ ap.add_argument("--config", default="tiny,gpt2-small")
 a = ap.parse_args()
 torch.set_num_threads(2)
 PRESETS = {"tiny": dict(L=4, H=4, C=256, T=256), "gpt2-small": dict(L=12, H=12, C=768, T=512)}
-TRAIN = {"tiny": (8, 256), "gpt2-small": (4, 512)}
-V, PROMPT, NEW = 50257, 64, 128
+# bench/configs.ts: a random-init Llama of SmolLM2-135M's shape.
+LLAMA = {"smollm2-135m": dict(V=49152, C=576, L=30, H=9, KV=3, HD=64, F=1536, theta=1e5, eps=1e-5)}
+TRAIN = {"tiny": (8, 256), "gpt2-small": (4, 512), "smollm2-135m": (4, 512)}
+GPT2_V, PROMPT, NEW = 50257, 64, 128
 
 
 def emit(metric, config, batch, value, samples):
@@ -59,7 +62,7 @@ class Block(nn.Module):
 class GPT2(nn.Module):
     def __init__(self, L, H, C, T):
         super().__init__()
-        self.wte, self.wpe = nn.Embedding(V, C), nn.Embedding(T + NEW + PROMPT, C)
+        self.wte, self.wpe = nn.Embedding(GPT2_V, C), nn.Embedding(T + NEW + PROMPT, C)
         self.blocks = nn.ModuleList(Block(C, H) for _ in range(L))
         self.lnf = nn.LayerNorm(C)
 
@@ -71,15 +74,87 @@ class GPT2(nn.Module):
         return x @ self.wte.weight.t()  # tied head
 
 
+class RMSNorm(nn.Module):
+    def __init__(self, C, eps):
+        super().__init__()
+        self.weight, self.eps = nn.Parameter(torch.ones(C)), eps
+
+    def forward(self, x):
+        return self.weight * (x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + self.eps))
+
+
+def rope(x, cos, sin):  # HF rotate_half: dimension i pairs with i + head_dim / 2
+    h = x.shape[-1] // 2
+    return x * cos + torch.cat((-x[..., h:], x[..., :h]), -1) * sin
+
+
+class LlamaBlock(nn.Module):
+    def __init__(self, C, H, KV, HD, F, eps, **_):
+        super().__init__()
+        self.H, self.KV, self.HD = H, KV, HD
+        self.ln1, self.ln2 = RMSNorm(C, eps), RMSNorm(C, eps)
+        self.q, self.k, self.v = nn.Linear(C, H * HD, bias=False), nn.Linear(C, KV * HD, bias=False), nn.Linear(C, KV * HD, bias=False)
+        self.o = nn.Linear(H * HD, C, bias=False)
+        self.gate, self.up, self.down = nn.Linear(C, F, bias=False), nn.Linear(C, F, bias=False), nn.Linear(F, C, bias=False)
+
+    def forward(self, x, cos, sin, cache=None):
+        B, T, _ = x.shape
+        h = self.ln1(x)
+        q = rope(self.q(h).view(B, T, self.H, self.HD).transpose(1, 2), cos, sin)
+        k = rope(self.k(h).view(B, T, self.KV, self.HD).transpose(1, 2), cos, sin)
+        v = self.v(h).view(B, T, self.KV, self.HD).transpose(1, 2)
+        if cache is not None:  # KV cache (keys after RoPE)
+            if cache[0] is not None:
+                k, v = torch.cat([cache[0], k], 2), torch.cat([cache[1], v], 2)
+            cache[0], cache[1] = k, v
+        g = self.H // self.KV
+        k, v = k.repeat_interleave(g, 1), v.repeat_interleave(g, 1)
+        att = (q @ k.transpose(-2, -1)) / math.sqrt(self.HD)
+        Tk = k.shape[2]
+        mask = torch.ones(T, Tk, dtype=torch.bool).tril(Tk - T)
+        att = att.masked_fill(~mask, float("-inf")).softmax(-1)
+        x = x + self.o((att @ v).transpose(1, 2).reshape(B, T, self.H * self.HD))
+        h = self.ln2(x)
+        return x + self.down(F.silu(self.gate(h)) * self.up(h))
+
+
+class Llama(nn.Module):
+    def __init__(self, V, C, L, HD, theta, eps, **kw):
+        super().__init__()
+        self.embed = nn.Embedding(V, C)
+        self.blocks = nn.ModuleList(LlamaBlock(C=C, HD=HD, eps=eps, **kw) for _ in range(L))
+        self.norm = RMSNorm(C, eps)
+        self.register_buffer("inv_freq", 1.0 / theta ** (torch.arange(0, HD, 2).float() / HD), persistent=False)
+
+    def forward(self, ids, past=0, caches=None, last_only=False):
+        freqs = torch.arange(past, past + ids.shape[1]).float()[:, None] * self.inv_freq[None]
+        emb = torch.cat((freqs, freqs), -1)
+        cos, sin = emb.cos(), emb.sin()
+        x = self.embed(ids)
+        for i, b in enumerate(self.blocks):
+            x = b(x, cos, sin, caches[i] if caches else None)
+        x = self.norm(x[:, -1:] if last_only else x)
+        return x @ self.embed.weight.t()  # tied head
+
+
+def make(name):
+    """The model, its vocabulary and its layer count."""
+    if name in LLAMA:
+        c = LLAMA[name]
+        return Llama(**c), c["V"], c["L"]
+    return GPT2(**PRESETS[name]), GPT2_V, PRESETS[name]["L"]
+
+
 def train(name):
     B, T = TRAIN[name]
     torch.manual_seed(0)
-    model = GPT2(**PRESETS[name]).train()
+    model, V, _ = make(name)
+    model.train()
     decay = [p for p in model.parameters() if p.dim() >= 2]
     nod = [p for p in model.parameters() if p.dim() < 2]
     opt = torch.optim.AdamW([{"params": decay, "weight_decay": 0.01}, {"params": nod, "weight_decay": 0.0}], lr=1e-4)
     x = torch.randint(0, V, (B, T))
-    warm, reps = (1, 3) if a.quick or name == "gpt2-small" else (2, 5)
+    warm, reps = (1, 3) if a.quick or name != "tiny" else (2, 5)
     times = []
     for i in range(warm + reps):
         t0 = time.perf_counter()
@@ -98,8 +173,8 @@ def train(name):
 @torch.no_grad()
 def decode(name, B):
     torch.manual_seed(0)
-    model = GPT2(**PRESETS[name]).eval()
-    L = PRESETS[name]["L"]
+    model, V, L = make(name)
+    model.eval()
     prompt = torch.randint(0, V, (B, PROMPT))
 
     def run():
