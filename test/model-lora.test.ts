@@ -17,6 +17,8 @@ import { BackendUnavailableError } from '../src/errors.js';
 import { readSafetensors } from '../src/io/safetensors.js';
 import { CausalLM } from '../src/model/causal-lm.js';
 import { GPT2 } from '../src/model/gpt2.js';
+import { encodePair } from '../src/train/examples.js';
+import { train } from '../src/train/trainer.js';
 import { Rng } from '../src/util/rng.js';
 import { FIXTURE_DIR, fixtureBatchJson, hasFixtures, maxAbsDiff } from './helpers/fixtures.js';
 import { hasModernFixtures, loadModernFixture, MODERN_DIR } from './helpers/modern.js';
@@ -137,6 +139,40 @@ for (const pref of ['tfjs-cpu', 'native'] as const) {
           expect(maxAbsDiff(await last4(again), await last4(model))).toBeLessThanOrEqual(1e-6);
         } finally {
           again.dispose();
+        }
+      } finally {
+        model.dispose();
+      }
+    });
+    it('the docs/students.md recipe: train() a fresh adapter, save it, load it alone, merge, save the merged model', async () => {
+      const model = await CausalLM.load(LLAMA, { lora: { r: 4, alpha: 8 }, backend });
+      const out = join(tmp, `${pref}-recipe`);
+      try {
+        const tok = model.tokenizer!;
+        const pairs = [
+          { prompt: 'Q: 2 + 3 =', completion: ' 5' },
+          { prompt: 'Q: 4 + 4 =', completion: ' 8' },
+          { prompt: 'Q: 1 + 6 =', completion: ' 7' },
+        ];
+        const examples = pairs.map((p) => encodePair(tok, p, { maxLength: 64 }));
+        const before = await model.training.getWeights();
+        const result = await train(model, examples, { batchSize: 2, maxSteps: 3, lr: 1e-2 });
+        expect(result.steps).toBe(3);
+        expect(result.losses.every(Number.isFinite)).toBe(true);
+        expect(sameTensors(await model.training.getWeights(), before)).toBe(false);
+        await model.save(join(out, 'adapter'));
+        const alone = await CausalLM.load(join(out, 'adapter'), { backend });
+        const merged = await alone.merge();
+        await merged.save(join(out, 'merged'));
+        const plain = await CausalLM.load(join(out, 'merged'), { backend });
+        try {
+          const trained = await last4(model);
+          expect(maxAbsDiff(await last4(alone), trained)).toBeLessThanOrEqual(1e-6);
+          expect(maxAbsDiff(await last4(plain), trained)).toBeLessThan(5e-5);
+        } finally {
+          alone.dispose();
+          merged.dispose();
+          plain.dispose();
         }
       } finally {
         model.dispose();
