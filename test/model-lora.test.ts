@@ -5,7 +5,7 @@
  * saved; a GPT-2 adapter (Conv1D, fan_in_fan_out) merges and reloads the same. A core without LoRA is skipped with the
  * reason (selectBackend refuses it). The same paths on the float64 reference core are in model-lora-adapter.test.ts.
  */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -176,6 +176,34 @@ for (const pref of ['tfjs-cpu', 'native'] as const) {
         }
       } finally {
         model.dispose();
+      }
+    });
+    it('training checkpoints of a LoRA model hold the adapter alone and resume to the uninterrupted run', async () => {
+      const fresh = (): Promise<CausalLM> => CausalLM.load(LLAMA, { lora: { r: 4, alpha: 8 }, backend, seed: 2 });
+      const pairs = ['Q: 2 + 3 =|5', 'Q: 4 + 4 =|8', 'Q: 1 + 6 =|7', 'Q: 9 - 2 =|7'].map((t) => ({ prompt: t.split('|')[0]!, completion: ` ${t.split('|')[1]}` }));
+      const whole = await fresh();
+      const examples = pairs.map((p) => encodePair(whole.tokenizer!, p, { maxLength: 64 }));
+      const options = { batchSize: 2, maxSteps: 4, lr: 1e-2 };
+      const dir = join(tmp, `${pref}-ckpt`);
+      try {
+        const uninterrupted = await train(whole, examples, options);
+        const first = await fresh();
+        await train(first, examples, { ...options, checkpoint: { dir, every: 2 }, stopAfterSteps: 2 });
+        first.dispose();
+        const weightsFile = readdirSync(dir).find((f) => f.startsWith('weights-'))!;
+        const saved = (await readSafetensors(join(dir, weightsFile))).tensors;
+        expect([...saved.keys()].sort()).toEqual(loraLayout(whole.config, whole.lora!).map((t) => t.name).sort());
+        const resumed = await fresh();
+        try {
+          const rest = await train(resumed, examples, { ...options, checkpoint: { dir, every: 2 } });
+          expect(rest.resumedFromStep).toBe(2);
+          expect(rest.losses).toEqual(uninterrupted.losses);
+          expect(sameTensors(await resumed.training.getWeights(), await whole.training.getWeights())).toBe(true);
+        } finally {
+          resumed.dispose();
+        }
+      } finally {
+        whole.dispose();
       }
     });
   });
