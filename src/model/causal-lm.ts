@@ -6,6 +6,7 @@ import type { NamedTensors } from '../arch/tensors.js';
 import type { BackendPreference, BackendReport, CoreInfo, CoreInit, LogitsTensor, TransformerCore } from '../backend/types.js';
 import { ModelConfigError, ShapeError } from '../errors.js';
 import type { RawTensor } from '../io/safetensors.js';
+import { TOKENIZER_FILE } from '../tokenizer/hf-tokenizer.js';
 import type { TextTokenizer } from '../tokenizer/text-tokenizer.js';
 import type { TrimmedVocab } from '../tokenizer/trimmed-vocab.js';
 import {
@@ -30,8 +31,8 @@ import {
   type SavedCheckpointFiles,
   trimCheckpoint,
 } from './checkpoint.js';
-import { TOKENIZER_FILE } from '../tokenizer/hf-tokenizer.js';
 import { type GPT2GenerateOptions, generateTokens } from './generate.js';
+import { GENERATION_CONFIG_FILE } from './hf-config.js';
 import { type TrainingSurface, trainingSurface } from './training.js';
 
 export interface CausalLMBackendOption {
@@ -326,7 +327,7 @@ export class CausalLM {
     const spec = this.lora;
     if (!spec) throw new ModelConfigError('toAdapterFiles: this model has no LoRA adapter; toCheckpointFiles() gives its files');
     const files = filesToSave(this.config, this.#assets);
-    const { [GENERATION_CONFIG]: _, ...tokenizerFiles } = files ?? {};
+    const { [GENERATION_CONFIG_FILE]: _, ...tokenizerFiles } = files ?? {};
     return {
       adapterConfigJson: adapterConfigJson(this.config, spec, this.#origin.baseModel ?? null),
       safetensors: adapterSafetensors(this.config, spec, await this.#core.getWeights()),
@@ -358,11 +359,9 @@ export class CausalLM {
   }
 }
 
-const GENERATION_CONFIG = 'generation_config.json';
-
 /** The side files without the tokenizer's (an adapter's tokenizer replaces them as a set). */
 function withoutTokenizer(assets: Record<string, string>): Record<string, string> {
-  return { ...(assets[GENERATION_CONFIG] !== undefined ? { [GENERATION_CONFIG]: assets[GENERATION_CONFIG] } : {}) };
+  return { ...(assets[GENERATION_CONFIG_FILE] !== undefined ? { [GENERATION_CONFIG_FILE]: assets[GENERATION_CONFIG_FILE] } : {}) };
 }
 
 /** A fresh adapter, initialised here (PEFT's init, seeded) so every core starts from the same adapter weights. */
