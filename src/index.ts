@@ -72,11 +72,15 @@ export {
   CausalLM,
   type CausalLMBackendOption,
   type CausalLMCreateOptions,
+  type CausalLMFilesOptions,
   type CausalLMLoadOptions,
+  type CausalLMLoraOption,
   type ForwardOptions,
   type ModelConfigInput,
 } from './model/causal-lm.js';
-export { GPT2, type GPT2BackendOption, type GPT2CreateOptions, type GPT2ForwardOptions, type GPT2LoadOptions } from './model/gpt2.js';
+export { GPT2, type GPT2BackendOption, type GPT2CreateOptions, type GPT2FilesOptions, type GPT2ForwardOptions, type GPT2LoadOptions } from './model/gpt2.js';
+export type { LoraOptions, LoraSpec } from './arch/lora.js';
+export type { AdapterFiles, SavedAdapterFiles } from './model/adapter.js';
 export type { TrainingSurface } from './model/training.js';
 export type { GPT2GenerateOptions, GeneratedToken } from './model/generate.js';
 export type { SamplingOptions } from './model/sampling.js';

@@ -1,6 +1,8 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { type ModelConfig, parseGPT2Config } from '../src/arch/config.js';
+import { archDims, type ModelConfig, parseGPT2Config } from '../src/arch/config.js';
+import { numel, paramLayout } from '../src/arch/layout.js';
 import { parseLlamaConfig } from '../src/arch/llama.js';
+import { loraLayout, resolveLora } from '../src/arch/lora.js';
 import type { LabeledBatch } from '../src/backend/types.js';
 import { createTfjsCore, initTfjsBackend, type TfjsBackendName } from '../src/backend/tfjs/index.js';
 import { tf } from '../src/backend/tfjs/runtime.js';
@@ -61,6 +63,49 @@ describe.each(CASES)('tfjs-%s core (%s) leaks no tensors', (backend, arch) => {
     await expect(session.step(Int32Array.from([1, 1]), Int32Array.from(pos))).rejects.toThrow(/cache is full/);
     session.dispose();
     expect(tf.memory().numTensors).toBeLessThan(during);
+    core.dispose();
+    expect(tf.memory().numTensors).toBe(baseline);
+  });
+});
+
+describe.each(CASES)('tfjs-%s LoRA core (%s) keeps no gradient or moment for its base', (backend, arch) => {
+  const config = CONFIGS[arch]!;
+  const spec = resolveLora(config, { r: 4, alpha: 8 });
+  beforeAll(() => initTfjsBackend(backend));
+  it('over 20 steps it holds exactly the base, the transposed head and the adapters with their two moments', async () => {
+    const baseline = tf.memory().numTensors;
+    const core = await createTfjsCore(config, { backend, seed: 1, lora: { spec } });
+    const rng = new Rng(7);
+    const counts: number[] = [];
+    for (let i = 0; i < 20; i++) {
+      await core.trainStep(randomBatch(config, rng, 2, 24), { lr: 1e-3 });
+      counts.push(tf.memory().numTensors);
+    }
+    expect(new Set(counts).size).toBe(1);
+    const base = paramLayout(config);
+    const adapters = loraLayout(config, spec);
+    const size = (specs: { shape: readonly number[] }[]): number => specs.reduce((n, s) => n + numel(s.shape), 0);
+    // After a step the gradients are freed; the moments exist for the adapters alone.
+    expect(counts[0]! - baseline).toBe(base.length + 1 + 3 * adapters.length);
+    const { vocab, hidden } = archDims(config);
+    expect(core.memory().bytes).toBe(4 * (size(base) + vocab * hidden + 3 * size(adapters)));
+    // Mid-accumulation the gradient buffers are adapter-sized too.
+    await core.accumulateGradients(randomBatch(config, rng, 2, 24));
+    expect(tf.memory().numTensors - baseline).toBe(base.length + 1 + 4 * adapters.length);
+    core.dispose();
+    expect(tf.memory().numTensors).toBe(baseline);
+  });
+
+  it('decodes 100 tokens with the adapters active without growing the tensor count', async () => {
+    const baseline = tf.memory().numTensors;
+    const core = await createTfjsCore(config, { backend, seed: 2, lora: { spec } });
+    const session = await core.startDecode({ batchSize: 1, seqLen: 3, inputIds: Int32Array.from([1, 2, 3]) }, { maxLength: 103 });
+    const during = tf.memory().numTensors;
+    for (let i = 0; i < 100; i++) {
+      await session.step(Int32Array.of(i % config.vocab_size), Int32Array.of(3 + i));
+      expect(tf.memory().numTensors).toBe(during);
+    }
+    session.dispose();
     core.dispose();
     expect(tf.memory().numTensors).toBe(baseline);
   });

@@ -1,4 +1,5 @@
-// socratic-distill/backend: the TransformerCore interface under CausalLM, the architectures' shapes and init, checkpoint and safetensors I/O.
+// socratic-distill/backend: the TransformerCore interface under CausalLM, the architectures' shapes and init, LoRA layouts,
+// checkpoint, PEFT adapter and safetensors I/O.
 export type * from '../backend/types.js';
 export { ADAMW_DEFAULTS } from '../backend/types.js';
 export { selectBackend } from '../backend/select.js';
@@ -19,6 +20,20 @@ export {
 export { LlamaConfigSchema, parseLlamaConfig, type LlamaConfig, type LlamaConfigInput } from '../arch/llama.js';
 export { paramLayout, countParams, type ParamSpec } from '../arch/layout.js';
 export { initWeights } from '../arch/init.js';
+export {
+  fromPeftName,
+  initLoraWeights,
+  LORA_TARGETS,
+  loraLayout,
+  LoraOptionsSchema,
+  loraScale,
+  mergeLoraWeights,
+  peftName,
+  resolveLora,
+  type LoraOptions,
+  type LoraSpec,
+  type LoraTensorSpec,
+} from '../arch/lora.js';
 export type { NamedTensor, NamedTensors } from '../arch/tensors.js';
 export { readSafetensors, parseSafetensors, writeSafetensors, serializeSafetensors, type SafetensorsFile, type RawTensor, type SafetensorsDtype } from '../io/safetensors.js';
 export {
@@ -34,6 +49,20 @@ export {
   type GPT2CheckpointFiles,
   type SavedCheckpointFiles,
 } from '../model/index.js';
+export {
+  ADAPTER_CONFIG_FILE,
+  ADAPTER_WEIGHTS_FILE,
+  AdapterConfigJsonSchema,
+  adapterConfigJson,
+  adapterSafetensors,
+  adapterSpec,
+  adapterWeights,
+  parseAdapterConfig,
+  type AdapterConfig,
+  type AdapterConfigJson,
+  type AdapterFiles,
+  type SavedAdapterFiles,
+} from '../model/adapter.js';
 export { TokenSampler, argmax } from '../model/sampling.js';
 export { decodeGpt2, encodeGpt2, END_OF_TEXT, GPT2_EOS_ID, GPT2_VOCAB_SIZE } from '../tokenizer/bpe.js';
 export { TokenizerConfigJsonSchema, TokenizerJsonSchema } from '../tokenizer/hf-tokenizer.js';

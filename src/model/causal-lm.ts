@@ -1,13 +1,38 @@
 import { type ModelConfig, parseModelConfig } from '../arch/config.js';
 import type { GPT2ConfigInput } from '../arch/config.js';
 import type { LlamaConfigInput } from '../arch/llama.js';
-import type { BackendPreference, BackendReport, CoreInfo, LogitsTensor, TransformerCore } from '../backend/types.js';
+import { initLoraWeights, type LoraOptions, type LoraSpec, mergeLoraWeights, resolveLora } from '../arch/lora.js';
+import type { NamedTensors } from '../arch/tensors.js';
+import type { BackendPreference, BackendReport, CoreInfo, CoreInit, LogitsTensor, TransformerCore } from '../backend/types.js';
 import { ModelConfigError, ShapeError } from '../errors.js';
+import type { RawTensor } from '../io/safetensors.js';
+import { TOKENIZER_FILE } from '../tokenizer/hf-tokenizer.js';
 import type { TextTokenizer } from '../tokenizer/text-tokenizer.js';
 import type { TrimmedVocab } from '../tokenizer/trimmed-vocab.js';
+import {
+  ADAPTER_CONFIG_FILE,
+  ADAPTER_WEIGHTS_FILE,
+  type AdapterConfig,
+  adapterConfigJson,
+  type AdapterFiles,
+  adapterSafetensors,
+  adapterSpec,
+  adapterWeights,
+  parseAdapterConfig,
+  type SavedAdapterFiles,
+} from './adapter.js';
 import { checkpointAssets, createdAssets, filesToSave, type ModelAssets } from './assets.js';
-import { type Checkpoint, type CheckpointFiles, checkpointFiles, parseCheckpoint, type SavedCheckpointFiles, trimCheckpoint } from './checkpoint.js';
+import {
+  type Checkpoint,
+  type CheckpointFiles,
+  checkpointFiles,
+  decodeWeights,
+  parseCheckpoint,
+  type SavedCheckpointFiles,
+  trimCheckpoint,
+} from './checkpoint.js';
 import { type GPT2GenerateOptions, generateTokens } from './generate.js';
+import { GENERATION_CONFIG_FILE } from './hf-config.js';
 import { type TrainingSurface, trainingSurface } from './training.js';
 
 export interface CausalLMBackendOption {
@@ -15,13 +40,30 @@ export interface CausalLMBackendOption {
   backend?: BackendPreference | BackendReport;
 }
 
-export interface CausalLMLoadOptions extends CausalLMBackendOption {
-  /** GPT-2 only: trim a full-vocabulary checkpoint to this vocabulary while loading (wte rows are selected). */
-  vocab?: TrimmedVocab;
+/** A fresh LoRA adapter over the model (PEFT's init: A uniform, B zero): the base is frozen and only the adapter trains. */
+export interface CausalLMLoraOption {
+  /** Rank, alpha (scale alpha / r) and the modules to adapt (default: every one LORA_TARGETS has for the architecture). */
+  lora?: LoraOptions;
 }
 
-export interface CausalLMCreateOptions extends CausalLMBackendOption {
-  /** Seed of the init (same weights on every backend). Default 0. */
+export interface CausalLMLoadOptions extends CausalLMBackendOption, CausalLMLoraOption {
+  /** GPT-2 only: trim a full-vocabulary checkpoint to this vocabulary while loading (wte rows are selected). */
+  vocab?: TrimmedVocab;
+  /** A PEFT adapter directory (adapter_config.json + adapter_model.safetensors) to load over this base. Not with `lora`. */
+  adapter?: string;
+  /** Seed of a fresh adapter's init (`lora`); default 0. */
+  seed?: number;
+}
+
+/** fromCheckpointFiles: as load, with the adapter's files in memory too. */
+export interface CausalLMFilesOptions extends Omit<CausalLMLoadOptions, 'adapter'> {
+  /** Names the checkpoint in error messages, and is the adapter's base_model_name_or_path when a LoRA model is saved. */
+  where?: string;
+  adapter?: AdapterFiles;
+}
+
+export interface CausalLMCreateOptions extends CausalLMBackendOption, CausalLMLoraOption {
+  /** Seed of the init (same weights on every backend), and of a fresh adapter's. Default 0. */
   seed?: number;
   /** GPT-2 only: use this vocabulary; vocab_size is then taken from it. */
   vocab?: TrimmedVocab;
@@ -35,6 +77,27 @@ export interface ForwardOptions {
   /** Default 0..T-1 per row (HF forward semantics); pass cumsum(mask)-1 for left-padded rows. */
   positionIds?: number[][];
 }
+
+/** Where a model came from, for merge() (the same backend) and for saving an adapter (its base directory). */
+export interface ModelOrigin {
+  backend?: BackendReport;
+  /** The base an adapter of this model is saved against (base_model_name_or_path); null when there is none. */
+  baseModel?: string | null;
+}
+
+/** A PEFT adapter read from a directory or from files in memory, before it meets its base. */
+interface AdapterInput {
+  config: AdapterConfig;
+  tensors: Map<string, RawTensor>;
+  assets: Record<string, string>;
+  /** The adapter directory (or its label), naming its tokenizer files in errors. */
+  where: string;
+  configFile: string;
+  weightsFile: string;
+}
+
+type BuildOptions = Omit<CausalLMLoadOptions, 'adapter'> & { adapter?: AdapterInput; baseModel?: string | null };
+export type ModelParts = [TransformerCore, ModelAssets, ModelOrigin];
 
 /** Any config this library runs: GPT-2 (model_type may be omitted) or the Llama family (llama, qwen2, qwen3). */
 export type ModelConfigInput = GPT2ConfigInput | LlamaConfigInput | ModelConfig;
@@ -54,12 +117,14 @@ export async function resolveBackend(backend: BackendPreference | BackendReport 
 export class CausalLM {
   readonly #core: TransformerCore;
   readonly #assets: ModelAssets;
-  /** Loss, gradients, AdamW, weights and optimizer state: what the trainer drives. */
+  readonly #origin: ModelOrigin;
+  /** Loss, gradients, AdamW, weights and optimizer state: what the trainer drives (the adapter alone on a LoRA model). */
   readonly training: TrainingSurface;
 
-  protected constructor(core: TransformerCore, assets: ModelAssets) {
+  protected constructor(core: TransformerCore, assets: ModelAssets, origin: ModelOrigin = {}) {
     this.#core = core;
     this.#assets = assets;
+    this.#origin = origin;
     this.training = trainingSurface(core);
   }
 
@@ -70,6 +135,14 @@ export class CausalLM {
   /** Which core runs this model. */
   get info(): CoreInfo {
     return this.#core.info;
+  }
+
+  /**
+   * The LoRA adapter's rank, alpha and target modules when the model has one (loaded with `adapter`, or started with
+   * `lora`): the base weights are then frozen, `training` covers the adapter tensors alone, and save() writes the adapter.
+   */
+  get lora(): LoraSpec | undefined {
+    return this.#core.lora;
   }
 
   /** GPT-2 only: the trimmed vocabulary the ids are in. */
@@ -99,35 +172,91 @@ export class CausalLM {
 
   /**
    * Read an HF checkpoint directory: config.json, model.safetensors or a sharded model.safetensors.index.json (F32,
-   * BF16 or F16, upcast to float32), and the tokenizer files (Llama family) or trimmed_vocab.json (GPT-2). Node only.
+   * BF16 or F16, upcast to float32), and the tokenizer files (Llama family) or trimmed_vocab.json (GPT-2). With
+   * `adapter`, a PEFT adapter directory over it; with `lora`, a fresh adapter. A PEFT adapter directory alone
+   * (adapter_config.json, no config.json) loads over the base its base_model_name_or_path names. Node only.
    */
   static async load(dir: string, options: CausalLMLoadOptions = {}): Promise<CausalLM> {
-    const { readCheckpoint } = await import('./checkpoint-fs.js');
-    return new CausalLM(...(await CausalLM.build(await readCheckpoint(dir), dir, options)));
+    return new CausalLM(...(await CausalLM.buildFromDir(dir, options)));
   }
 
-  /** Same as load, from the directory's files already in memory (e.g. fetched in a browser). */
-  static async fromCheckpointFiles(files: CheckpointFiles, options: CausalLMLoadOptions & { where?: string } = {}): Promise<CausalLM> {
-    const where = options.where ?? 'checkpoint';
-    return new CausalLM(...(await CausalLM.build(parseCheckpoint(files, where), where, options)));
+  /** Same as load, from the directory's files already in memory (e.g. fetched in a browser), and an adapter's. */
+  static async fromCheckpointFiles(files: CheckpointFiles, options: CausalLMFilesOptions = {}): Promise<CausalLM> {
+    return new CausalLM(...(await CausalLM.buildFromFiles(files, options)));
   }
 
-  /** A freshly initialised model (seeded, identical on every backend). */
+  /** A freshly initialised model (seeded, identical on every backend); with `lora`, a fresh adapter over it. */
   static async create(config: ModelConfigInput, options: CausalLMCreateOptions = {}): Promise<CausalLM> {
     return new CausalLM(...(await CausalLM.buildNew(parseModelConfig(sizedConfig(config, options), 'CausalLM.create config'), options)));
   }
 
-  protected static async build(checkpoint: Checkpoint, where: string, options: CausalLMLoadOptions): Promise<[TransformerCore, ModelAssets]> {
-    const ckpt = options.vocab ? trimCheckpoint(checkpoint, options.vocab) : checkpoint;
-    const assets = checkpointAssets(ckpt, where);
-    const report = await resolveBackend(options.backend);
-    return [await report.createCore(ckpt.config, { weights: ckpt.weights }), assets];
+  /** load()'s work, for subclasses: `check` may refuse the checkpoint before a core is built. */
+  protected static async buildFromDir(dir: string, options: CausalLMLoadOptions, check: (c: Checkpoint, where: string) => Checkpoint = (c) => c): Promise<ModelParts> {
+    const { readCheckpoint } = await import('./checkpoint-fs.js');
+    const fs = await import('./adapter-fs.js');
+    const { adapter: adapterDir, ...rest } = options;
+    if (await fs.isAdapterDir(dir)) {
+      if (adapterDir !== undefined || options.lora) throw new ModelConfigError(`${dir} is itself a LoRA adapter; load it alone, or give its base directory with { adapter }`);
+      const config = await fs.readAdapterConfig(dir);
+      return CausalLM.buildFromDir(await fs.adapterBaseDir(config, dir), { ...rest, adapter: dir }, check);
+    }
+    let adapter: AdapterInput | undefined;
+    if (adapterDir !== undefined) {
+      if (options.lora) throw new ModelConfigError('CausalLM.load: give either adapter (a saved adapter) or lora (a fresh one), not both');
+      const config = await fs.readAdapterConfig(adapterDir);
+      await fs.checkAdapterBase(config, adapterDir, dir);
+      const read = await fs.readAdapterDir(adapterDir, config);
+      adapter = { ...read, where: adapterDir };
+    }
+    const checkpoint = check(await readCheckpoint(dir), dir);
+    return CausalLM.build(checkpoint, dir, { ...rest, ...(adapter ? { adapter } : {}), baseModel: fs.absoluteDir(dir) });
   }
 
-  protected static async buildNew(parsed: ModelConfig, options: CausalLMCreateOptions): Promise<[TransformerCore, ModelAssets]> {
-    const assets = createdAssets(parsed, options);
+  /** fromCheckpointFiles()'s work, for subclasses. */
+  protected static async buildFromFiles(files: CheckpointFiles, options: CausalLMFilesOptions, check: (c: Checkpoint, where: string) => Checkpoint = (c) => c): Promise<ModelParts> {
+    const where = options.where ?? 'checkpoint';
+    const { adapter: adapterFiles, where: _, ...rest } = options;
+    let adapter: AdapterInput | undefined;
+    if (adapterFiles) {
+      if (options.lora) throw new ModelConfigError('CausalLM.fromCheckpointFiles: give either adapter (a saved adapter) or lora (a fresh one), not both');
+      const at = adapterFiles.where ?? 'adapter';
+      const configFile = `${at}/${ADAPTER_CONFIG_FILE}`;
+      const weightsFile = `${at}/${ADAPTER_WEIGHTS_FILE}`;
+      const config = parseAdapterConfig(adapterFiles.config, configFile);
+      adapter = { config, tensors: decodeWeights(adapterFiles.safetensors, weightsFile), assets: { ...adapterFiles.assets }, where: at, configFile, weightsFile };
+    }
+    const checkpoint = check(parseCheckpoint(files, where), where);
+    return CausalLM.build(checkpoint, where, { ...rest, ...(adapter ? { adapter } : {}), baseModel: options.where ?? null });
+  }
+
+  protected static async build(checkpoint: Checkpoint, where: string, options: BuildOptions): Promise<ModelParts> {
+    let ckpt = options.vocab ? trimCheckpoint(checkpoint, options.vocab) : checkpoint;
+    let lora: CoreInit['lora'];
+    let assetsWhere = where;
+    if (options.adapter) {
+      const a = options.adapter;
+      const spec = adapterSpec(ckpt.config, a.config, a.configFile, where);
+      lora = { spec, weights: adapterWeights(a.tensors, ckpt.config, spec, a.weightsFile, where) };
+      // A tokenizer saved beside the adapter (as TRL saves one) is the one it was trained with; the generation config stays the base's.
+      if (a.assets[TOKENIZER_FILE] !== undefined && ckpt.assets) {
+        ckpt = { ...ckpt, assets: { ...withoutTokenizer(ckpt.assets), ...a.assets } };
+        assetsWhere = a.where;
+      }
+    } else if (options.lora) {
+      lora = freshLora(ckpt.config, options.lora, options.seed ?? 0, `${where}: lora`);
+    }
+    const assets = checkpointAssets(ckpt, assetsWhere);
     const report = await resolveBackend(options.backend);
-    return [await report.createCore(parsed, { seed: options.seed ?? 0 }), assets];
+    const core = await report.createCore(ckpt.config, { weights: ckpt.weights, ...(lora ? { lora } : {}) });
+    return [core, assets, { backend: report, baseModel: options.baseModel ?? null }];
+  }
+
+  protected static async buildNew(parsed: ModelConfig, options: CausalLMCreateOptions): Promise<ModelParts> {
+    const assets = createdAssets(parsed, options);
+    const seed = options.seed ?? 0;
+    const lora = options.lora ? freshLora(parsed, options.lora, seed, 'CausalLM.create lora') : undefined;
+    const report = await resolveBackend(options.backend);
+    return [await report.createCore(parsed, { seed, ...(lora ? { lora } : {}) }), assets, { backend: report, baseModel: null }];
   }
 
   /** Logits [B, T, V] for equal-length rows. Dispose the result when done. */
@@ -172,16 +301,52 @@ export class CausalLM {
   /**
    * Write an HF-compatible directory transformers loads with the same logits: config.json, model.safetensors
    * (float32, HF names), and trimmed_vocab.json (trimmed GPT-2) or the tokenizer files and generation_config.json
-   * (Llama family). Node only.
+   * (Llama family). A LoRA model writes a PEFT adapter directory instead: adapter_config.json (base_model_name_or_path
+   * the base directory it was loaded from), adapter_model.safetensors and the tokenizer files (Llama family). Node only.
    */
   async save(dir: string): Promise<void> {
+    if (this.lora) {
+      const { writeAdapterDir } = await import('./adapter-fs.js');
+      await writeAdapterDir(dir, await this.toAdapterFiles(), this.#origin.baseModel ?? null);
+      return;
+    }
     const { writeCheckpoint } = await import('./checkpoint-fs.js');
     await writeCheckpoint(dir, await this.checkpoint());
   }
 
-  /** The bytes/text save() would write, for storage without a file system (IndexedDB, download). */
+  /** The bytes/text save() would write for a plain model, for storage without a file system (IndexedDB, download). */
   async toCheckpointFiles(): Promise<SavedCheckpointFiles> {
+    if (this.lora) {
+      throw new ModelConfigError('toCheckpointFiles: this model holds a LoRA adapter over a frozen base; toAdapterFiles() gives the adapter, merge() a plain model to save whole');
+    }
     return checkpointFiles(await this.checkpoint());
+  }
+
+  /** The bytes/text save() writes for a LoRA model (PEFT's adapter_config.json, adapter_model.safetensors, tokenizer files). */
+  async toAdapterFiles(): Promise<SavedAdapterFiles> {
+    const spec = this.lora;
+    if (!spec) throw new ModelConfigError('toAdapterFiles: this model has no LoRA adapter; toCheckpointFiles() gives its files');
+    const files = filesToSave(this.config, this.#assets);
+    const { [GENERATION_CONFIG_FILE]: _, ...tokenizerFiles } = files ?? {};
+    return {
+      adapterConfigJson: adapterConfigJson(this.config, spec, this.#origin.baseModel ?? null),
+      safetensors: adapterSafetensors(this.config, spec, await this.#core.getWeights()),
+      ...(files ? { assets: tokenizerFiles } : {}),
+    };
+  }
+
+  /**
+   * A plain model with the adapter folded into the base (W + (alpha / r) B A), for fast decoding and for saving a whole
+   * HF checkpoint. It has its own core (on `backend`, default the one this model runs on); this model is unchanged.
+   */
+  async merge(options: CausalLMBackendOption = {}): Promise<CausalLM> {
+    const spec = this.lora;
+    if (!spec || !this.#core.getBaseWeights) throw new ModelConfigError('merge: this model has no LoRA adapter to fold in');
+    const merged = mergeLoraWeights(this.config, spec, await this.#core.getBaseWeights(), await this.#core.getWeights());
+    const report = options.backend !== undefined || !this.#origin.backend ? await resolveBackend(options.backend) : this.#origin.backend;
+    const core = await report.createCore(this.config, { weights: merged });
+    const Model = this.constructor as new (core: TransformerCore, assets: ModelAssets, origin: ModelOrigin) => CausalLM;
+    return new Model(core, this.#assets, { backend: report, baseModel: null });
   }
 
   private async checkpoint(): Promise<Checkpoint> {
@@ -192,6 +357,17 @@ export class CausalLM {
   dispose(): void {
     this.#core.dispose();
   }
+}
+
+/** The side files without the tokenizer's (an adapter's tokenizer replaces them as a set). */
+function withoutTokenizer(assets: Record<string, string>): Record<string, string> {
+  return { ...(assets[GENERATION_CONFIG_FILE] !== undefined ? { [GENERATION_CONFIG_FILE]: assets[GENERATION_CONFIG_FILE] } : {}) };
+}
+
+/** A fresh adapter, initialised here (PEFT's init, seeded) so every core starts from the same adapter weights. */
+function freshLora(config: ModelConfig, options: LoraOptions, seed: number, source: string): { spec: LoraSpec; weights: NamedTensors } {
+  const spec = resolveLora(config, options, source);
+  return { spec, weights: initLoraWeights(config, spec, seed) };
 }
 
 /**

@@ -14,6 +14,7 @@ import {
   WEIGHTS_FILE,
   WEIGHTS_INDEX_FILE,
 } from './checkpoint.js';
+import { ADAPTER_CONFIG_FILE, ADAPTER_PICKLE_FILE, ADAPTER_WEIGHTS_FILE } from './adapter.js';
 import { mergeShards, parseShardIndex } from './checkpoint-shards.js';
 
 /**
@@ -38,7 +39,7 @@ export async function readCheckpoint(dir: string): Promise<Checkpoint> {
   });
 }
 
-async function readWeights(path: string): Promise<Map<string, RawTensor>> {
+export async function readWeights(path: string): Promise<Map<string, RawTensor>> {
   try {
     return (await readSafetensors(path)).tensors;
   } catch (err) {
@@ -57,7 +58,7 @@ async function readAssets(dir: string, configJson: unknown): Promise<Record<stri
   return assets;
 }
 
-async function exists(path: string): Promise<boolean> {
+export async function exists(path: string): Promise<boolean> {
   try {
     await stat(path);
     return true;
@@ -67,7 +68,7 @@ async function exists(path: string): Promise<boolean> {
   }
 }
 
-async function readText(path: string, optional = false): Promise<string | undefined> {
+export async function readText(path: string, optional = false): Promise<string | undefined> {
   try {
     return await readFile(path, 'utf8');
   } catch (err) {
@@ -76,7 +77,7 @@ async function readText(path: string, optional = false): Promise<string | undefi
   }
 }
 
-async function readJson(path: string, optional = false): Promise<unknown> {
+export async function readJson(path: string, optional = false): Promise<unknown> {
   const text = await readText(path, optional);
   if (text === undefined) return undefined;
   try {
@@ -91,7 +92,8 @@ async function readJson(path: string, optional = false): Promise<unknown> {
  * model.safetensors (float32), and AutoTokenizer the tokenizer files beside them. Each file is written atomically
  * and config.json last, so a directory with a config.json always has the weights it describes. Files that would
  * describe another model are removed: a stale trimmed_vocab.json (it would renumber the ids) and, for the Llama
- * family, side files this model does not have and a shard index (model.safetensors is read first anyway).
+ * family, side files this model does not have and a shard index (model.safetensors is read first anyway); and the
+ * files of a PEFT adapter saved there before (transformers would load the adapter's base and the adapter instead).
  */
 export async function writeCheckpoint(dir: string, checkpoint: Checkpoint): Promise<void> {
   const files = checkpointFiles(checkpoint);
@@ -107,5 +109,6 @@ export async function writeCheckpoint(dir: string, checkpoint: Checkpoint): Prom
     }
     await rm(join(dir, WEIGHTS_INDEX_FILE), { force: true });
   }
+  for (const name of [ADAPTER_CONFIG_FILE, ADAPTER_WEIGHTS_FILE, ADAPTER_PICKLE_FILE]) await rm(join(dir, name), { force: true });
   await writeFileAtomic(join(dir, CONFIG_FILE), files.configJson);
 }

@@ -8,15 +8,18 @@ import {
   CausalLM,
   type CausalLMBackendOption,
   type CausalLMCreateOptions,
+  type CausalLMFilesOptions,
   type CausalLMLoadOptions,
   type ForwardOptions,
+  type ModelOrigin,
   sizedConfig,
 } from './causal-lm.js';
-import { type Checkpoint, type CheckpointFiles, parseCheckpoint } from './checkpoint.js';
+import type { Checkpoint, CheckpointFiles } from './checkpoint.js';
 
 // The names GPT-2 code has always used; they are CausalLM's.
 export type GPT2BackendOption = CausalLMBackendOption;
 export type GPT2LoadOptions = CausalLMLoadOptions;
+export type GPT2FilesOptions = CausalLMFilesOptions;
 export type GPT2CreateOptions = Omit<CausalLMCreateOptions, 'tokenizer'>;
 export type GPT2ForwardOptions = ForwardOptions;
 
@@ -25,9 +28,9 @@ export type GPT2ForwardOptions = ForwardOptions;
  * architecture; `config` and `tokenizer` have GPT-2's types.
  */
 export class GPT2 extends CausalLM {
-  protected constructor(core: TransformerCore, assets: ModelAssets) {
+  protected constructor(core: TransformerCore, assets: ModelAssets, origin: ModelOrigin = {}) {
     if (!isGPT2Config(core.config)) throw new ModelConfigError(`GPT2: the core runs a ${core.config.model_type} model`);
-    super(core, assets);
+    super(core, assets, origin);
   }
 
   override get config(): GPT2Config {
@@ -39,22 +42,25 @@ export class GPT2 extends CausalLM {
     return super.tokenizer as Tokenizer | undefined;
   }
 
-  /** Read an HF GPT-2 directory (config.json + model.safetensors [+ trimmed_vocab.json]). Node only. */
+  /** Read an HF GPT-2 directory (config.json + model.safetensors [+ trimmed_vocab.json]), optionally with a LoRA adapter. Node only. */
   static override async load(dir: string, options: GPT2LoadOptions = {}): Promise<GPT2> {
-    const { readCheckpoint } = await import('./checkpoint-fs.js');
-    return new GPT2(...(await CausalLM.build(gpt2Only(await readCheckpoint(dir), dir), dir, options)));
+    return new GPT2(...(await CausalLM.buildFromDir(dir, options, gpt2Only)));
   }
 
   /** Same as load, from the directory's files already in memory (e.g. fetched in a browser). */
-  static override async fromCheckpointFiles(files: CheckpointFiles, options: GPT2LoadOptions & { where?: string } = {}): Promise<GPT2> {
-    const where = options.where ?? 'checkpoint';
-    return new GPT2(...(await CausalLM.build(gpt2Only(parseCheckpoint(files, where), where), where, options)));
+  static override async fromCheckpointFiles(files: CheckpointFiles, options: GPT2FilesOptions = {}): Promise<GPT2> {
+    return new GPT2(...(await CausalLM.buildFromFiles(files, options, gpt2Only)));
   }
 
   /** A freshly initialised GPT-2 (seeded, identical on every backend). */
   static override async create(config: GPT2ConfigInput | GPT2Config, options: GPT2CreateOptions = {}): Promise<GPT2> {
     const parsed = parseGPT2Config(sizedConfig(config, options), 'GPT2.create config');
     return new GPT2(...(await CausalLM.buildNew(parsed, options)));
+  }
+
+  /** The adapter folded into the base: a plain GPT2 (see CausalLM.merge). */
+  override merge(options: GPT2BackendOption = {}): Promise<GPT2> {
+    return super.merge(options) as Promise<GPT2>;
   }
 
   /** Wrap an existing core (e.g. one a backend built); the model then owns it. */

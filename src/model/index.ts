@@ -8,11 +8,22 @@ export {
   CausalLM,
   type CausalLMBackendOption,
   type CausalLMCreateOptions,
+  type CausalLMFilesOptions,
   type CausalLMLoadOptions,
+  type CausalLMLoraOption,
   type ForwardOptions,
   type ModelConfigInput,
 } from './causal-lm.js';
-export { GPT2, type GPT2BackendOption, type GPT2CreateOptions, type GPT2ForwardOptions, type GPT2LoadOptions } from './gpt2.js';
+export { GPT2, type GPT2BackendOption, type GPT2CreateOptions, type GPT2FilesOptions, type GPT2ForwardOptions, type GPT2LoadOptions } from './gpt2.js';
+export {
+  ADAPTER_CONFIG_FILE,
+  ADAPTER_WEIGHTS_FILE,
+  AdapterConfigJsonSchema,
+  parseAdapterConfig,
+  type AdapterConfig,
+  type AdapterFiles,
+  type SavedAdapterFiles,
+} from './adapter.js';
 export { type GeneratedToken, type GPT2GenerateOptions } from './generate.js';
 export { type SamplingOptions, TokenSampler, argmax } from './sampling.js';
 export type { TrainingSurface } from './training.js';

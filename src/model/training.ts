@@ -1,4 +1,5 @@
 import type { ModelConfig } from '../arch/config.js';
+import type { LoraSpec } from '../arch/lora.js';
 import type { NamedTensors } from '../arch/tensors.js';
 import type {
   CoreInfo,
@@ -22,6 +23,11 @@ export interface TrainingSurface {
   readonly config: ModelConfig;
   /** Which core runs the model (`tfjs-cpu`, `native-cpu`, ...). */
   readonly info: CoreInfo;
+  /**
+   * Set on a LoRA model: the base is frozen, and gradients, AdamW state, clipping and get/setWeights cover the adapter
+   * tensors of loraLayout(config, lora) alone (named as in PEFT, without `base_model.model.`).
+   */
+  readonly lora?: LoraSpec;
   /** Forward + masked loss, no gradients. */
   loss(batch: LabeledBatch): Promise<LossResult>;
   /** Adds `scale` * d(mean loss)/d(params) into the gradient buffers (for accumulation). */
@@ -35,7 +41,7 @@ export interface TrainingSurface {
   getOptimizerState(): Promise<OptimizerState>;
   setOptimizerState(state: OptimizerState): Promise<void>;
   getWeights(): Promise<NamedTensors>;
-  /** Every parameter of paramLayout(config) with the right shape. */
+  /** Every parameter of paramLayout(config) with the right shape (on a LoRA model: every adapter tensor). */
   setWeights(weights: NamedTensors): Promise<void>;
   memory(): CoreMemory;
 }
@@ -48,6 +54,9 @@ export function trainingSurface(core: TransformerCore): TrainingSurface {
     },
     get info() {
       return core.info;
+    },
+    get lora() {
+      return core.lora;
     },
     loss: (batch) => core.loss(batch),
     accumulateGradients: (batch, scale) => core.accumulateGradients(batch, scale),

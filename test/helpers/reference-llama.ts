@@ -1,5 +1,6 @@
 import { archDims, type ArchDims, type ModelConfig } from '../../src/arch/config.js';
 import { initWeights } from '../../src/arch/init.js';
+import { initLoraWeights, loraScale, type LoraSpec } from '../../src/arch/lora.js';
 import type { BackendReport, CoreInfo, DecodeSession, ForwardResult, NamedTensors, TokenBatch, TransformerCore } from '../../src/backend/types.js';
 
 /**
@@ -7,19 +8,28 @@ import type { BackendReport, CoreInfo, DecodeSession, ForwardResult, NamedTensor
  * q/k norms, SwiGLU, tied or untied head), inference only, as HF computes it: the model layer's tests (loading,
  * generation, saving) run on it while no production core runs these models. Slow and simple on purpose; its logits
  * are checked against the HF fixture before anything else relies on it. Decoding re-runs the whole sequence.
+ * With `lora` it runs PEFT's unmerged forward, y = W x + (alpha / r) B (A x), over a frozen base: getWeights /
+ * setWeights then cover the adapter tensors, getBaseWeights the base (the model layer's adapter tests run on it).
  */
 export class ReferenceLlamaCore implements TransformerCore {
   readonly info: CoreInfo = { implementation: 'tfjs', backend: 'reference-f64', device: 'cpu' };
   private readonly d: ArchDims;
   private weights: NamedTensors;
+  private adapters: NamedTensors | undefined;
+  readonly lora?: LoraSpec;
 
   constructor(
     readonly config: ModelConfig,
     weights: NamedTensors,
+    lora?: { spec: LoraSpec; weights: NamedTensors },
   ) {
     this.d = archDims(config);
     if (this.d.arch !== 'llama') throw new Error('the reference core runs the Llama family only');
     this.weights = copy(weights);
+    if (lora) {
+      this.lora = lora.spec;
+      this.adapters = copy(lora.weights);
+    }
   }
 
   async forward(batch: TokenBatch): Promise<ForwardResult> {
@@ -77,7 +87,7 @@ export class ReferenceLlamaCore implements TransformerCore {
       const p = `model.layers.${l}.`;
       const h = x.map((r) => rms(r, w(`${p}input_layernorm.weight`), eps));
       const proj = (name: string, rows: Float64Array[], out: number): Float64Array[] =>
-        rows.map((r) => linear(r, w(`${p}${name}.weight`), out, has(`${p}${name}.bias`) ? w(`${p}${name}.bias`) : undefined));
+        rows.map((r) => this.withLora(`${p}${name}`, r, linear(r, w(`${p}${name}.weight`), out, has(`${p}${name}.bias`) ? w(`${p}${name}.bias`) : undefined)));
       const q = proj('self_attn.q_proj', h, H * hd);
       const k = proj('self_attn.k_proj', h, KV * hd);
       const v = proj('self_attn.v_proj', h, KV * hd);
@@ -122,6 +132,18 @@ export class ReferenceLlamaCore implements TransformerCore {
     return out;
   }
 
+  /** y + (alpha / r) B (A x) when `module` carries an adapter (computed unmerged, as PEFT does). */
+  private withLora(module: string, x: Float64Array, y: Float64Array): Float64Array {
+    const A = this.adapters?.get(`${module}.lora_A.weight`);
+    const B = this.adapters?.get(`${module}.lora_B.weight`);
+    if (!A || !B || !this.lora) return y;
+    const r = this.lora.r;
+    const ax = linear(x, A.data, r);
+    const bax = linear(ax, B.data, y.length);
+    const scale = loraScale(this.lora);
+    return y.map((v, i) => v + scale * bax[i]!);
+  }
+
   /** q/k norm (Qwen3) then RoPE, in place, for one head starting at `at`. */
   private rotate(vec: Float64Array, at: number, position: number, norm: Float32Array | undefined): void {
     const hd = this.d.headDim;
@@ -137,10 +159,14 @@ export class ReferenceLlamaCore implements TransformerCore {
   }
 
   async getWeights(): Promise<NamedTensors> {
+    return copy(this.adapters ?? this.weights);
+  }
+  async getBaseWeights(): Promise<NamedTensors> {
     return copy(this.weights);
   }
   async setWeights(weights: NamedTensors): Promise<void> {
-    this.weights = copy(weights);
+    if (this.adapters) this.adapters = copy(weights);
+    else this.weights = copy(weights);
   }
   memory() {
     return { bytes: [...this.weights.values()].reduce((n, t) => n + t.data.byteLength, 0) };
@@ -208,5 +234,10 @@ export const referenceBackend: BackendReport = {
   versions: {},
   skipped: [],
   summary: 'float64 JS reference of the Llama family (tests only)',
-  createCore: async (config, init) => new ReferenceLlamaCore(config, init?.weights ?? initWeights(config, init?.seed ?? 0)),
+  createCore: async (config, init) =>
+    new ReferenceLlamaCore(
+      config,
+      init?.weights ?? initWeights(config, init?.seed ?? 0),
+      init?.lora ? { spec: init.lora.spec, weights: init.lora.weights ?? initLoraWeights(config, init.lora.spec, init.seed ?? 0) } : undefined,
+    ),
 };

@@ -1,9 +1,11 @@
 import { isGPT2Config, type ModelConfig } from '../../arch/config.js';
 import { initWeights } from '../../arch/init.js';
 import { numel, paramLayout, type ParamSpec } from '../../arch/layout.js';
+import { initLoraWeights, loraLayout, type LoraSpec, resolveLora } from '../../arch/lora.js';
 import { ModelConfigError, NonFiniteLossError, ShapeError } from '../../errors.js';
 import type {
   CoreInfo,
+  CoreInit,
   CoreMemory,
   DecodeSession,
   ForwardOptions,
@@ -26,6 +28,7 @@ import { TfjsDecodeSession } from './decode.js';
 import { gpt2Trunk } from './gpt2.js';
 import { headLoss, shiftTargets } from './head.js';
 import { llamaTrunk } from './llama.js';
+import { trunkLora } from './lora.js';
 import { adamwUpdate, globalNorm } from './optimizer.js';
 import { type TfjsBackendName, initTfjsBackend, tf, useBackend } from './runtime.js';
 import type { ParamTensors, TfjsTrunk } from './trunk.js';
@@ -34,6 +37,8 @@ export interface TfjsCoreOptions {
   backend: TfjsBackendName;
   weights?: NamedTensors;
   seed?: number;
+  /** LoRA adapters over a frozen base (`weights`); see TransformerCore.lora. */
+  lora?: CoreInit['lora'];
 }
 
 const INFO: Record<TfjsBackendName, CoreInfo> = {
@@ -42,24 +47,55 @@ const INFO: Record<TfjsBackendName, CoreInfo> = {
   tensorflow: { implementation: 'tfjs', backend: 'tfjs-node-gpu', device: 'cuda' },
 };
 
-/** Build a tfjs core on `backend` with `weights`, or a seeded init (GPT-2 or the Llama family). */
+/**
+ * Build a tfjs core on `backend` with `weights`, or a seeded init (GPT-2 or the Llama family). With `lora`, those
+ * weights are the frozen base and the core trains the adapters (options.lora.weights, or PEFT's seeded init).
+ */
 export async function createTfjsCore(config: ModelConfig, options: TfjsCoreOptions): Promise<TfjsCore> {
   await initTfjsBackend(options.backend);
-  const core = new TfjsCore(config, options.backend);
-  await core.setWeights(options.weights ?? initWeights(config, options.seed ?? 0));
+  const seed = options.seed ?? 0;
+  // Re-validated: a hand-made spec with an unknown target would otherwise adapt nothing, silently.
+  const lora = options.lora && resolveLora(config, { ...options.lora.spec, targets: [...options.lora.spec.targets] as [string, ...string[]] }, 'lora.spec');
+  const core = new TfjsCore(config, options.backend, lora);
+  try {
+    const weights = options.weights ?? initWeights(config, seed);
+    if (lora) {
+      await core.setBaseWeights(weights);
+      await core.setWeights(options.lora!.weights ?? initLoraWeights(config, lora, seed));
+    } else {
+      await core.setWeights(weights);
+    }
+  } catch (e) {
+    core.dispose();
+    throw e;
+  }
   return core;
+}
+
+/** A set of device tensors: their layout specs, and which of them live transposed on the device. */
+interface Layout {
+  readonly specs: readonly ParamSpec[];
+  readonly transposed: ReadonlySet<string>;
 }
 
 /**
  * GPT-2 or a Llama-family model on tfjs-core with a hand-written backward pass: the architecture's trunk
  * (gpt2.ts, llama.ts) behind one class that owns the head, the gradients, AdamW and decoding. tfjs has one active
  * backend per process, so every async entry point re-activates this core's backend first.
+ *
+ * With LoRA, `params` holds the adapters (the trainable set: gradients, moments, get/setWeights) and `frozen` the
+ * base; the trunk sees both. Adapters live on the device as A^T [in, r] and B^T [r, out] (see lora.ts).
  */
 export class TfjsCore implements TransformerCore {
   readonly info: CoreInfo;
-  private readonly specs: ParamSpec[];
+  readonly lora?: LoraSpec;
+  /** The trainable tensors: every parameter, or the adapters of a LoRA core. */
+  private readonly trainable: Layout;
+  private readonly baseLayout: Layout;
   private readonly trunk: TfjsTrunk;
   private params: ParamTensors = new Map();
+  /** A LoRA core's base weights, never updated; null on a plain core (its base is `params`). */
+  private frozen: ParamTensors | null = null;
   private grads: Map<string, tf.Tensor> | null = null;
   private moments: { m: Map<string, tf.Tensor>; v: Map<string, tf.Tensor> } | null = null;
   private step = 0;
@@ -71,11 +107,25 @@ export class TfjsCore implements TransformerCore {
   constructor(
     readonly config: ModelConfig,
     private readonly backend: TfjsBackendName,
+    lora?: LoraSpec,
   ) {
     this.info = INFO[backend];
     this.guard = coreDisposeGuard(this.info);
-    this.specs = paramLayout(config);
-    this.trunk = isGPT2Config(config) ? gpt2Trunk(config) : llamaTrunk(config);
+    const adapters = lora && trunkLora(config, lora);
+    this.trunk = isGPT2Config(config) ? gpt2Trunk(config, adapters) : llamaTrunk(config, adapters);
+    this.baseLayout = { specs: paramLayout(config), transposed: this.trunk.storedTransposed };
+    if (lora) {
+      this.lora = lora;
+      const specs = loraLayout(config, lora);
+      this.trainable = { specs, transposed: new Set(specs.map((s) => s.name)) };
+    } else {
+      this.trainable = this.baseLayout;
+    }
+  }
+
+  /** What the trunk reads: the parameters, plus the frozen base of a LoRA core. Rebuilt per call (params change). */
+  private trunkParams(): ParamTensors {
+    return this.frozen ? new Map([...this.frozen, ...this.params]) : this.params;
   }
 
   private async ready(): Promise<void> {
@@ -88,7 +138,7 @@ export class TfjsCore implements TransformerCore {
     validateBatch(this.config, batch);
     const { batchSize: B, seqLen: T } = batch;
     const [logits, ...hidden] = tf.tidy(() => {
-      const out = this.trunk.forward(this.params, trunkInput(batch), { hiddenStates: options.outputHiddenStates });
+      const out = this.trunk.forward(this.trunkParams(), trunkInput(batch), { hiddenStates: options.outputHiddenStates });
       const l = tf.reshape(tf.matMul(out.hidden, this.headT()), [B, T, this.config.vocab_size]);
       return [l, ...(out.hiddenStates ?? [])];
     });
@@ -108,7 +158,7 @@ export class TfjsCore implements TransformerCore {
     const { rows, targets } = shiftTargets(batch.labels, batch.batchSize, batch.seqLen);
     if (rows.length === 0) return { loss: Number.NaN, tokens: 0 };
     const sum = tf.tidy(() => {
-      const out = this.trunk.forward(this.params, trunkInput(batch), {});
+      const out = this.trunk.forward(this.trunkParams(), trunkInput(batch), {});
       return headLoss(out.hidden, this.headW(), this.headT(), rows, targets).lossSum;
     });
     const [s] = await sum.data();
@@ -121,16 +171,19 @@ export class TfjsCore implements TransformerCore {
     validateLabeledBatch(this.config, batch);
     const { rows, targets } = shiftTargets(batch.labels, batch.batchSize, batch.seqLen);
     if (rows.length === 0) return { loss: Number.NaN, tokens: 0 };
-    const names = this.specs.map((s) => s.name);
+    const names = this.trainable.specs.map((s) => s.name);
     const old = this.grads;
     const [lossSum, ...next] = tf.tidy(() => {
       const input = trunkInput(batch);
-      const out = this.trunk.forward(this.params, input, { save: true });
-      const head = headLoss(out.hidden, this.headW(), this.headT(), rows, targets, scale / rows.length);
-      const g = this.trunk.backward(this.params, input, out.saved!, head.dHidden!);
-      const h = this.trunk.headName; // tied: the head's gradient adds into the embedding's
-      const dHead = tf.transpose(head.dWteT!);
-      g.set(h, g.has(h) ? tf.add(g.get(h)!, dHead) : dHead);
+      const params = this.trunkParams();
+      const out = this.trunk.forward(params, input, { save: true });
+      const head = headLoss(out.hidden, this.headW(), this.headT(), rows, targets, scale / rows.length, !this.lora);
+      const g = this.trunk.backward(params, input, out.saved!, head.dHidden!);
+      if (head.dWteT) {
+        const h = this.trunk.headName; // tied: the head's gradient adds into the embedding's
+        const dHead = tf.transpose(head.dWteT);
+        g.set(h, g.has(h) ? tf.add(g.get(h)!, dHead) : dHead);
+      }
       const summed = names.map((n) => (old ? tf.add(old.get(n)!, g.get(n)!) : g.get(n)!));
       return [head.lossSum, ...summed];
     });
@@ -163,7 +216,7 @@ export class TfjsCore implements TransformerCore {
     const clipCoef = clipCoefficient(norm, opt.maxGradNorm ?? ADAMW_DEFAULTS.maxGradNorm);
     if (!this.moments) this.moments = { m: this.zerosLikeParams(), v: this.zerosLikeParams() };
     const t = this.step + 1;
-    for (const spec of this.specs) {
+    for (const spec of this.trainable.specs) {
       const n = spec.name;
       const [p, m, v] = [this.params.get(n)!, this.moments.m.get(n)!, this.moments.v.get(n)!];
       const next = adamwUpdate(spec, p, this.grads.get(n)!, m, v, t, clipCoef, opt);
@@ -173,7 +226,7 @@ export class TfjsCore implements TransformerCore {
       tf.dispose([p, m, v]);
     }
     this.step = t;
-    this.dropHeadT();
+    if (!this.lora) this.dropHeadT(); // a LoRA core's head is frozen
     this.zeroGradients();
     return { gradNorm: norm, clipCoef, step: t };
   }
@@ -190,8 +243,8 @@ export class TfjsCore implements TransformerCore {
   async setOptimizerState(state: OptimizerState): Promise<void> {
     await this.ready();
     if (!Number.isInteger(state.step) || state.step < 0) throw new ModelConfigError(`optimizer state: step ${state.step} is not a non-negative integer`);
-    const m = this.upload(state.m, 'optimizer state m');
-    const v = this.upload(state.v, 'optimizer state v');
+    const m = this.upload(state.m, 'optimizer state m', this.trainable);
+    const v = this.upload(state.v, 'optimizer state v', this.trainable);
     if (this.moments) tf.dispose([...this.moments.m.values(), ...this.moments.v.values()]);
     this.moments = { m, v };
     this.step = state.step;
@@ -202,19 +255,35 @@ export class TfjsCore implements TransformerCore {
     return this.download(this.params);
   }
 
+  /** The trainable set: every parameter, or a LoRA core's adapters (by loraLayout name). */
   async setWeights(weights: NamedTensors): Promise<void> {
     await this.ready();
-    const next = this.upload(weights, 'weights');
+    const next = this.upload(weights, this.lora ? 'LoRA adapter weights' : 'weights', this.trainable);
     tf.dispose([...this.params.values()]);
-    this.dropHeadT();
+    if (!this.lora) this.dropHeadT();
     this.params = next;
+  }
+
+  async getBaseWeights(): Promise<NamedTensors> {
+    await this.ready();
+    return this.frozen ? this.download(this.frozen, this.baseLayout) : this.download(this.params);
+  }
+
+  /** A LoRA core's frozen base (createTfjsCore sets it once). */
+  async setBaseWeights(weights: NamedTensors): Promise<void> {
+    await this.ready();
+    if (!this.lora) throw new ModelConfigError('setBaseWeights: this core has no LoRA adapters; use setWeights');
+    const next = this.upload(weights, 'base weights', this.baseLayout);
+    if (this.frozen) tf.dispose([...this.frozen.values()]);
+    this.dropHeadT();
+    this.frozen = next;
   }
 
   async startDecode(prompt: TokenBatch, options: { maxLength: number }): Promise<DecodeSession> {
     await this.ready();
     validateBatch(this.config, prompt, 'decode prompt');
     const session = await TfjsDecodeSession.start(
-      { config: this.config, trunk: this.trunk, params: () => this.params, headT: () => this.headT(), ready: () => this.ready(), onDispose: (s) => this.sessions.delete(s) },
+      { config: this.config, trunk: this.trunk, params: () => this.trunkParams(), headT: () => this.headT(), ready: () => this.ready(), onDispose: (s) => this.sessions.delete(s) },
       prompt,
       options.maxLength,
     );
@@ -223,7 +292,14 @@ export class TfjsCore implements TransformerCore {
   }
 
   memory(): CoreMemory {
-    const all = [...(this.wteTransposed ? [this.wteTransposed] : []), ...this.params.values(), ...(this.grads?.values() ?? []), ...(this.moments?.m.values() ?? []), ...(this.moments?.v.values() ?? [])];
+    const all = [
+      ...(this.wteTransposed ? [this.wteTransposed] : []),
+      ...(this.frozen?.values() ?? []),
+      ...this.params.values(),
+      ...(this.grads?.values() ?? []),
+      ...(this.moments?.m.values() ?? []),
+      ...(this.moments?.v.values() ?? []),
+    ];
     let bytes = all.reduce((n, t) => n + t.size * 4, 0);
     for (const s of this.sessions) bytes += s.bytes();
     return { bytes, tensors: tf.memory().numTensors };
@@ -234,9 +310,10 @@ export class TfjsCore implements TransformerCore {
     for (const s of [...this.sessions]) s.dispose();
     this.zeroGradients();
     this.dropHeadT();
-    tf.dispose([...this.params.values()]);
+    tf.dispose([...this.params.values(), ...(this.frozen?.values() ?? [])]);
     if (this.moments) tf.dispose([...this.moments.m.values(), ...this.moments.v.values()]);
     this.params.clear();
+    this.frozen = null;
     this.moments = null;
   }
 
@@ -250,23 +327,20 @@ export class TfjsCore implements TransformerCore {
     this.wteTransposed = null;
   }
 
-  /** The head's weight [V, C]: the token embedding when tied, lm_head.weight when not. */
+  /** The head's weight [V, C]: the token embedding when tied, lm_head.weight when not (frozen on a LoRA core). */
   private headW(): tf.Tensor2D {
-    return this.params.get(this.trunk.headName) as tf.Tensor2D;
+    return (this.frozen ?? this.params).get(this.trunk.headName) as tf.Tensor2D;
   }
 
+  /** Zeros shaped like the trainable set (gradients, moments): never the frozen base. */
   private zerosLikeParams(): Map<string, tf.Tensor> {
-    return new Map(this.specs.map((s) => [s.name, tf.zeros(this.deviceShape(s))]));
+    const { specs, transposed } = this.trainable;
+    return new Map(specs.map((s) => [s.name, tf.zeros(transposed.has(s.name) ? [s.shape[1]!, s.shape[0]!] : [...s.shape])]));
   }
 
-  /** A parameter's shape on the device: HF's, or [in, out] for a weight the trunk stores transposed. */
-  private deviceShape(s: ParamSpec): number[] {
-    return this.trunk.storedTransposed.has(s.name) ? [s.shape[1]!, s.shape[0]!] : [...s.shape];
-  }
-
-  /** Upload every layout parameter from `src` (extra names such as lm_head.weight are ignored). */
-  private upload(src: NamedTensors, what: string): Map<string, tf.Tensor> {
-    for (const spec of this.specs) {
+  /** Upload every tensor of `layout` from `src` (extra names such as lm_head.weight are ignored). */
+  private upload(src: NamedTensors, what: string, layout: Layout): Map<string, tf.Tensor> {
+    for (const spec of layout.specs) {
       const t = src.get(spec.name);
       if (!t) throw new ModelConfigError(`${what}: parameter ${spec.name} is missing`);
       const ok = t.shape.length === spec.shape.length && t.shape.every((d, i) => d === spec.shape[i]) && t.data.length === numel(spec.shape);
@@ -274,9 +348,9 @@ export class TfjsCore implements TransformerCore {
     }
     // Copy: the cpu backend would otherwise alias the caller's array.
     return new Map(
-      this.specs.map((s) => {
+      layout.specs.map((s) => {
         const t = tf.tensor(src.get(s.name)!.data.slice(), s.shape as number[], 'float32');
-        if (!this.trunk.storedTransposed.has(s.name)) return [s.name, t];
+        if (!layout.transposed.has(s.name)) return [s.name, t];
         const device = tf.transpose(t);
         t.dispose();
         return [s.name, device];
@@ -284,14 +358,15 @@ export class TfjsCore implements TransformerCore {
     );
   }
 
-  private async download(src: Map<string, tf.Tensor> | null): Promise<NamedTensors> {
+  /** `src` (the trainable set by default) in HF's layout; zeros for tensors it lacks (no gradients yet). */
+  private async download(src: Map<string, tf.Tensor> | null, layout: Layout = this.trainable): Promise<NamedTensors> {
     // Transpose back to HF's layout before the first await: another core may switch the tfjs backend during one.
-    const host = this.specs.map((s) => {
+    const host = layout.specs.map((s) => {
       const t = src?.get(s.name);
-      return t && this.trunk.storedTransposed.has(s.name) ? { t: tf.transpose(t), temp: true } : { t, temp: false };
+      return t && layout.transposed.has(s.name) ? { t: tf.transpose(t), temp: true } : { t, temp: false };
     });
     const out: NamedTensors = new Map();
-    for (const [i, spec] of this.specs.entries()) {
+    for (const [i, spec] of layout.specs.entries()) {
       const { t, temp } = host[i]!;
       const data = t ? ((await t.data()) as Float32Array).slice() : new Float32Array(numel(spec.shape));
       if (temp) t!.dispose();

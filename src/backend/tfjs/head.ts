@@ -24,7 +24,10 @@ export interface HeadLossResult {
   lossSum: tf.Scalar;
   /** d(upstream * lossSum)/d(hidden) [N, C], when gradients were asked for. */
   dHidden?: tf.Tensor2D;
-  /** d/d(head weight), transposed: [C, V] (the layout wasm multiplies fastest). Tied, it adds into the embedding's. */
+  /**
+   * d/d(head weight), transposed: [C, V] (the layout wasm multiplies fastest). Tied, it adds into the embedding's.
+   * Absent when the head is frozen (LoRA).
+   */
   dWteT?: tf.Tensor2D;
 }
 
@@ -32,7 +35,8 @@ export interface HeadLossResult {
  * Cross-entropy of the head (logits = hidden @ wteT, wteT = wte^T [C, V]; `wte` is the head weight [V, C]: the
  * embedding when tied, lm_head.weight when not) over the given rows only, in chunks,
  * so the full [B, T, V] logits/probabilities never exist. With `upstream` it also returns the
- * gradients, computed in the same pass (p - onehot) * upstream. Call inside tf.tidy.
+ * gradients, computed in the same pass (p - onehot) * upstream; `headGrad` false (a frozen head, LoRA) skips the
+ * head weight's gradient GEMM and returns dHidden alone. Call inside tf.tidy.
  */
 export function headLoss(
   hidden: tf.Tensor2D,
@@ -41,13 +45,14 @@ export function headLoss(
   rows: Int32Array,
   targets: Int32Array,
   upstream?: number,
+  headGrad = true,
 ): HeadLossResult {
   const [n, C] = hidden.shape;
   const V = wteT.shape[1];
   const wantGrad = upstream !== undefined;
   let lossSum: tf.Scalar = tf.scalar(0);
   const dRows: tf.Tensor2D[] = [];
-  let dWteT: tf.Tensor2D | undefined = wantGrad ? tf.zeros([C, V]) : undefined;
+  let dWteT: tf.Tensor2D | undefined = wantGrad && headGrad ? tf.zeros([C, V]) : undefined;
 
   for (let start = 0; start < rows.length; start += HEAD_CHUNK_ROWS) {
     const len = Math.min(HEAD_CHUNK_ROWS, rows.length - start);
@@ -67,13 +72,14 @@ export function headLoss(
       const onehot = tf.scatterND(tf.tensor2d(hot, [len, 2], 'int32'), tf.fill([len], u), [len, V]);
       const dLogits = tf.sub(tf.mul(tf.exp(tf.sub(logits, lse)), u), onehot);
       const dh = tf.matMul(dLogits, wte) as tf.Tensor2D;
-      const dw = tf.add(dWteT!, matMul2d(h, dLogits as tf.Tensor2D, true, false)) as tf.Tensor2D;
+      if (!dWteT) return { chunkLoss, dh };
+      const dw = tf.add(dWteT, matMul2d(h, dLogits as tf.Tensor2D, true, false)) as tf.Tensor2D;
       return { chunkLoss, dh, dw };
     });
     lossSum.dispose();
     lossSum = step.chunkLoss;
-    if (step.dh && step.dw) {
-      dRows.push(step.dh);
+    if (step.dh) dRows.push(step.dh);
+    if (step.dw) {
       dWteT!.dispose();
       dWteT = step.dw;
     }
@@ -83,5 +89,5 @@ export function headLoss(
     rows.length === 0
       ? tf.zeros<tf.Rank.R2>([n, C])
       : (tf.scatterND(tf.tensor2d(rows, [rows.length, 1], 'int32'), tf.concat(dRows, 0), [n, C]) as tf.Tensor2D);
-  return { lossSum, dHidden, dWteT: dWteT! };
+  return dWteT ? { lossSum, dHidden, dWteT } : { lossSum, dHidden };
 }

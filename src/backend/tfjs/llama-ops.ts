@@ -18,13 +18,15 @@ export function rmsNorm(x: tf.Tensor2D, w: tf.Tensor, eps: number): { y: tf.Tens
   return { y: tf.mul(xhat, w) as tf.Tensor2D, saved: { xhat, rstd } };
 }
 
-/** d/dx of rmsNorm: rstd * (dxhat - xhat * mean(dxhat * xhat)), dxhat = dy * w; dw sums dy * xhat over rows. */
-export function rmsNormBackward(dy: tf.Tensor2D, saved: RmsNormSaved, w: tf.Tensor): { dx: tf.Tensor2D; dw: tf.Tensor1D } {
+/**
+ * d/dx of rmsNorm: rstd * (dxhat - xhat * mean(dxhat * xhat)), dxhat = dy * w; dw sums dy * xhat over rows
+ * (skipped when the weight is frozen: weightGrad false, LoRA).
+ */
+export function rmsNormBackward(dy: tf.Tensor2D, saved: RmsNormSaved, w: tf.Tensor, weightGrad = true): { dx: tf.Tensor2D; dw?: tf.Tensor1D } {
   const { xhat, rstd } = saved;
-  const dw = tf.sum(tf.mul(dy, xhat), 0) as tf.Tensor1D;
   const dxhat = tf.mul(dy, w);
   const dx = tf.mul(tf.sub(dxhat, tf.mul(xhat, tf.mean(tf.mul(dxhat, xhat), -1, true))), rstd) as tf.Tensor2D;
-  return { dx, dw };
+  return weightGrad ? { dx, dw: tf.sum(tf.mul(dy, xhat), 0) as tf.Tensor1D } : { dx };
 }
 
 /**
@@ -36,12 +38,14 @@ export function dense(x: tf.Tensor2D, wT: tf.Tensor, b?: tf.Tensor): tf.Tensor2D
   return b ? (tf.add(y, b) as tf.Tensor2D) : y;
 }
 
-/** Backward of dense: dx = dy W, d(W^T) = x^T dy, db = sum(dy) (only when the layer has a bias). */
-export function denseBackward(dy: tf.Tensor2D, x: tf.Tensor2D, wT: tf.Tensor, hasBias: boolean): { dx: tf.Tensor2D; dwT: tf.Tensor2D; db?: tf.Tensor1D } {
-  const out: { dx: tf.Tensor2D; dwT: tf.Tensor2D; db?: tf.Tensor1D } = {
-    dx: matMul2d(dy, wT as tf.Tensor2D, false, true),
-    dwT: matMul2d(x, dy, true, false),
-  };
+/**
+ * Backward of dense: dx = dy W, d(W^T) = x^T dy, db = sum(dy) (only when the layer has a bias). A frozen layer
+ * (LoRA's base) returns dx alone: no weight-gradient GEMM.
+ */
+export function denseBackward(dy: tf.Tensor2D, x: tf.Tensor2D, wT: tf.Tensor, hasBias: boolean, frozen = false): { dx: tf.Tensor2D; dwT?: tf.Tensor2D; db?: tf.Tensor1D } {
+  const out: { dx: tf.Tensor2D; dwT?: tf.Tensor2D; db?: tf.Tensor1D } = { dx: matMul2d(dy, wT as tf.Tensor2D, false, true) };
+  if (frozen) return out;
+  out.dwT = matMul2d(x, dy, true, false);
   if (hasBias) out.db = tf.sum(dy, 0) as tf.Tensor1D;
   return out;
 }

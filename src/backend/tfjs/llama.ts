@@ -14,6 +14,7 @@ import {
   swiglu,
   swigluBackward,
 } from './llama-ops.js';
+import { loraDelta, loraDeltaBackward, type TrunkLora } from './lora.js';
 import { mergeHeads, splitHeads } from './ops.js';
 import { tf } from './runtime.js';
 import { type LayerKV, param, type ParamTensors, type TfjsTrunk, type TrunkInput, type TrunkOutput } from './trunk.js';
@@ -26,24 +27,28 @@ import { type LayerKV, param, type ParamTensors, type TfjsTrunk, type TrunkInput
  * head are consecutive, so [B, H, T, hd] reshapes to [B, KV, G*T, hd] — G*T query rows against one KV head's keys.
  * The mask bias is tiled to match; the backward's K/V gradients then sum over the group by the matmul itself.
  * The blocks' nn.Linear weights live on the device as W^T [in, out] (storedTransposed), and so do their gradients.
+ * With `lora`, the targeted projections add their adapter's output and the base is frozen: backward returns the
+ * adapter gradients alone and computes no weight gradient of the base.
  */
-export function llamaTrunk(config: LlamaConfig): TfjsTrunk<LlamaSaved> {
+export function llamaTrunk(config: LlamaConfig, lora?: TrunkLora): TfjsTrunk<LlamaSaved> {
   const d = archDims(config);
   const linears = paramLayout(config).filter((s) => s.layer >= 0 && s.shape.length === 2);
+  const ctx: Ctx = { d, lora };
   return {
     layers: d.layers,
     storedTransposed: new Set(linears.map((s) => s.name)),
     headName: d.tied ? EMBED : 'lm_head.weight',
-    forward: (params, input, want) => forward(d, params, input, want),
-    backward: (params, input, saved, dHidden) => backward(d, params, input, saved, dHidden),
+    forward: (params, input, want) => forward(ctx, params, input, want),
+    backward: (params, input, saved, dHidden) => backward(ctx, params, input, saved, dHidden),
     decodeStep: (params, input, past) => {
-      const out = forward(d, params, input, { kv: true }, past);
+      const out = forward(ctx, params, input, { kv: true }, past);
       return { hidden: out.hidden, kv: out.kv! };
     },
   };
 }
 
 const EMBED = 'model.embed_tokens.weight';
+type Ctx = { d: ArchDims; lora: TrunkLora | undefined };
 const pname = (l: number, rest: string): string => `model.layers.${l}.${rest}`;
 
 /** What one block's backward reads. Rotated, grouped q [B, KV, G*T, hd]; k, v [B, KV, T, hd]. */
@@ -77,7 +82,7 @@ function headNorm(x: tf.Tensor2D, w: tf.Tensor, d: ArchDims): { y: tf.Tensor2D; 
  * values are appended to its cache and input.bias spans the whole cache. Call inside tf.tidy.
  */
 function forward(
-  d: ArchDims,
+  { d, lora }: Ctx,
   params: ParamTensors,
   input: TrunkInput,
   want: { save?: boolean; hiddenStates?: boolean; kv?: boolean },
@@ -88,6 +93,12 @@ function forward(
   const G = H / KV;
   const P = (n: string): tf.Tensor => param(params, n);
   const opt = (n: string): tf.Tensor | undefined => params.get(n);
+  /** nn.Linear `role` of layer l, plus its adapter's output when it has one. */
+  const proj = (l: number, role: string, x: tf.Tensor2D): tf.Tensor2D => {
+    const y = dense(x, P(pname(l, `${role}.weight`)), opt(pname(l, `${role}.bias`)));
+    const delta = loraDelta(lora, params, pname(l, `${role}.weight`), x);
+    return delta ? (tf.add(y, delta) as tf.Tensor2D) : y;
+  };
   const scale = 1 / Math.sqrt(hd);
   const rope = ropeTables(input.positions, B, T, hd, d.ropeTheta);
   const bias = G === 1 ? input.bias : tf.tile(input.bias, [1, 1, G, 1]);
@@ -102,9 +113,9 @@ function forward(
     // One tidy per block: its temporaries die here, only the residual and what backward reads survive.
     const block = tf.tidy(() => {
       const n1 = rmsNorm(x, P(pname(l, 'input_layernorm.weight')), d.eps);
-      let qf = dense(n1.y, P(pname(l, 'self_attn.q_proj.weight')), opt(pname(l, 'self_attn.q_proj.bias')));
-      let kf = dense(n1.y, P(pname(l, 'self_attn.k_proj.weight')), opt(pname(l, 'self_attn.k_proj.bias')));
-      const vf = dense(n1.y, P(pname(l, 'self_attn.v_proj.weight')), opt(pname(l, 'self_attn.v_proj.bias')));
+      let qf = proj(l, 'self_attn.q_proj', n1.y);
+      let kf = proj(l, 'self_attn.k_proj', n1.y);
+      const vf = proj(l, 'self_attn.v_proj', n1.y);
       let qNorm: RmsNormSaved | undefined;
       let kNorm: RmsNormSaved | undefined;
       if (d.qkNorm) {
@@ -119,12 +130,12 @@ function forward(
       const v = past ? tf.concat([past[l]!.v, vNew], 2) : vNew;
       const att = tf.softmax(tf.add(tf.mul(tf.matMul(q, k, false, true), scale), bias)) as tf.Tensor4D;
       const y = mergeHeads(tf.reshape(tf.matMul(att, v), [B, H, T, hd]));
-      const x2 = tf.add(x, dense(y, P(pname(l, 'self_attn.o_proj.weight')), opt(pname(l, 'self_attn.o_proj.bias')))) as tf.Tensor2D;
+      const x2 = tf.add(x, proj(l, 'self_attn.o_proj', y)) as tf.Tensor2D;
       const n2 = rmsNorm(x2, P(pname(l, 'post_attention_layernorm.weight')), d.eps);
-      const gate = dense(n2.y, P(pname(l, 'mlp.gate_proj.weight')));
-      const up = dense(n2.y, P(pname(l, 'mlp.up_proj.weight')));
+      const gate = proj(l, 'mlp.gate_proj', n2.y);
+      const up = proj(l, 'mlp.up_proj', n2.y);
       const h = swiglu(gate, up);
-      const out = tf.add(x2, dense(h, P(pname(l, 'mlp.down_proj.weight')))) as tf.Tensor2D;
+      const out = tf.add(x2, proj(l, 'mlp.down_proj', h)) as tf.Tensor2D;
       const saved: BlockSaved | undefined = want.save
         ? { n1: n1.saved, a1: n1.y, qNorm, kNorm, q, k, v, att, y, n2: n2.saved, a2: n2.y, gate, up, h }
         : undefined;
@@ -145,8 +156,11 @@ function forward(
   return out;
 }
 
-/** Backward through the final norm, the blocks and the embedding, given d(loss)/d(final norm output). */
-function backward(d: ArchDims, params: ParamTensors, input: TrunkInput, saved: LlamaSaved, dHidden: tf.Tensor2D): Map<string, tf.Tensor> {
+/**
+ * Backward through the final norm, the blocks and the embedding, given d(loss)/d(final norm output). With LoRA the
+ * base is frozen: only the input gradients flow through it, and the adapters get their gradients.
+ */
+function backward({ d, lora }: Ctx, params: ParamTensors, input: TrunkInput, saved: LlamaSaved, dHidden: tf.Tensor2D): Map<string, tf.Tensor> {
   const { batch: B, seqLen: T } = input;
   const { heads: H, kvHeads: KV, headDim: hd } = d;
   const G = H / KV;
@@ -154,29 +168,35 @@ function backward(d: ArchDims, params: ParamTensors, input: TrunkInput, saved: L
   const scale = 1 / Math.sqrt(hd);
   const { rope } = saved;
   const grads = new Map<string, tf.Tensor>();
+  const train = !lora; // the base's own gradients
 
-  const f = rmsNormBackward(dHidden, saved.norm, P('model.norm.weight'));
-  grads.set('model.norm.weight', f.dw);
+  const f = rmsNormBackward(dHidden, saved.norm, P('model.norm.weight'), train);
+  if (f.dw) grads.set('model.norm.weight', f.dw);
   let dx = f.dx;
 
   for (let l = d.layers - 1; l >= 0; l--) {
     const s = saved.blocks[l]!;
     const dxIn = dx;
     const step = tf.tidy(() => {
-      const g: Record<string, tf.Tensor> = {};
+      const g: Record<string, tf.Tensor> = {}; // by full parameter name
       const linearGrad = (role: string, dy: tf.Tensor2D, x: tf.Tensor2D): tf.Tensor2D => {
-        const r = denseBackward(dy, x, P(pname(l, `${role}.weight`)), params.has(pname(l, `${role}.bias`)));
-        g[`${role}.weight`] = r.dwT;
-        if (r.db) g[`${role}.bias`] = r.db;
+        const w = pname(l, `${role}.weight`);
+        const r = denseBackward(dy, x, P(w), params.has(pname(l, `${role}.bias`)), !train);
+        if (r.dwT) g[w] = r.dwT;
+        if (r.db) g[pname(l, `${role}.bias`)] = r.db;
+        const dxLora = loraDeltaBackward(lora, params, w, x, dy, g);
+        return dxLora ? (tf.add(r.dx, dxLora) as tf.Tensor2D) : r.dx;
+      };
+      const normGrad = (role: string, dy: tf.Tensor2D, norm: RmsNormSaved): tf.Tensor2D => {
+        const r = rmsNormBackward(dy, norm, P(pname(l, `${role}.weight`)), train);
+        if (r.dw) g[pname(l, `${role}.weight`)] = r.dw;
         return r.dx;
       };
       // MLP: out = x2 + down(silu(gate(a2)) * up(a2))
       const dh = linearGrad('mlp.down_proj', dxIn, s.h);
       const sw = swigluBackward(dh, s.gate, s.up);
       const da2 = tf.add(linearGrad('mlp.gate_proj', sw.dGate, s.a2), linearGrad('mlp.up_proj', sw.dUp, s.a2)) as tf.Tensor2D;
-      const n2 = rmsNormBackward(da2, s.n2, P(pname(l, 'post_attention_layernorm.weight')));
-      g['post_attention_layernorm.weight'] = n2.dw;
-      const dx2 = tf.add(dxIn, n2.dx) as tf.Tensor2D;
+      const dx2 = tf.add(dxIn, normGrad('post_attention_layernorm', da2, s.n2)) as tf.Tensor2D;
 
       // Attention, on the grouped layout [B, KV, G*T, hd].
       const dY = tf.reshape(splitHeads(linearGrad('self_attn.o_proj', dx2, s.y), B, T, H), [B, KV, G * T, hd]) as tf.Tensor4D;
@@ -188,29 +208,24 @@ function backward(d: ArchDims, params: ParamTensors, input: TrunkInput, saved: L
       let dq = mergeHeads(dQ);
       let dk = mergeHeads(dK);
       if (s.qNorm && s.kNorm) {
-        const qn = rmsNormBackward(tf.reshape(dq, [-1, hd]), s.qNorm, P(pname(l, 'self_attn.q_norm.weight')));
-        const kn = rmsNormBackward(tf.reshape(dk, [-1, hd]), s.kNorm, P(pname(l, 'self_attn.k_norm.weight')));
-        g['self_attn.q_norm.weight'] = qn.dw;
-        g['self_attn.k_norm.weight'] = kn.dw;
-        dq = tf.reshape(qn.dx, dq.shape);
-        dk = tf.reshape(kn.dx, dk.shape);
+        dq = tf.reshape(normGrad('self_attn.q_norm', tf.reshape(dq, [-1, hd]), s.qNorm), dq.shape);
+        dk = tf.reshape(normGrad('self_attn.k_norm', tf.reshape(dk, [-1, hd]), s.kNorm), dk.shape);
       }
       const da1 = tf.addN([
         linearGrad('self_attn.q_proj', dq, s.a1),
         linearGrad('self_attn.k_proj', dk, s.a1),
         linearGrad('self_attn.v_proj', mergeHeads(dV), s.a1),
       ]) as tf.Tensor2D;
-      const n1 = rmsNormBackward(da1, s.n1, P(pname(l, 'input_layernorm.weight')));
-      g['input_layernorm.weight'] = n1.dw;
-      return { dx: tf.add(dx2, n1.dx) as tf.Tensor2D, g };
+      return { dx: tf.add(dx2, normGrad('input_layernorm', da1, s.n1)) as tf.Tensor2D, g };
     });
     // Free this block's activations and the consumed gradient now rather than at the end of the caller's tidy.
     const norms = [s.n1, s.n2, ...(s.qNorm ? [s.qNorm] : []), ...(s.kNorm ? [s.kNorm] : [])];
     tf.dispose([dxIn, s.a1, s.q, s.k, s.v, s.att, s.y, s.a2, s.gate, s.up, s.h, ...norms.flatMap((n) => [n.xhat, n.rstd])]);
     dx = step.dx;
-    for (const [k, t] of Object.entries(step.g)) grads.set(pname(l, k), t);
+    for (const [k, t] of Object.entries(step.g)) grads.set(k, t);
   }
   // Embedding gradient by scatter-add: tfjs's gather gradient needs UnsortedSegmentSum, which wasm lacks.
-  grads.set(EMBED, tf.scatterND(tf.reshape(input.ids, [B * T, 1]), dx, [d.vocab, d.hidden]));
+  if (train) grads.set(EMBED, tf.scatterND(tf.reshape(input.ids, [B * T, 1]), dx, [d.vocab, d.hidden]));
+  else dx.dispose();
   return grads;
 }

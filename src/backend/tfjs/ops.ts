@@ -25,19 +25,20 @@ export function layerNorm(x: tf.Tensor2D, gamma: tf.Tensor, beta: tf.Tensor, eps
   return { y, saved: { xhat, rstd } };
 }
 
+/** Backward of layerNorm; a frozen LayerNorm (weightGrad false, LoRA's base) returns dx alone. */
 export function layerNormBackward(
   dy: tf.Tensor2D,
   saved: LayerNormSaved,
   gamma: tf.Tensor,
-): { dx: tf.Tensor2D; dgamma: tf.Tensor1D; dbeta: tf.Tensor1D } {
+  weightGrad = true,
+): { dx: tf.Tensor2D; dgamma?: tf.Tensor1D; dbeta?: tf.Tensor1D } {
   const { xhat, rstd } = saved;
-  const dgamma = tf.sum(tf.mul(dy, xhat), 0) as tf.Tensor1D;
-  const dbeta = tf.sum(dy, 0) as tf.Tensor1D;
   const dxhat = tf.mul(dy, gamma);
   const meanD = tf.mean(dxhat, -1, true);
   const meanDX = tf.mean(tf.mul(dxhat, xhat), -1, true);
   const dx = tf.mul(tf.sub(tf.sub(dxhat, meanD), tf.mul(xhat, meanDX)), rstd) as tf.Tensor2D;
-  return { dx, dgamma, dbeta };
+  if (!weightGrad) return { dx };
+  return { dx, dgamma: tf.sum(tf.mul(dy, xhat), 0) as tf.Tensor1D, dbeta: tf.sum(dy, 0) as tf.Tensor1D };
 }
 
 const GELU_C = Math.sqrt(2 / Math.PI);
@@ -71,16 +72,16 @@ export function linear(x: tf.Tensor2D, w: tf.Tensor, b: tf.Tensor): tf.Tensor2D 
   return tf.add(matMul2d(x, w as tf.Tensor2D), b) as tf.Tensor2D;
 }
 
+/** Backward of linear; a frozen layer (LoRA's base) returns dx alone: no weight-gradient GEMM. */
 export function linearBackward(
   dy: tf.Tensor2D,
   x: tf.Tensor2D,
   w: tf.Tensor,
-): { dx: tf.Tensor2D; dw: tf.Tensor2D; db: tf.Tensor1D } {
-  return {
-    dx: matMul2d(dy, w as tf.Tensor2D, false, true),
-    dw: matMul2d(x, dy, true, false),
-    db: tf.sum(dy, 0) as tf.Tensor1D,
-  };
+  frozen = false,
+): { dx: tf.Tensor2D; dw?: tf.Tensor2D; db?: tf.Tensor1D } {
+  const dx = matMul2d(dy, w as tf.Tensor2D, false, true);
+  if (frozen) return { dx };
+  return { dx, dw: matMul2d(x, dy, true, false), db: tf.sum(dy, 0) as tf.Tensor1D };
 }
 
 /**
