@@ -129,6 +129,41 @@ export class TeacherError extends SocraticDistillError {
   }
 }
 
+/**
+ * A teacher cannot work on these problems at all (e.g. SimulatedTeacher on problems without gold steps), found
+ * before the first problem is asked. `works` lists the built-in teachers that can; the CLI words it as flags.
+ */
+export class TeacherUnsuitableError extends SocraticDistillError {
+  /** Adapter id of the teacher, e.g. `simulated`. */
+  readonly teacher: string;
+  readonly dataset: string;
+  readonly mode: 'socratic' | 'cot';
+  /** What the problems lack, e.g. `gold-steps`. */
+  readonly need: string;
+  /** How many of `total` problems lack it, and the first of them. */
+  readonly lacking: number;
+  readonly total: number;
+  readonly firstLacking: string;
+  /** Built-in teachers that can answer every problem here, by id and class name. */
+  readonly works: ReadonlyArray<{ id: string; className: string }>;
+  constructor(o: {
+    teacher: string; teacherName: string; dataset: string; mode: 'socratic' | 'cot'; need: string; needLabel: string;
+    lacking: number; total: number; firstLacking: string; works: ReadonlyArray<{ id: string; className: string }>;
+  }) {
+    const which = o.lacking === o.total ? `none of the ${o.total} problems has them` : `${o.lacking} of ${o.total} problems have none (first: ${o.firstLacking})`;
+    const use = o.works.length > 0 ? `use ${o.works.map((w) => w.className).join(' or ')} there` : 'no built-in teacher works there; write a TeacherClient';
+    super('TEACHER_UNSUITABLE', `${o.teacherName} cannot work on dataset '${o.dataset}' (${o.mode} mode): it needs ${o.needLabel} and ${which}; ${use}`);
+    this.teacher = o.teacher;
+    this.dataset = o.dataset;
+    this.mode = o.mode;
+    this.need = o.need;
+    this.lacking = o.lacking;
+    this.total = o.total;
+    this.firstLacking = o.firstLacking;
+    this.works = o.works;
+  }
+}
+
 /** An arithmetic expression could not be parsed by the safe evaluator (never eval). */
 export class ExpressionError extends SocraticDistillError {
   constructor(message: string) {

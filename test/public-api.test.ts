@@ -15,7 +15,7 @@ const PUBLIC_NAMES = [
   'NonFiniteLossError', 'OpenAICompatibleTeacher', 'OptionalDependencyError', 'OutputLockedError', 'PRESETS',
   'ProblemSchema', 'STUDENT_KINDS', 'SYNTHETIC_FAMILIES', 'SafetensorsError', 'ShapeError', 'SimulatedTeacher',
   'SingleModelStudent', 'SocraticChainSchema', 'SocraticDataset', 'SocraticDistillError', 'SocraticStepSchema',
-  'StudentLM', 'TeacherBase', 'TeacherError', 'Tokenizer', 'TrainingDataError', 'TrimmedVocab',
+  'StudentLM', 'TeacherBase', 'TeacherError', 'TeacherUnsuitableError', 'Tokenizer', 'TrainingDataError', 'TrimmedVocab',
   'UnifiedStudent', 'answersMatch', 'costOf', 'evaluateStudents', 'extractAnswer', 'finalSolution',
   'generateChains', 'generateSynthetic', 'goldChain', 'loadStudent', 'postJson', 'presetConfig',
   'reproducePaper', 'runDemo', 'sampleDataDir', 'selectBackend', 'solveStreaming', 'sumUsage',

@@ -1,5 +1,6 @@
 import { SocraticDataset } from '../../data/dataset.js';
 import { SYNTHETIC_FAMILIES, type SyntheticFamily, type SyntheticOptions } from '../../data/synthetic.js';
+import { SocraticDistillError, TeacherUnsuitableError } from '../../errors.js';
 import { CliUsageError } from '../usage-error.js';
 import { generateChains, type GenerateProgress, type GenerateSummary } from '../../generate/index.js';
 import { AnnotationTeacher, OpenAICompatibleTeacher, SimulatedTeacher, type TeacherClient } from '../../teacher/index.js';
@@ -96,8 +97,28 @@ function report(s: GenerateSummary): string {
     `teacher attempts this run: ${s.attempts} (retry policy: at most ${s.retry.maxAttempts} per problem on 429/5xx/timeouts, ${s.retry.offFormatAttempts} on off-format replies)`,
   ];
   if (s.repairedTruncatedBytes > 0) lines.push(`repaired a torn last line (${s.repairedTruncatedBytes} bytes) left by an earlier crash`);
-  if (s.failed.length > 0) lines.push(`${s.failed.length} problems failed (listed in ${s.failuresPath}); rerun to retry them`);
+  if (s.failed.length > 0) lines.push(failuresLine(s));
   return lines.join('\n');
+}
+
+/** Only failures of the moment are worth a rerun; the rest would fail the same way again. */
+function failuresLine(s: GenerateSummary): string {
+  const retryable = s.failed.filter((f) => f.retryable).length;
+  const fixed = s.failed.length - retryable;
+  const head = `${s.failed.length} problem${s.failed.length === 1 ? '' : 's'} failed (listed with their reasons in ${s.failuresPath})`;
+  if (fixed === 0) return `${head}; rerun to retry them`;
+  const never = `a rerun cannot fix ${retryable === 0 ? 'them' : `the other ${fixed}`} (the same request would fail the same way): fix the cause given there first`;
+  return retryable === 0 ? `${head}; ${never}` : `${head}; rerun to retry the ${retryable} that failed for the moment (rate limits, server errors, timeouts, off-format replies); ${never}`;
+}
+
+/** The library names the API (`SimulatedTeacher`); here the same refusal is said in flags. */
+function teacherRefusal(err: TeacherUnsuitableError, v: Record<string, unknown>): SocraticDistillError {
+  const dataset = stringFlag(v, 'dataset') ?? err.dataset;
+  const use = err.works.length > 0 ? `use ${err.works.map((w) => `--teacher ${w.id}`).join(' or ')} there` : 'no built-in teacher works there';
+  const lack = err.lacking === err.total ? `none of the ${err.total} problems has them` : `${err.lacking} of the ${err.total} problems have none (first: ${err.firstLacking})`;
+  const what = err.need === 'gold-steps' ? 'gold steps' : 'a gold rationale';
+  const mode = err.mode === 'cot' ? ' --mode cot' : '';
+  return new SocraticDistillError(err.code, `--teacher ${err.teacher}${mode} cannot work on --dataset ${dataset}: it needs ${what} and ${lack}; ${use}`);
 }
 
 export const command: CliCommand = {
@@ -150,6 +171,8 @@ export const command: CliCommand = {
       if (tty) process.stdout.write('\n');
       process.stdout.write((v.json ? JSON.stringify(summary) : report(summary)) + '\n');
       return summary.aborted ? 130 : summary.failed.length > 0 ? 1 : 0;
+    } catch (err) {
+      throw err instanceof TeacherUnsuitableError ? teacherRefusal(err, v) : err;
     } finally {
       process.off('SIGINT', onSigint);
     }
