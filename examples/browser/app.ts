@@ -43,11 +43,11 @@ function el(tag: string, className: string, text: string): HTMLElement {
 function showError(err: unknown, context: string): void {
   const name = err instanceof Error ? err.name : 'Error';
   const message = err instanceof Error ? err.message : String(err);
-  ui.error.replaceChildren(el('strong', '', `${context} (${name})`), el('p', '', message));
+  // The same code (and, in the message, the same hint) as the Node loader and the CLI print.
+  const code = err instanceof SocraticDistillError ? ` [${err.code}]` : '';
+  ui.error.replaceChildren(el('strong', '', `${context} (${name}${code})`), el('p', '', message));
   if (err instanceof ModelFetchError && err.status === 404) {
     ui.error.append(el('p', '', `No trained student at that URL. ${HOW_TO_TRAIN}`));
-  } else if (err instanceof SocraticDistillError && err.code === 'SAFETENSORS_INVALID') {
-    ui.error.append(el('p', '', 'The weights file is damaged or not a safetensors file; re-run the training that wrote it.'));
   }
   ui.error.hidden = false;
   ui.status.textContent = `${context}.`;

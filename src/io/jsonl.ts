@@ -17,7 +17,7 @@ export interface JsonlReadResult<T> {
 /**
  * Read an append-only JSONL file. A torn last line (no trailing newline and not
  * parseable) is reported, not thrown, because that is what a crash mid-append
- * leaves; a bad line anywhere else is corruption and throws with its line number.
+ * leaves; bad lines anywhere else are corruption: one DatasetFormatError lists them all with their line numbers.
  */
 export async function readJsonl<S extends ZodTypeAny>(path: string, schema: S): Promise<JsonlReadResult<z.output<S>>> {
   type T = z.output<S>;
@@ -29,6 +29,12 @@ export async function readJsonl<S extends ZodTypeAny>(path: string, schema: S): 
     throw err;
   }
   const records: T[] = [];
+  // Every bad line is reported at once (DatasetFormatError.ofRows), so the file can be fixed in one pass.
+  const bad: DatasetFormatError[] = [];
+  const torn = (line: number, offset: number): JsonlReadResult<T> => {
+    if (bad.length > 0) throw DatasetFormatError.ofRows(path, bad);
+    return { records, validBytes: offset, truncatedTail: { line, bytes: buf.length - offset }, missingFinalNewline: false };
+  };
   let offset = 0;
   let line = 0;
   while (offset < buf.length) {
@@ -42,19 +48,23 @@ export async function readJsonl<S extends ZodTypeAny>(path: string, schema: S): 
       try {
         value = JSON.parse(text);
       } catch (err) {
-        if (isTail) return { records, validBytes: offset, truncatedTail: { line, bytes: buf.length - offset }, missingFinalNewline: false };
-        throw new DatasetFormatError(path, line, `invalid JSON (${(err as Error).message})`, undefined, { cause: err });
+        if (isTail) return torn(line, offset);
+        bad.push(new DatasetFormatError(path, line, `invalid JSON (${(err as Error).message})`, undefined, { cause: err }));
+        offset = nl + 1;
+        continue;
       }
       const parsed = schema.safeParse(value);
       if (!parsed.success) {
-        if (isTail) return { records, validBytes: offset, truncatedTail: { line, bytes: buf.length - offset }, missingFinalNewline: false };
+        if (isTail) return torn(line, offset);
         const issue = parsed.error.issues[0]!;
-        throw new DatasetFormatError(path, line, issue.message, issue.path.join('.') || '(record)');
+        bad.push(new DatasetFormatError(path, line, issue.message, issue.path.join('.') || '(record)'));
+      } else {
+        records.push(parsed.data);
       }
-      records.push(parsed.data);
     }
     offset = isTail ? buf.length : nl + 1;
   }
+  if (bad.length > 0) throw DatasetFormatError.ofRows(path, bad);
   const missingFinalNewline = buf.length > 0 && buf[buf.length - 1] !== 0x0a;
   return { records, validBytes: buf.length, truncatedTail: undefined, missingFinalNewline };
 }

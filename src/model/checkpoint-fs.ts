@@ -1,6 +1,6 @@
 import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { ModelConfigError } from '../errors.js';
+import { ModelConfigError, SafetensorsError } from '../errors.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { type RawTensor, readSafetensors } from '../io/safetensors.js';
 import { type Checkpoint, checkpointFiles, checkpointFromTensors, CONFIG_FILE, VOCAB_FILE, WEIGHTS_FILE } from './checkpoint.js';
@@ -13,6 +13,8 @@ export async function readCheckpoint(dir: string): Promise<Checkpoint> {
   try {
     raw = (await readSafetensors(weightsPath)).tensors;
   } catch (err) {
+    // A damaged weights file keeps its own code and hint, the same as in the browser loader.
+    if (err instanceof SafetensorsError) throw err;
     throw new ModelConfigError(`cannot load GPT-2 weights: ${(err as Error).message}`, { cause: err });
   }
   return checkpointFromTensors(config, raw, await readJson(join(dir, VOCAB_FILE), true), dir);

@@ -1,7 +1,7 @@
 import { type GPT2Config, parseGPT2Config } from '../arch/config.js';
 import { numel, paramLayout } from '../arch/layout.js';
 import type { NamedTensors } from '../arch/tensors.js';
-import { ModelConfigError } from '../errors.js';
+import { ModelConfigError, SafetensorsError } from '../errors.js';
 import { parseSafetensors, type RawTensor, serializeSafetensors } from '../io/safetensors.js';
 import { TrimmedVocab } from '../tokenizer/trimmed-vocab.js';
 
@@ -41,6 +41,7 @@ export function parseCheckpoint(files: CheckpointFiles, where = '.'): Checkpoint
   try {
     raw = parseSafetensors(files.safetensors, `${where}/${WEIGHTS_FILE}`).tensors;
   } catch (err) {
+    if (err instanceof SafetensorsError) throw err;
     throw new ModelConfigError(`cannot load GPT-2 weights: ${(err as Error).message}`, { cause: err });
   }
   return checkpointFromTensors(files.config, raw, files.trimmedVocab, where);

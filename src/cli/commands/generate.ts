@@ -11,7 +11,7 @@ const HELP = `usage: socratic-distill generate --teacher openai|annotation|simul
          [--data <path>] [--split train|test|all] [--limit N] [--samples K] [--concurrency C] --out chains.jsonl
          [--base-url URL] [--model M] [--mode socratic|cot] [--temperature T] [--seed S] [--count N]
          [--error-rate R] [--timeout-ms MS] [--max-attempts N] [--price-prompt USD] [--price-completion USD] [--json]
-         [--family chain|long|distractors|entities|planning] [--min-steps N] [--max-steps N] [--distractors N] [--people 2|3]
+         [--task default|demo] [--family chain|long|distractors|entities|planning] [--min-steps N] [--max-steps N] [--distractors N] [--people 2|3]
 
 Asks a teacher for Socratic chains and appends them to --out. Rerun the same command to resume:
 finished problems are skipped, failed ones (listed in <out>.failures.json) are tried again.
@@ -30,7 +30,7 @@ const FLAGS = {
   'base-url': { type: 'string' }, model: { type: 'string' }, mode: { type: 'string' }, temperature: { type: 'string' },
   seed: { type: 'string' }, count: { type: 'string' }, 'error-rate': { type: 'string' }, 'timeout-ms': { type: 'string' },
   'max-attempts': { type: 'string' }, 'price-prompt': { type: 'string' }, 'price-completion': { type: 'string' },
-  json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
+  json: { type: 'boolean' }, task: { type: 'string' }, help: { type: 'boolean', short: 'h' },
   family: { type: 'string' }, 'min-steps': { type: 'string' }, 'max-steps': { type: 'string' },
   distractors: { type: 'string' }, people: { type: 'string' },
 } as const;
@@ -137,12 +137,13 @@ export const command: CliCommand = {
     const teacher = makeTeacher(v);
     const family = syntheticFlags(v);
     if (family && stringFlag(v, 'dataset') !== 'synthetic') throw new CliUsageError('--family, --min-steps, --max-steps, --distractors and --people need --dataset synthetic');
+    if (family && v.task !== undefined) throw new CliUsageError('--task and --family (or --min-steps, --max-steps, --distractors, --people) exclude each other');
     const limit = intFlag(v, 'limit', 1);
     const dataset = family
       ? syntheticDataset(family, intFlag(v, 'count', 1) ?? limit ?? 1000, intFlag(v, 'seed') ?? 0, limit)
       : await datasetFromArgs({
           dataset: stringFlag(v, 'dataset'), data: stringFlag(v, 'data'), split: stringFlag(v, 'split'),
-          seed: intFlag(v, 'seed') ?? 0, limit, count: intFlag(v, 'count', 1),
+          seed: intFlag(v, 'seed') ?? 0, limit, count: intFlag(v, 'count', 1), task: stringFlag(v, 'task'),
         });
     const pp = numberFlag(v, 'price-prompt');
     const pc = numberFlag(v, 'price-completion');
