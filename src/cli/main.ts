@@ -7,6 +7,7 @@ import type { CliCommand } from './command.js';
  */
 const COMMANDS: Record<string, () => Promise<{ command: CliCommand }>> = {
   // Registered by each feature area; keep alphabetical.
+  'build-cuda': () => import('./commands/build-cuda.js'),
   demo: () => import('./commands/demo.js'),
   eval: () => import('./commands/eval.js'),
   export: () => import('./commands/export.js'),

@@ -39,7 +39,7 @@ export const command: CliCommand = {
     if (!out) throw new CliUsageError('--out <train.jsonl> is required');
     const dataset = await datasetFromArgs({
       dataset: stringFlag(v, 'dataset'), data: stringFlag(v, 'data'), split: stringFlag(v, 'split'),
-      seed: intFlag(v, 'seed') ?? 0, count: intFlag(v, 'count', 1), limit: intFlag(v, 'limit', 1),
+      seed: intFlag(v, 'seed') ?? 0, count: intFlag(v, 'count', 1), limit: intFlag(v, 'limit', 1), task: stringFlag(v, 'task'),
     });
     const chains = (await readJsonl(chainsPath, SocraticChainSchema)).records;
     const pairs = buildPairs(mode as FormatMode, dataset.problems, chains, { keepCalculatorNotes: v['keep-calculator-notes'] === true });
