@@ -4,7 +4,7 @@
  * cannot fix is never called retryable (failures file and terminal summary).
  */
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -19,6 +19,7 @@ import { generateChains } from '../src/generate/index.js';
 import { AnnotationTeacher, checkTeacherNeeds, SimulatedTeacher, TeacherBase, type SampleRequest, type TeacherSample } from '../src/teacher/index.js';
 import { ChainVerifier } from '../src/verify/index.js';
 import { FakeOpenAI } from './fixtures-data/fake-openai.js';
+import { hasSharedData, SHARED_DATA } from './fixtures-data/shared.js';
 
 const ROOT = resolve(__dirname, '..');
 const dir = mkdtempSync(join(tmpdir(), 'sd-needs-'));
@@ -136,6 +137,20 @@ describe('teachers declare what they need', () => {
     expect(ok.code, ok.stderr).toBe(0);
     expect(ok.stdout).toMatch(/^finished: (\d+)\/\1 problems done/m);
     expect(ok.stdout).not.toContain('failed');
+  }, 60_000);
+
+  it.skipIf(!hasSharedData)('demo names only the teachers it offers: GSM8K main files (no steps) need --teacher openai', async () => {
+    const gsm = join(dir, 'gsm8k-main');
+    mkdirSync(gsm, { recursive: true });
+    const rows = readFileSync(join(SHARED_DATA, 'gsm8k', 'test.jsonl'), 'utf8').split('\n').slice(0, 20).join('\n') + '\n';
+    for (const f of ['train.jsonl', 'test.jsonl']) writeFileSync(join(gsm, f), rows);
+    const r = await cli(['demo', '--dataset', 'gsm8k', '--data', gsm, '--train', '10', '--test', '5', '--quick', '--out', 'demo-out', '--n-positions', 'auto']);
+    expect(r.code).toBe(1);
+    // The demo logs its backend first; the refusal is the last line, before any chain is written.
+    expect(r.stderr.trim().split('\n').at(-1)).toBe(
+      'socratic-distill demo: --teacher simulated cannot work on --dataset gsm8k: it needs gold steps and none of the 10 problems has them; use --teacher openai there [TEACHER_UNSUITABLE]',
+    );
+    expect(existsSync(join(dir, 'demo-out/chains.jsonl'))).toBe(false);
   }, 60_000);
 
   it('a failure a rerun cannot fix is not called retryable, in the failures file or on the terminal', async () => {

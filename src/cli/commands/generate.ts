@@ -1,11 +1,12 @@
 import { SocraticDataset } from '../../data/dataset.js';
 import { SYNTHETIC_FAMILIES, type SyntheticFamily, type SyntheticOptions } from '../../data/synthetic.js';
-import { SocraticDistillError, TeacherUnsuitableError } from '../../errors.js';
+import { TeacherUnsuitableError } from '../../errors.js';
 import { CliUsageError } from '../usage-error.js';
 import { generateChains, type GenerateProgress, type GenerateSummary } from '../../generate/index.js';
 import { AnnotationTeacher, OpenAICompatibleTeacher, SimulatedTeacher, type TeacherClient } from '../../teacher/index.js';
 import type { CliCommand } from '../command.js';
 import { datasetFromArgs, intFlag, numberFlag, parseFlags, stringFlag } from './data-flags.js';
+import { teacherRefusal } from './teacher-flags.js';
 
 const HELP = `usage: socratic-distill generate --teacher openai|annotation|simulated --dataset gsm8k|svamp|strategyqa|synthetic|jsonl
          [--data <path>] [--split train|test|all] [--limit N] [--samples K] [--concurrency C] --out chains.jsonl
@@ -111,16 +112,6 @@ function failuresLine(s: GenerateSummary): string {
   return retryable === 0 ? `${head}; ${never}` : `${head}; rerun to retry the ${retryable} that failed for the moment (rate limits, server errors, timeouts, off-format replies); ${never}`;
 }
 
-/** The library names the API (`SimulatedTeacher`); here the same refusal is said in flags. */
-function teacherRefusal(err: TeacherUnsuitableError, v: Record<string, unknown>): SocraticDistillError {
-  const dataset = stringFlag(v, 'dataset') ?? err.dataset;
-  const use = err.works.length > 0 ? `use ${err.works.map((w) => `--teacher ${w.id}`).join(' or ')} there` : 'no built-in teacher works there';
-  const lack = err.lacking === err.total ? `none of the ${err.total} problems has them` : `${err.lacking} of the ${err.total} problems have none (first: ${err.firstLacking})`;
-  const what = err.need === 'gold-steps' ? 'gold steps' : 'a gold rationale';
-  const mode = err.mode === 'cot' ? ' --mode cot' : '';
-  return new SocraticDistillError(err.code, `--teacher ${err.teacher}${mode} cannot work on --dataset ${dataset}: it needs ${what} and ${lack}; ${use}`);
-}
-
 export const command: CliCommand = {
   name: 'generate',
   summary: 'ask a teacher LLM (or an offline teacher) for Socratic chains, resumably',
@@ -173,7 +164,7 @@ export const command: CliCommand = {
       process.stdout.write((v.json ? JSON.stringify(summary) : report(summary)) + '\n');
       return summary.aborted ? 130 : summary.failed.length > 0 ? 1 : 0;
     } catch (err) {
-      throw err instanceof TeacherUnsuitableError ? teacherRefusal(err, v) : err;
+      throw err instanceof TeacherUnsuitableError ? teacherRefusal(err, `--dataset ${stringFlag(v, 'dataset') ?? err.dataset}`, ['openai', 'annotation', 'simulated']) : err;
     } finally {
       process.off('SIGINT', onSigint);
     }
