@@ -22,12 +22,21 @@ export class BackendUnavailableError extends SocraticDistillError {
   }
 }
 
-/** A safetensors file is malformed, truncated or hostile. */
+/** What to do about a damaged weights file; Node and the browser give the same one. */
+export const SAFETENSORS_HINT = 'the file is damaged or incomplete: write it again (rerun the training or save() that wrote it) or copy or download it again';
+
+/**
+ * A safetensors file is malformed, truncated or hostile. One code (`SAFETENSORS_INVALID`) and, for a file, one
+ * hint (`hint`, also at the end of the message), whether it was read from disk in Node or fetched in a browser.
+ */
 export class SafetensorsError extends SocraticDistillError {
   readonly file: string | undefined;
+  /** What to do about it; set when the error is about a file (not about tensors being written). */
+  readonly hint: string | undefined;
   constructor(message: string, file?: string, options?: { cause?: unknown }) {
-    super('SAFETENSORS_INVALID', file ? `${file}: ${message}` : message, options);
+    super('SAFETENSORS_INVALID', file ? `${file}: ${message}; ${SAFETENSORS_HINT}` : message, options);
     this.file = file;
+    this.hint = file ? SAFETENSORS_HINT : undefined;
   }
 }
 
@@ -76,19 +85,63 @@ export class CheckpointError extends SocraticDistillError {
   }
 }
 
-/** A data file (dataset, chains, user JSONL) has a row that does not match the schema. */
+/** One bad row of a data file: where it is and what is wrong with it. */
+export interface DatasetFormatIssue {
+  line: number | undefined;
+  path: string | undefined;
+  /** What is wrong, without the file and line. */
+  reason: string;
+}
+
+/** How many bad rows one error lists; the rest are counted. */
+export const MAX_LISTED_ISSUES = 10;
+
+/**
+ * A data file (dataset, chains, user JSONL) has rows that do not match the schema. Every bad row of the file is
+ * reported at once (the first MAX_LISTED_ISSUES listed, one per line of the message, the rest counted), so a file
+ * can be fixed in one pass; `line` and `path` are the first one's.
+ */
 export class DatasetFormatError extends SocraticDistillError {
   readonly file: string;
   /** 1-based line (JSONL) or array index + 1 (JSON arrays); undefined when the whole file is bad. */
   readonly line: number | undefined;
   /** The zod path of the offending field, e.g. `answer` or `steps.2.subquestion`. */
   readonly path: string | undefined;
-  constructor(file: string, line: number | undefined, message: string, path?: string, options?: { cause?: unknown }) {
-    const where = line === undefined ? file : `${file}:${line}`;
-    super('DATASET_FORMAT', `${where}: ${path ? `${path}: ` : ''}${message}`, options);
+  /** Every bad row listed (at most MAX_LISTED_ISSUES); one entry for a single bad row. */
+  readonly issues: readonly DatasetFormatIssue[];
+  /** How many rows are bad in all (more than `issues.length` when some were not listed). */
+  readonly badRows: number;
+  constructor(
+    file: string,
+    line: number | undefined,
+    message: string,
+    path?: string,
+    options?: { cause?: unknown; issues?: readonly DatasetFormatIssue[]; badRows?: number },
+  ) {
+    const issues = options?.issues ?? [{ line, path, reason: message }];
+    const badRows = options?.badRows ?? issues.length;
+    const one = (i: DatasetFormatIssue) => `${i.line === undefined ? file : `${file}:${i.line}`}: ${i.path ? `${i.path}: ` : ''}${i.reason}`;
+    const text =
+      badRows <= 1
+        ? one({ line, path, reason: message })
+        : [
+            `${file}: ${badRows} bad rows${badRows > issues.length ? ` (the first ${issues.length} listed)` : ''}; fix them all, then run again:`,
+            ...issues.map((i) => `  ${one(i)}`),
+          ].join('\n');
+    super('DATASET_FORMAT', text, { cause: options?.cause });
     this.file = file;
     this.line = line;
     this.path = path;
+    this.issues = issues;
+    this.badRows = badRows;
+  }
+
+  /** One error for all the bad rows of `file` (each error one row's), or the single error itself. */
+  static ofRows(file: string, errors: readonly DatasetFormatError[]): DatasetFormatError {
+    if (errors.length === 1) return errors[0]!;
+    const issues = errors.slice(0, MAX_LISTED_ISSUES).flatMap((e) => e.issues);
+    const first = errors[0]!;
+    return new DatasetFormatError(file, first.line, first.issues[0]!.reason, first.path, { issues, badRows: errors.length, cause: first });
   }
 }
 
@@ -126,6 +179,41 @@ export class TeacherError extends SocraticDistillError {
       ...(this.retryAfterMs === undefined ? {} : { retryAfterMs: this.retryAfterMs }),
       ...(this.status === undefined ? {} : { status: this.status }),
     });
+  }
+}
+
+/**
+ * A teacher cannot work on these problems at all (e.g. SimulatedTeacher on problems without gold steps), found
+ * before the first problem is asked. `works` lists the built-in teachers that can; the CLI words it as flags.
+ */
+export class TeacherUnsuitableError extends SocraticDistillError {
+  /** Adapter id of the teacher, e.g. `simulated`. */
+  readonly teacher: string;
+  readonly dataset: string;
+  readonly mode: 'socratic' | 'cot';
+  /** What the problems lack, e.g. `gold-steps`. */
+  readonly need: string;
+  /** How many of `total` problems lack it, and the first of them. */
+  readonly lacking: number;
+  readonly total: number;
+  readonly firstLacking: string;
+  /** Built-in teachers that can answer every problem here, by id and class name. */
+  readonly works: ReadonlyArray<{ id: string; className: string }>;
+  constructor(o: {
+    teacher: string; teacherName: string; dataset: string; mode: 'socratic' | 'cot'; need: string; needLabel: string;
+    lacking: number; total: number; firstLacking: string; works: ReadonlyArray<{ id: string; className: string }>;
+  }) {
+    const which = o.lacking === o.total ? `none of the ${o.total} problems has them` : `${o.lacking} of ${o.total} problems have none (first: ${o.firstLacking})`;
+    const use = o.works.length > 0 ? `use ${o.works.map((w) => w.className).join(' or ')} there` : 'no built-in teacher works there; write a TeacherClient';
+    super('TEACHER_UNSUITABLE', `${o.teacherName} cannot work on dataset '${o.dataset}' (${o.mode} mode): it needs ${o.needLabel} and ${which}; ${use}`);
+    this.teacher = o.teacher;
+    this.dataset = o.dataset;
+    this.mode = o.mode;
+    this.need = o.need;
+    this.lacking = o.lacking;
+    this.total = o.total;
+    this.firstLacking = o.firstLacking;
+    this.works = o.works;
   }
 }
 

@@ -24,6 +24,7 @@ export {
   SafetensorsError,
   ShapeError,
   TeacherError,
+  TeacherUnsuitableError,
   TrainingDataError,
 } from './errors.js';
 
@@ -45,7 +46,7 @@ export { goldChain } from './data/gold.js';
 export { sampleDataDir } from './data/samples.js';
 
 // 2. Teacher: a TeacherClient decomposes problems; generateChains runs one over a dataset (retries, billing, resume).
-export type { SampleRequest, TeacherClient, TeacherMode, TeacherRequestOptions, TeacherSample } from './teacher/types.js';
+export type { SampleRequest, TeacherClient, TeacherMode, TeacherNeed, TeacherRequestOptions, TeacherSample } from './teacher/types.js';
 export { TeacherBase } from './teacher/sampling.js';
 export { CompletionTeacher, type Completion, type CompletionAdapter, type CompletionOptions, type CompletionTeacherOptions } from './teacher/completion.js';
 export { postJson, type PostJsonOptions } from './teacher/http.js';

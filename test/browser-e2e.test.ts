@@ -10,7 +10,7 @@ import { join, resolve } from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildExample } from '../examples/browser/bundle.js';
-import { heldOutDemoProblem } from '../examples/browser/default-problem.js';
+import { builtInProblems, heldOutDemoProblem } from '../examples/browser/default-problem.js';
 import { startExampleServer, type ExampleServer } from '../examples/browser/serve.js';
 import { selectBackend } from '../src/backend/select.js';
 import { generateSynthetic } from '../src/data/synthetic.js';
@@ -18,6 +18,8 @@ import type { Problem, SocraticChain, SocraticStep } from '../src/data/schema.js
 import { solveStreaming } from '../src/students/stream.js';
 import { IterativeStudent } from '../src/students/iterative.js';
 import { UnifiedStudent } from '../src/students/single.js';
+import { SAFETENSORS_HINT } from '../src/errors.js';
+import { answersMatch } from '../src/verify/answer.js';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const HAS_CHROMIUM = existsSync(CHROMIUM);
@@ -46,6 +48,8 @@ describe.skipIf(!HAS_CHROMIUM)('browser example in headless Chromium', () => {
   let problem: Problem;
   let nodeAnswer: { answer: unknown; subquestions: string[] };
   let nodeUnified: { answer: unknown; subquestions: string[] };
+  /** Node's greedy answer to the page's default problem, decoded with the calculator. */
+  let nodeCalculator: unknown;
 
   beforeAll(async () => {
     await rm(OUT, { recursive: true, force: true });
@@ -54,21 +58,25 @@ describe.skipIf(!HAS_CHROMIUM)('browser example in headless Chromium', () => {
     await buildExample(libDir);
 
     // Seconds of training on the wasm backend (the browser's kernels): enough for steps that read
-    // like the format and end in a number, not for right answers.
+    // like the format and end in a number, not for right answers. With fewer steps (40) the students
+    // loop (a line or a step again), and solving now stops a loop, leaving too little to stream.
     const data = tinyData(24);
     const backend = await selectBackend('wasm');
     const size = { n_embd: 48, n_layer: 1, n_head: 2, n_positions: 256 };
     const student = await IterativeStudent.create({ qgSize: size, qaSize: size, data, backend, seed: 3, maxSteps: MAX_STEPS });
-    await student.train(data, { batchSize: 8, maxSteps: 40, lr: 0.01, warmupSteps: 5 });
+    await student.train(data, { batchSize: 8, maxSteps: 100, lr: 0.01, warmupSteps: 5 });
     await student.save(join(modelsDir, 'students/iterative'));
     problem = { ...data.problems[0]!, id: 'fixed' };
     const solution = await student.solveMany([problem], { maxSteps: MAX_STEPS });
     nodeAnswer = { answer: solution[0]!.answer, subquestions: solution[0]!.steps.map((st) => st.subquestion) };
+    // The page sends userProblem(text): the same question, read as gsm8k numbers.
+    const typed = { ...heldOutDemoProblem(), dataset: 'gsm8k' as const, answer: '' };
+    nodeCalculator = (await student.solveMany([typed], { maxSteps: MAX_STEPS, calculator: true }))[0]!.answer;
     student.dispose();
 
     // A Unified student streams line by line through the same solveStreaming in Node and in the page.
     const unified = await UnifiedStudent.create({ size, data, backend, seed: 5 });
-    await unified.train(data, { batchSize: 8, maxSteps: 40, lr: 0.01, warmupSteps: 5 });
+    await unified.train(data, { batchSize: 8, maxSteps: 100, lr: 0.01, warmupSteps: 5 });
     await unified.save(join(modelsDir, 'students/unified'));
     nodeUnified = { answer: null, subquestions: [] };
     for await (const e of solveStreaming(unified, problem, { maxSteps: MAX_STEPS })) {
@@ -94,7 +102,7 @@ describe.skipIf(!HAS_CHROMIUM)('browser example in headless Chromium', () => {
     page.on('console', (m) => {
       if (m.type() === 'error') console.log(`[page] ${m.text()}`);
     });
-  }, 180_000);
+  }, 400_000);
 
   afterAll(async () => {
     await context?.close();
@@ -167,7 +175,44 @@ describe.skipIf(!HAS_CHROMIUM)('browser example in headless Chromium', () => {
     expect(await page.locator('#steps li.step.thinking').count()).toBe(0);
     // This test's tiny student was trained on other problems, so how many steps it takes varies; the page must say how it ended.
     expect(await page.locator('#final .meta').textContent()).toMatch(/^\d+ step\(s\), stopped by [\w-]+, .* in total$/);
+    // A built-in problem: the page shows its gold answer, then marks the result right or wrong.
+    const gold = heldOutDemoProblem().answer;
+    expect(await page.locator('#expected').textContent()).toBe(`Expected answer: ${String(gold)}`);
+    const answered = await page.locator('#final').getAttribute('data-answer');
+    const right = answered !== '' && answersMatch(Number(answered), gold, 'synthetic');
+    expect(await page.locator('#final').getAttribute('data-correct')).toBe(String(right));
+    expect(await page.locator('#final .verdict').textContent()).toBe(right ? `✓ right (expected ${String(gold)})` : `✗ wrong: expected ${String(gold)}; try the calculator`);
     await page.screenshot({ path: join(OUT, 'solve-default.png'), fullPage: true });
+  }, 180_000);
+
+  it('offers the built-in problems with their answers, and the calculator as a toggle (the same answer as Node with calculator: true)', async () => {
+    await page.goto(server.url);
+    await page.waitForSelector('#status[data-loaded="iterative"]', { timeout: 60_000 });
+    const builtIn = builtInProblems();
+    expect(await page.locator('#examples option').count()).toBe(builtIn.length + 1);
+    await page.selectOption('#examples', builtIn[2]!.id);
+    expect(await page.inputValue('#problem')).toBe(builtIn[2]!.question);
+    expect(await page.locator('#expected').textContent()).toBe(`Expected answer: ${String(builtIn[2]!.answer)}`);
+    // Typing one's own problem: no expected answer, and no right/wrong after solving.
+    await page.fill('#problem', problem.question);
+    expect(await page.locator('#expected').isHidden()).toBe(true);
+    expect(await page.inputValue('#examples')).toBe('');
+    await page.fill('#max-steps', String(MAX_STEPS));
+    await page.click('#solve');
+    await page.waitForSelector('#final:not([hidden])', { timeout: 120_000 });
+    expect(await page.locator('#final').getAttribute('data-correct')).toBeNull();
+    expect(await page.locator('#final .verdict').count()).toBe(0);
+
+    // The calculator toggle reaches solve(): the page's answer is Node's with calculator: true.
+    await page.selectOption('#examples', builtIn[0]!.id);
+    await page.check('#calculator');
+    await page.click('#solve');
+    await page.waitForSelector('#solve:not([disabled])', { timeout: 120_000 });
+    await page.waitForSelector('#final:not([hidden])', { timeout: 120_000 });
+    expect(await page.locator('#final .meta').textContent()).toContain('with the calculator');
+    expect(await page.locator('#final').getAttribute('data-answer')).toBe(nodeCalculator === null ? '' : String(nodeCalculator));
+    expect(await page.locator('#final .verdict').count()).toBe(1);
+    await page.screenshot({ path: join(OUT, 'solve-calculator.png'), fullPage: true });
   }, 180_000);
 
   it('streams a Unified student line by line, as in Node', async () => {
@@ -197,8 +242,11 @@ describe.skipIf(!HAS_CHROMIUM)('browser example in headless Chromium', () => {
     await page.goto(`${server.url}?student=models/tampered/iterative/`);
     await page.waitForSelector('#error:not([hidden])', { timeout: 60_000 });
     const corrupt = await page.locator('#error').textContent();
-    expect(corrupt).toContain('SafetensorsError');
+    // The same code and hint as in Node (damaged-inputs.test.ts).
+    expect(corrupt).toContain('SafetensorsError [SAFETENSORS_INVALID]');
     expect(corrupt).toContain('models/tampered/iterative/qa/model.safetensors');
+    expect(corrupt).toContain(SAFETENSORS_HINT);
+    expect(corrupt!.split(SAFETENSORS_HINT)).toHaveLength(2); // one hint, not two
     await page.screenshot({ path: join(OUT, 'error-corrupt.png'), fullPage: true });
 
     // A fresh page (fresh tfjs engine) pointed at .wasm files that are not there.

@@ -55,7 +55,8 @@ describe('solveStreaming', () => {
   });
 
   it('passes maxSteps through and stops there', async () => {
-    const qg = new Scripted(() => 'Q: And then?');
+    // Each step differs (a step said again word for word would stop the solve as a loop instead).
+    const qg = new Scripted((_p, call) => `Q: And then ${'abc'[call]}?`);
     const qa = new Scripted(() => 'A: 1 + 1 = 2.');
     const events = await collect(solveStreaming(new IterativeStudent(qg, qa, 8), problem, { maxSteps: 2 }));
     expect(events.filter((e) => e.type === 'step')).toHaveLength(2);

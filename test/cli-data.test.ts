@@ -139,12 +139,19 @@ describe('verify CLI', () => {
     ];
     const bad = join(dir, 'bad-chains.jsonl');
     writeFileSync(bad, '{"problemId":"a","steps":[],"finalAnswer":1,"teacher":{"adapter":"x"}}\n{"problemId":""}\n{}\n');
-    cases.push([['verify', '--dataset', 'synthetic', '--chains', bad, '--out', join(dir, 'y.jsonl')], /bad-chains\.jsonl:2: problemId: /]);
     for (const [args, pattern] of cases) {
       const r = await cli(args).done;
       expect(r.code).not.toBe(0);
       expect(r.stderr.trim().split('\n')).toHaveLength(1);
       expect(r.stderr).toMatch(pattern);
     }
+    // A file with several bad lines: one error, the summary line, then every bad line with its number.
+    const r = await cli(['verify', '--dataset', 'synthetic', '--chains', bad, '--out', join(dir, 'y.jsonl')]).done;
+    expect(r.code).toBe(1);
+    const lines = r.stderr.trim().split('\n');
+    expect(lines[0]).toBe(`socratic-distill verify: ${bad}: 2 bad rows; fix them all, then run again: [DATASET_FORMAT]`);
+    expect(lines.slice(1)).toHaveLength(2);
+    expect(lines[1]).toMatch(/^ {2}.*bad-chains\.jsonl:2: problemId: /);
+    expect(lines[2]).toMatch(/^ {2}.*bad-chains\.jsonl:3: problemId: Required$/);
   });
 });

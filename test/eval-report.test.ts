@@ -83,7 +83,9 @@ describe('evaluator', () => {
     expect(JSON.parse(await readFile(paths.json, 'utf8'))).toEqual(report);
     expect(await readFile(paths.markdown, 'utf8')).toContain(table);
     const html = await readFile(paths.html, 'utf8');
-    expect(html.match(/<svg/g)?.length).toBe(2);
+    // Accuracy, the paired comparisons' forest plot, training loss.
+    expect(html.match(/<svg/g)?.length).toBe(3);
+    expect(html).toContain('Paired comparisons: mean A − B with its 95% CI');
     expect(html).toContain('Training loss');
     expect(html).toContain('does NOT hold');
   });

@@ -2,7 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { heldOutDemoProblem } from '../examples/browser/default-problem.js';
+import { builtInProblems, heldOutDemoProblem } from '../examples/browser/default-problem.js';
 import { DEMO_PRESETS } from '../src/demo/config.js';
 import { syntheticSplit } from '../src/demo/index.js';
 
@@ -25,10 +25,23 @@ describe('the browser example default problem', () => {
     }
   });
 
+  it('the built-in problems are distinct held-out problems of the same task, each with its gold answer', () => {
+    const problems = builtInProblems();
+    expect(problems).toHaveLength(5);
+    expect(new Set(problems.map((p) => p.question)).size).toBe(5);
+    const { train, test } = syntheticSplit(DEMO_PRESETS.full);
+    const seen = new Set([...train, ...test].map((p) => p.question));
+    for (const p of problems) {
+      expect(seen.has(p.question)).toBe(false);
+      expect(typeof p.answer).toBe('number');
+    }
+  });
+
   it('is filled in by the page script, not hard-coded in the HTML', () => {
     const html = readFileSync(resolve(__dirname, '../examples/browser/index.html'), 'utf8');
     expect(html).toMatch(/<textarea id="problem"[^>]*><\/textarea>/);
     const app = readFileSync(resolve(__dirname, '../examples/browser/app.ts'), 'utf8');
-    expect(app).toContain('heldOutDemoProblem().question');
+    expect(app).toContain('ui.problem.value = BUILT_IN[0]!.question');
+    expect(builtInProblems(1)[0]).toEqual(heldOutDemoProblem());
   });
 });

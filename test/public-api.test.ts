@@ -15,7 +15,7 @@ const PUBLIC_NAMES = [
   'NonFiniteLossError', 'OpenAICompatibleTeacher', 'OptionalDependencyError', 'OutputLockedError', 'PRESETS',
   'ProblemSchema', 'STUDENT_KINDS', 'SYNTHETIC_FAMILIES', 'SafetensorsError', 'ShapeError', 'SimulatedTeacher',
   'SingleModelStudent', 'SocraticChainSchema', 'SocraticDataset', 'SocraticDistillError', 'SocraticStepSchema',
-  'StudentLM', 'TeacherBase', 'TeacherError', 'Tokenizer', 'TrainingDataError', 'TrimmedVocab',
+  'StudentLM', 'TeacherBase', 'TeacherError', 'TeacherUnsuitableError', 'Tokenizer', 'TrainingDataError', 'TrimmedVocab',
   'UnifiedStudent', 'answersMatch', 'batchPricing', 'cancelChainsBatch', 'costOf', 'estimateGeneration', 'evaluateStudents',
   'extractAnswer', 'finalSolution', 'generateChains', 'generateChainsBatch', 'generateSynthetic', 'goldChain',
   'ingestBatchResults', 'loadStudent', 'postJson', 'presetConfig',

@@ -71,7 +71,8 @@ describe('IterativeStudent stop rules (scripted QG/QA)', () => {
   });
 
   it('stops at maxSteps, counts it as a cap hit and gives no strict answer', async () => {
-    const qg = new Scripted(() => 'Q: again?');
+    // Each step differs (a step said again word for word would stop the solve as a loop instead).
+    const qg = new Scripted((_p, call) => `Q: again, look ${'abc'[call]}?`);
     const qa = new Scripted(() => 'A: still 4.');
     const [s] = await new IterativeStudent(qg, qa).solveMany([problem], { maxSteps: 3 });
     expect(s!.steps).toHaveLength(3);
@@ -82,7 +83,7 @@ describe('IterativeStudent stop rules (scripted QG/QA)', () => {
 
   it('batches several problems per round and lets each stop on its own', async () => {
     const other: Problem = { ...problem, id: 'q', question: 'Short one.' };
-    const qg = new Scripted((p) => (p.includes('Short one') && steps(p) >= 1 ? '[END]' : steps(p) >= 3 ? '[END]' : 'Q: next?'));
+    const qg = new Scripted((p) => (p.includes('Short one') && steps(p) >= 1 ? '[END]' : steps(p) >= 3 ? '[END]' : `Q: next ${'abc'[steps(p)]}?`));
     const qa = new Scripted(() => 'A: 1.');
     const out = await new IterativeStudent(qg, qa).solveMany([problem, other]);
     expect(out.map((s) => s.steps.length)).toEqual([3, 1]);

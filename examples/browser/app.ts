@@ -3,7 +3,9 @@ import {
   initBrowserBackend, loadStudentFromUrl, ModelFetchError, SocraticDistillError, solveStreaming, userProblem,
   type BackendReport, type BrowserStudent, type SolvedStep,
 } from '../../src/browser/index.js';
-import { heldOutDemoProblem } from './default-problem.js';
+import type { Problem } from '../../src/data/schema.js';
+import { answersMatch } from '../../src/verify/answer.js';
+import { builtInProblems } from './default-problem.js';
 
 /** Used when the server cannot list students (a plain static host): the layout `npm run demo` writes. */
 const DEFAULT_STUDENT = 'models/students/iterative/';
@@ -22,12 +24,18 @@ const ui = {
   studentList: $<HTMLDataListElement>('students'),
   modelForm: $<HTMLFormElement>('model-form'),
   solveForm: $<HTMLFormElement>('solve-form'),
+  examples: $<HTMLSelectElement>('examples'),
   problem: $<HTMLTextAreaElement>('problem'),
+  expected: $('expected'),
   maxSteps: $<HTMLInputElement>('max-steps'),
+  calculator: $<HTMLInputElement>('calculator'),
   solve: $<HTMLButtonElement>('solve'),
   steps: $<HTMLOListElement>('steps'),
   final: $('final'),
 };
+
+/** Problems whose gold answer the page knows, so it can mark a solve right or wrong. */
+const BUILT_IN = builtInProblems();
 
 let backend: BackendReport | undefined;
 let student: BrowserStudent | undefined;
@@ -43,11 +51,11 @@ function el(tag: string, className: string, text: string): HTMLElement {
 function showError(err: unknown, context: string): void {
   const name = err instanceof Error ? err.name : 'Error';
   const message = err instanceof Error ? err.message : String(err);
-  ui.error.replaceChildren(el('strong', '', `${context} (${name})`), el('p', '', message));
+  // The same code (and, in the message, the same hint) as the Node loader and the CLI print.
+  const code = err instanceof SocraticDistillError ? ` [${err.code}]` : '';
+  ui.error.replaceChildren(el('strong', '', `${context} (${name}${code})`), el('p', '', message));
   if (err instanceof ModelFetchError && err.status === 404) {
     ui.error.append(el('p', '', `No trained student at that URL. ${HOW_TO_TRAIN}`));
-  } else if (err instanceof SocraticDistillError && err.code === 'SAFETENSORS_INVALID') {
-    ui.error.append(el('p', '', 'The weights file is damaged or not a safetensors file; re-run the training that wrote it.'));
   }
   ui.error.hidden = false;
   ui.status.textContent = `${context}.`;
@@ -111,6 +119,20 @@ function stepItem(step: SolvedStep, index: number, ms: number): HTMLElement {
   return li;
 }
 
+/** The built-in problem the text box holds (exactly, up to surrounding space), if any. */
+function builtInProblem(): Problem | undefined {
+  const text = ui.problem.value.trim();
+  return BUILT_IN.find((p) => p.question === text);
+}
+
+/** Show the gold answer while the text box holds a built-in problem, and keep the list in step with it. */
+function showExpected(): void {
+  const known = builtInProblem();
+  ui.expected.hidden = !known;
+  ui.expected.textContent = known ? `Expected answer: ${String(known.answer)}` : '';
+  ui.examples.value = known ? known.id : '';
+}
+
 async function solve(): Promise<void> {
   if (!student || busy) return;
   busy = true;
@@ -122,7 +144,9 @@ async function solve(): Promise<void> {
   ui.steps.append(thinking);
   try {
     const maxSteps = Math.max(1, Math.min(16, Number(ui.maxSteps.value) || 6));
-    for await (const event of solveStreaming(student, userProblem(ui.problem.value.trim()), { maxSteps })) {
+    const known = builtInProblem();
+    const calculator = ui.calculator.checked;
+    for await (const event of solveStreaming(student, userProblem(ui.problem.value.trim()), { maxSteps, calculator })) {
       if (event.type === 'step') {
         thinking.before(stepItem(event.step, event.index, event.ms));
         continue;
@@ -131,9 +155,17 @@ async function solve(): Promise<void> {
       const answer = event.solution.answer;
       ui.final.replaceChildren(
         el('div', 'answer', answer === null ? 'No final answer found.' : `Final answer: ${String(answer)}`),
-        el('div', 'meta', `${event.solution.steps.length} step(s), stopped by ${event.solution.stoppedBy}, ${formatMs(event.ms)} in total`),
+        el('div', 'meta', `${event.solution.steps.length} step(s), stopped by ${event.solution.stoppedBy}, ${formatMs(event.ms)} in total${calculator ? ', with the calculator' : ''}`),
       );
       ui.final.dataset.answer = answer === null ? '' : String(answer);
+      // A built-in problem's answer is known: say whether the student got it.
+      if (known) {
+        const right = answersMatch(answer, known.answer, known.dataset);
+        ui.final.append(el('div', 'verdict', right ? `✓ right (expected ${String(known.answer)})` : `✗ wrong: expected ${String(known.answer)}${calculator ? '' : '; try the calculator'}`));
+        ui.final.dataset.correct = String(right);
+      } else {
+        delete ui.final.dataset.correct;
+      }
       ui.final.hidden = false;
     }
   } catch (err) {
@@ -156,8 +188,11 @@ async function listStudents(): Promise<Array<{ url: string; kind: string }> | nu
 }
 
 async function start(): Promise<void> {
-  // A problem from the family the demo's students were trained on, so the first Solve shows what they learned.
-  if (!ui.problem.value.trim()) ui.problem.value = heldOutDemoProblem().question;
+  // Problems from the family the demo's students were trained on, so the first Solve shows what they learned.
+  ui.examples.append(new Option('(your own problem)', ''));
+  BUILT_IN.forEach((p, i) => ui.examples.append(new Option(`${i + 1}. ${p.question.slice(0, 70)}${p.question.length > 70 ? '…' : ''}`, p.id)));
+  if (!ui.problem.value.trim()) ui.problem.value = BUILT_IN[0]!.question;
+  showExpected();
   const asked = new URLSearchParams(location.search).get('student');
   if (!(await ensureBackend())) return;
   const found = await listStudents();
@@ -182,6 +217,12 @@ ui.modelForm.addEventListener('submit', (e) => {
   e.preventDefault();
   void load(ui.studentUrl.value.trim());
 });
+ui.examples.addEventListener('change', () => {
+  const chosen = BUILT_IN.find((p) => p.id === ui.examples.value);
+  if (chosen) ui.problem.value = chosen.question;
+  showExpected();
+});
+ui.problem.addEventListener('input', showExpected);
 ui.solveForm.addEventListener('submit', (e) => {
   e.preventDefault();
   void solve();

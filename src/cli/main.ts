@@ -1,4 +1,4 @@
-import { SocraticDistillError } from '../errors.js';
+import { DatasetFormatError, SocraticDistillError } from '../errors.js';
 import type { CliCommand } from './command.js';
 
 /**
@@ -7,6 +7,7 @@ import type { CliCommand } from './command.js';
  */
 const COMMANDS: Record<string, () => Promise<{ command: CliCommand }>> = {
   // Registered by each feature area; keep alphabetical.
+  'build-cuda': () => import('./commands/build-cuda.js'),
   demo: () => import('./commands/demo.js'),
   eval: () => import('./commands/eval.js'),
   export: () => import('./commands/export.js'),
@@ -51,7 +52,10 @@ export async function main(argv: string[]): Promise<number> {
     } else {
       const msg = err instanceof Error ? err.message : String(err);
       const tag = err instanceof SocraticDistillError ? ` [${err.code}]` : '';
-      process.stderr.write(`socratic-distill ${name}: ${msg.split('\n')[0]}${tag}\n`);
+      const [first, ...rest] = msg.split('\n');
+      // A data file's bad rows are listed one per line below the summary, so all of them can be fixed at once.
+      const listed = err instanceof DatasetFormatError && err.badRows > 1 ? rest.map((l) => `${l}\n`).join('') : '';
+      process.stderr.write(`socratic-distill ${name}: ${first}${tag}\n${listed}`);
     }
     return 1;
   }

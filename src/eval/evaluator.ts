@@ -3,6 +3,7 @@ import type { SolveOptions, StudentKind } from '../students/common.js';
 import type { TurnModels } from '../students/decode.js';
 import type { StreamingSolver } from '../students/stream.js';
 import { attributeErrors, type Attribution } from './attribution.js';
+import { answersMatch } from '../verify/answer.js';
 import { scoreByDataset, stepStats, type DatasetScore, type StepStats } from './metrics.js';
 
 /** What the evaluator needs of a student: the batched half of the student contract (StreamingSolver.solveMany). */
@@ -27,7 +28,17 @@ export interface ArmResult {
   /** Socratic arms on problems with gold steps: teacher-forced turn accuracies and free-running first errors. */
   attribution?: Attribution | null;
   /** A few solved examples for the report. */
-  samples: Array<{ problemId: string; gold: unknown; answer: unknown; text: string }>;
+  samples: Array<{
+    problemId: string;
+    /** The problem's text (reports written before this field existed lack it). */
+    question?: string;
+    gold: unknown;
+    answer: unknown;
+    /** Whether the (flexible) answer is right. */
+    correct?: boolean;
+    /** What the student wrote: its steps (Q:/A: lines), rationale or answer line. */
+    text: string;
+  }>;
 }
 
 export interface EvaluateOptions extends SolveOptions {
@@ -58,7 +69,10 @@ export async function evaluateStudents(arms: ReadonlyArray<{ name: string; solve
       steps: stepStats(solutions),
       wallSeconds,
       ...(attribution !== undefined ? { attribution } : {}),
-      samples: solutions.slice(0, options.keepSamples ?? 3).map((s, i) => ({ problemId: problems[i]!.id, gold: problems[i]!.answer, answer: s.answer, text: s.text })),
+      samples: solutions.slice(0, options.keepSamples ?? 3).map((s, i) => {
+        const p = problems[i]!;
+        return { problemId: p.id, question: p.question, gold: p.answer, answer: s.answer, correct: answersMatch(s.answer, p.answer, p.dataset), text: s.text };
+      }),
     });
   }
   return out;

@@ -105,16 +105,28 @@ export function attributionTable(summary: readonly ArmSummary[]): string | null 
 const pct = (x: number): string => (Number.isFinite(x) ? `${(100 * x).toFixed(1)}` : 'n/a');
 const pm = (m: { mean: number; std: number }, seeds: number): string => (seeds > 1 ? `${pct(m.mean)} ± ${pct(m.std)}` : pct(m.mean));
 
+/** Students that write (subquestion, solution) steps; the others' mean steps would always read 0. */
+const writesSteps = (kind: StudentKind): boolean => kind === 'unified' || kind === 'iterative';
+
+/** The footnotes a summary table needs (after the table; tableHtml leaves them out of the HTML table). */
+export function summaryNotes(summary: readonly ArmSummary[]): string[] {
+  return summary.some((a) => !writesSteps(a.kind))
+    ? ['Mean steps counts (subquestion, solution) steps. CoT and answer-only students write none (CoT writes a free-text rationale), so theirs is shown as –.']
+    : [];
+}
+
 export function markdownTable(report: Pick<EvalReport, 'summary' | 'baselines'>): string {
   const lines = [
     '| Student | Seeds | Accuracy % (strict) | Accuracy % (flexible) | Mean steps | Hit step cap % |',
     '|---|---:|---:|---:|---:|---:|',
     ...report.summary.map(
-      (a) => `| ${a.name} | ${a.seeds} | ${pm(a.strict, a.seeds)} | ${pm(a.flexible, a.seeds)} | ${a.meanSteps.toFixed(2)} | ${a.kind === 'iterative' ? pct(a.capRate) : '–'} |`,
+      (a) =>
+        `| ${a.name} | ${a.seeds} | ${pm(a.strict, a.seeds)} | ${pm(a.flexible, a.seeds)} | ${writesSteps(a.kind) ? a.meanSteps.toFixed(2) : '–'} | ${a.kind === 'iterative' ? pct(a.capRate) : '–'} |`,
     ),
     ...report.baselines.map((b) => `| ${b.name} (${b.dataset}) | – | ${pct(b.accuracy)} | ${pct(b.accuracy)} | – | – |`),
   ];
-  return lines.join('\n');
+  const notes = summaryNotes(report.summary);
+  return [...lines, ...(notes.length ? ['', ...notes.map((n) => `Note: ${n}`)] : [])].join('\n');
 }
 
 function attributionSection(summary: readonly ArmSummary[]): string[] {

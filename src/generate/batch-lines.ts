@@ -163,7 +163,8 @@ export type ResultOutcome = { chain: SocraticChain; failure?: undefined } | { ch
 export function readResultLine(teacher: BatchableTeacher, mode: TeacherMode, planned: PlannedRequest, line: BatchResultLine): ResultOutcome {
   const { problem, sampleIndex, customId } = planned;
   const fail = (kind: string, reason: string, status?: number): ResultOutcome => ({
-    failure: { problemId: problem.id, sampleIndex, customId, kind, reason, attempts: 1, ...(status === undefined ? {} : { status }) },
+    // A rejected request (4xx) fails the same way when resubmitted; every other failure may pass next run.
+    failure: { problemId: problem.id, sampleIndex, customId, kind, reason, attempts: 1, retryable: kind !== 'client', ...(status === undefined ? {} : { status }) },
   });
   const status = line.response?.status_code;
   if (status !== 200 || line.error) {

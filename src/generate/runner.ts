@@ -4,6 +4,7 @@ import { SocraticChainSchema, type Problem, type SocraticChain, type TokenUsage 
 import { DatasetFormatError, OptionalDependencyError, TeacherError } from '../errors.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { JsonlAppender, readJsonl, repairJsonlTail } from '../io/jsonl.js';
+import { checkTeacherNeeds } from '../teacher/needs.js';
 import { askTeacher } from '../teacher/sampling.js';
 import type { TeacherClient, TeacherMode } from '../teacher/types.js';
 import { lockOutput } from './lock.js';
@@ -54,6 +55,11 @@ export interface GenerationFailure {
   kind: string;
   reason: string;
   attempts: number;
+  /**
+   * Whether running again may succeed: true for failures of the moment (429, 5xx, timeouts, dropped
+   * connections, off-format replies that a new sample may fix), false when the same request fails the same way.
+   */
+  retryable: boolean;
 }
 
 export interface GenerateSummary {
@@ -121,7 +127,8 @@ function asTeacherError(err: unknown): TeacherError {
  * Ask a teacher for chains for every problem, resumably. Finished samples are
  * read back from `out` and skipped; each problem's new chains are appended in
  * one write once they are all in, so a crash loses at most in-flight work and
- * never duplicates a (problem, sample). Failures are listed, and retried next run.
+ * never duplicates a (problem, sample). Failures are listed (each says whether a rerun may fix it), and
+ * retried next run. A teacher whose declared `needs` the problems do not meet is refused before the first one.
  */
 export async function generateChains(options: GenerateOptions): Promise<GenerateSummary> {
   const { out } = options;
@@ -136,6 +143,8 @@ export async function generateChains(options: GenerateOptions): Promise<Generate
     const dup = options.problems.find((p) => (seen.has(p.id) ? true : (seen.add(p.id), false)))!;
     throw new DatasetFormatError('(problems)', undefined, `duplicate problem id '${dup.id}'; each problem must appear once`, 'id');
   }
+  // A teacher that cannot answer these problems at all says so now, not once per problem in the failures file.
+  checkTeacherNeeds(options.teacher, options.mode ?? 'socratic', options.problems);
   const unlock = await lockOutput(out);
   try {
     return await run(options, out, failuresPath, samples, concurrency, retry, wanted);
@@ -221,7 +230,7 @@ async function run(
         const te = asTeacherError(err);
         const limit = te.kind === 'off-format' ? retry.offFormatAttempts : te.retryable ? retry.maxAttempts : 1;
         if (attempt >= limit) {
-          failed.push({ problemId: problem.id, kind: te.kind, reason: te.message.split('\n')[0]!, attempts: attempt });
+          failed.push({ problemId: problem.id, kind: te.kind, reason: te.message.split('\n')[0]!, attempts: attempt, retryable: te.retryable || te.kind === 'off-format' });
           progress();
           return;
         }

@@ -19,7 +19,7 @@ export interface JsonlReadResult<T> {
 /**
  * Read an append-only JSONL file. A torn last line (no trailing newline and not
  * parseable) is reported, not thrown, because that is what a crash mid-append
- * leaves; a bad line anywhere else is corruption and throws with its line number.
+ * leaves; bad lines anywhere else are corruption: one DatasetFormatError lists them all with their line numbers.
  */
 export async function readJsonl<S extends ZodTypeAny>(path: string, schema: S): Promise<JsonlReadResult<z.output<S>>> {
   let buf: Buffer;
@@ -40,6 +40,12 @@ export function parseJsonl<S extends ZodTypeAny>(buf: Buffer, schema: S, name: s
   type T = z.output<S>;
   const records: T[] = [];
   const lineNumbers: number[] = [];
+  // Every bad line is reported at once (DatasetFormatError.ofRows), so the file can be fixed in one pass.
+  const bad: DatasetFormatError[] = [];
+  const torn = (line: number, offset: number): JsonlReadResult<T> => {
+    if (bad.length > 0) throw DatasetFormatError.ofRows(name, bad);
+    return { records, lineNumbers, validBytes: offset, truncatedTail: { line, bytes: buf.length - offset }, missingFinalNewline: false };
+  };
   let offset = 0;
   let line = 0;
   while (offset < buf.length) {
@@ -53,20 +59,24 @@ export function parseJsonl<S extends ZodTypeAny>(buf: Buffer, schema: S, name: s
       try {
         value = JSON.parse(text);
       } catch (err) {
-        if (isTail) return { records, lineNumbers, validBytes: offset, truncatedTail: { line, bytes: buf.length - offset }, missingFinalNewline: false };
-        throw new DatasetFormatError(name, line, `invalid JSON (${(err as Error).message})`, undefined, { cause: err });
+        if (isTail) return torn(line, offset);
+        bad.push(new DatasetFormatError(name, line, `invalid JSON (${(err as Error).message})`, undefined, { cause: err }));
+        offset = nl + 1;
+        continue;
       }
       const parsed = schema.safeParse(value);
       if (!parsed.success) {
-        if (isTail) return { records, lineNumbers, validBytes: offset, truncatedTail: { line, bytes: buf.length - offset }, missingFinalNewline: false };
+        if (isTail) return torn(line, offset);
         const issue = parsed.error.issues[0]!;
-        throw new DatasetFormatError(name, line, issue.message, issue.path.join('.') || '(record)');
+        bad.push(new DatasetFormatError(name, line, issue.message, issue.path.join('.') || '(record)'));
+      } else {
+        records.push(parsed.data);
+        lineNumbers.push(line);
       }
-      records.push(parsed.data);
-      lineNumbers.push(line);
     }
     offset = isTail ? buf.length : nl + 1;
   }
+  if (bad.length > 0) throw DatasetFormatError.ofRows(name, bad);
   const missingFinalNewline = buf.length > 0 && buf[buf.length - 1] !== 0x0a;
   return { records, lineNumbers, validBytes: buf.length, truncatedTail: undefined, missingFinalNewline };
 }

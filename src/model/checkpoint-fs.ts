@@ -1,7 +1,7 @@
 import { readFile, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isGPT2Config, parseModelConfig } from '../arch/config.js';
-import { ModelConfigError } from '../errors.js';
+import { ModelConfigError, SafetensorsError } from '../errors.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { type RawTensor, readSafetensors } from '../io/safetensors.js';
 import {
@@ -43,6 +43,9 @@ export async function readWeights(path: string): Promise<Map<string, RawTensor>>
   try {
     return (await readSafetensors(path)).tensors;
   } catch (err) {
+    // A damaged weights file keeps its own code and hint, the same as in the browser loader; a missing or
+    // unreadable one is a checkpoint directory problem.
+    if (err instanceof SafetensorsError && !((err.cause as NodeJS.ErrnoException | undefined)?.code)) throw err;
     throw new ModelConfigError(`cannot load the weights: ${(err as Error).message}`, { cause: err });
   }
 }

@@ -1,7 +1,7 @@
 import { type GPT2Config, isGPT2Config, type ModelConfig, parseGPT2Config, parseModelConfig } from '../arch/config.js';
 import { numel, paramLayout } from '../arch/layout.js';
 import type { NamedTensors } from '../arch/tensors.js';
-import { ModelConfigError } from '../errors.js';
+import { ModelConfigError, SafetensorsError } from '../errors.js';
 import { parseSafetensors, type RawTensor, serializeSafetensors } from '../io/safetensors.js';
 import { TOKENIZER_CONFIG_FILE, TOKENIZER_FILE } from '../tokenizer/hf-tokenizer.js';
 import { TrimmedVocab } from '../tokenizer/trimmed-vocab.js';
@@ -88,6 +88,7 @@ export function decodeWeights(bytes: Uint8Array, file: string): Map<string, RawT
   try {
     return parseSafetensors(bytes, file).tensors;
   } catch (err) {
+    if (err instanceof SafetensorsError) throw err;
     throw new ModelConfigError(`cannot load the weights: ${(err as Error).message}`, { cause: err });
   }
 }

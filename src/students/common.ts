@@ -36,7 +36,8 @@ export interface SolvedStep {
   answer?: Answer | null;
 }
 
-export type StopReason = 'eos' | 'end-marker' | 'final-marker' | 'max-steps' | 'no-output';
+/** `repetition`: the student started looping (a step repeated word for word, or one word over and over), see repetitionIn. */
+export type StopReason = 'eos' | 'end-marker' | 'final-marker' | 'max-steps' | 'no-output' | 'repetition';
 
 export interface StudentSolution {
   /** Flexible reading: the marked answer, else the last stated answer or number. */

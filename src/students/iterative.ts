@@ -13,6 +13,7 @@ import {
 } from './common.js';
 import type { GenerateTextOptions, TextGenerator, TurnModels } from './decode.js';
 import { StudentLM, type BackendChoice, type StudentModelSize } from './lm.js';
+import { hasWordLoop, repetitionIn } from './repetition.js';
 import { replaySteps, solveEvents, type SolveEvent, type StreamingSolver } from './stream.js';
 
 export interface IterativeSolveOptions extends SolveOptions {
@@ -184,21 +185,28 @@ export class IterativeStudent<M extends TextGenerator = StudentLM> implements St
         } else {
           const subquestion = stripPrefix(out, MARKERS.question);
           if (!subquestion) row.stoppedBy = 'no-output';
+          else if (hasWordLoop(subquestion)) row.stoppedBy = 'repetition';
           else asking.push({ row, subquestion });
         }
       });
       if (asking.length === 0) continue;
       const answers = await this.qa.generate(asking.map((a) => qaPrompt(a.row.problem, asHistory(a.row.steps), a.subquestion)), gen(round, 1));
-      const fresh = asking.map(({ row, subquestion }, i) => {
+      const fresh: Array<{ row: Row; step: SolvedStep }> = [];
+      asking.forEach(({ row, subquestion }, i) => {
         const solution = stripPrefix(answers[i]!.trim(), MARKERS.answer);
         const step: SolvedStep = { subquestion, solution, answer: extractAnswer(solution, row.problem.dataset, 'flexible') };
+        // A step said again word for word (or a word loop) ends the solve; the repeat is left out.
+        if (repetitionIn(step, row.steps)) {
+          row.stoppedBy = 'repetition';
+          return;
+        }
         row.steps.push(step);
         options.onStep?.(step, row.steps.length - 1, row.problem);
         if (solution.includes(MARKERS.final)) {
           row.stoppedBy = 'final-marker';
           row.markedAnswer = extractAnswer(solution, row.problem.dataset, 'strict');
         } else if (row.steps.length >= maxSteps) row.stoppedBy = 'max-steps';
-        return { row, step };
+        fresh.push({ row, step });
       });
       yield fresh;
     }

@@ -11,6 +11,7 @@ import {
 } from './common.js';
 import type { TurnModels } from './decode.js';
 import { StudentLM, type BackendChoice, type StudentModelSize } from './lm.js';
+import { hasWordLoop, repetitionIn } from './repetition.js';
 import { replaySteps, solveEvents, type SolveEvent, type StreamingSolver } from './stream.js';
 
 export interface CreateStudentOptions {
@@ -155,21 +156,39 @@ export class UnifiedStudent extends SingleModelStudent {
     const header = problemHeader(problem);
     const maxLines = 2 * (options.maxSteps ?? 8) + 1;
     let text = '';
-    let pending: string | undefined;
+    let pending: { subquestion: string; textBefore: string } | undefined;
+    let previous = '';
+    const written: SolvedStep[] = [];
+    // A looping student (a line again, a step again, one word over and over) is stopped, and the loop left out.
+    let looping = false;
     for (let line = 0; line < maxLines; line++) {
       const [out = ''] = await this.lm.generate([header + text], { maxNewTokens: options.maxNewTokens ?? 96, stopSequences: ['\n'], calculator: options.calculator });
       const l = out.trim();
       if (!l) break;
+      if (l === previous || hasWordLoop(l)) {
+        looping = true;
+        break;
+      }
+      previous = l;
+      const textBefore = text;
       text += `${out}\n`;
-      if (l.startsWith(MARKERS.question)) pending = l.slice(MARKERS.question.length).trim();
+      if (l.startsWith(MARKERS.question)) pending = { subquestion: l.slice(MARKERS.question.length).trim(), textBefore };
       else if (l.startsWith(MARKERS.answer) && pending !== undefined) {
-        const parsed = this.parse(`${MARKERS.question} ${pending}\n${l}\n`, problem).steps[0];
-        yield parsed ?? { subquestion: pending, solution: l.slice(MARKERS.answer.length).trim() };
+        const parsed = this.parse(`${MARKERS.question} ${pending.subquestion}\n${l}\n`, problem).steps[0];
+        const step = parsed ?? { subquestion: pending.subquestion, solution: l.slice(MARKERS.answer.length).trim() };
+        if (repetitionIn(step, written)) {
+          text = pending.textBefore;
+          looping = true;
+          break;
+        }
+        written.push(step);
+        yield step;
         pending = undefined;
       }
       if (l.includes(MARKERS.final)) break;
     }
-    return this.parse(text, problem);
+    const solution = this.parse(text, problem);
+    return looping ? { ...solution, stoppedBy: 'repetition' } : solution;
   }
   static create(options: CreateStudentOptions): Promise<UnifiedStudent> {
     return createSingle(UnifiedStudent, 'unified', options);

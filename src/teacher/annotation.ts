@@ -1,37 +1,17 @@
-import { goldChain } from '../data/gold.js';
+import { goldRationale, goldSteps, storedGoldSteps } from '../data/gold.js';
 import type { Problem, SocraticChain, SocraticStep } from '../data/schema.js';
-import { strategyQaSteps } from '../data/strategyqa.js';
-import { svampEquationSteps } from '../data/svamp.js';
 import { TeacherError } from '../errors.js';
+import { TEACHER_NEEDS } from './needs.js';
 import { TeacherBase } from './sampling.js';
-import { throwIfAborted, type SampleRequest, type TeacherSample } from './types.js';
-
-function stringArray(v: unknown): string[] | undefined {
-  return Array.isArray(v) && v.every((x) => typeof x === 'string') ? v : undefined;
-}
+import { throwIfAborted, type SampleRequest, type TeacherMode, type TeacherSample } from './types.js';
 
 /** Steps and final answer from whatever human annotation the problem carries. */
-function annotatedSteps(problem: Problem): { steps: SocraticStep[]; finalAnswer: SocraticChain['finalAnswer']; rationale?: string } | undefined {
-  const gold = goldChain(problem);
-  if (gold) return { steps: gold.steps, finalAnswer: gold.finalAnswer, ...(gold.rationale ? { rationale: gold.rationale } : {}) };
-  const meta = problem.meta ?? {};
-  const decomposition = stringArray(meta.decomposition);
-  if (decomposition && typeof problem.answer === 'boolean') {
-    const facts = stringArray(meta.facts) ?? [];
-    return {
-      steps: strategyQaSteps(decomposition, facts, problem.answer),
-      finalAnswer: problem.answer,
-      rationale: `${facts.join(' ')}${facts.length ? ' ' : ''}So the answer is ${problem.answer ? 'yes' : 'no'}.`,
-    };
-  }
-  if (typeof meta.equation === 'string') {
-    const question = typeof meta.questionSentence === 'string' ? meta.questionSentence : problem.question;
-    const steps = svampEquationSteps(meta.equation, question);
-    // The annotation's own result, not the gold label: the control arm must be able to disagree (SVAMP chal-680 does).
-    const finalAnswer = steps.at(-1)!.answer as number;
-    return { steps, finalAnswer, rationale: `${steps.map((s) => s.solution).join('\n')}\n#### ${finalAnswer}` };
-  }
-  return undefined;
+function annotatedSteps(problem: Problem): { steps: SocraticStep[]; finalAnswer: SocraticChain['finalAnswer'] } | undefined {
+  const steps = goldSteps(problem);
+  if (!steps) return undefined;
+  // SVAMP: the equation's own result, not the gold label: the control arm must be able to disagree (SVAMP chal-680 does).
+  const fromEquation = !storedGoldSteps(problem) && typeof problem.meta?.equation === 'string';
+  return { steps, finalAnswer: fromEquation ? (steps.at(-1)!.answer as number) : problem.answer };
 }
 
 /**
@@ -42,19 +22,24 @@ function annotatedSteps(problem: Problem): { steps: SocraticStep[]; finalAnswer:
 export class AnnotationTeacher extends TeacherBase {
   readonly id = 'annotation';
 
+  /** Socratic chains need gold steps; CoT chains a rationale (GSM8K's main files have only that). */
+  needs(mode: TeacherMode) {
+    return TEACHER_NEEDS.annotation(mode);
+  }
+
   async sample(problem: Problem, { mode, signal }: SampleRequest): Promise<TeacherSample> {
     throwIfAborted(signal);
+    const rationale = goldRationale(problem);
+    const promptVersion = `annotation-${problem.dataset}-v1`;
+    if (mode === 'cot') {
+      if (!rationale) throw new TeacherError('client', `problem ${problem.id} has no annotated rationale`, { retryable: false });
+      const a = annotatedSteps(problem);
+      return { steps: [], finalAnswer: a?.finalAnswer ?? problem.answer, rationale, promptVersion };
+    }
     const a = annotatedSteps(problem);
     if (!a) throw new TeacherError('client', `problem ${problem.id} has no human annotation (gold steps, decomposition or equation)`, { retryable: false });
-    const cot = mode === 'cot';
-    if (cot && !a.rationale) throw new TeacherError('client', `problem ${problem.id} has no annotated rationale`, { retryable: false });
-    return {
-      steps: cot ? [] : a.steps,
-      finalAnswer: a.finalAnswer,
-      // Socratic chains keep a human rationale too, when there is one.
-      ...(a.rationale ? { rationale: a.rationale } : {}),
-      promptVersion: `annotation-${problem.dataset}-v1`,
-    };
+    // Socratic chains keep a human rationale too, when there is one.
+    return { steps: a.steps, finalAnswer: a.finalAnswer, ...(rationale ? { rationale } : {}), promptVersion };
   }
 }
 
@@ -62,4 +47,3 @@ export class AnnotationTeacher extends TeacherBase {
 export function annotatedChain(problem: Problem): { steps: SocraticStep[]; finalAnswer: SocraticChain['finalAnswer'] } | undefined {
   return annotatedSteps(problem);
 }
-

@@ -1,4 +1,5 @@
-export type { SampleRequest, TeacherClient, TeacherMode, TeacherRequestOptions, TeacherSample } from './types.js';
+export type { SampleRequest, TeacherClient, TeacherMode, TeacherNeed, TeacherRequestOptions, TeacherSample } from './types.js';
+export { checkTeacherNeeds, TEACHER_CLASSES, TEACHER_NEEDS } from './needs.js';
 export { askTeacher, TeacherBase } from './sampling.js';
 export { CompletionTeacher, type Completion, type CompletionAdapter, type CompletionOptions, type CompletionTeacherOptions } from './completion.js';
 export { httpTeacherError, postJson, retryAfterMs, type PostJsonOptions } from './http.js';

@@ -3,8 +3,9 @@ import type { Problem, SocraticChain, SocraticStep } from '../data/schema.js';
 import { skippableSteps, solvePlan, syntheticPlan, type SyntheticPlan } from '../data/synthetic-plan.js';
 import { TeacherError } from '../errors.js';
 import { Rng } from '../util/rng.js';
+import { TEACHER_NEEDS } from './needs.js';
 import { TeacherBase } from './sampling.js';
-import { throwIfAborted, type SampleRequest, type TeacherSample } from './types.js';
+import { throwIfAborted, type SampleRequest, type TeacherMode, type TeacherSample } from './types.js';
 
 export type SimulatedErrorKind = 'wrong-step-result' | 'skipped-step' | 'wrong-final-answer';
 
@@ -44,7 +45,7 @@ function canSkip(problem: Problem, gold: readonly SocraticStep[]): boolean {
 
 /**
  * An offline teacher for problems with gold steps (the synthetic task, GSM8K
- * socratic). It returns the gold decomposition, but with probability
+ * socratic, SVAMP equations, StrategyQA decompositions). It returns the gold decomposition, but with probability
  * `errorRate` injects one realistic mistake, so the verifier has real work.
  * Results depend only on (seed, problem id, sample index), not on call order.
  */
@@ -63,6 +64,11 @@ export class SimulatedTeacher extends TeacherBase {
     this.latencyMs = options.latencyMs ?? 0;
     if (!(this.errorRate >= 0 && this.errorRate <= 1)) throw new RangeError('errorRate must be in [0, 1]');
     if (this.kinds.length === 0) throw new RangeError('errorKinds must not be empty');
+  }
+
+  /** Gold steps, in both modes (a CoT rationale is written from them). */
+  needs(mode: TeacherMode) {
+    return TEACHER_NEEDS.simulated(mode);
   }
 
   private rng(problem: Problem, sampleIndex: number): Rng {

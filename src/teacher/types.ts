@@ -2,6 +2,13 @@ import type { Problem, SocraticChain, SocraticStep, TokenUsage } from '../data/s
 
 export type TeacherMode = 'socratic' | 'cot';
 
+/**
+ * What a problem must carry for a teacher to answer it: `gold-steps` (stored `meta.goldSteps`, or a SVAMP
+ * equation / StrategyQA decomposition to derive them from) or `gold-rationale` (a CoT rationale, or an
+ * annotation to write one from). LLM teachers need neither.
+ */
+export type TeacherNeed = 'gold-steps' | 'gold-rationale';
+
 /** One sample of one problem, as the library asks a teacher for it. */
 export interface SampleRequest {
   mode: TeacherMode;
@@ -40,6 +47,11 @@ export interface TeacherSample {
 export interface TeacherClient {
   /** Adapter id written into every chain's `teacher.adapter`. */
   readonly id: string;
+  /**
+   * What every problem must carry in `mode` (default: nothing). `generateChains` checks it once before the
+   * first problem and refuses with a TeacherUnsuitableError, instead of failing each problem alike.
+   */
+  needs?(mode: TeacherMode): readonly TeacherNeed[];
   sample(problem: Problem, request: SampleRequest): Promise<TeacherSample>;
 }
 

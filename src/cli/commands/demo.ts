@@ -9,6 +9,8 @@ import { DEMO_PRESETS, type DemoConfig } from '../../demo/config.js';
 import { runDemo, syntheticSplit, type DemoSource } from '../../demo/pipeline.js';
 import { OpenAICompatibleTeacher } from '../../teacher/openai.js';
 import { SimulatedTeacher } from '../../teacher/simulated.js';
+import { TeacherUnsuitableError } from '../../errors.js';
+import { teacherRefusal } from './teacher-flags.js';
 import type { CliCommand } from '../command.js';
 import { intFlag, numberFlag, parseFlags, stringFlag } from './data-flags.js';
 import { trainProgressPrinter } from './progress.js';
@@ -98,6 +100,8 @@ export const command: CliCommand = {
         current = `seed ${e.seed} ${e.arm}`;
         bar(e.progress);
       },
+    }).catch((err: unknown) => {
+      throw err instanceof TeacherUnsuitableError ? teacherRefusal(err, `--dataset ${dataset}`, ['simulated', 'openai']) : err;
     });
     const attribution = attributionTable(result.report.summary);
     process.stdout.write(`\n${markdownTable(result.report)}\n\n${result.report.findings.join('\n')}\n`);

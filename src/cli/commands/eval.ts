@@ -10,16 +10,17 @@ import { datasetFromArgs, intFlag, parseFlags, stringFlag } from './data-flags.j
 import { backendFlag, listFlag } from './student-flags.js';
 
 const HELP = `usage: socratic-distill eval --student <dir> [--student <dir> ...] --dataset gsm8k|svamp|strategyqa|synthetic|jsonl
-         [--data <path>] [--split test] [--limit N] [--count N] [--seed S] [--max-steps 8] [--self-consistency K]
-         [--out ./eval-output] [--backend auto]
+         [--data <path>] [--split test] [--limit N] [--count N] [--seed S] [--task default|demo] [--max-steps 8] [--self-consistency K]
+         [--calculator] [--out ./eval-output] [--backend auto]
 
 Evaluates every student on the same problems: strict and flexible accuracy per dataset, mean steps and how
-often the Iterative QG hit --max-steps. Prints a Markdown table and writes report.json/.md/.html to --out.`;
+often the Iterative QG hit --max-steps. Prints a Markdown table and writes report.json/.md/.html to --out.
+--calculator decodes with the safe calculator writing every "a op b =" result (arithmetic slips removed).`;
 
 const FLAGS = {
   student: { type: 'string', multiple: true }, dataset: { type: 'string' }, data: { type: 'string' }, split: { type: 'string' },
   limit: { type: 'string' }, count: { type: 'string' }, seed: { type: 'string' }, 'max-steps': { type: 'string' },
-  'self-consistency': { type: 'string' }, out: { type: 'string' }, backend: { type: 'string' }, help: { type: 'boolean', short: 'h' },
+  'self-consistency': { type: 'string' }, out: { type: 'string' }, backend: { type: 'string' }, task: { type: 'string' }, calculator: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
 } as const;
 
 /** Reports get shared: name a student by its path from the working directory, never by the machine's absolute path. */
@@ -42,21 +43,22 @@ export const command: CliCommand = {
     const started = performance.now();
     const dataset = await datasetFromArgs({
       dataset: stringFlag(v, 'dataset'), data: stringFlag(v, 'data'), split: stringFlag(v, 'split') ?? 'test',
-      seed: intFlag(v, 'seed') ?? 0, limit: intFlag(v, 'limit', 1), count: intFlag(v, 'count', 1),
+      seed: intFlag(v, 'seed') ?? 0, limit: intFlag(v, 'limit', 1), count: intFlag(v, 'count', 1), task: stringFlag(v, 'task'),
     });
     const backend = backendFlag(stringFlag(v, 'backend'));
     const arms = [];
     for (const dir of dirs) arms.push({ name: shownPath(dir), solver: await loadStudent(dir, backend) });
     const k = intFlag(v, 'self-consistency', 1) ?? 1;
     const problems = [...dataset.problems];
-    const results = await evaluateStudents(arms, problems, { maxSteps: intFlag(v, 'max-steps', 1), selfConsistency: k > 1 ? { k } : undefined });
+    const calculator = v.calculator === true;
+    const results = await evaluateStudents(arms, problems, { maxSteps: intFlag(v, 'max-steps', 1), selfConsistency: k > 1 ? { k } : undefined, ...(calculator ? { calculator } : {}) });
     const runs = [{ seed: intFlag(v, 'seed') ?? 0, arms: results, losses: {} }];
     const summary = summarize(runs);
     const comparisons = armComparisons(runs, summary);
     const report: EvalReport = {
       title: 'socratic-distill evaluation',
       createdAt: new Date().toISOString(),
-      setup: { dataset: dataset.name, problems: problems.length, students: dirs.map(shownPath), selfConsistency: k },
+      setup: { dataset: dataset.name, problems: problems.length, students: dirs.map(shownPath), selfConsistency: k, calculator },
       runs, summary, comparisons,
       baselines: problems.some((p) => p.dataset === 'strategyqa') ? [{ name: 'Majority class (test split)', dataset: 'strategyqa', accuracy: majorityClassBaseline(problems, problems, 'strategyqa').accuracy }] : [],
       stages: [{ name: 'evaluate', seconds: (performance.now() - started) / 1000 }],

@@ -8,7 +8,7 @@ import { datasetFromArgs, intFlag, parseFlags, stringFlag } from './data-flags.j
 
 const HELP = `usage: socratic-distill export --format trl --mode answer-only|cot|unified|qg|qa --chains kept.jsonl --out train.jsonl
          --dataset gsm8k|svamp|strategyqa|synthetic|jsonl --data <path> [--split train] [--seed S] [--count N]
-         [--keep-calculator-notes]
+         [--task default|demo] [--keep-calculator-notes]
 
 Writes the training pairs our trainer uses as TRL prompt/completion JSONL ({"prompt","completion"} per line),
 so bigger students can be trained with TRL/accelerate and loaded back with GPT2.load. The problems file is
@@ -17,7 +17,7 @@ needed because chains refer to problems by id.`;
 const FLAGS = {
   format: { type: 'string' }, mode: { type: 'string' }, chains: { type: 'string' }, out: { type: 'string' },
   dataset: { type: 'string' }, data: { type: 'string' }, split: { type: 'string' }, seed: { type: 'string' }, count: { type: 'string' },
-  limit: { type: 'string' }, 'keep-calculator-notes': { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
+  limit: { type: 'string' }, 'keep-calculator-notes': { type: 'boolean' }, task: { type: 'string' }, help: { type: 'boolean', short: 'h' },
 } as const;
 
 export const command: CliCommand = {
@@ -39,7 +39,7 @@ export const command: CliCommand = {
     if (!out) throw new CliUsageError('--out <train.jsonl> is required');
     const dataset = await datasetFromArgs({
       dataset: stringFlag(v, 'dataset'), data: stringFlag(v, 'data'), split: stringFlag(v, 'split'),
-      seed: intFlag(v, 'seed') ?? 0, count: intFlag(v, 'count', 1), limit: intFlag(v, 'limit', 1),
+      seed: intFlag(v, 'seed') ?? 0, count: intFlag(v, 'count', 1), limit: intFlag(v, 'limit', 1), task: stringFlag(v, 'task'),
     });
     const chains = (await readJsonl(chainsPath, SocraticChainSchema)).records;
     const pairs = buildPairs(mode as FormatMode, dataset.problems, chains, { keepCalculatorNotes: v['keep-calculator-notes'] === true });

@@ -1,17 +1,19 @@
 import { SocraticDataset } from '../../data/dataset.js';
 import { SYNTHETIC_FAMILIES, type SyntheticFamily, type SyntheticOptions } from '../../data/synthetic.js';
+import { TeacherUnsuitableError } from '../../errors.js';
 import { CliUsageError } from '../usage-error.js';
 import { BATCH_HELP, batchModeOf, checkLiveCost, runBatchCommand } from './generate-batch.js';
 import { generateChains, type GenerateProgress, type GenerateSummary } from '../../generate/index.js';
 import { AnnotationTeacher, OpenAICompatibleTeacher, SimulatedTeacher, type TeacherClient } from '../../teacher/index.js';
 import type { CliCommand } from '../command.js';
 import { datasetFromArgs, intFlag, numberFlag, parseFlags, stringFlag } from './data-flags.js';
+import { teacherRefusal } from './teacher-flags.js';
 
 const HELP = `usage: socratic-distill generate --teacher openai|annotation|simulated --dataset gsm8k|svamp|strategyqa|synthetic|jsonl
          [--data <path>] [--split train|test|all] [--limit N] [--samples K] [--concurrency C] --out chains.jsonl
          [--base-url URL] [--model M] [--mode socratic|cot] [--temperature T] [--seed S] [--count N]
          [--error-rate R] [--timeout-ms MS] [--max-attempts N] [--price-prompt USD] [--price-completion USD] [--json]
-         [--family chain|long|distractors|entities|planning] [--min-steps N] [--max-steps N] [--distractors N] [--people 2|3]
+         [--task default|demo] [--family chain|long|distractors|entities|planning] [--min-steps N] [--max-steps N] [--distractors N] [--people 2|3]
          [--batch [--cancel] | --write-requests FILE | --ingest FILE | --estimate] [--max-cost USD] [--max-tokens N]
          [--batch-discount F] [--poll-ms MS]
 
@@ -33,7 +35,7 @@ const FLAGS = {
   'base-url': { type: 'string' }, model: { type: 'string' }, mode: { type: 'string' }, temperature: { type: 'string' },
   seed: { type: 'string' }, count: { type: 'string' }, 'error-rate': { type: 'string' }, 'timeout-ms': { type: 'string' },
   'max-attempts': { type: 'string' }, 'price-prompt': { type: 'string' }, 'price-completion': { type: 'string' },
-  json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
+  json: { type: 'boolean' }, task: { type: 'string' }, help: { type: 'boolean', short: 'h' },
   family: { type: 'string' }, 'min-steps': { type: 'string' }, 'max-steps': { type: 'string' },
   distractors: { type: 'string' }, people: { type: 'string' },
   batch: { type: 'boolean' }, cancel: { type: 'boolean' }, 'write-requests': { type: 'string' }, ingest: { type: 'string' },
@@ -106,8 +108,18 @@ function report(s: GenerateSummary): string {
     `teacher attempts this run: ${s.attempts} (retry policy: at most ${s.retry.maxAttempts} per problem on 429/5xx/timeouts, ${s.retry.offFormatAttempts} on off-format replies)`,
   ];
   if (s.repairedTruncatedBytes > 0) lines.push(`repaired a torn last line (${s.repairedTruncatedBytes} bytes) left by an earlier crash`);
-  if (s.failed.length > 0) lines.push(`${s.failed.length} problems failed (listed in ${s.failuresPath}); rerun to retry them`);
+  if (s.failed.length > 0) lines.push(failuresLine(s));
   return lines.join('\n');
+}
+
+/** Only failures of the moment are worth a rerun; the rest would fail the same way again. */
+function failuresLine(s: GenerateSummary): string {
+  const retryable = s.failed.filter((f) => f.retryable).length;
+  const fixed = s.failed.length - retryable;
+  const head = `${s.failed.length} problem${s.failed.length === 1 ? '' : 's'} failed (listed with their reasons in ${s.failuresPath})`;
+  if (fixed === 0) return `${head}; rerun to retry them`;
+  const never = `a rerun cannot fix ${retryable === 0 ? 'them' : `the other ${fixed}`} (the same request would fail the same way): fix the cause given there first`;
+  return retryable === 0 ? `${head}; ${never}` : `${head}; rerun to retry the ${retryable} that failed for the moment (rate limits, server errors, timeouts, off-format replies); ${never}`;
 }
 
 export const command: CliCommand = {
@@ -128,12 +140,13 @@ export const command: CliCommand = {
     const teacher = makeTeacher(v);
     const family = syntheticFlags(v);
     if (family && stringFlag(v, 'dataset') !== 'synthetic') throw new CliUsageError('--family, --min-steps, --max-steps, --distractors and --people need --dataset synthetic');
+    if (family && v.task !== undefined) throw new CliUsageError('--task and --family (or --min-steps, --max-steps, --distractors, --people) exclude each other');
     const limit = intFlag(v, 'limit', 1);
     const dataset = family
       ? syntheticDataset(family, intFlag(v, 'count', 1) ?? limit ?? 1000, intFlag(v, 'seed') ?? 0, limit)
       : await datasetFromArgs({
           dataset: stringFlag(v, 'dataset'), data: stringFlag(v, 'data'), split: stringFlag(v, 'split'),
-          seed: intFlag(v, 'seed') ?? 0, limit, count: intFlag(v, 'count', 1),
+          seed: intFlag(v, 'seed') ?? 0, limit, count: intFlag(v, 'count', 1), task: stringFlag(v, 'task'),
         });
     const pp = numberFlag(v, 'price-prompt');
     const pc = numberFlag(v, 'price-completion');
@@ -166,6 +179,8 @@ export const command: CliCommand = {
       if (tty) process.stdout.write('\n');
       process.stdout.write((v.json ? JSON.stringify(summary) : report(summary)) + '\n');
       return summary.aborted ? 130 : summary.failed.length > 0 ? 1 : 0;
+    } catch (err) {
+      throw err instanceof TeacherUnsuitableError ? teacherRefusal(err, `--dataset ${stringFlag(v, 'dataset') ?? err.dataset}`, ['openai', 'annotation', 'simulated']) : err;
     } finally {
       process.off('SIGINT', onSigint);
     }

@@ -1,5 +1,7 @@
 import { resolve } from 'node:path';
 import { ContextLengthError } from '../../demo/lengths.js';
+import { TeacherUnsuitableError } from '../../errors.js';
+import { teacherRefusal } from './teacher-flags.js';
 import { CliUsageError } from '../usage-error.js';
 import { markdownTable } from '../../eval/report.js';
 import { loadGsm8kSplits, reproducePaper } from '../../reproduce/index.js';
@@ -71,6 +73,7 @@ export const command: CliCommand = {
       process.stdout.write(`\nreports: ${r.paths.html}, ${r.paths.json}, ${r.paths.markdown}, ${r.timingPath}\n`);
       return 0;
     } catch (err) {
+      if (err instanceof TeacherUnsuitableError) throw teacherRefusal(err, `the GSM8K files in --data ${data}`, ['annotation', 'openai']);
       // The library error names the API; here every offending problem is listed, one per line.
       if (!(err instanceof ContextLengthError)) throw err;
       process.stderr.write(

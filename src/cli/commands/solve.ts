@@ -6,10 +6,12 @@ import type { CliCommand } from '../command.js';
 import { joinNegativeValues } from './data-flags.js';
 import { backendFlag } from './student-flags.js';
 
-const HELP = `usage: socratic-distill solve --student <dir> [--max-steps 8] [--json] [--backend auto] "problem text"
+const HELP = `usage: socratic-distill solve --student <dir> [--max-steps 8] [--calculator] [--json] [--backend auto] "problem text"
 
 Solves one problem with a saved student. Iterative and Unified students stream each subquestion and solution
-as it is generated. --json prints the full solution as one JSON object instead.`;
+as it is generated. --json prints the full solution as one JSON object instead. --calculator writes the result
+of every "a op b =" the student writes (the safe parser, never eval). A student that starts looping (a step
+again word for word, or one word over and over) is stopped there, and solve says so.`;
 
 export const command: CliCommand = {
   name: 'solve',
@@ -17,7 +19,7 @@ export const command: CliCommand = {
   async run(argv) {
     let parsed;
     try {
-      const options = { student: { type: 'string' }, 'max-steps': { type: 'string' }, json: { type: 'boolean' }, backend: { type: 'string' }, help: { type: 'boolean', short: 'h' } } as const;
+      const options = { student: { type: 'string' }, 'max-steps': { type: 'string' }, json: { type: 'boolean' }, calculator: { type: 'boolean' }, backend: { type: 'string' }, help: { type: 'boolean', short: 'h' } } as const;
       parsed = parseArgs({ args: joinNegativeValues(argv, options), allowPositionals: true, strict: true, options });
     } catch (err) {
       throw new CliUsageError((err as Error).message.split('\n')[0]!);
@@ -36,7 +38,7 @@ export const command: CliCommand = {
     const problem = userProblem(text, { id: 'cli', dataset: 'custom' });
     try {
       let streamed = false;
-      for await (const event of solveStreaming(student, problem, { maxSteps })) {
+      for await (const event of solveStreaming(student, problem, { maxSteps, calculator: values.calculator === true })) {
         if (values.json) {
           if (event.type === 'done') process.stdout.write(`${JSON.stringify(event.solution)}\n`);
         } else if (event.type === 'step') {
@@ -45,8 +47,11 @@ export const command: CliCommand = {
         } else {
           // Students that write no steps (CoT, answer-only) show their whole text instead.
           const s = event.solution;
-          const body = streamed ? '' : `${s.text.trim()}\n`;
+          const body = streamed || !s.text.trim() ? '' : `${s.text.trim()}\n`;
           process.stdout.write(`${body}${!streamed && s.text.includes('####') ? '' : `#### ${s.answer ?? '(no answer)'}\n`}`);
+          if (s.stoppedBy === 'repetition') {
+            process.stdout.write('(stopped: the student began repeating itself, so the rest was not generated; an undertrained student does this: train it longer, see the README)\n');
+          }
         }
       }
     } finally {

@@ -1,4 +1,6 @@
+import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import { CheckpointError } from '../../errors.js';
 import { SocraticChainSchema } from '../../data/schema.js';
 import { CliUsageError } from '../usage-error.js';
 import { readJsonl } from '../../io/jsonl.js';
@@ -16,11 +18,15 @@ const HELP = `usage: socratic-distill train --student answer-only|cot|unified|it
          --dataset gsm8k|svamp|strategyqa|synthetic|jsonl [--data <path>] [--split train] [--count N] [--seed S]
          [--from <HF GPT-2 dir>] [--n-embd 128] [--n-layer 4] [--n-head 4] [--n-positions 512]
          [--steps N | --epochs N] [--batch-size 16] [--grad-accum 1] [--lr 1e-3] [--warmup N] [--prompt-loss]
-         [--keep-calculator-notes] [--checkpoint-dir <dir>] [--checkpoint-every 100] [--backend auto]
+         [--keep-calculator-notes] [--checkpoint-dir <dir> | --no-checkpoint] [--checkpoint-every 100] [--backend auto]
+         [--task default|demo] (--dataset synthetic: which synthetic task; must match generate's)
 
 Trains a student on verified chains. From scratch (default) the model gets a vocabulary trimmed to the
 training text; --from starts from an HF GPT-2 checkpoint directory (config.json + model.safetensors) instead.
-With --checkpoint-dir, training resumes exactly where an interrupted run stopped.`;
+Training checkpoints every --checkpoint-every steps into <out>/checkpoint (or --checkpoint-dir), so after a
+crash or Ctrl-C the same command resumes exactly where it stopped. The default folder is removed once the
+student is saved; a --checkpoint-dir is kept. --no-checkpoint turns checkpoints off (nothing to resume).
+A from-scratch student whose final loss is still high is a toy, and train says so.`;
 
 const FLAGS = {
   student: { type: 'string' }, chains: { type: 'string' }, out: { type: 'string' }, dataset: { type: 'string' }, data: { type: 'string' },
@@ -28,8 +34,41 @@ const FLAGS = {
   'n-embd': { type: 'string' }, 'n-layer': { type: 'string' }, 'n-head': { type: 'string' }, 'n-positions': { type: 'string' },
   steps: { type: 'string' }, epochs: { type: 'string' }, 'batch-size': { type: 'string' }, 'grad-accum': { type: 'string' }, lr: { type: 'string' },
   warmup: { type: 'string' }, 'prompt-loss': { type: 'boolean' }, 'keep-calculator-notes': { type: 'boolean' },
-  'checkpoint-dir': { type: 'string' }, 'checkpoint-every': { type: 'string' }, backend: { type: 'string' }, help: { type: 'boolean', short: 'h' },
+  'checkpoint-dir': { type: 'string' }, 'no-checkpoint': { type: 'boolean' }, 'checkpoint-every': { type: 'string' }, backend: { type: 'string' },
+  task: { type: 'string' }, help: { type: 'boolean', short: 'h' },
 } as const;
+
+/**
+ * Below this mean loss over the last tenth of the steps, a from-scratch student on the synthetic task writes
+ * well-formed steps; above it, it is a toy (the README's 30-step run ends near 2).
+ */
+const TOY_LOSS = 0.2;
+/** What the README's walkthrough trains (and measured): the budget to point a toy run at. */
+export const WORKING_STEPS = 3200;
+
+function tailLoss(losses: readonly number[]): number {
+  const tail = losses.slice(-Math.max(1, Math.floor(losses.length / 10)));
+  return tail.reduce((a, b) => a + b, 0) / tail.length;
+}
+
+/** The command line again, quoted for a POSIX shell, so it can be pasted to resume. */
+function commandLine(argv: readonly string[]): string {
+  const quote = (a: string) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, "'\\''")}'`);
+  return ['socratic-distill', 'train', ...argv].map(quote).join(' ');
+}
+
+interface RunOutcome {
+  /** Per model: name, steps done, steps planned, whether it finished. */
+  models: Array<{ name: string; steps: number; totalSteps: number; finished: boolean; stoppedEarly: boolean; resumedFromStep: number | null; losses: number[] }>;
+}
+
+/** What an interrupted run left and the command that resumes it. */
+function stoppedMessage(outcome: RunOutcome, checkpointDir: string | undefined, argv: readonly string[]): string {
+  const where = outcome.models.map((m) => `${m.name} ${m.finished ? 'finished' : 'stopped'} at step ${m.steps} of ${m.totalSteps}`).join(', ');
+  if (!checkpointDir) return `stopped: ${where}; nothing was saved (--no-checkpoint), so a rerun starts over\n`;
+  const sub = outcome.models.length > 1 ? ` (${outcome.models.map((m) => `${m.name.toLowerCase()}/ at step ${m.steps}`).join(', ')})` : ` (step ${outcome.models[0]!.steps})`;
+  return `stopped: ${where}; the last checkpoint is in ${checkpointDir}${sub}\nresume with the same command:\n  ${commandLine(argv)}\n`;
+}
 
 const MODES: Record<StudentKind, FormatMode[]> = { 'answer-only': ['answer-only'], cot: ['cot'], unified: ['unified'], iterative: ['qg', 'qa'] };
 
@@ -51,6 +90,7 @@ export const command: CliCommand = {
     const seed = intFlag(v, 'seed') ?? 0;
     const dataset = await datasetFromArgs({
       dataset: stringFlag(v, 'dataset'), data: stringFlag(v, 'data'), split: stringFlag(v, 'split'), seed, count: intFlag(v, 'count', 1), limit: intFlag(v, 'limit', 1),
+      task: stringFlag(v, 'task'),
     });
     const chains = (await readJsonl(chainsPath, SocraticChainSchema)).records;
     const ids = new Set(chains.map((c) => c.problemId));
@@ -60,29 +100,81 @@ export const command: CliCommand = {
     const size = {
       n_embd: intFlag(v, 'n-embd', 1) ?? 128, n_layer: intFlag(v, 'n-layer', 1) ?? 4, n_head: intFlag(v, 'n-head', 1) ?? 4, n_positions: intFlag(v, 'n-positions', 8) ?? 512,
     };
+    const explicitDir = stringFlag(v, 'checkpoint-dir');
+    if (explicitDir && v['no-checkpoint']) throw new CliUsageError('--checkpoint-dir and --no-checkpoint exclude each other');
+    const defaultDir = join(out, 'checkpoint');
+    const checkpointDir = v['no-checkpoint'] ? undefined : (explicitDir ?? defaultDir);
     const from = stringFlag(v, 'from');
     const tokenizer = from ? undefined : tokenizerForTexts(trainingTexts(data, MODES[kind], format));
     const lm = async (s: number): Promise<StudentLM> => (from ? StudentLM.load(from, { backend }) : StudentLM.create(size, tokenizer!, { backend, seed: s }));
     let label: string = kind;
+    // Ctrl-C: finish the current step, write a checkpoint, say how to resume. A second Ctrl-C quits at once.
+    const controller = new AbortController();
+    let interrupts = 0;
+    const onSigint = () => {
+      if (++interrupts > 1) process.exit(130);
+      process.stderr.write('\nstopping after the current step and writing a checkpoint (Ctrl-C again to quit now)\n');
+      controller.abort();
+    };
     const options: StudentTrainOptions = {
       batchSize: intFlag(v, 'batch-size', 1) ?? 16, gradAccumSteps: intFlag(v, 'grad-accum', 1), maxSteps: intFlag(v, 'steps', 1), epochs: intFlag(v, 'epochs', 1),
       lr: numberFlag(v, 'lr', 0, 1), warmupSteps: intFlag(v, 'warmup'), seed, promptLoss: v['prompt-loss'] === true, format,
-      checkpointDir: stringFlag(v, 'checkpoint-dir'), checkpointEvery: intFlag(v, 'checkpoint-every', 1),
+      checkpointDir, checkpointEvery: intFlag(v, 'checkpoint-every', 1), signal: controller.signal,
       onProgress: trainProgressPrinter(() => label),
     };
-    if (kind === 'iterative') {
-      const student = new IterativeStudent(await lm(seed), await lm(seed + 1));
-      label = 'iterative QG/QA';
-      const r = await student.train(data, options, format);
-      await student.save(out);
-      process.stdout.write(`trained iterative student (QG ${r.qg.steps} steps, loss ${r.qg.losses.at(-1)?.toFixed(4)}; QA ${r.qa.steps} steps, loss ${r.qa.losses.at(-1)?.toFixed(4)}); saved to ${out}\n`);
-      return 0;
+    process.on('SIGINT', onSigint);
+    let outcome: RunOutcome;
+    let student: { save(dir: string): Promise<void>; dispose(): void };
+    try {
+      if (kind === 'iterative') {
+        const it = new IterativeStudent(await lm(seed), await lm(seed + 1));
+        label = 'iterative QG/QA';
+        const r = await it.train(data, options, format);
+        student = it;
+        outcome = { models: [{ name: 'QG', ...r.qg }, { name: 'QA', ...r.qa }] };
+      } else {
+        const cls = { 'answer-only': AnswerOnlyStudent, cot: CoTStudent, unified: UnifiedStudent }[kind];
+        const single = new cls(await lm(seed), format);
+        const r = await single.train(data, options);
+        student = single;
+        outcome = { models: [{ name: kind, ...r }] };
+      }
+    } catch (err) {
+      // The default folder is ours: say what it holds in this command's words.
+      if (err instanceof CheckpointError && checkpointDir === defaultDir && err.dir.startsWith(defaultDir)) {
+        throw new CheckpointError(
+          defaultDir,
+          'holds an interrupted training run with other data or flags; rerun with its original flags to resume it, or delete that folder to start over',
+        );
+      }
+      throw err;
+    } finally {
+      process.off('SIGINT', onSigint);
     }
-    const cls = { 'answer-only': AnswerOnlyStudent, cot: CoTStudent, unified: UnifiedStudent }[kind];
-    const student = new cls(await lm(seed), format);
-    const r = await student.train(data, options);
+    for (const m of outcome.models) {
+      if (m.resumedFromStep !== null) process.stderr.write(`${outcome.models.length > 1 ? `${m.name}: ` : ''}resumed from the checkpoint at step ${m.resumedFromStep} in ${checkpointDir}\n`);
+    }
+    if (outcome.models.some((m) => !m.finished)) {
+      process.stderr.write(stoppedMessage(outcome, checkpointDir, argv));
+      student.dispose();
+      return 130;
+    }
     await student.save(out);
-    process.stdout.write(`trained ${kind} student: ${r.steps} steps, final loss ${r.losses.at(-1)?.toFixed(4)}${r.stoppedEarly ? ' (early stop)' : ''}; saved to ${join(out)}\n`);
+    if (checkpointDir === defaultDir) await rm(defaultDir, { recursive: true, force: true });
+    const [first, second] = outcome.models;
+    process.stdout.write(
+      second
+        ? `trained iterative student (QG ${first!.steps} steps, loss ${first!.losses.at(-1)?.toFixed(4)}; QA ${second.steps} steps, loss ${second.losses.at(-1)?.toFixed(4)}); saved to ${out}\n`
+        : `trained ${kind} student: ${first!.steps} steps, final loss ${first!.losses.at(-1)?.toFixed(4)}${first!.stoppedEarly ? ' (early stop)' : ''}; saved to ${out}\n`,
+    );
+    const high = outcome.models.map((m) => tailLoss(m.losses)).filter((l) => l > TOY_LOSS);
+    if (!from && high.length > 0) {
+      process.stdout.write(
+        `note: the loss is still high (${high.map((l) => l.toFixed(3)).join(', ')} over the last tenth of the steps, above ${TOY_LOSS}): this student is a toy and will mostly write garbled steps and wrong answers. ` +
+          `The README's walkthrough trains ${WORKING_STEPS} steps (--steps ${WORKING_STEPS}) to a loss near 0.01 and a student that solves most held-out problems.\n`,
+      );
+    }
+    student.dispose();
     return 0;
   },
 };

@@ -9,7 +9,7 @@ import { datasetFromArgs, intFlag, parseFlags, stringFlag } from './data-flags.j
 
 const HELP = `usage: socratic-distill verify --dataset gsm8k|svamp|strategyqa|synthetic|jsonl --data <path> --split train|test|all
          --chains chains.jsonl --out kept.jsonl [--rejected rejected.jsonl] [--check-arithmetic]
-         [--mode flexible|strict] [--seed S] [--count N] [--json]
+         [--mode flexible|strict] [--seed S] [--count N] [--task default|demo] [--json]
 
 Keeps the chains whose final answer matches the dataset's gold answer (matched on problemId),
 optionally also checking <<expr=value>> and "a op b = c" arithmetic. With --json prints
@@ -18,7 +18,7 @@ optionally also checking <<expr=value>> and "a op b = c" arithmetic. With --json
 const FLAGS = {
   dataset: { type: 'string' }, data: { type: 'string' }, split: { type: 'string' }, chains: { type: 'string' },
   out: { type: 'string' }, rejected: { type: 'string' }, 'check-arithmetic': { type: 'boolean' }, mode: { type: 'string' },
-  seed: { type: 'string' }, count: { type: 'string' }, limit: { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
+  seed: { type: 'string' }, count: { type: 'string' }, limit: { type: 'string' }, json: { type: 'boolean' }, task: { type: 'string' }, help: { type: 'boolean', short: 'h' },
 } as const;
 
 export const command: CliCommand = {
@@ -38,7 +38,7 @@ export const command: CliCommand = {
     if (mode !== 'flexible' && mode !== 'strict') throw new CliUsageError(`--mode must be flexible|strict, got '${mode}'`);
     const dataset = await datasetFromArgs({
       dataset: stringFlag(v, 'dataset'), data: stringFlag(v, 'data'), split: stringFlag(v, 'split'),
-      seed: intFlag(v, 'seed') ?? 0, limit: intFlag(v, 'limit', 1), count: intFlag(v, 'count', 1),
+      seed: intFlag(v, 'seed') ?? 0, limit: intFlag(v, 'limit', 1), count: intFlag(v, 'count', 1), task: stringFlag(v, 'task'),
     });
     const read = await readJsonl(chainsPath, SocraticChainSchema);
     if (read.records.length === 0 && !read.truncatedTail) {
