@@ -1,6 +1,7 @@
 import type { BackendPreference } from '../backend/types.js';
 import type { SyntheticFamily } from '../data/synthetic.js';
-import type { StudentModelSize } from '../students/lm.js';
+import { archDims, type ModelConfig } from '../arch/config.js';
+import { llamaStudentSize, type GPT2StudentSize, type StudentModelSize } from '../students/lm.js';
 import { DEFAULT_ARMS, type ArmId } from './arm-ids.js';
 
 /** Everything that sizes a demo run. Every student arm gets the same model size and the same budget. */
@@ -10,7 +11,13 @@ export interface DemoConfig {
   seeds: number[];
   /** Probability that the simulated teacher flaws a chain. */
   teacherErrorRate: number;
-  size: StudentModelSize;
+  /** Width, depth, heads and context of every from-scratch model (GPT-2 field names, whatever `arch`). */
+  size: GPT2StudentSize;
+  /**
+   * The architecture of from-scratch students: `gpt2` (default, the paper's) or `llama`, a Llama student in the same
+   * parameter class (llamaStudentSize: RoPE, GQA, SwiGLU, RMSNorm, tied head) on the same trimmed vocabulary.
+   */
+  arch?: StudentArch;
   /** Size n_positions from the longest training example (after the teacher) instead of size.n_positions. */
   autoPositions: boolean;
   /** Optimizer steps per model (Iterative: for QG and for QA each, as in the paper's two-model setup). */
@@ -35,11 +42,27 @@ export interface DemoConfig {
   /** Also evaluate every stepwise arm with the decode-time calculator, as separate rows. */
   calculator: boolean;
   /**
-   * HF GPT-2 checkpoint directory (config.json + model.safetensors) that every model of every arm starts
-   * from, with its own tokenizer; `size` should then be the checkpoint's (its n_positions is what the
-   * length checks use, and it goes into the report). Unset: every arm starts from scratch at `size`.
+   * HF checkpoint directory (config.json + model.safetensors, GPT-2 or a Llama-family model with its tokenizer.json)
+   * that every model of every arm starts from, with its own tokenizer; `size` should then be the checkpoint's
+   * (checkpointSize: its positions are what the length checks use, and it goes into the report). Unset: every arm
+   * starts from scratch at `size`.
    */
   init?: string;
+}
+
+/** The architectures a demo student can be built with from scratch. */
+export const STUDENT_ARCHS = ['gpt2', 'llama'] as const;
+export type StudentArch = (typeof STUDENT_ARCHS)[number];
+
+/** The size every from-scratch model of the run gets: `size` itself (GPT-2), or its Llama equivalent. */
+export function studentSize(config: Pick<DemoConfig, 'size' | 'arch'>): StudentModelSize {
+  return config.arch === 'llama' ? llamaStudentSize(config.size) : config.size;
+}
+
+/** A checkpoint's shape in DemoConfig.size's terms (positions: n_positions or max_position_embeddings). */
+export function checkpointSize(config: ModelConfig): GPT2StudentSize {
+  const d = archDims(config);
+  return { n_embd: d.hidden, n_layer: d.layers, n_head: d.heads, n_positions: d.maxPositions, vocab_size: d.vocab };
 }
 
 /**
