@@ -1,7 +1,7 @@
 import type { BackendPreference } from '../backend/types.js';
 import type { SyntheticFamily } from '../data/synthetic.js';
-import { archDims, type ModelConfig } from '../arch/config.js';
-import { llamaStudentSize, type GPT2StudentSize, type StudentModelSize } from '../students/lm.js';
+// Types only: the browser example imports this file for the demo's task, and must not pull in a model.
+import type { GPT2StudentSize } from '../students/lm.js';
 import { DEFAULT_ARMS, type ArmId } from './arm-ids.js';
 
 /** Everything that sizes a demo run. Every student arm gets the same model size and the same budget. */
@@ -53,17 +53,6 @@ export interface DemoConfig {
 /** The architectures a demo student can be built with from scratch. */
 export const STUDENT_ARCHS = ['gpt2', 'llama'] as const;
 export type StudentArch = (typeof STUDENT_ARCHS)[number];
-
-/** The size every from-scratch model of the run gets: `size` itself (GPT-2), or its Llama equivalent. */
-export function studentSize(config: Pick<DemoConfig, 'size' | 'arch'>): StudentModelSize {
-  return config.arch === 'llama' ? llamaStudentSize(config.size) : config.size;
-}
-
-/** A checkpoint's shape in DemoConfig.size's terms (positions: n_positions or max_position_embeddings). */
-export function checkpointSize(config: ModelConfig): GPT2StudentSize {
-  const d = archDims(config);
-  return { n_embd: d.hidden, n_layer: d.layers, n_head: d.heads, n_positions: d.maxPositions, vocab_size: d.vocab };
-}
 
 /**
  * Sized for the native CPU core on 2 cores. The numbers were tuned by measuring, not guessed; see

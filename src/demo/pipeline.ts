@@ -20,7 +20,8 @@ import { assertFits, exampleLengths, goldChains, positionsFor } from './lengths.
 import type { TeacherClient } from '../teacher/types.js';
 import type { TrainProgress } from '../train/trainer.js';
 import { ChainVerifier, type VerifyStats } from '../verify/verifier.js';
-import { studentSize, type DemoConfig } from './config.js';
+import type { DemoConfig } from './config.js';
+import { studentSize } from './sizes.js';
 
 export interface DemoSource {
   /** Problems to train on (the teacher decomposes them) and held-out problems to test on. */
