@@ -17,7 +17,7 @@ const PUBLIC_NAMES = [
   'SingleModelStudent', 'SocraticChainSchema', 'SocraticDataset', 'SocraticDistillError', 'SocraticStepSchema',
   'StudentLM', 'TeacherBase', 'TeacherError', 'Tokenizer', 'TrainingDataError', 'TrimmedVocab',
   'UnifiedStudent', 'answersMatch', 'costOf', 'evaluateStudents', 'extractAnswer', 'finalSolution',
-  'generateChains', 'generateSynthetic', 'goldChain', 'loadStudent', 'postJson', 'presetConfig',
+  'generateChains', 'generateSynthetic', 'goldChain', 'llamaStudentSize', 'loadStudent', 'postJson', 'presetConfig',
   'reproducePaper', 'runDemo', 'sampleDataDir', 'selectBackend', 'solveStreaming', 'sumUsage',
   'syntheticSplit', 'userProblem', 'writeReport',
 ];
