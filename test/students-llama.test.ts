@@ -105,7 +105,7 @@ describe.skipIf(!hasModernFixtures)('students from a Llama-family directory (mod
     }
   });
 
-  it("formats end every example with the model's first EOS, and decoding stops at any of its EOS ids and pads with its pad id", async () => {
+  it("formats end every example with the model's first EOS; decoding stops at any of its EOS ids, pads with its pad id, and the calculator writes its tokens", async () => {
     // Qwen3-style: generation_config lists <|im_end|> (2) before <|endoftext|> (0).
     const dir = await copyModernFixture('qwen3', join(tmp, 'qwen3-eos'), { positions: 512 });
     writeFileSync(join(dir, 'generation_config.json'), JSON.stringify({ eos_token_id: [2, 0], pad_token_id: 0 }));
@@ -115,8 +115,13 @@ describe.skipIf(!hasModernFixtures)('students from a Llama-family directory (mod
     expect(examples.every((e) => e.ids.at(-1) === 2 && e.labels.at(-1) === 2)).toBe(true);
     let seen: GPT2GenerateOptions | undefined;
     const spy = { config: lm.config, generate: async (rows: number[][], o: GPT2GenerateOptions) => ((seen = o), rows.map(() => [])) } as unknown as CausalLM;
-    await generateBatched(spy, lm.tokenizer, ['Problem: x\n'], { maxNewTokens: 4 });
+    await generateBatched(spy, lm.tokenizer, ['Problem: x\n'], { maxNewTokens: 4, calculator: true });
     expect(seen).toMatchObject({ eosTokenId: [2, 0], padTokenId: 0 });
+    // The calculator writes its result in the model's own tokens (this tokenizer splits digits one by one).
+    const forced = seen!.forceTokens!(0, lm.tokenizer.encode('Tom has 12 + 30 ='));
+    expect(forced).toEqual(lm.tokenizer.encode(' 42'));
+    expect(forced!.length).toBeGreaterThan(1);
+    expect(lm.tokenizer.decode(forced!)).toBe(' 42');
     lm.dispose();
   });
 
