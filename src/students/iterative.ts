@@ -63,7 +63,7 @@ export class IterativeStudent<M extends TextGenerator = StudentLM> implements St
   ) {}
 
   static async create(options: CreateIterativeOptions): Promise<IterativeStudent> {
-    if (options.init === undefined && (options.qgSize === undefined) !== (options.qaSize === undefined)) {
+    if (options.init === undefined && (options.qgSize === undefined || options.qaSize === undefined)) {
       throw new ModelConfigError('pass both qgSize and qaSize (from scratch), or `init` (an HF checkpoint directory both start from)');
     }
     // One vocabulary for both models, built once (a checkpoint brings its own).
