@@ -125,6 +125,24 @@ describe.skipIf(!hasModernFixtures)('students from a Llama-family directory (mod
     lm.dispose();
   });
 
+  it('an interrupted Iterative training from a checkpoint directory resumes exactly (QG and QA)', async () => {
+    const opts = { ...overfit, maxSteps: 8 };
+    const reference = await IterativeStudent.create({ init: llama, backend });
+    const expected = await reference.train(data, opts);
+    reference.dispose();
+    const checkpointDir = join(tmp, 'resume');
+    const first = await IterativeStudent.create({ init: llama, backend });
+    const cut = await first.train(data, { ...opts, checkpointDir, checkpointEvery: 100, stopAfterSteps: 3 });
+    expect([cut.qg.finished, cut.qa.finished]).toEqual([false, false]);
+    first.dispose();
+    const again = await IterativeStudent.create({ init: llama, backend });
+    const resumed = await again.train(data, { ...opts, checkpointDir, checkpointEvery: 100 });
+    expect([resumed.qg.resumedFromStep, resumed.qa.resumedFromStep]).toEqual([3, 3]);
+    expect(resumed.qg.losses).toEqual(expected.qg.losses);
+    expect(resumed.qa.losses).toEqual(expected.qa.losses);
+    again.dispose();
+  });
+
   it("refuses an example longer than the checkpoint's max_position_embeddings, naming the limit", async () => {
     // The fixture as it is: 128 positions; a 3-step chain with this tokenizer (digits one by one) is longer.
     const long = generateSynthetic({ count: 1, seed: 3, minSteps: 3, maxSteps: 3, maxOperand: 9 });
