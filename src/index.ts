@@ -100,13 +100,14 @@ export {
   type StopReason,
   type StudentData,
   type StudentKind,
+  type StudentModelSource,
   type StudentSolution,
   type StudentTrainOptions,
   type IterativePacking,
 } from './students/common.js';
-export { StudentLM, type BackendChoice, type StudentModelSize } from './students/lm.js';
+export { llamaStudentSize, StudentLM, type BackendChoice, type GPT2StudentSize, type LlamaStudentSize, type StudentModelSize } from './students/lm.js';
 export { AnswerOnlyStudent, CoTStudent, SingleModelStudent, UnifiedStudent, type CreateStudentOptions } from './students/single.js';
-export { IterativeStudent, type CreateIterativeOptions, type IterativeSolveOptions, type IterativeTrainResult } from './students/iterative.js';
+export { IterativeStudent, type CreateIterativeOptions, type CreateSharedIterativeOptions, type IterativeSolveOptions, type IterativeTrainResult } from './students/iterative.js';
 export { loadStudent, type Student } from './students/load.js';
 export { finalSolution, solveStreaming, userProblem, type SolveEvent, type StreamingSolver, type StreamSolveOptions } from './students/stream.js';
 

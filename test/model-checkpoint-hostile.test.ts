@@ -170,7 +170,7 @@ describe.skipIf(!hasModernFixtures)('hostile checkpoint directories', () => {
     await expectRefused(quantized, /torch_dtype "int8" is not supported/, 'config.json');
   });
 
-  it('a tied head that differs from the embedding, a trimmed vocabulary beside a llama, an unsupported model_type', async () => {
+  it('a tied head that differs from the embedding, a trimmed vocabulary beside a llama tokenizer, an unsupported model_type', async () => {
     await fixture();
     const head = freshDir('head');
     writeSingle(head, (t) => {
@@ -179,10 +179,15 @@ describe.skipIf(!hasModernFixtures)('hostile checkpoint directories', () => {
       t.set('lm_head.weight', { dtype: 'F32', shape: [1000, 64], bytes: new Uint8Array(data.buffer) });
     });
     await expectRefused(head, /'lm_head\.weight' differs from model\.embed_tokens\.weight at element 7 .* \(set tie_word_embeddings false/, 'model.safetensors');
+    // A trimmed vocabulary is a from-scratch student's; beside the model's own tokenizer.json it is refused.
     const trimmed = freshDir('trimmed');
     writeSingle(trimmed, () => {});
+    copyFileSync(join(LLAMA, 'tokenizer.json'), join(trimmed, 'tokenizer.json'));
     writeFileSync(join(trimmed, 'trimmed_vocab.json'), JSON.stringify({ format: 'socratic-distill/trimmed-vocab', version: 1, gpt2Ids: [50256], unk: false }));
-    await expectRefused(trimmed, /trimmed vocabularies are for GPT-2 students only/, 'trimmed_vocab.json');
+    await expectRefused(trimmed, /a llama model has either its own tokenizer\.json \(pretrained\) or a trimmed vocabulary \(a from-scratch student\), not both/, 'trimmed_vocab.json');
+    // Alone, it must cover config.json's vocab_size.
+    rmSync(join(trimmed, 'tokenizer.json'));
+    await expectRefused(trimmed, /the trimmed vocabulary has 1 ids but .*config\.json says vocab_size 1000/, 'trimmed_vocab.json');
     const mistral = freshDir('mistral', (c) => ({ ...c, model_type: 'mistral' }));
     copyFileSync(join(LLAMA, 'model.safetensors'), join(mistral, 'model.safetensors'));
     await expectRefused(mistral, /model_type "mistral" is not supported; supported: gpt2, llama, qwen2, qwen3/, 'config.json');

@@ -18,7 +18,7 @@ const PUBLIC_NAMES = [
   'StudentLM', 'TeacherBase', 'TeacherError', 'TeacherUnsuitableError', 'Tokenizer', 'TrainingDataError', 'TrimmedVocab',
   'UnifiedStudent', 'answersMatch', 'batchPricing', 'cancelChainsBatch', 'costOf', 'estimateGeneration', 'evaluateStudents',
   'extractAnswer', 'finalSolution', 'generateChains', 'generateChainsBatch', 'generateSynthetic', 'goldChain',
-  'ingestBatchResults', 'loadStudent', 'postJson', 'presetConfig',
+  'ingestBatchResults', 'llamaStudentSize', 'loadStudent', 'postJson', 'presetConfig',
   'reproducePaper', 'runDemo', 'sampleDataDir', 'selectBackend', 'solveStreaming', 'sumUsage',
   'syntheticSplit', 'userProblem', 'writeBatchRequests', 'writeReport',
 ];

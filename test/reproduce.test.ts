@@ -12,6 +12,8 @@ import { loadGsm8kSplits, reproducePaper } from '../src/reproduce/index.js';
 import { AnnotationTeacher } from '../src/teacher/index.js';
 import { hasSharedData, SHARED_DATA } from './fixtures-data/shared.js';
 import { FIXTURE_DIR, fixtureWeights, hasFixtures, maxAbsDiff } from './helpers/fixtures.js';
+import { copyModernFixture } from './helpers/llama-dirs.js';
+import { hasModernFixtures } from './helpers/modern.js';
 
 // The fixture checkpoint holds only 128 positions, so CI uses GSM8K problems whose every formatted
 // example fits (the shortest ones, found by their token counts), plus one long problem for the error path.
@@ -92,6 +94,22 @@ describe.skipIf(!hasFixtures || !hasSharedData)('socratic-distill reproduce (tin
         moved = Math.max(moved, diff);
       }
       expect(moved).toBeGreaterThan(0);
+    }
+  }, 120_000);
+
+  it.skipIf(!hasModernFixtures)('--init a Llama-family directory (Qwen3-style fixture): every model starts from it and keeps its tokenizer', async () => {
+    // The fixture's 128 positions hold fewer GSM8K problems in this tokenizer (digits one by one); RoPE lets the copy hold 512.
+    const init = await copyModernFixture('qwen3', join(await mkdtemp(join(tmpdir(), 'sd-repro-qwen3-')), 'qwen3'), { positions: 512 });
+    const out = await mkdtemp(join(tmpdir(), 'sd-repro-llama-out-'));
+    const code = await main(['reproduce', '--init', init, '--data', shortData, '--out', out, '--backend', 'cpu', '--steps', '2', '--batch', '4', '--max-steps', '1', '--measure-steps', '1']);
+    expect(code, stderr).toBe(0);
+    const report = JSON.parse(await readFile(join(out, 'report.json'), 'utf8')) as EvalReport;
+    expect(report.setup).toMatchObject({ architecture: 'qwen3', model: { n_embd: 64, n_positions: 512, vocab_size: 1000 } });
+    expect(report.summary.map((a) => a.kind)).toEqual(['answer-only', 'cot', 'unified', 'iterative']);
+    expect(stderr).toMatch(/time estimate: \d+ training tokens .* at \d+ tok\/s/);
+    for (const dir of ['answer-only', 'cot', 'unified', 'iterative/qg', 'iterative/qa']) {
+      expect(readFileSync(join(out, 'students', dir, 'tokenizer.json'), 'utf8'), dir).toBe(readFileSync(join(init, 'tokenizer.json'), 'utf8'));
+      expect(JSON.parse(readFileSync(join(out, 'students', dir, 'config.json'), 'utf8')).model_type).toBe('qwen3');
     }
   }, 120_000);
 

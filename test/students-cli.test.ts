@@ -6,13 +6,15 @@ import { main } from '../src/cli/main.js';
 import { generateSynthetic, goldChain } from '../src/data/index.js';
 
 let stdout = '';
+let stderr = '';
 beforeEach(() => {
   stdout = '';
+  stderr = '';
   vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
     stdout += String(chunk);
     return true;
   });
-  vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
+  vi.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => ((stderr += String(chunk)), true));
 });
 afterEach(() => vi.restoreAllMocks());
 
@@ -45,5 +47,35 @@ describe('CLI train / solve / eval', () => {
     expect(await main(['train', '--student', 'nope'])).toBe(1);
     expect(await main(['solve', '--student', '/nonexistent'])).toBe(1);
     expect(await main(['export', '--mode', 'qa'])).toBe(1);
+  });
+
+  it('trains a from-scratch Llama (--arch llama) and a shared Iterative student, which solve loads', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'sd-cli-llama-'));
+    const problems = generateSynthetic({ count: 8, seed: 0 });
+    const chains = join(dir, 'kept.jsonl');
+    await writeFile(chains, problems.map((p) => JSON.stringify(goldChain(p))).join('\n') + '\n');
+    const common = ['--chains', chains, '--dataset', 'synthetic', '--count', '8', '--n-embd', '32', '--n-layer', '1', '--n-head', '2', '--n-positions', '320', '--steps', '4', '--batch-size', '4'];
+    expect(await main(['train', '--student', 'iterative', '--arch', 'llama', '--shared', '--out', join(dir, 'shared'), ...common]), stderr).toBe(0);
+    expect(stdout).toMatch(/trained iterative student \(one shared model, 4 steps/);
+    const config = JSON.parse(await readFile(join(dir, 'shared', 'model', 'config.json'), 'utf8')) as Record<string, unknown>;
+    expect(config).toMatchObject({ model_type: 'llama', hidden_size: 32, num_key_value_heads: 1, max_position_embeddings: 320 });
+    stdout = '';
+    expect(await main(['solve', '--student', join(dir, 'shared'), '--max-steps', '1', '--json', problems[0]!.question])).toBe(0);
+    expect(JSON.parse(stdout)).toHaveProperty('stoppedBy');
+    expect(await main(['train', '--student', 'unified', '--shared', '--out', join(dir, 'x'), ...common])).toBe(1);
+    expect(stderr).toMatch(/--shared is for --student iterative/);
+  });
+
+  it('an --init directory of an unsupported architecture is refused in one line that lists the supported ones', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'sd-cli-mistral-'));
+    await writeFile(join(dir, 'config.json'), JSON.stringify({ model_type: 'mistral', vocab_size: 10 }));
+    const problems = generateSynthetic({ count: 2, seed: 0 });
+    const chains = join(dir, 'kept.jsonl');
+    await writeFile(chains, problems.map((p) => JSON.stringify(goldChain(p))).join('\n') + '\n');
+    expect(await main(['train', '--student', 'unified', '--init', dir, '--chains', chains, '--dataset', 'synthetic', '--count', '2', '--steps', '1', '--out', join(dir, 'out')])).toBe(1);
+    expect(stderr).toBe(`socratic-distill train: ${join(dir, 'config.json')}: model_type "mistral" is not supported; supported: gpt2, llama, qwen2, qwen3 [MODEL_CONFIG_INVALID]\n`);
+    stderr = '';
+    expect(await main(['train', '--student', 'unified', '--init', dir, '--arch', 'llama', '--chains', chains, '--dataset', 'synthetic', '--count', '2', '--out', join(dir, 'out')])).toBe(1);
+    expect(stderr).toMatch(/--arch is for students from scratch/);
   });
 });

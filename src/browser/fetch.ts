@@ -79,6 +79,22 @@ export async function fetchJson(url: string, options: FetchOptions & { optional?
   }
 }
 
+/** The body as text, or undefined for a 404 (a side file the model does not have). */
+export async function fetchText(url: string, options: FetchOptions = {}): Promise<string | undefined> {
+  let res: Response;
+  try {
+    res = await request(url, options);
+  } catch (err) {
+    if (err instanceof ModelFetchError && err.status === 404) return undefined;
+    throw err;
+  }
+  try {
+    return await res.text();
+  } catch (cause) {
+    throw new ModelFetchError(url, `download broke off (${(cause as Error).message})`, { cause });
+  }
+}
+
 /** `base` joined with a relative file name; a base without a trailing slash is treated as a directory. */
 export function joinUrl(base: string, file: string): string {
   return `${base.endsWith('/') ? base : `${base}/`}${file}`;

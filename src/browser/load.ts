@@ -1,23 +1,33 @@
-import { parseGPT2Config } from '../arch/config.js';
+import { isGPT2Config, parseGPT2Config, parseModelConfig } from '../arch/config.js';
 import type { BackendReport } from '../backend/types.js';
 import { CheckpointError, ModelConfigError } from '../errors.js';
 import { parseSafetensors } from '../io/safetensors.js';
 import { canonicalWeights, CONFIG_FILE, VOCAB_FILE, WEIGHTS_FILE } from '../model/checkpoint.js';
+import { CausalLM } from '../model/causal-lm.js';
 import { GPT2 } from '../model/gpt2.js';
+import { GENERATION_CONFIG_FILE } from '../model/hf-config.js';
 import { MANIFEST_FILE, StudentManifestSchema, type StudentManifest } from '../students/common.js';
 import { IterativeStudent } from '../students/iterative.js';
 import { StudentLM } from '../students/lm.js';
 import { AnswerOnlyStudent, CoTStudent, UnifiedStudent } from '../students/single.js';
-import { Tokenizer, TrimmedVocab } from '../tokenizer/index.js';
-import { fetchBytes, fetchJson, joinUrl, type FetchOptions } from './fetch.js';
+import { TOKENIZER_CONFIG_FILE, TOKENIZER_FILE, Tokenizer, TrimmedVocab } from '../tokenizer/index.js';
+import { fetchBytes, fetchJson, fetchText, joinUrl, type FetchOptions } from './fetch.js';
 
-/** Where one student model's files live (a directory written by StudentLM.save / GPT2.save). */
+/** Where one student model's files live (a directory written by StudentLM.save / CausalLM.save). */
 export interface StudentModelUrls {
   config: string;
   weights: string;
   /** trimmed_vocab.json; omit for a model on the full GPT-2 vocabulary. */
   vocab?: string;
+  /**
+   * Llama family: the side files by name (tokenizer.json, tokenizer_config.json, generation_config.json), each fetched
+   * when config.json names a Llama-family model, and skipped when the server has none (404).
+   */
+  assets?: Record<string, string>;
 }
+
+/** The side files a saved Llama-family student may have: its own tokenizer, or the generation config beside a trimmed vocabulary. */
+const LLAMA_SIDE_FILES = [TOKENIZER_FILE, TOKENIZER_CONFIG_FILE, GENERATION_CONFIG_FILE] as const;
 
 export interface BrowserLoadOptions extends FetchOptions {
   /** From initBrowserBackend(); every model of the student is built on it. */
@@ -30,12 +40,14 @@ export type BrowserStudent = IterativeStudent | UnifiedStudent | CoTStudent | An
 export function modelUrls(baseUrl: string, options: { vocab?: boolean } = {}): StudentModelUrls {
   const urls: StudentModelUrls = { config: joinUrl(baseUrl, CONFIG_FILE), weights: joinUrl(baseUrl, WEIGHTS_FILE) };
   if (options.vocab !== false) urls.vocab = joinUrl(baseUrl, VOCAB_FILE);
+  urls.assets = Object.fromEntries(LLAMA_SIDE_FILES.map((name) => [name, joinUrl(baseUrl, name)]));
   return urls;
 }
 
 /**
- * Fetch one GPT-2 (config, safetensors, trimmed vocabulary) and build it on the backend.
- * Every check of the Node loader applies: a corrupt or mismatched file is a typed error naming its URL.
+ * Fetch one student model (config, safetensors, and its trimmed vocabulary or, for the Llama family, its tokenizer
+ * files) and build it on the backend. Every check of the Node loader applies: a corrupt or mismatched file, or an
+ * unsupported model_type, is a typed error naming its URL.
  */
 export async function loadStudentModel(urls: StudentModelUrls, options: BrowserLoadOptions): Promise<StudentLM> {
   const [configJson, vocabJson, bytes] = await Promise.all([
@@ -43,6 +55,8 @@ export async function loadStudentModel(urls: StudentModelUrls, options: BrowserL
     urls.vocab ? fetchJson(urls.vocab, { ...options, optional: true }) : Promise.resolve(undefined),
     fetchBytes(urls.weights, options),
   ]);
+  const parsed = parseModelConfig(configJson, urls.config);
+  if (!isGPT2Config(parsed)) return loadLlamaFamily(urls, configJson, vocabJson, bytes, options);
   const config = parseGPT2Config(configJson, urls.config);
   const vocab = vocabJson === undefined ? undefined : TrimmedVocab.fromJSON(vocabJson, urls.vocab);
   const tokenizer = new Tokenizer(vocab);
@@ -51,6 +65,22 @@ export async function loadStudentModel(urls: StudentModelUrls, options: BrowserL
   }
   const weights = canonicalWeights(parseSafetensors(bytes, urls.weights).tensors, config, urls.weights);
   return new StudentLM(GPT2.fromCore(await options.backend.createCore(config, { weights }), vocab));
+}
+
+/** A Llama-family model from its fetched files, through the same checks as CausalLM.load (the side files are small). */
+async function loadLlamaFamily(urls: StudentModelUrls, config: unknown, trimmedVocab: unknown, safetensors: Uint8Array, options: BrowserLoadOptions): Promise<StudentLM> {
+  const names = Object.keys(urls.assets ?? {});
+  const texts = await Promise.all(names.map((name) => fetchText(urls.assets![name]!, options)));
+  const assets = Object.fromEntries(names.flatMap((name, i) => (texts[i] === undefined ? [] : [[name, texts[i]!] as const])));
+  const where = urls.config.endsWith(`/${CONFIG_FILE}`) ? urls.config.slice(0, -CONFIG_FILE.length - 1) : urls.config;
+  const files = { config, safetensors, assets, ...(trimmedVocab === undefined ? {} : { trimmedVocab }) };
+  const model = await CausalLM.fromCheckpointFiles(files, { backend: options.backend, where });
+  try {
+    return new StudentLM(model);
+  } catch (err) {
+    model.dispose();
+    throw err;
+  }
 }
 
 /** Read and validate `student.json` under `baseUrl`. */

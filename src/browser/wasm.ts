@@ -1,5 +1,5 @@
 import { getThreadsCount, setThreadsCount, setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
-import type { GPT2Config } from '../arch/config.js';
+import type { ModelConfig } from '../arch/config.js';
 import { createTfjsCore } from '../backend/tfjs/core.js';
 import { initTfjsBackend, tf } from '../backend/tfjs/runtime.js';
 import type { BackendReport, NamedTensors } from '../backend/types.js';
@@ -26,7 +26,7 @@ let chosen: { paths: string; report: Promise<BackendReport> } | undefined;
 
 /**
  * Start tfjs on wasm (SIMD where the browser has it) and return a BackendReport whose
- * createCore builds wasm GPT-2 cores. tfjs is one engine per page, so this runs once;
+ * createCore builds wasm cores (GPT-2 or the Llama family). tfjs is one engine per page, so this runs once;
  * a second call with other wasmPaths is an error instead of a silent no-op.
  */
 export function initBrowserBackend(options: BrowserBackendOptions = {}): Promise<BackendReport> {
@@ -76,6 +76,6 @@ async function start(paths: string, threads: 'auto' | number | false): Promise<B
     versions: info.versions,
     skipped: [],
     summary: `using tfjs-wasm (${traits}) in the browser`,
-    createCore: (config: GPT2Config, init?: { weights?: NamedTensors; seed?: number }) => createTfjsCore(config, { backend: 'wasm', ...init }),
+    createCore: (config: ModelConfig, init?: { weights?: NamedTensors; seed?: number }) => createTfjsCore(config, { backend: 'wasm', ...init }),
   };
 }

@@ -4,15 +4,15 @@ import type { IterativePacking, StudentData, StudentTrainOptions } from '../stud
 import { IterativeStudent } from '../students/iterative.js';
 import { StudentLM, type BackendChoice, type StudentModelSize } from '../students/lm.js';
 import { AnswerOnlyStudent, CoTStudent, UnifiedStudent } from '../students/single.js';
-import type { Tokenizer } from '../tokenizer/index.js';
+import type { TextTokenizer } from '../tokenizer/index.js';
 import type { TrainProgress } from '../train/trainer.js';
 
 /** What every arm of one seed shares: model size, vocabulary, backend, seed and the per-model step budget. */
 export interface ArmContext {
   size: StudentModelSize;
-  /** HF GPT-2 checkpoint directory every model starts from; unset: from scratch at `size` on `tokenizer`. */
+  /** HF checkpoint directory (GPT-2 or Llama family) every model starts from; unset: from scratch at `size` on `tokenizer`. */
   init?: string;
-  tokenizer: Tokenizer;
+  tokenizer: TextTokenizer;
   backend: BackendChoice;
   seed: number;
   steps: number;

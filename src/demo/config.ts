@@ -1,6 +1,7 @@
 import type { BackendPreference } from '../backend/types.js';
 import type { SyntheticFamily } from '../data/synthetic.js';
-import type { StudentModelSize } from '../students/lm.js';
+// Types only: the browser example imports this file for the demo's task, and must not pull in a model.
+import type { GPT2StudentSize } from '../students/lm.js';
 import { DEFAULT_ARMS, type ArmId } from './arm-ids.js';
 
 /** Everything that sizes a demo run. Every student arm gets the same model size and the same budget. */
@@ -10,7 +11,13 @@ export interface DemoConfig {
   seeds: number[];
   /** Probability that the simulated teacher flaws a chain. */
   teacherErrorRate: number;
-  size: StudentModelSize;
+  /** Width, depth, heads and context of every from-scratch model (GPT-2 field names, whatever `arch`). */
+  size: GPT2StudentSize;
+  /**
+   * The architecture of from-scratch students: `gpt2` (default, the paper's) or `llama`, a Llama student in the same
+   * parameter class (llamaStudentSize: RoPE, GQA, SwiGLU, RMSNorm, tied head) on the same trimmed vocabulary.
+   */
+  arch?: StudentArch;
   /** Size n_positions from the longest training example (after the teacher) instead of size.n_positions. */
   autoPositions: boolean;
   /** Optimizer steps per model (Iterative: for QG and for QA each, as in the paper's two-model setup). */
@@ -35,12 +42,17 @@ export interface DemoConfig {
   /** Also evaluate every stepwise arm with the decode-time calculator, as separate rows. */
   calculator: boolean;
   /**
-   * HF GPT-2 checkpoint directory (config.json + model.safetensors) that every model of every arm starts
-   * from, with its own tokenizer; `size` should then be the checkpoint's (its n_positions is what the
-   * length checks use, and it goes into the report). Unset: every arm starts from scratch at `size`.
+   * HF checkpoint directory (config.json + model.safetensors, GPT-2 or a Llama-family model with its tokenizer.json)
+   * that every model of every arm starts from, with its own tokenizer; `size` should then be the checkpoint's
+   * (checkpointSize: its positions are what the length checks use, and it goes into the report). Unset: every arm
+   * starts from scratch at `size`.
    */
   init?: string;
 }
+
+/** The architectures a demo student can be built with from scratch. */
+export const STUDENT_ARCHS = ['gpt2', 'llama'] as const;
+export type StudentArch = (typeof STUDENT_ARCHS)[number];
 
 /**
  * Sized for the native CPU core on 2 cores. The numbers were tuned by measuring, not guessed; see

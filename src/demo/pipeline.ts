@@ -12,13 +12,16 @@ import { writeReport } from '../eval/write.js';
 import { generateChains } from '../generate/runner.js';
 import { readJsonl } from '../io/jsonl.js';
 import { tokenizerForTexts, trainingTexts, type StudentData } from '../students/common.js';
-import { Tokenizer } from '../tokenizer/index.js';
+import { ModelConfigError } from '../errors.js';
+import { readCheckpointTokenizer } from '../model/checkpoint-fs.js';
+import type { TextTokenizer } from '../tokenizer/index.js';
 import { ARMS, type ArmContext, type TrainedArm } from './arms.js';
 import { assertFits, exampleLengths, goldChains, positionsFor } from './lengths.js';
 import type { TeacherClient } from '../teacher/types.js';
 import type { TrainProgress } from '../train/trainer.js';
 import { ChainVerifier, type VerifyStats } from '../verify/verifier.js';
 import type { DemoConfig } from './config.js';
+import { studentSize } from './sizes.js';
 
 export interface DemoSource {
   /** Problems to train on (the teacher decomposes them) and held-out problems to test on. */
@@ -88,9 +91,12 @@ export async function runDemo(options: DemoRunOptions): Promise<DemoResult> {
     }
   };
 
+  // A checkpoint's own tokenizer counts its lengths (a Llama-family one splits text unlike GPT-2); from scratch, the
+  // trimmed vocabulary does. Read before the teacher, so a bad init directory fails first.
+  const codec = config.init === undefined ? undefined : await initTokenizer(config.init);
   // Every example must fit the model before a single (possibly paid) teacher call is made.
   const everyProblem = [...source.train, ...source.test];
-  assertFits(exampleLengths(everyProblem, goldChains(everyProblem)), config.autoPositions ? MAX_POSITIONS : config.size.n_positions, 'even before the teacher wrote a chain');
+  assertFits(exampleLengths(everyProblem, goldChains(everyProblem), codec), config.autoPositions ? MAX_POSITIONS : config.size.n_positions, 'even before the teacher wrote a chain');
   const backend = await selectBackend(config.backend);
   log(`backend: ${backend.summary}`);
   await mkdir(outDir, { recursive: true });
@@ -106,7 +112,7 @@ export async function runDemo(options: DemoRunOptions): Promise<DemoResult> {
   const keptIds = new Set(verified.kept.map((c) => c.problemId));
   const data: StudentData = { problems: source.train.filter((p) => keptIds.has(p.id)), chains: verified.kept };
   // The teacher's chains are known now: size the context from them, or check them, before any training.
-  const lengths = exampleLengths([...data.problems, ...source.test], new Map(data.chains.map((c) => [c.problemId, c])));
+  const lengths = exampleLengths([...data.problems, ...source.test], new Map(data.chains.map((c) => [c.problemId, c])), codec);
   const size = { ...config.size, n_positions: config.autoPositions ? positionsFor(lengths, MAX_POSITIONS) : config.size.n_positions };
   assertFits(lengths, size.n_positions, 'with the teacher\'s chains');
   if (config.autoPositions) log(`context sized from the data: n_positions ${size.n_positions} (longest example ${Math.max(...lengths.values())} tokens)`);
@@ -114,7 +120,7 @@ export async function runDemo(options: DemoRunOptions): Promise<DemoResult> {
   await options.beforeTraining?.(data, backend, config);
 
   const runs: RunResult[] = [];
-  for (const seed of config.seeds) runs.push(await runSeed(seed, data, source.test, config, backend, timed, options));
+  for (const seed of config.seeds) runs.push(await runSeed(seed, data, source.test, config, backend, timed, options, codec));
 
   const compared = compareRuns(runs);
   const { summary, comparisons } = compared;
@@ -137,7 +143,7 @@ export async function runDemo(options: DemoRunOptions): Promise<DemoResult> {
       teacher: source.teacher.id,
       verifier: stats,
       trainedOnChains: data.chains.length,
-      model: config.size,
+      model: config.init === undefined ? studentSize(config) : config.size,
       budget: { optimizerStepsPerModel: config.steps, batchSize: config.batchSize, lr: config.lr, schedule: 'warmup 10% + cosine to 10%' },
       iterativeMaxSteps: config.maxSteps,
       seeds: config.seeds,
@@ -159,12 +165,14 @@ const MAX_POSITIONS = 1024;
 
 type Timed = <T>(name: string, fn: () => Promise<T>) => Promise<T>;
 
-async function runSeed(seed: number, data: StudentData, test: Problem[], config: DemoConfig, backend: BackendReport, timed: Timed, options: DemoRunOptions): Promise<RunResult> {
+async function runSeed(
+  seed: number, data: StudentData, test: Problem[], config: DemoConfig, backend: BackendReport, timed: Timed, options: DemoRunOptions, initCodec: TextTokenizer | undefined,
+): Promise<RunResult> {
   const log = options.log ?? (() => {});
-  // One vocabulary for all arms, so every arm has exactly the same model size (a checkpoint brings GPT-2's own).
-  const tokenizer = config.init ? new Tokenizer() : tokenizerForTexts(trainingTexts(data, ['answer-only', 'cot', 'unified', 'qg', 'qa']));
+  // One vocabulary for all arms, so every arm has exactly the same model size (a checkpoint brings its own).
+  const tokenizer = initCodec ?? tokenizerForTexts(trainingTexts(data, ['answer-only', 'cot', 'unified', 'qg', 'qa']));
   const ctx: ArmContext = {
-    size: config.size,
+    size: studentSize(config),
     init: config.init,
     tokenizer,
     backend,
@@ -211,6 +219,13 @@ async function runSeed(seed: number, data: StudentData, test: Problem[], config:
   }
   for (const a of arms) a.solver.dispose();
   return { seed, arms: results, losses };
+}
+
+/** The tokenizer of the checkpoint every arm starts from (a student needs one). */
+async function initTokenizer(dir: string): Promise<TextTokenizer> {
+  const tokenizer = await readCheckpointTokenizer(dir);
+  if (!tokenizer) throw new ModelConfigError(`${dir}: the checkpoint has no tokenizer (a Llama-family model needs its tokenizer.json beside the weights)`);
+  return tokenizer;
 }
 
 async function machineName(): Promise<string> {

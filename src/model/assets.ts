@@ -10,7 +10,7 @@ import { GENERATION_CONFIG_FILE, generationConfigJson, parseGenerationConfig, sp
 
 /** Everything a model carries besides its weights: its tokenizer, the ids that end and pad a generation, side files. */
 export interface ModelAssets {
-  /** GPT-2 only: the trimmed vocabulary. */
+  /** The trimmed vocabulary of a from-scratch student (GPT-2, or a Llama-family model built on one). */
   vocab?: TrimmedVocab;
   /** Undefined for a model with no tokenizer files (and a GPT-2 whose vocabulary is neither GPT-2's nor trimmed). */
   tokenizer?: TextTokenizer;
@@ -20,7 +20,10 @@ export interface ModelAssets {
   files?: Record<string, string>;
 }
 
-/** GPT-2: BPE (or the trimmed vocabulary); `<|endoftext|>` ends and pads, as it always has. */
+/**
+ * GPT-2 BPE (or the trimmed vocabulary): `<|endoftext|>` ends and pads, as it always has. A from-scratch Llama-family
+ * student on a trimmed vocabulary uses the same (with its generation_config.json as side file).
+ */
 function gpt2Assets(config: ModelConfig, vocab: TrimmedVocab | undefined): ModelAssets {
   if (vocab && vocab.size !== config.vocab_size) {
     throw new ModelConfigError(`the trimmed vocabulary has ${vocab.size} ids but the model's vocab_size is ${config.vocab_size}`);
@@ -38,6 +41,7 @@ function gpt2Assets(config: ModelConfig, vocab: TrimmedVocab | undefined): Model
 export function checkpointAssets(checkpoint: Checkpoint, where: string): ModelAssets {
   const { config, assets = {} } = checkpoint;
   if (isGPT2Config(config)) return gpt2Assets(config, checkpoint.vocab);
+  if (checkpoint.vocab) return { ...gpt2Assets(config, checkpoint.vocab), files: { ...assets } };
   const generationText = assets[GENERATION_CONFIG_FILE];
   const special = specialIds(config, generationText === undefined ? undefined : parseGenerationConfig(generationText, `${where}/${GENERATION_CONFIG_FILE}`));
   const tokenizerJson = assets[TOKENIZER_FILE];
@@ -67,8 +71,12 @@ export function createdAssets(config: ModelConfig, options: { vocab?: TrimmedVoc
     }
     return gpt2Assets(config, options.vocab ?? (options.tokenizer as Tokenizer | undefined)?.vocab);
   }
-  if (options.vocab || options.tokenizer?.kind === 'gpt2') {
-    throw new ModelConfigError(`trimmed vocabularies and GPT-2 BPE are for GPT-2 students; a ${config.model_type} model takes an HFTokenizer (its tokenizer.json)`);
+  // From scratch, a Llama-family student may use a trimmed GPT-2 vocabulary (as small as a GPT-2 student's); full
+  // GPT-2 BPE would have no tokenizer file to save beside it.
+  const vocab = createdVocab(options);
+  if (vocab) return { ...gpt2Assets(config, vocab), files: {} };
+  if (options.tokenizer?.kind === 'gpt2') {
+    throw new ModelConfigError(`a ${config.model_type} model takes an HFTokenizer (its tokenizer.json) or, from scratch, a trimmed vocabulary; plain GPT-2 BPE has no tokenizer files to save beside it`);
   }
   const tokenizer = options.tokenizer;
   const special = specialIds(config, undefined);
@@ -81,6 +89,11 @@ export function createdAssets(config: ModelConfig, options: { vocab?: TrimmedVoc
   }
   const files = tokenizer instanceof HFTokenizer ? tokenizer.toFiles() : {};
   return { tokenizer, eosIds: [...tokenizer.eosIds], padId: tokenizer.padId, files };
+}
+
+/** The trimmed vocabulary a new model is built on: `vocab`, or that of a GPT-2 `Tokenizer` passed as `tokenizer`. */
+export function createdVocab(options: { vocab?: TrimmedVocab; tokenizer?: TextTokenizer }): TrimmedVocab | undefined {
+  return options.vocab ?? (options.tokenizer?.kind === 'gpt2' ? (options.tokenizer as Tokenizer).vocab : undefined);
 }
 
 /** The side files to save: those the model carries, plus a generation_config.json when it has none (Llama family). */

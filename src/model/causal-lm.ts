@@ -21,7 +21,7 @@ import {
   parseAdapterConfig,
   type SavedAdapterFiles,
 } from './adapter.js';
-import { checkpointAssets, createdAssets, filesToSave, type ModelAssets } from './assets.js';
+import { checkpointAssets, createdAssets, createdVocab, filesToSave, type ModelAssets } from './assets.js';
 import {
   type Checkpoint,
   type CheckpointFiles,
@@ -65,7 +65,10 @@ export interface CausalLMFilesOptions extends Omit<CausalLMLoadOptions, 'adapter
 export interface CausalLMCreateOptions extends CausalLMBackendOption, CausalLMLoraOption {
   /** Seed of the init (same weights on every backend), and of a fresh adapter's. Default 0. */
   seed?: number;
-  /** GPT-2 only: use this vocabulary; vocab_size is then taken from it. */
+  /**
+   * A from-scratch model on this trimmed vocabulary (GPT-2, or a Llama-family student): vocab_size and the EOS/BOS
+   * (and, Llama family, pad) ids are then taken from it; save() writes trimmed_vocab.json beside the weights.
+   */
   vocab?: TrimmedVocab;
   /** Llama family: the tokenizer (an HFTokenizer) whose files save() writes beside the model; vocab_size and EOS default to its own. */
   tokenizer?: TextTokenizer;
@@ -145,7 +148,7 @@ export class CausalLM {
     return this.#core.lora;
   }
 
-  /** GPT-2 only: the trimmed vocabulary the ids are in. */
+  /** The trimmed vocabulary the ids are in (a from-scratch student's), if any. */
   get vocab(): TrimmedVocab | undefined {
     return this.#assets.vocab;
   }
@@ -371,14 +374,15 @@ function freshLora(config: ModelConfig, options: LoraOptions, seed: number, sour
 }
 
 /**
- * The config a new model is built from. GPT-2 with a trimmed vocabulary: its size, and the special-token ids move to
- * its compact eos. Llama family with a tokenizer: its vocabulary size and EOS/pad ids where the config names none.
+ * The config a new model is built from. With a trimmed vocabulary (GPT-2, or a from-scratch Llama-family student): its
+ * size, and the special-token ids move to its compact eos. Llama family with a tokenizer: its vocabulary size and EOS/pad ids where the config names none.
  */
 export function sizedConfig(config: ModelConfigInput, options: Pick<CausalLMCreateOptions, 'vocab' | 'tokenizer'>): unknown {
   const c = config as Record<string, unknown>;
   const gpt2 = c.model_type === undefined || c.model_type === 'gpt2';
-  const vocab = options.vocab;
+  const vocab = createdVocab(options);
   if (gpt2 && vocab) return { ...c, vocab_size: vocab.size, bos_token_id: vocab.eosId, eos_token_id: vocab.eosId };
+  if (vocab) return { ...c, vocab_size: vocab.size, bos_token_id: vocab.eosId, eos_token_id: vocab.eosId, pad_token_id: vocab.eosId };
   const tok = options.tokenizer;
   if (gpt2 || !tok || tok.kind !== 'hf') return config;
   return {

@@ -10,12 +10,16 @@ import {
   checkpointFiles,
   checkpointFromTensors,
   CONFIG_FILE,
+  refuseVocabBesideTokenizer,
   VOCAB_FILE,
   WEIGHTS_FILE,
   WEIGHTS_INDEX_FILE,
 } from './checkpoint.js';
 import { ADAPTER_CONFIG_FILE, ADAPTER_PICKLE_FILE, ADAPTER_WEIGHTS_FILE } from './adapter.js';
 import { mergeShards, parseShardIndex } from './checkpoint-shards.js';
+import { checkpointAssets } from './assets.js';
+import type { TextTokenizer } from '../tokenizer/text-tokenizer.js';
+import { TrimmedVocab } from '../tokenizer/trimmed-vocab.js';
 
 /**
  * Read an HF checkpoint directory: config.json, then model.safetensors or (when there is none) the shards that
@@ -37,6 +41,26 @@ export async function readCheckpoint(dir: string): Promise<Checkpoint> {
     file: indexFile,
     fileOf: (tensor) => shardFile(index.weightMap.get(tensor) ?? WEIGHTS_INDEX_FILE),
   });
+}
+
+/**
+ * The tokenizer the model in `dir` has, without reading its weights (a 135M checkpoint is hundreds of MB): config.json,
+ * then the tokenizer files (Llama family) or trimmed_vocab.json, checked as readCheckpoint checks them. Undefined for a
+ * model that has none (CausalLM.tokenizer).
+ */
+export async function readCheckpointTokenizer(dir: string): Promise<TextTokenizer | undefined> {
+  const configPath = join(dir, CONFIG_FILE);
+  const configJson = await readJson(configPath);
+  const config = parseModelConfig(configJson, configPath);
+  const vocabPath = join(dir, VOCAB_FILE);
+  const vocabJson = await readJson(vocabPath, true);
+  const vocab = vocabJson === undefined ? undefined : TrimmedVocab.fromJSON(vocabJson, vocabPath);
+  if (vocab && vocab.size !== config.vocab_size) {
+    throw new ModelConfigError(`${vocabPath}: the trimmed vocabulary has ${vocab.size} ids but ${configPath} says vocab_size ${config.vocab_size}`);
+  }
+  const assets = await readAssets(dir, configJson);
+  if (vocab) refuseVocabBesideTokenizer(config, assets, vocabPath);
+  return checkpointAssets({ config, weights: new Map(), ...(vocab ? { vocab } : {}), assets }, dir).tokenizer;
 }
 
 export async function readWeights(path: string): Promise<Map<string, RawTensor>> {

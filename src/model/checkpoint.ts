@@ -28,7 +28,7 @@ export interface Checkpoint {
   config: ModelConfig;
   /** Every parameter of paramLayout(config), with its HF name, in layout order. */
   weights: NamedTensors;
-  /** GPT-2 only: the trimmed vocabulary the ids are in. */
+  /** The trimmed vocabulary the ids are in: GPT-2, or a from-scratch Llama-family student. */
   vocab?: TrimmedVocab;
   /** Llama family only: ASSET_FILES present, by file name, as text. */
   assets?: Record<string, string>;
@@ -106,20 +106,31 @@ export function checkpointFromTensors(
   const weights = canonicalWeights(raw, config, source.file, { configPath, ...(source.fileOf ? { fileOf: source.fileOf } : {}) });
   const vocabPath = `${where}/${VOCAB_FILE}`;
   if (!isGPT2Config(config)) {
-    if (side.trimmedVocab !== undefined) {
-      throw new ModelConfigError(`${vocabPath}: trimmed vocabularies are for GPT-2 students only; a ${config.model_type} model keeps its own tokenizer`);
-    }
     const assets = Object.fromEntries(Object.entries(side.assets ?? {}).filter(([name]) => (ASSET_FILES as readonly string[]).includes(name)));
     const generation = assets[GENERATION_CONFIG_FILE];
     if (generation !== undefined) parseGenerationConfig(generation, `${where}/${GENERATION_CONFIG_FILE}`);
-    return { config, weights, assets };
+    if (side.trimmedVocab === undefined) return { config, weights, assets };
+    refuseVocabBesideTokenizer(config, assets, vocabPath);
+    return { config, weights, vocab: trimmedVocab(side.trimmedVocab, vocabPath, config, configPath), assets };
   }
   if (side.trimmedVocab === undefined) return { config, weights };
-  const vocab = TrimmedVocab.fromJSON(side.trimmedVocab, vocabPath);
+  return { config, weights, vocab: trimmedVocab(side.trimmedVocab, vocabPath, config, configPath) };
+}
+
+/** A from-scratch Llama-family student may have a trimmed vocabulary; a pretrained model keeps its own tokenizer, never both. */
+export function refuseVocabBesideTokenizer(config: ModelConfig, assets: Record<string, string>, vocabPath: string): void {
+  if (isGPT2Config(config) || assets[TOKENIZER_FILE] === undefined) return;
+  throw new ModelConfigError(
+    `${vocabPath}: a ${config.model_type} model has either its own ${TOKENIZER_FILE} (pretrained) or a trimmed vocabulary (a from-scratch student), not both; remove one`,
+  );
+}
+
+function trimmedVocab(json: unknown, vocabPath: string, config: ModelConfig, configPath: string): TrimmedVocab {
+  const vocab = TrimmedVocab.fromJSON(json, vocabPath);
   if (vocab.size !== config.vocab_size) {
     throw new ModelConfigError(`${vocabPath}: the trimmed vocabulary has ${vocab.size} ids but ${configPath} says vocab_size ${config.vocab_size}`);
   }
-  return { config, weights, vocab };
+  return vocab;
 }
 
 /** The files of an HF-compatible directory for this checkpoint (float32; no lm_head when it is tied). */

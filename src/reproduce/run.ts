@@ -1,11 +1,12 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { parseGPT2Config, type GPT2Config } from '../arch/config.js';
+import { parseModelConfig, type ModelConfig } from '../arch/config.js';
 import type { BackendPreference, BackendReport } from '../backend/types.js';
 import { SocraticDataset } from '../data/dataset.js';
 import type { Problem } from '../data/schema.js';
 import { DEFAULT_ARMS } from '../demo/arm-ids.js';
 import { DEMO_PRESETS, type DemoConfig } from '../demo/config.js';
+import { checkpointSize } from '../demo/sizes.js';
 import { runDemo, type DemoEvent, type DemoResult } from '../demo/pipeline.js';
 import { ModelConfigError } from '../errors.js';
 import { writeReport } from '../eval/write.js';
@@ -17,7 +18,7 @@ import type { TeacherClient } from '../teacher/types.js';
 import { formatDuration, measureThroughput, modelExamples, PAPER_MODELS, plannedTokens } from './plan.js';
 
 export interface ReproduceOptions {
-  /** HF GPT-2 checkpoint directory (config.json + model.safetensors) that every arm starts from. */
+  /** HF checkpoint directory every arm starts from: GPT-2 (the paper's) or a Llama-family model with its tokenizer.json. */
   init: string;
   /** Problems the teacher decomposes for training, and the held-out problems every arm is tested on. */
   train: readonly Problem[];
@@ -63,13 +64,13 @@ export interface ReproduceResult extends DemoResult {
 }
 
 /** config.json alone: enough to size the run and fail on a bad directory before the teacher is asked anything. */
-export async function readCheckpointConfig(dir: string): Promise<GPT2Config> {
+export async function readCheckpointConfig(dir: string): Promise<ModelConfig> {
   const path = join(dir, CONFIG_FILE);
   let text: string;
   try {
     text = await readFile(path, 'utf8');
   } catch (err) {
-    throw new ModelConfigError(`${path}: cannot read (${(err as Error).message}); the init directory must hold an HF GPT-2 checkpoint`, { cause: err });
+    throw new ModelConfigError(`${path}: cannot read (${(err as Error).message}); the init directory must hold an HF checkpoint (GPT-2 or a Llama-family model)`, { cause: err });
   }
   let json: unknown;
   try {
@@ -77,7 +78,7 @@ export async function readCheckpointConfig(dir: string): Promise<GPT2Config> {
   } catch (err) {
     throw new ModelConfigError(`${path}: not valid JSON (${(err as Error).message})`, { cause: err });
   }
-  return parseGPT2Config(json, path);
+  return parseModelConfig(json, path);
 }
 
 /** GSM8K train and test problems with their socratic annotations (the `*_socratic` files when present). */
@@ -89,7 +90,7 @@ export async function loadGsm8kSplits(path: string, limits: { train?: number; te
 
 /**
  * The paper's experiment: the four arms (answer-only, CoT, Unified, Iterative QG+QA), every model
- * starting from the same pretrained GPT-2, trained with the same budget and tested on the same problems.
+ * starting from the same pretrained checkpoint (GPT-2, as in the paper, or a Llama-family model), trained with the same budget and tested on the same problems.
  * Before any arm trains it checks every example fits the checkpoint's n_positions and logs the
  * expected training time; at the end it reports the actual time next to it (also in timing.json).
  */
@@ -102,7 +103,7 @@ export async function reproducePaper(options: ReproduceOptions): Promise<Reprodu
     trainProblems: options.train.length,
     testProblems: options.test.length,
     seeds: options.seeds ?? [0],
-    size: { n_embd: ckpt.n_embd, n_layer: ckpt.n_layer, n_head: ckpt.n_head, n_positions: ckpt.n_positions, vocab_size: ckpt.vocab_size },
+    size: checkpointSize(ckpt),
     steps: options.steps,
     batchSize: options.batchSize,
     lr: options.lr,
@@ -130,7 +131,7 @@ export async function reproducePaper(options: ReproduceOptions): Promise<Reprodu
     },
   });
   // The demo pipeline titles its report as a demo; this run is the paper's setting from a checkpoint.
-  const report = { ...result.report, title: `socratic-distill reproduce: Socratic CoT students vs CoT and answer-only, every model from ${options.init}`, setup: { ...result.report.setup, init: options.init } };
+  const report = { ...result.report, title: `socratic-distill reproduce: Socratic CoT students vs CoT and answer-only, every model from ${options.init}`, setup: { ...result.report.setup, init: options.init, ...(ckpt.model_type === 'gpt2' ? {} : { architecture: ckpt.model_type }) } };
   await writeReport(options.outDir, report);
   const trainSeconds = report.stages.filter((s) => s.name.startsWith('train ')).reduce((n, s) => n + s.seconds, 0);
   const actual = { trainSeconds, totalSeconds: (performance.now() - started) / 1000 };
@@ -147,7 +148,7 @@ async function estimateTrainingTime(options: ReproduceOptions, config: DemoConfi
   const probe = await StudentLM.load(options.init, { backend });
   try {
     const perModel: Record<string, number> = {};
-    const examples = new Map(PAPER_MODELS.map((m) => [m.name, modelExamples(probe.tokenizer, m, data, probe.config.n_positions)]));
+    const examples = new Map(PAPER_MODELS.map((m) => [m.name, modelExamples(probe.tokenizer, m, data, probe.maxPositions)]));
     for (const m of PAPER_MODELS) {
       const lengths = examples.get(m.name)!.map((e) => e.ids.length);
       perModel[m.name] = config.seeds.reduce((n, seed) => n + plannedTokens(lengths, config.batchSize, config.steps, seed), 0);

@@ -2,13 +2,13 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
 import type { Answer, Problem, SocraticChain } from '../data/schema.js';
-import { CheckpointError, TrainingDataError } from '../errors.js';
+import { CheckpointError, ModelConfigError, TrainingDataError } from '../errors.js';
 import { buildPairs, buildRoleSequences, type FormatMode, type FormatOptions } from '../format/pairs.js';
 import { writeFileAtomic } from '../io/atomic.js';
-import { Tokenizer, TrimmedVocab } from '../tokenizer/index.js';
+import { Tokenizer, TrimmedVocab, type TextTokenizer } from '../tokenizer/index.js';
 import { encodePairs, encodeSequences, type EncodedExample } from '../train/examples.js';
 import { train, type TrainOptions, type TrainResult } from '../train/trainer.js';
-import type { StudentLM } from './lm.js';
+import { StudentLM, type BackendChoice, type StudentModelSize } from './lm.js';
 
 export const STUDENT_KINDS = ['answer-only', 'cot', 'unified', 'iterative'] as const;
 export type StudentKind = (typeof STUDENT_KINDS)[number];
@@ -92,8 +92,8 @@ export async function trainModel(
   const packed = options.packing === 'per-chain' && (mode === 'qg' || mode === 'qa');
   const encode = (d: StudentData): EncodedExample[] =>
     packed
-      ? encodeSequences(lm.tokenizer, buildRoleSequences(mode, d.problems, d.chains, options.format), { maxLength: lm.config.n_positions })
-      : encodePairs(lm.tokenizer, buildPairs(mode, d.problems, d.chains, options.format), { promptLoss: options.promptLoss, maxLength: lm.config.n_positions });
+      ? encodeSequences(lm.tokenizer, buildRoleSequences(mode, d.problems, d.chains, options.format), { maxLength: lm.maxPositions })
+      : encodePairs(lm.tokenizer, buildPairs(mode, d.problems, d.chains, options.format), { promptLoss: options.promptLoss, maxLength: lm.maxPositions });
   const examples = encode(data);
   const { eval: ev, checkpointDir: _dir, checkpointEvery, promptLoss: _p, format: _f, packing: _k, ...rest } = options;
   return train(lm.model, examples, {
@@ -133,6 +133,37 @@ export function majoritySolution(samples: readonly StudentSolution[]): StudentSo
 export function requireData(data: StudentData | undefined): StudentData {
   if (!data) throw new TrainingDataError('pass either `tokenizer` or the training `data` to build a trimmed vocabulary from');
   return data;
+}
+
+/** Where a new student's model comes from: a size from scratch, or `init`, an HF checkpoint directory (with its own tokenizer). */
+export interface StudentModelSource {
+  /** Train from scratch at this size (GPT-2 fields, or a Llama-family config with its model_type). */
+  size?: StudentModelSize;
+  /**
+   * Or start from this HF checkpoint directory (Node only): GPT-2, or a Llama-family model such as SmolLM2 or Qwen3,
+   * which keeps its own tokenizer.json, vocabulary and EOS. `tokenizer` and `data` are then not used.
+   */
+  init?: string;
+  /** Share one tokenizer across students for equal model sizes; default: trimmed to this student's training texts. */
+  tokenizer?: TextTokenizer;
+  /** Needed to build a trimmed tokenizer when none is given. */
+  data?: StudentData;
+  backend?: BackendChoice;
+  seed?: number;
+}
+
+/**
+ * The model of a new student: loaded from `init`, or created at `size` on `tokenizer` (default: a vocabulary trimmed
+ * to `texts()`, built only when needed). Exactly one of `size` and `init`.
+ */
+export async function studentModel(source: StudentModelSource, size: StudentModelSize | undefined, texts: () => string[], seed: number): Promise<StudentLM> {
+  if (source.init !== undefined) {
+    if (size !== undefined) throw new ModelConfigError('pass either a size (from scratch) or `init` (an HF checkpoint directory), not both');
+    if (source.tokenizer) throw new ModelConfigError('a student started from `init` keeps the checkpoint\'s own tokenizer; leave `tokenizer` out');
+    return StudentLM.load(source.init, { backend: source.backend });
+  }
+  if (size === undefined) throw new ModelConfigError('pass a size (from scratch) or `init` (an HF checkpoint directory to start from)');
+  return StudentLM.create(size, source.tokenizer ?? tokenizerForTexts(texts()), { backend: source.backend, seed });
 }
 
 export const StudentManifestSchema = z.object({

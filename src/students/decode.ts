@@ -1,12 +1,13 @@
 import { archDims } from '../arch/config.js';
 import type { CausalLM } from '../model/causal-lm.js';
 import type { SamplingOptions } from '../model/sampling.js';
+import type { TextTokenizer } from '../tokenizer/text-tokenizer.js';
 import type { TokenCodec } from '../train/codec.js';
 import { Rng } from '../util/rng.js';
 import { tryEvaluate } from '../verify/expr.js';
 
 export interface GenerateTextOptions {
-  /** Upper bound on new tokens per prompt (also capped by n_positions). */
+  /** Upper bound on new tokens per prompt (also capped by the model's positions: n_positions, max_position_embeddings). */
   maxNewTokens: number;
   /** Default true. When false, sample with temperature / topK. */
   greedy?: boolean;
@@ -44,12 +45,15 @@ export interface TurnModels {
   answerer: TextGenerator;
 }
 
+/** A codec that may end generation at several ids and pad with its own (a TextTokenizer); by default its eosId does both. */
+export type DecodeCodec = TokenCodec & Partial<Pick<TextTokenizer, 'eosIds' | 'padId'>>;
+
 /**
  * Batched KV-cached decoding through the model package's generate loop. Prompts are
  * sorted by length and decoded `batchSize` at a time (left-padded, so every row
  * continues at its own position); a row also ends once its text contains a stop string.
  */
-export async function generateBatched(model: CausalLM, codec: TokenCodec, prompts: readonly string[], options: GenerateTextOptions): Promise<string[]> {
+export async function generateBatched(model: CausalLM, codec: DecodeCodec, prompts: readonly string[], options: GenerateTextOptions): Promise<string[]> {
   const out: string[] = new Array(prompts.length);
   const batchSize = Math.max(1, options.batchSize ?? 32);
   // One seed per chunk from a seeded stream: sampled output is reproducible for a given seed and batchSize.
@@ -65,7 +69,7 @@ export async function generateBatched(model: CausalLM, codec: TokenCodec, prompt
   return out;
 }
 
-async function decodeChunk(model: CausalLM, codec: TokenCodec, rows: number[][], options: GenerateTextOptions, seed: number): Promise<string[]> {
+async function decodeChunk(model: CausalLM, codec: DecodeCodec, rows: number[][], options: GenerateTextOptions, seed: number): Promise<string[]> {
   const L = Math.max(1, ...rows.map((r) => r.length));
   // Every row of the chunk gets the same budget, bounded by the longest prompt.
   const maxNewTokens = Math.max(0, Math.min(options.maxNewTokens, archDims(model.config).maxPositions - L));
@@ -75,9 +79,9 @@ async function decodeChunk(model: CausalLM, codec: TokenCodec, rows: number[][],
   // Text stops: a stop string may be split over tokens in several ways, so match on the decoded text.
   const shouldStop = stops.length ? (_row: number, ids: readonly number[]): boolean => firstStop(codec.decode(ids), stops) >= 0 : undefined;
   const forceTokens = options.calculator ? calculatorTokens(codec) : undefined;
-  // The model's own generate loop, with the student's codec deciding eos and padding.
+  // The model's own generate loop, with the student's codec deciding eos and padding (every EOS id of a tokenizer that has several).
   const generated = await model.generate(rows, {
-    ...sampling, maxNewTokens, eosTokenId: codec.eosId, padTokenId: codec.eosId,
+    ...sampling, maxNewTokens, eosTokenId: codec.eosIds ?? codec.eosId, padTokenId: codec.padId ?? codec.eosId,
     ...(shouldStop ? { shouldStop } : {}), ...(forceTokens ? { forceTokens } : {}),
   });
   return generated.map((ids) => {

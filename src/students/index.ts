@@ -1,7 +1,7 @@
 export * from './common.js';
 export { generateBatched, type GenerateTextOptions, type TextGenerator } from './decode.js';
-export { StudentLM, type BackendChoice, type StudentModelSize } from './lm.js';
+export { isLlamaStudentSize, llamaStudentSize, StudentLM, type BackendChoice, type GPT2StudentSize, type LlamaStudentSize, type StudentModelSize } from './lm.js';
 export { AnswerOnlyStudent, CoTStudent, SingleModelStudent, UnifiedStudent, type CreateStudentOptions } from './single.js';
-export { IterativeStudent, type CreateIterativeOptions, type IterativeSolveOptions, type IterativeTrainResult } from './iterative.js';
+export { IterativeStudent, type CreateIterativeOptions, type CreateSharedIterativeOptions, type IterativeSolveOptions, type IterativeTrainResult } from './iterative.js';
 export { loadStudent, type Student } from './load.js';
 export { finalSolution, solveStreaming, userProblem, type SolveEvent, type StreamingSolver, type StreamSolveOptions } from './stream.js';

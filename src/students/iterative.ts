@@ -1,15 +1,14 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Answer, Problem } from '../data/schema.js';
-import { CheckpointError } from '../errors.js';
+import { CheckpointError, ModelConfigError } from '../errors.js';
 import { MARKERS } from '../format/markers.js';
 import { finalAnswerLine, historyText, qaPrompt, qgPrompt, type FormatOptions } from '../format/pairs.js';
-import type { Tokenizer } from '../tokenizer/index.js';
 import type { TrainResult } from '../train/trainer.js';
 import { extractAnswer } from '../verify/answer.js';
 import {
-  majoritySolution, readManifest, requireData, tokenizerForTexts, trainingTexts, trainModel, writeManifest,
-  type IterativePacking, type SolvedStep, type SolveOptions, type StopReason, type StudentData, type StudentSolution, type StudentTrainOptions,
+  majoritySolution, readManifest, requireData, studentModel, tokenizerForTexts, trainingTexts, trainModel, writeManifest,
+  type IterativePacking, type SolvedStep, type SolveOptions, type StopReason, type StudentData, type StudentModelSource, type StudentSolution, type StudentTrainOptions,
 } from './common.js';
 import type { GenerateTextOptions, TextGenerator, TurnModels } from './decode.js';
 import { StudentLM, type BackendChoice, type StudentModelSize } from './lm.js';
@@ -21,24 +20,16 @@ export interface IterativeSolveOptions extends SolveOptions {
   onStep?: (step: SolvedStep, index: number, problem: Problem) => void;
 }
 
-export interface CreateIterativeOptions {
-  /** QG and QA each get their own size. */
-  qgSize: StudentModelSize;
-  qaSize: StudentModelSize;
-  tokenizer?: Tokenizer;
-  data?: StudentData;
-  backend?: BackendChoice;
-  seed?: number;
+/** The QG/QA pair from scratch (each its own size, one shared tokenizer) or both from one HF checkpoint directory (`init`). */
+export interface CreateIterativeOptions extends Omit<StudentModelSource, 'size'> {
+  /** From scratch, QG and QA each get their own size. */
+  qgSize?: StudentModelSize;
+  qaSize?: StudentModelSize;
   maxSteps?: number;
 }
 
-/** One model for both turns (see IterativeStudent.createShared). */
-export interface CreateSharedIterativeOptions {
-  size: StudentModelSize;
-  tokenizer?: Tokenizer;
-  data?: StudentData;
-  backend?: BackendChoice;
-  seed?: number;
+/** One model for both turns (see IterativeStudent.createShared), from scratch at `size` or from `init`. */
+export interface CreateSharedIterativeOptions extends StudentModelSource {
   maxSteps?: number;
 }
 
@@ -73,10 +64,18 @@ export class IterativeStudent<M extends TextGenerator = StudentLM> implements St
   ) {}
 
   static async create(options: CreateIterativeOptions): Promise<IterativeStudent> {
-    const tokenizer = options.tokenizer ?? tokenizerForTexts(trainingTexts(requireData(options.data), ['qg', 'qa']));
+    if (options.init === undefined && (options.qgSize === undefined || options.qaSize === undefined)) {
+      throw new ModelConfigError('pass both qgSize and qaSize (from scratch), or `init` (an HF checkpoint directory both start from)');
+    }
+    // One vocabulary for both models, built once (a checkpoint brings its own).
+    const texts = (): string[] => trainingTexts(requireData(options.data), ['qg', 'qa']);
+    const tokenizer = options.init === undefined ? (options.tokenizer ?? tokenizerForTexts(texts())) : options.tokenizer;
     const seed = options.seed ?? 0;
-    const qg = await StudentLM.create(options.qgSize, tokenizer, { backend: options.backend, seed });
-    const qa = await StudentLM.create(options.qaSize, tokenizer, { backend: options.backend, seed: seed + 1 });
+    const qg = await studentModel({ ...options, tokenizer }, options.qgSize, texts, seed);
+    const qa = await studentModel({ ...options, tokenizer }, options.qaSize, texts, seed + 1).catch((err: unknown) => {
+      qg.dispose();
+      throw err;
+    });
     return new IterativeStudent(qg, qa, options.maxSteps);
   }
 
@@ -86,8 +85,7 @@ export class IterativeStudent<M extends TextGenerator = StudentLM> implements St
    * the strongest iterative variant at the same budget (docs/results.md).
    */
   static async createShared(options: CreateSharedIterativeOptions): Promise<IterativeStudent> {
-    const tokenizer = options.tokenizer ?? tokenizerForTexts(trainingTexts(requireData(options.data), ['unified']));
-    const lm = await StudentLM.create(options.size, tokenizer, { backend: options.backend, seed: options.seed ?? 0 });
+    const lm = await studentModel(options, options.size, () => trainingTexts(requireData(options.data), ['unified']), options.seed ?? 0);
     return new IterativeStudent(lm, lm, options.maxSteps);
   }
 

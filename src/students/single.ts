@@ -2,26 +2,19 @@ import type { Answer, Problem } from '../data/schema.js';
 import { CheckpointError } from '../errors.js';
 import { MARKERS } from '../format/markers.js';
 import { problemHeader, type FormatMode, type FormatOptions } from '../format/pairs.js';
-import type { Tokenizer } from '../tokenizer/index.js';
 import type { TrainResult } from '../train/trainer.js';
 import { extractAnswer } from '../verify/answer.js';
 import {
-  majoritySolution, readManifest, requireData, tokenizerForTexts, trainingTexts, trainModel, writeManifest,
-  type SolvedStep, type SolveOptions, type StudentData, type StudentKind, type StudentSolution, type StudentTrainOptions,
+  majoritySolution, readManifest, requireData, studentModel, trainingTexts, trainModel, writeManifest,
+  type SolvedStep, type SolveOptions, type StudentData, type StudentKind, type StudentModelSource, type StudentSolution, type StudentTrainOptions,
 } from './common.js';
 import type { TurnModels } from './decode.js';
-import { StudentLM, type BackendChoice, type StudentModelSize } from './lm.js';
+import { StudentLM, type BackendChoice } from './lm.js';
 import { hasWordLoop, repetitionIn } from './repetition.js';
 import { replaySteps, solveEvents, type SolveEvent, type StreamingSolver } from './stream.js';
 
-export interface CreateStudentOptions {
-  size: StudentModelSize;
-  /** Share one tokenizer across students for equal model sizes; default: trimmed to this student's training texts. */
-  tokenizer?: Tokenizer;
-  /** Needed to build a trimmed tokenizer when none is given. */
-  data?: StudentData;
-  backend?: BackendChoice;
-  seed?: number;
+/** A single-model student from scratch (`size`) or from an HF checkpoint directory (`init`); see StudentModelSource. */
+export interface CreateStudentOptions extends StudentModelSource {
   format?: FormatOptions;
 }
 
@@ -52,7 +45,7 @@ export abstract class SingleModelStudent implements StreamingSolver {
   /** Solve many problems in KV-cached batches (the evaluator's path). */
   async solveMany(problems: readonly Problem[], options: SolveOptions = {}): Promise<StudentSolution[]> {
     const prompts = problems.map((p) => problemHeader(p));
-    const maxNewTokens = options.maxNewTokens ?? this.lm.config.n_positions;
+    const maxNewTokens = options.maxNewTokens ?? this.lm.maxPositions;
     const sc = options.selfConsistency;
     if (!sc || sc.k <= 1) {
       const texts = await this.lm.generate(prompts, { maxNewTokens, batchSize: options.batchSize, calculator: options.calculator });
@@ -103,8 +96,8 @@ export abstract class SingleModelStudent implements StreamingSolver {
 type StudentClass<S> = new (lm: StudentLM, format?: FormatOptions) => S;
 
 async function createSingle<S extends SingleModelStudent>(cls: StudentClass<S>, mode: FormatMode, options: CreateStudentOptions): Promise<S> {
-  const tokenizer = options.tokenizer ?? tokenizerForTexts(trainingTexts(requireData(options.data), [mode], options.format));
-  return new cls(await StudentLM.create(options.size, tokenizer, { backend: options.backend, seed: options.seed }), options.format);
+  const texts = (): string[] => trainingTexts(requireData(options.data), [mode], options.format);
+  return new cls(await studentModel(options, options.size, texts, options.seed ?? 0), options.format);
 }
 
 async function loadSingle<S extends SingleModelStudent>(cls: StudentClass<S>, kind: StudentKind, dir: string, backend?: BackendChoice): Promise<S> {

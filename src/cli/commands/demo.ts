@@ -5,7 +5,9 @@ import { CliUsageError } from '../usage-error.js';
 import { attributionTable, comparisonsTable, markdownTable } from '../../eval/report.js';
 import { SYNTHETIC_FAMILIES, type SyntheticFamily } from '../../data/synthetic.js';
 import { ARM_IDS, isArmId } from '../../demo/arm-ids.js';
-import { DEMO_PRESETS, type DemoConfig } from '../../demo/config.js';
+import { DEMO_PRESETS, STUDENT_ARCHS, type DemoConfig } from '../../demo/config.js';
+import { checkpointSize } from '../../demo/sizes.js';
+import { readCheckpointConfig } from '../../reproduce/run.js';
 import { runDemo, syntheticSplit, type DemoSource } from '../../demo/pipeline.js';
 import { OpenAICompatibleTeacher } from '../../teacher/openai.js';
 import { SimulatedTeacher } from '../../teacher/simulated.js';
@@ -18,7 +20,7 @@ import { trainProgressPrinter } from './progress.js';
 const HELP = `usage: socratic-distill demo [--quick] [--out ./demo-output] [--seeds 0,1,2] [--steps N] [--backend auto|cpu|native|wasm|tfjs-cpu]
          [--teacher simulated|openai] [--dataset synthetic|gsm8k] [--data <gsm8k dir or file>] [--train N] [--test N]
          [--arms ${ARM_IDS.join(',')}] [--n-positions N|auto] [--calculator]
-         [--family ${SYNTHETIC_FAMILIES.join('|')}]
+         [--family ${SYNTHETIC_FAMILIES.join('|')}] [--arch ${STUDENT_ARCHS.join('|')}] [--init <HF checkpoint dir>]
 
 Runs the whole pipeline offline: synthetic multi-step problems -> SimulatedTeacher (~15% flawed chains)
 -> ChainVerifier -> answer-only, CoT, Unified and Iterative students trained from scratch with the same
@@ -36,12 +38,19 @@ and --dataset gsm8k --data <path>, the same pipeline runs on real data with a re
               "<expression> =" the safe parser writes the result), reported as its own rows
 --n-positions the students' context; 'auto' (the default off the synthetic task) sizes it from the
               longest example. Every example is checked before the first teacher call and again
-              before training, so a run never fails after the teacher has been paid.`;
+              before training, so a run never fails after the teacher has been paid.
+--arch        the from-scratch students' architecture: gpt2 (default) or llama, a Llama in the same
+              parameter class (RoPE instead of learned positions, 2 query heads per KV head, SwiGLU,
+              RMSNorm) on the same trimmed vocabulary
+--init        every model of every arm starts from this HF checkpoint directory instead: GPT-2, or a
+              Llama-family model (SmolLM2, Qwen3: config.json, model.safetensors, tokenizer.json), which
+              keeps its own tokenizer; its context is the checkpoint's`;
 
 const FLAGS = {
   quick: { type: 'boolean' }, out: { type: 'string' }, seeds: { type: 'string' }, steps: { type: 'string' }, backend: { type: 'string' },
   teacher: { type: 'string' }, dataset: { type: 'string' }, data: { type: 'string' }, train: { type: 'string' }, test: { type: 'string' },
-  'error-rate': { type: 'string' }, arms: { type: 'string' }, 'n-positions': { type: 'string' }, calculator: { type: 'boolean' }, family: { type: 'string' }, help: { type: 'boolean', short: 'h' },
+  'error-rate': { type: 'string' }, arms: { type: 'string' }, 'n-positions': { type: 'string' }, calculator: { type: 'boolean' }, family: { type: 'string' },
+  arch: { type: 'string' }, init: { type: 'string' }, help: { type: 'boolean', short: 'h' },
 } as const;
 
 export const command: CliCommand = {
@@ -69,13 +78,21 @@ export const command: CliCommand = {
     if (!Number.isInteger(nPositions) || nPositions < 16 || nPositions > 1024) throw new CliUsageError(`--n-positions must be 'auto' or an integer in 16..1024, got '${positions}'`);
     const family = stringFlag(v, 'family') ?? base.family;
     if (!(SYNTHETIC_FAMILIES as readonly string[]).includes(family)) throw new CliUsageError(`--family must be one of ${SYNTHETIC_FAMILIES.join('|')}, got '${family}'`);
+    const arch = stringFlag(v, 'arch') ?? 'gpt2';
+    if (!(STUDENT_ARCHS as readonly string[]).includes(arch)) throw new CliUsageError(`--arch must be one of ${STUDENT_ARCHS.join('|')}, got '${arch}'`);
+    const init = stringFlag(v, 'init');
+    if (init !== undefined && (stringFlag(v, 'arch') !== undefined || stringFlag(v, 'n-positions') !== undefined)) {
+      throw new CliUsageError('--arch and --n-positions are for students from scratch; with --init the checkpoint decides both');
+    }
     const config: DemoConfig = {
       ...base,
       family: family as SyntheticFamily,
       // The long family is defined by its 4-6 operations; the others keep the demo's 2-3.
       ...(family === 'long' ? { minOps: 4, maxOps: 6 } : {}),
-      size: { ...base.size, n_positions: nPositions },
-      autoPositions: positions === 'auto',
+      size: init !== undefined ? checkpointSize(await readCheckpointConfig(init)) : { ...base.size, n_positions: nPositions },
+      autoPositions: init === undefined && positions === 'auto',
+      ...(arch === 'llama' ? { arch: 'llama' as const } : {}),
+      ...(init !== undefined ? { init: resolve(init) } : {}),
       arms: arms ?? base.arms,
       calculator: v.calculator === true,
       seeds: seeds ?? [...base.seeds],

@@ -11,15 +11,16 @@ import { intFlag, numberFlag, parseFlags, stringFlag } from './data-flags.js';
 import { trainProgressPrinter } from './progress.js';
 import { backendFlag } from './student-flags.js';
 
-const HELP = `usage: socratic-distill reproduce --init <gpt2 dir> --data <gsm8k dir> [--out ./reproduce-output]
+const HELP = `usage: socratic-distill reproduce --init <HF checkpoint dir> --data <gsm8k dir> [--out ./reproduce-output]
          [--teacher annotation|openai] [--base-url URL] [--model M] [--backend auto|cuda|cpu|native|wasm|tfjs-cpu]
          [--steps N] [--batch N] [--lr X] [--seeds 0,1,2] [--max-steps N] [--train-limit N] [--test-limit N] [--measure-steps N]
 
 The paper's GSM8K experiment: answer-only, CoT, Unified and Iterative (QG+QA) students, every model starting
-from the HF GPT-2 checkpoint in --init (config.json + model.safetensors) with the same budget, tested on the
-GSM8K test split. The teacher is the GSM8K socratic annotations (default) or an OpenAI-compatible server
+from the HF checkpoint in --init with the same budget, tested on the GSM8K test split. --init is a GPT-2
+directory (config.json + model.safetensors), as in the paper, or a Llama-family one such as SmolLM2 or Qwen3
+(also tokenizer.json; bf16 and sharded weights are read), whose students keep its tokenizer. The teacher is the GSM8K socratic annotations (default) or an OpenAI-compatible server
 (--teacher openai; reads OPENAI_BASE_URL / OPENAI_API_KEY / OPENAI_MODEL). Before training it checks every
-example fits the checkpoint's n_positions, times a few training steps and prints the expected training time;
+example fits the checkpoint's context (n_positions / max_position_embeddings), times a few training steps and prints the expected training time;
 at the end it prints the actual time. Writes report.html / report.json / report.md / timing.json to --out.`;
 
 const FLAGS = {
@@ -35,7 +36,7 @@ const DEFAULTS = { steps: 5000, batch: 16, lr: 1e-4, maxSteps: 8, measureSteps: 
 
 export const command: CliCommand = {
   name: 'reproduce',
-  summary: "run the paper's GSM8K experiment from GPT-2 weights you provide, with a time estimate",
+  summary: "run the paper's GSM8K experiment from GPT-2 (or Llama-family) weights you provide, with a time estimate",
   async run(argv) {
     const v = parseFlags(argv, FLAGS);
     if (v.help) {
@@ -44,7 +45,7 @@ export const command: CliCommand = {
     }
     const init = stringFlag(v, 'init');
     const data = stringFlag(v, 'data');
-    if (!init) throw new CliUsageError('--init <dir> is required: an HF GPT-2 checkpoint directory (config.json + model.safetensors)');
+    if (!init) throw new CliUsageError('--init <dir> is required: an HF checkpoint directory (GPT-2, or a Llama-family model with its tokenizer.json)');
     if (!data) throw new CliUsageError('--data <dir> is required: the GSM8K files (train_socratic.jsonl / test_socratic.jsonl)');
     const outDir = resolve(stringFlag(v, 'out') ?? './reproduce-output');
     const teacher = makeTeacher(v);

@@ -6,7 +6,7 @@ import { CliUsageError } from '../usage-error.js';
 import { readJsonl } from '../../io/jsonl.js';
 import { STUDENT_KINDS, tokenizerForTexts, trainingTexts, type StudentData, type StudentKind, type StudentTrainOptions } from '../../students/common.js';
 import { IterativeStudent } from '../../students/iterative.js';
-import { StudentLM } from '../../students/lm.js';
+import { llamaStudentSize, StudentLM } from '../../students/lm.js';
 import { AnswerOnlyStudent, CoTStudent, UnifiedStudent } from '../../students/single.js';
 import type { FormatMode } from '../../format/pairs.js';
 import type { CliCommand } from '../command.js';
@@ -16,13 +16,17 @@ import { backendFlag } from './student-flags.js';
 
 const HELP = `usage: socratic-distill train --student answer-only|cot|unified|iterative --chains kept.jsonl --out <student dir>
          --dataset gsm8k|svamp|strategyqa|synthetic|jsonl [--data <path>] [--split train] [--count N] [--seed S]
-         [--from <HF GPT-2 dir>] [--n-embd 128] [--n-layer 4] [--n-head 4] [--n-positions 512]
+         [--init <HF checkpoint dir>] [--arch gpt2|llama] [--n-embd 128] [--n-layer 4] [--n-head 4] [--n-positions 512]
          [--steps N | --epochs N] [--batch-size 16] [--grad-accum 1] [--lr 1e-3] [--warmup N] [--prompt-loss]
-         [--keep-calculator-notes] [--checkpoint-dir <dir> | --no-checkpoint] [--checkpoint-every 100] [--backend auto]
+         [--keep-calculator-notes] [--shared] [--checkpoint-dir <dir> | --no-checkpoint] [--checkpoint-every 100] [--backend auto]
          [--task default|demo] (--dataset synthetic: which synthetic task; must match generate's)
 
 Trains a student on verified chains. From scratch (default) the model gets a vocabulary trimmed to the
-training text; --from starts from an HF GPT-2 checkpoint directory (config.json + model.safetensors) instead.
+training text, as a GPT-2 (--arch gpt2) or a Llama of the same parameter class (--arch llama: RoPE, GQA, SwiGLU).
+--init starts from an HF checkpoint directory instead: GPT-2 (config.json + model.safetensors), or a Llama-family
+model such as SmolLM2 or Qwen3 (also tokenizer.json; bf16 and sharded weights are read), which keeps its own
+tokenizer and EOS. The student is saved as an HF directory (with the tokenizer files) that solve and eval load.
+--from is the old name of --init. --shared (iterative only): one model plays both turns, trained on whole chains.
 Training checkpoints every --checkpoint-every steps into <out>/checkpoint (or --checkpoint-dir), so after a
 crash or Ctrl-C the same command resumes exactly where it stopped. The default folder is removed once the
 student is saved; a --checkpoint-dir is kept. --no-checkpoint turns checkpoints off (nothing to resume).
@@ -30,11 +34,11 @@ A from-scratch student whose final loss is still high is a toy, and train says s
 
 const FLAGS = {
   student: { type: 'string' }, chains: { type: 'string' }, out: { type: 'string' }, dataset: { type: 'string' }, data: { type: 'string' },
-  split: { type: 'string' }, count: { type: 'string' }, limit: { type: 'string' }, seed: { type: 'string' }, from: { type: 'string' },
+  split: { type: 'string' }, count: { type: 'string' }, limit: { type: 'string' }, seed: { type: 'string' }, from: { type: 'string' }, init: { type: 'string' }, arch: { type: 'string' },
   'n-embd': { type: 'string' }, 'n-layer': { type: 'string' }, 'n-head': { type: 'string' }, 'n-positions': { type: 'string' },
   steps: { type: 'string' }, epochs: { type: 'string' }, 'batch-size': { type: 'string' }, 'grad-accum': { type: 'string' }, lr: { type: 'string' },
   warmup: { type: 'string' }, 'prompt-loss': { type: 'boolean' }, 'keep-calculator-notes': { type: 'boolean' },
-  'checkpoint-dir': { type: 'string' }, 'no-checkpoint': { type: 'boolean' }, 'checkpoint-every': { type: 'string' }, backend: { type: 'string' },
+  'checkpoint-dir': { type: 'string' }, 'no-checkpoint': { type: 'boolean' }, 'checkpoint-every': { type: 'string' }, backend: { type: 'string' }, shared: { type: 'boolean' },
   task: { type: 'string' }, help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -87,6 +91,7 @@ export const command: CliCommand = {
     const out = stringFlag(v, 'out');
     if (!chainsPath) throw new CliUsageError('--chains <kept.jsonl> is required');
     if (!out) throw new CliUsageError('--out <student dir> is required');
+    if (v.shared === true && kind !== 'iterative') throw new CliUsageError('--shared is for --student iterative');
     const seed = intFlag(v, 'seed') ?? 0;
     const dataset = await datasetFromArgs({
       dataset: stringFlag(v, 'dataset'), data: stringFlag(v, 'data'), split: stringFlag(v, 'split'), seed, count: intFlag(v, 'count', 1), limit: intFlag(v, 'limit', 1),
@@ -97,16 +102,20 @@ export const command: CliCommand = {
     const data: StudentData = { problems: dataset.problems.filter((p) => ids.has(p.id)), chains };
     const format = { keepCalculatorNotes: v['keep-calculator-notes'] === true };
     const backend = backendFlag(stringFlag(v, 'backend'));
-    const size = {
+    const gpt2Size = {
       n_embd: intFlag(v, 'n-embd', 1) ?? 128, n_layer: intFlag(v, 'n-layer', 1) ?? 4, n_head: intFlag(v, 'n-head', 1) ?? 4, n_positions: intFlag(v, 'n-positions', 8) ?? 512,
     };
     const explicitDir = stringFlag(v, 'checkpoint-dir');
     if (explicitDir && v['no-checkpoint']) throw new CliUsageError('--checkpoint-dir and --no-checkpoint exclude each other');
     const defaultDir = join(out, 'checkpoint');
     const checkpointDir = v['no-checkpoint'] ? undefined : (explicitDir ?? defaultDir);
-    const from = stringFlag(v, 'from');
-    const tokenizer = from ? undefined : tokenizerForTexts(trainingTexts(data, MODES[kind], format));
-    const lm = async (s: number): Promise<StudentLM> => (from ? StudentLM.load(from, { backend }) : StudentLM.create(size, tokenizer!, { backend, seed: s }));
+    const arch = stringFlag(v, 'arch') ?? 'gpt2';
+    if (arch !== 'gpt2' && arch !== 'llama') throw new CliUsageError(`--arch must be gpt2|llama, got '${arch}'`);
+    const size = arch === 'llama' ? llamaStudentSize(gpt2Size) : gpt2Size;
+    const init = stringFlag(v, 'init') ?? stringFlag(v, 'from');
+    if (init && stringFlag(v, 'arch')) throw new CliUsageError('--arch is for students from scratch; with --init the checkpoint decides the architecture');
+    const tokenizer = init ? undefined : tokenizerForTexts(trainingTexts(data, v.shared === true ? ['unified'] : MODES[kind], format));
+    const lm = async (s: number): Promise<StudentLM> => (init ? StudentLM.load(init, { backend }) : StudentLM.create(size, tokenizer!, { backend, seed: s }));
     let label: string = kind;
     // Ctrl-C: finish the current step, write a checkpoint, say how to resume. A second Ctrl-C quits at once.
     const controller = new AbortController();
@@ -127,11 +136,13 @@ export const command: CliCommand = {
     let student: { save(dir: string): Promise<void>; dispose(): void };
     try {
       if (kind === 'iterative') {
-        const it = new IterativeStudent(await lm(seed), await lm(seed + 1));
-        label = 'iterative QG/QA';
+        const qg = await lm(seed);
+        const it = v.shared === true ? new IterativeStudent(qg, qg) : new IterativeStudent(qg, await lm(seed + 1));
+        label = it.shared ? 'iterative (shared)' : 'iterative QG/QA';
         const r = await it.train(data, options, format);
         student = it;
-        outcome = { models: [{ name: 'QG', ...r.qg }, { name: 'QA', ...r.qa }] };
+        // One shared model trains once: report it once.
+        outcome = { models: it.shared ? [{ name: 'shared', ...r.qg }] : [{ name: 'QG', ...r.qg }, { name: 'QA', ...r.qa }] };
       } else {
         const cls = { 'answer-only': AnswerOnlyStudent, cot: CoTStudent, unified: UnifiedStudent }[kind];
         const single = new cls(await lm(seed), format);
@@ -163,12 +174,14 @@ export const command: CliCommand = {
     if (checkpointDir === defaultDir) await rm(defaultDir, { recursive: true, force: true });
     const [first, second] = outcome.models;
     process.stdout.write(
-      second
+      kind === 'iterative' && !second
+        ? `trained iterative student (one shared model, ${first!.steps} steps, loss ${first!.losses.at(-1)?.toFixed(4)}); saved to ${out}\n`
+        : second
         ? `trained iterative student (QG ${first!.steps} steps, loss ${first!.losses.at(-1)?.toFixed(4)}; QA ${second.steps} steps, loss ${second.losses.at(-1)?.toFixed(4)}); saved to ${out}\n`
         : `trained ${kind} student: ${first!.steps} steps, final loss ${first!.losses.at(-1)?.toFixed(4)}${first!.stoppedEarly ? ' (early stop)' : ''}; saved to ${out}\n`,
     );
     const high = outcome.models.map((m) => tailLoss(m.losses)).filter((l) => l > TOY_LOSS);
-    if (!from && high.length > 0) {
+    if (!init && high.length > 0) {
       process.stdout.write(
         `note: the loss is still high (${high.map((l) => l.toFixed(3)).join(', ')} over the last tenth of the steps, above ${TOY_LOSS}): this student is a toy and will mostly write garbled steps and wrong answers. ` +
           `The README's walkthrough trains ${WORKING_STEPS} steps (--steps ${WORKING_STEPS}) to a loss near 0.01 and a student that solves most held-out problems.\n`,
