@@ -110,8 +110,8 @@ describe.skipIf(!hasModernFixtures)('CausalLM without a Llama core: what is chec
     expect(Object.keys(files).sort()).toEqual(['generation_config.json', 'tokenizer.json', 'tokenizer_config.json']);
     expect(JSON.parse(files['generation_config.json']!)).toMatchObject({ eos_token_id: [2, 0], pad_token_id: 0 });
     expect(HFTokenizer.fromJSON(files['tokenizer.json'], files['tokenizer_config.json']).encode('x<|endoftext|>y')).toEqual([90, 0, 91]);
-    // Trimmed vocabularies and GPT-2 BPE are for GPT-2 students; HF tokenizers for the Llama family.
-    expect(() => createdAssets(config, { vocab: TrimmedVocab.fromCorpus(['a']) })).toThrow(/trimmed vocabularies and GPT-2 BPE are for GPT-2 students/);
+    // A trimmed vocabulary (a from-scratch student's, GPT-2 or Llama) must size the model; GPT-2 BPE alone is for GPT-2.
+    expect(() => createdAssets(config, { vocab: TrimmedVocab.fromCorpus(['a']) })).toThrow(/the trimmed vocabulary has 2 ids but the model's vocab_size is 1000/);
     expect(() => createdAssets(config, { tokenizer: new Tokenizer() })).toThrow(ModelConfigError);
     const gpt2 = parseModelConfig({ vocab_size: 1000, n_positions: 8, n_embd: 8, n_layer: 1, n_head: 1 }, 'test');
     expect(() => createdAssets(gpt2, { tokenizer: tok })).toThrow(/an HF tokenizer\.json needs a Llama-family config/);
