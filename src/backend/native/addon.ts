@@ -1,7 +1,7 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { type LoadResult, packageRoot, requireFirstAddon } from './common.js';
-import type { CoreAddon } from './rawCore.js';
+import type { CoreAddon, RawCoreConfig } from './rawCore.js';
 
 /** build/Release/socratic_native.node (native/src/addon.cc): the shared core interface plus CPU extras. */
 export interface NativeAddon extends CoreAddon {
@@ -23,6 +23,11 @@ export interface NativeAddon extends CoreAddon {
   profileReset(): void;
   /** Seconds spent per kernel since the last reset (only while enabled). */
   profileGet(): Record<string, number>;
+  /**
+   * Bytes a core of `config` holds after a training step at B x T (buffers, activations, head chunk), from the
+   * tables alone: nothing is allocated (bench/ checks it against the machine before building a big core).
+   */
+  estimateBytes(config: RawCoreConfig, B: number, T: number): number;
 }
 
 export type AddonLoad = LoadResult<NativeAddon>;
