@@ -529,6 +529,12 @@ Napi::Value GemmSelect(const Napi::CallbackInfo& info) {
     throw Napi::RangeError::New(info.Env(), "unknown gemm choice");
   return Napi::String::New(info.Env(), sd::blas_info());
 }
+// attentionKeepBytes(n) -> the previous limit: attention kept for backward up to n bytes, else recomputed (tests).
+Napi::Value AttentionKeepBytes(const Napi::CallbackInfo& info) {
+  const double n = NumberAt(info, 0, "attentionKeepBytes");
+  if (!(n >= 0)) throw Napi::RangeError::New(info.Env(), "attentionKeepBytes must be a non-negative number of bytes");
+  return Napi::Number::New(info.Env(), (double)sd::attention_keep_bytes((size_t)n));
+}
 Napi::Value ProfileEnable(const Napi::CallbackInfo& info) {
   sd::profile_enable(info[0].ToBoolean());
   return info.Env().Undefined();
@@ -557,6 +563,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("benchGemm", Napi::Function::New(env, BenchGemm));
   exports.Set("gemm", Napi::Function::New(env, Gemm));
   exports.Set("gemmSelect", Napi::Function::New(env, GemmSelect));
+  exports.Set("attentionKeepBytes", Napi::Function::New(env, AttentionKeepBytes));
   exports.Set("profileEnable", Napi::Function::New(env, ProfileEnable));
   exports.Set("profileReset", Napi::Function::New(env, ProfileReset));
   exports.Set("profileGet", Napi::Function::New(env, ProfileGet));

@@ -111,6 +111,11 @@ std::unique_ptr<Core> make_core(const ModelDims& d, const std::vector<TensorRow>
 // tables without allocating anything: what bench/ checks against the machine before it builds a big core.
 size_t estimate_bytes(const ModelDims& d, const std::vector<TensorRow>& table, const LoraConfig* lora, int B, int T);
 
+// The most bytes of attention probabilities and outputs (all layers) a Llama-family core keeps for its backward;
+// above it they are recomputed per layer (llama.cc place()). Sets the limit for cores planned from now on and
+// returns the previous one; for tests, which cover the recomputation at fixture sizes with 0.
+size_t attention_keep_bytes(size_t bytes);
+
 // Per-kernel wall-clock profile (seconds), for bench/.
 enum Kern {
   K_ENC_F, K_ENC_B, K_LN_F, K_LN_B, K_MM_F, K_MM_B, K_ATT_F, K_ATT_B, K_GELU_F, K_GELU_B,

@@ -49,6 +49,24 @@ Lora Llama::adapter(int l, int p) const {
               A.layers[l].u[p],        A.du,                    lora.r,                 lora.scale};
 }
 
+// The activations a training step keeps, and what it recomputes instead (native/README.md, Buffers): each layer
+// keeps the inputs its backward cannot rebuild without a projection (the residual stream, the projections' outputs
+// before any norm or RoPE, gate and up, the adapters' x A^T) and the normalisation statistics. The norm outputs
+// (ln1, ln2), h = silu(gate) up, and Qwen3's q/k after their norm and RoPE are cheap elementwise passes: they live
+// in one layer's scratch, rewritten by the backward with the same kernels (so bit-identical). The attention
+// probabilities [B, NH, T, Tk] and output are kept while they are small; above kKeepAttentionBytes they too live in
+// one layer's scratch and the backward reruns the layer's attention forward (one QK^T/PV per layer, a few percent
+// of a step, against 2 GB at Qwen3-0.6B's 4 x 512). The limit is 256 MiB for all layers together.
+namespace {
+size_t g_keep_attention_bytes = 256u << 20;  // kept below this; attention_keep_bytes() changes it (tests)
+}  // namespace
+
+size_t attention_keep_bytes(size_t bytes) {
+  const size_t old = g_keep_attention_bytes;
+  g_keep_attention_bytes = bytes;
+  return old;
+}
+
 size_t Llama::place(const ModelDims& d, const layout::LoraLayout& lora, int B, int T, int Tk, float* buf, LlamaActs& A) {
   const size_t BT = (size_t)B * T, C = d.C, F = d.F, HD = d.HD;
   const size_t Q = (size_t)d.NH * HD, KV = (size_t)d.NKV * HD;
@@ -63,30 +81,39 @@ size_t Llama::place(const ModelDims& d, const layout::LoraLayout& lora, int B, i
   A.B = B;
   A.T = T;
   A.Tk = Tk;
+  A.keepAtt = (att + BT * Q) * d.L * sizeof(float) <= g_keep_attention_bytes;
   A.encoded = take(BT * C);
   A.lnf = take(BT * C);
   A.lnf_rstd = take(BT);
   A.rope = take(BT * HD);
+  // One layer's scratch, shared by every layer (see above).
+  float* ln1 = take(BT * C);
+  float* ln2 = take(BT * C);
+  float* h = take(BT * F);
+  float* qs = qk ? take(BT * Q) : nullptr;
+  float* ks = qk ? take(BT * KV) : nullptr;
+  float* atts = A.keepAtt ? nullptr : take(att);
+  float* attys = A.keepAtt ? nullptr : take(BT * Q);
   A.layers.resize(d.L);
   for (int l = 0; l < d.L; l++) {
     LlamaLayerA& a = A.layers[l];
-    a.ln1 = take(BT * C);
+    a.ln1 = ln1;
     a.ln1_rstd = take(BT);
-    a.q = take(BT * Q);
-    a.k = take(BT * KV);
+    a.q = qk ? qs : take(BT * Q);
+    a.k = qk ? ks : take(BT * KV);
     a.v = take(BT * KV);
     a.qn = qk ? take(BT * Q) : nullptr;
     a.kn = qk ? take(BT * KV) : nullptr;
     a.q_rstd = qk ? take(BT * d.NH) : nullptr;
     a.k_rstd = qk ? take(BT * d.NKV) : nullptr;
-    a.att = take(att);
-    a.atty = take(BT * Q);
+    a.att = A.keepAtt ? take(att) : atts;
+    a.atty = A.keepAtt ? take(BT * Q) : attys;
     a.res2 = take(BT * C);
-    a.ln2 = take(BT * C);
+    a.ln2 = ln2;
     a.ln2_rstd = take(BT);
     a.gate = take(BT * F);
     a.up = take(BT * F);
-    a.h = take(BT * F);
+    a.h = h;
     a.res3 = take(BT * C);
     for (int p = 0; p < PROJ_COUNT; p++) a.u[p] = lora.on(l, kProjSlot[p]) ? take(BT * lora.r) : nullptr;
   }
@@ -238,6 +265,16 @@ void Llama::backward_from_final(const Batch& b, float* dfinal) {
     const LlamaLayerP& g = G.layers[l];
     LlamaLayerA& a = A.layers[l];
     const float* res_in = l == 0 ? A.encoded : A.layers[l - 1].res3;
+    // A projection's input is read by its weight gradient, or by its adapter's dA: recomputed (place()) only then.
+    auto reads_input = [&](int p) { return !frozen || lora.on(l, kProjSlot[p]); };
+    if (reads_input(PGATE) || reads_input(PUP)) {
+      Prof pr(K_LN_F);
+      rmsnorm_forward(a.ln2, a.ln2_rstd, a.res2, w.post_norm, BT, C, cfg.eps);
+    }
+    if (reads_input(PDOWN)) {
+      Prof pr(K_SWIGLU_F);
+      swiglu_forward(a.h, a.gate, a.up, BT * F);
+    }
     {
       Prof pr(K_MM_B);
       linear_backward(A.dF1, false, g.down, nullptr, A.dres, a.h, w.down, BT, F, C, adapter(l, PDOWN));
@@ -254,6 +291,20 @@ void Llama::backward_from_final(const Batch& b, float* dfinal) {
     {
       Prof pr(K_LN_B);
       rmsnorm_backward(A.dres, true, g.post_norm, A.dC, a.res2, w.post_norm, a.ln2_rstd, BT, C);
+    }
+    if (cfg.qkNorm) {  // q and k as attention read them: the q/k norm and RoPE again
+      {
+        Prof pr(K_LN_F);
+        rmsnorm_forward(a.q, a.q_rstd, a.qn, w.q_norm, BT * NH, HD, cfg.eps);
+        rmsnorm_forward(a.k, a.k_rstd, a.kn, w.k_norm, BT * NKV, HD, cfg.eps);
+      }
+      Prof pr(K_ROPE_F);
+      rope_forward(a.q, A.rope, BT, NH, HD);
+      rope_forward(a.k, A.rope, BT, NKV, HD);
+    }
+    if (!A.keepAtt) {  // the layer's attention forward again: probabilities for its backward, output for o_proj's
+      Prof pr(K_ATT_F);
+      attention_forward(a.atty, a.att, AttnArgs{B, T, T, 0, NH, HD, a.q, Q, a.k, a.v, (long)T * KV, KV, b.mask, T, NH / NKV});
     }
     {
       Prof pr(K_MM_B);
@@ -276,6 +327,10 @@ void Llama::backward_from_final(const Batch& b, float* dfinal) {
     // With a frozen base, layer 0's input gradient would only reach the frozen embedding: not computed.
     const bool needDx = !(frozen && l == 0);
     float* dln1 = needDx ? A.dC : nullptr;
+    if (reads_input(PQ) || reads_input(PK) || reads_input(PV)) {
+      Prof pr(K_LN_F);
+      rmsnorm_forward(a.ln1, a.ln1_rstd, res_in, w.in_norm, BT, C, cfg.eps);
+    }
     {
       Prof pr(K_MM_B);
       linear_backward(dln1, false, g.qw, g.qb, A.dq, a.ln1, w.qw, BT, C, Q, adapter(l, PQ));

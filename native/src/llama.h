@@ -22,9 +22,10 @@ struct LlamaP {
 // The block's projections, in forward order: the sites a LoRA adapter can sit on.
 enum LlamaProj { PQ, PK, PV, PO, PGATE, PUP, PDOWN, PROJ_COUNT };
 
-// Per-layer activations kept for backward. q and k are kept after the q/k norm and RoPE (what attention read);
-// qn and kn, the projections before the q/k norm, only with qkNorm. u[p]: x A^T of projection p's adapter [B*T, r]
-// (null without one).
+// Per-layer activations for backward (llama.cc place(): some pointers of every layer share one layer's scratch,
+// which the backward recomputes). q and k are after the q/k norm and RoPE (what attention read); qn and kn, the
+// projections before the q/k norm, only with qkNorm. u[p]: x A^T of projection p's adapter [B*T, r] (null without
+// one).
 struct LlamaLayerA {
   float *ln1, *ln1_rstd, *q, *k, *v, *qn, *kn, *q_rstd, *k_rstd, *att, *atty, *res2, *ln2, *ln2_rstd, *gate, *up, *h,
       *res3;
@@ -32,6 +33,8 @@ struct LlamaLayerA {
 };
 struct LlamaActs {
   int B = 0, T = 0, Tk = 0;
+  // Whether every layer keeps its attention probabilities and output (else one layer's scratch, recomputed).
+  bool keepAtt = true;
   float *encoded, *lnf, *lnf_rstd, *rope;  // rope: cos | sin of each row's angles [B*T][HD]
   std::vector<LlamaLayerA> layers;
   // Backward scratch; du [B*T, r] for the adapters.

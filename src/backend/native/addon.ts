@@ -19,6 +19,11 @@ export interface NativeAddon extends CoreAddon {
    * or a built-in level 'avx512' | 'avx2' | 'scalar' (capped at the CPU's). Returns the kernels now in use.
    */
   gemmSelect(name: string): string;
+  /**
+   * Sets the most bytes of attention probabilities and outputs a Llama-family core keeps for its backward (above it
+   * each layer's attention is recomputed in the backward; default 256 MiB); returns the previous limit. For tests.
+   */
+  attentionKeepBytes(bytes: number): number;
   profileEnable(on: boolean): void;
   profileReset(): void;
   /** Seconds spent per kernel since the last reset (only while enabled). */
