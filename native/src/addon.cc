@@ -83,8 +83,9 @@ T* DataOrNull(const Napi::Value& v, size_t expect, const char* what) {
   return reinterpret_cast<T*>(static_cast<uint8_t*>(ta.ArrayBuffer().Data()) + ta.ByteOffset());
 }
 
-// The shared core interface (src/backend/native/rawCore.ts), version 3; the CUDA addon implements the same one.
-constexpr int kCoreAbi = 3;
+// The shared core interface (src/backend/native/rawCore.ts), version 4; the CUDA addon implements the same one
+// (and refuses RawCoreConfig.lora: it has no LoRA kernels yet).
+constexpr int kCoreAbi = 4;
 
 double NumberAt(const Napi::CallbackInfo& info, int i, const char* what) {
   if (!info[i].IsNumber()) throw Napi::TypeError::New(info.Env(), std::string(what) + " must be a number");
@@ -127,15 +128,16 @@ sd::ModelDims ReadDims(const Napi::Object& o) {
   return d;
 }
 
-std::vector<sd::TensorRow> ReadTable(const Napi::Object& o) {
+// A layout table (`tensors` of the config or of its `lora`); `what` names it in errors.
+std::vector<sd::TensorRow> ReadTable(const Napi::Object& o, const std::string& what = "native core config: tensors") {
   Napi::Env env = o.Env();
   Napi::Value t = o.Get("tensors");
-  if (!t.IsArray()) throw Napi::TypeError::New(env, "native core config: tensors must be the layout table (an array of rows)");
+  if (!t.IsArray()) throw Napi::TypeError::New(env, what + " must be the layout table (an array of rows)");
   auto arr = t.As<Napi::Array>();
   std::vector<sd::TensorRow> rows;
   for (uint32_t i = 0; i < arr.Length(); i++) {
     Napi::Value rv = arr.Get(i);
-    const std::string at = "native core config: tensors[" + std::to_string(i) + "]";
+    const std::string at = what + "[" + std::to_string(i) + "]";
     if (!rv.IsObject()) throw Napi::TypeError::New(env, at + " must be a {role, layer, numel, decay} object");
     auto r = rv.As<Napi::Object>();
     Napi::Value role = r.Get("role"), layer = r.Get("layer"), numel = r.Get("numel"), decay = r.Get("decay");
@@ -148,6 +150,25 @@ std::vector<sd::TensorRow> ReadTable(const Napi::Object& o) {
                     decay.As<Napi::Boolean>().Value()});
   }
   return rows;
+}
+
+// RawCoreConfig.lora: null (or absent) for a plain core, else {r, alpha, tensors: the adapter table}.
+std::unique_ptr<sd::LoraConfig> ReadLora(const Napi::Object& o) {
+  Napi::Env env = o.Env();
+  Napi::Value l = o.Get("lora");
+  if (l.IsNull() || l.IsUndefined()) return nullptr;
+  if (!l.IsObject()) throw Napi::TypeError::New(env, "native core config: lora must be null or {r, alpha, tensors}");
+  auto lo = l.As<Napi::Object>();
+  if (!lo.Get("r").IsNumber() || !lo.Get("alpha").IsNumber())
+    throw Napi::TypeError::New(env, "native core config: lora.r and lora.alpha must be numbers");
+  const double r = lo.Get("r").As<Napi::Number>().DoubleValue();
+  if (!(r >= 1 && r <= 1 << 20) || r != (double)(int)r)
+    throw Napi::TypeError::New(env, "native core config: lora.r must be a positive integer");
+  auto out = std::make_unique<sd::LoraConfig>();
+  out->r = (int)r;
+  out->alpha = lo.Get("alpha").As<Napi::Number>().DoubleValue();
+  out->tensors = ReadTable(lo, "native core config: lora.tensors");
+  return out;
 }
 
 class CoreWrap : public Napi::ObjectWrap<CoreWrap> {
@@ -172,12 +193,13 @@ class CoreWrap : public Napi::ObjectWrap<CoreWrap> {
     auto o = info[0].As<Napi::Object>();
     const sd::ModelDims dims = ReadDims(o);
     const std::vector<sd::TensorRow> table = ReadTable(o);
+    const std::unique_ptr<sd::LoraConfig> lora = ReadLora(o);
     const int precision = info[1].IsUndefined() ? 0 : info[1].As<Napi::Number>().Int32Value();
     if (precision != 0)
       throw Napi::RangeError::New(info.Env(), "native core: precision " + std::to_string(precision) + " is not supported (the CPU core computes in fp32 only)");
     holder_ = std::make_shared<Holder>();
     try {
-      holder_->model = sd::make_core(dims, table);
+      holder_->model = sd::make_core(dims, table, lora.get());
     } catch (const std::exception& e) {
       throw Napi::Error::New(info.Env(), std::string("native core: ") + e.what());
     }
@@ -199,17 +221,37 @@ class CoreWrap : public Napi::ObjectWrap<CoreWrap> {
     return *h.model;
   }
 
-  // The named buffers of {params, grads, m, v} present in `o`, with their model storage.
-  std::vector<std::pair<float*, float*>> Named(const Napi::CallbackInfo& info, sd::Core& m, bool write) {
+  struct Span {
+    float* js;
+    float* store;
+    size_t n;
+  };
+  // The named buffers of {params, grads, m, v, base} present in `o`, with their model storage: params/grads/m/v
+  // are the trainable buffers (numParams floats), base the base weights (the same buffer as params on a plain
+  // core). A whole buffer, or with an offset (writes only) a piece of it at that float offset.
+  std::vector<Span> Named(const Napi::CallbackInfo& info, sd::Core& m, bool write) {
     if (!info[0].IsObject()) throw Napi::TypeError::New(info.Env(), "buffers must be an object of named Float32Arrays");
     auto o = info[0].As<Napi::Object>();
     // Same rule as the CUDA core: gradients come only from loss(backward) and zeroGrads.
     if (write && !o.Get("grads").IsUndefined()) throw Napi::TypeError::New(info.Env(), "native core: gradients cannot be written");
-    std::vector<std::pair<float*, float*>> out;
-    const std::pair<const char*, float*> names[] = {{"params", m.params}, {"grads", m.grads}, {"m", m.m}, {"v", m.v}};
-    for (const auto& [name, store] : names) {
-      float* js = DataOrNull<float>(o.Get(name), m.nparams, name);
-      if (js) out.emplace_back(js, store);
+    const bool offset = write && !info[1].IsUndefined();
+    const double at = offset ? NumberAt(info, 1, "offset") : 0.0;
+    if (!(at >= 0) || at != (double)(size_t)at) throw Napi::RangeError::New(info.Env(), "native core: offset must be a non-negative integer");
+    std::vector<Span> out;
+    const struct {
+      const char* name;
+      float* store;
+      size_t n;
+    } names[] = {{"params", m.params, m.nparams}, {"grads", m.grads, m.nparams}, {"m", m.m, m.nparams},
+                 {"v", m.v, m.nparams},           {"base", m.base, m.nbase}};
+    for (const auto& b : names) {
+      float* js = DataOrNull<float>(o.Get(b.name), offset ? 0 : b.n, b.name);
+      if (!js) continue;
+      const size_t len = o.Get(b.name).As<Napi::TypedArray>().ElementLength();
+      if ((size_t)at + len > b.n)
+        throw Napi::RangeError::New(info.Env(), std::string("native core: ") + b.name + " of " + std::to_string(len) + " floats at offset " +
+                                                    std::to_string((size_t)at) + " runs past its " + std::to_string(b.n) + " floats");
+      out.push_back({js, b.store + (size_t)at, len});
     }
     return out;
   }
@@ -217,20 +259,21 @@ class CoreWrap : public Napi::ObjectWrap<CoreWrap> {
   Napi::Value NumParams(const Napi::CallbackInfo& info) {
     return Napi::Number::New(info.Env(), holder_->model ? (double)holder_->model->nparams : 0.0);
   }
-  // readBuffers({params?, grads?, m?, v?}): copies each named model buffer into the given array.
+  // readBuffers({params?, grads?, m?, v?, base?}): copies each named model buffer into the given array.
   Napi::Value ReadBuffers(const Napi::CallbackInfo& info) {
     auto& m = M(info.Env());
     auto named = Named(info, m, false);
     std::lock_guard<std::mutex> lk(holder_->mu);
-    for (auto& [js, store] : named) std::memcpy(js, store, m.nparams * sizeof(float));
+    for (auto& s : named) std::memcpy(s.js, s.store, s.n * sizeof(float));
     return info.Env().Undefined();
   }
-  // writeBuffers({params?, m?, v?}): copies each given array into the named model buffer (never the gradients).
+  // writeBuffers({params?, m?, v?, base?}, offset?): copies each given array into the named model buffer (never the
+  // gradients), whole, or at a float offset.
   Napi::Value WriteBuffers(const Napi::CallbackInfo& info) {
     auto& m = M(info.Env());
     auto named = Named(info, m, true);
     std::lock_guard<std::mutex> lk(holder_->mu);
-    for (auto& [js, store] : named) std::memcpy(store, js, m.nparams * sizeof(float));
+    for (auto& s : named) std::memcpy(s.store, s.js, s.n * sizeof(float));
     return info.Env().Undefined();
   }
   Napi::Value ZeroGrads(const Napi::CallbackInfo& info) {
@@ -430,6 +473,23 @@ class CoreWrap : public Napi::ObjectWrap<CoreWrap> {
   }
 };
 
+// estimateBytes(RawCoreConfig, B, T) -> the bytes a core of this config holds after a training step at B x T
+// (core.h estimate_bytes); nothing is allocated. Throws like the constructor on a bad config.
+Napi::Value EstimateBytes(const Napi::CallbackInfo& info) {
+  if (!info[0].IsObject()) throw Napi::TypeError::New(info.Env(), "estimateBytes: the first argument must be the core config");
+  auto o = info[0].As<Napi::Object>();
+  const sd::ModelDims dims = ReadDims(o);
+  const std::vector<sd::TensorRow> table = ReadTable(o);
+  const std::unique_ptr<sd::LoraConfig> lora = ReadLora(o);
+  const int B = (int)NumberAt(info, 1, "B"), T = (int)NumberAt(info, 2, "T");
+  if (B <= 0 || T <= 0) throw Napi::RangeError::New(info.Env(), "estimateBytes: B and T must be positive");
+  try {
+    return Napi::Number::New(info.Env(), (double)sd::estimate_bytes(dims, table, lora.get(), B, T));
+  } catch (const std::exception& e) {
+    throw Napi::Error::New(info.Env(), std::string("native core: ") + e.what());
+  }
+}
+
 Napi::Value Info(const Napi::CallbackInfo& info) {
   auto o = Napi::Object::New(info.Env());
   o.Set("simd", sd::simd_level());
@@ -469,6 +529,12 @@ Napi::Value GemmSelect(const Napi::CallbackInfo& info) {
     throw Napi::RangeError::New(info.Env(), "unknown gemm choice");
   return Napi::String::New(info.Env(), sd::blas_info());
 }
+// attentionKeepBytes(n) -> the previous limit: attention kept for backward up to n bytes, else recomputed (tests).
+Napi::Value AttentionKeepBytes(const Napi::CallbackInfo& info) {
+  const double n = NumberAt(info, 0, "attentionKeepBytes");
+  if (!(n >= 0)) throw Napi::RangeError::New(info.Env(), "attentionKeepBytes must be a non-negative number of bytes");
+  return Napi::Number::New(info.Env(), (double)sd::attention_keep_bytes((size_t)n));
+}
 Napi::Value ProfileEnable(const Napi::CallbackInfo& info) {
   sd::profile_enable(info[0].ToBoolean());
   return info.Env().Undefined();
@@ -487,10 +553,17 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("GptCore", CoreWrap::Init(env));
   exports.Set("device", Napi::String::New(env, "cpu"));
   exports.Set("abi", Napi::Number::New(env, kCoreAbi));
+  // Optional parts of the interface this addon implements (CoreFeature in rawCore.ts).
+  auto features = Napi::Array::New(env, 2);
+  features.Set(0u, Napi::String::New(env, "lora"));
+  features.Set(1u, Napi::String::New(env, "offsetWrites"));
+  exports.Set("features", features);
+  exports.Set("estimateBytes", Napi::Function::New(env, EstimateBytes));
   exports.Set("info", Napi::Function::New(env, Info));
   exports.Set("benchGemm", Napi::Function::New(env, BenchGemm));
   exports.Set("gemm", Napi::Function::New(env, Gemm));
   exports.Set("gemmSelect", Napi::Function::New(env, GemmSelect));
+  exports.Set("attentionKeepBytes", Napi::Function::New(env, AttentionKeepBytes));
   exports.Set("profileEnable", Napi::Function::New(env, ProfileEnable));
   exports.Set("profileReset", Napi::Function::New(env, ProfileReset));
   exports.Set("profileGet", Napi::Function::New(env, ProfileGet));

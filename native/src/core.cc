@@ -42,10 +42,23 @@ Prof::~Prof() {
 }
 
 // ---- buffers -----------------------------------------------------------------
-Core::Core(const ModelDims& d, const std::vector<TensorRow>& table)
-    : cfg(d), lay(layout::parse_table(d, table)), nparams(lay.total) {
-  store_.assign(nparams * 4, 0.0f);
-  params = store_.data();
+namespace {
+layout::LoraLayout lora_of(const ModelDims& d, const LoraConfig* lora) {
+  return lora ? layout::parse_lora_table(d, lora->r, lora->alpha, lora->tensors) : layout::LoraLayout{};
+}
+}  // namespace
+
+Core::Core(const ModelDims& d, const std::vector<TensorRow>& table, const LoraConfig* lc)
+    : cfg(d),
+      lay(layout::parse_table(d, table)),
+      lora(lora_of(d, lc)),
+      frozen(lc != nullptr),
+      nbase(lay.total),
+      nparams(frozen ? lora.total : lay.total) {
+  // A LoRA core holds the frozen base once, then four adapter-sized buffers: no base gradients, no AdamW state.
+  store_.assign((frozen ? nbase : 0) + nparams * 4, 0.0f);
+  base = store_.data();
+  params = frozen ? base + nbase : base;
   grads = params + nparams;
   m = grads + nparams;
   v = m + nparams;
@@ -78,6 +91,11 @@ void Core::logits_last(float* out) {
         0.0f, out, cfg.V);
 }
 
+// Rows per chunk: 256 at GPT-2's vocabulary (51 MB of logits), more when the vocabulary is small, up to 4 MB of
+// logits: at the students' ~300-token vocabulary 256-row chunks meant ~40 tiny parallel regions per step, each
+// ending with one thread waiting for the other.
+int Core::head_chunk_rows(int V, int rows) { return std::max(1, std::min(std::max(256, (1 << 20) / V), rows)); }
+
 // Head + softmax cross-entropy, chunked over the rows that carry a target, so the full [B,T,V] probabilities
 // never exist; each chunk's dlogits feed dX and dHead at once (a tied head's gradient lands in the embedding's).
 LossOut Core::loss_and_backward(const Batch& b, bool backward, float scale) {
@@ -95,10 +113,7 @@ LossOut Core::loss_and_backward(const Batch& b, bool backward, float scale) {
   const int count = (int)rows.size();
   if (count == 0) return {NAN, 0};
   const float gscale = scale / count;
-  // Rows per chunk: 256 at GPT-2's vocabulary (51 MB of logits), more when the vocabulary is small, up
-  // to 4 MB of logits: at the students' ~300-token vocabulary 256-row chunks meant ~40 tiny parallel
-  // regions per step, each ending with one thread waiting for the other.
-  const int RCH = std::max(1, std::min(std::max(256, (1 << 20) / V), count));
+  const int RCH = head_chunk_rows(V, count);
   const size_t need = (size_t)RCH * V + (size_t)RCH * C * 2;
   if (chunk_.size() < need) chunk_.resize(need);
   float* logits = chunk_.data();
@@ -121,7 +136,7 @@ LossOut Core::loss_and_backward(const Batch& b, bool backward, float scale) {
     if (backward) {
       Prof pr(K_HEAD_B);
       sgemm(false, false, R, C, V, 1.0f, logits, V, head_, C, 0.0f, dxg, C);
-      sgemm(true, false, V, C, R, 1.0f, logits, V, xg, C, 1.0f, dhead_, C);
+      if (dhead_) sgemm(true, false, V, C, R, 1.0f, logits, V, xg, C, 1.0f, dhead_, C);
       for (int r = 0; r < R; r++) std::memcpy(dfinal + (size_t)rows[r0 + r] * C, dxg + (size_t)r * C, sizeof(float) * C);
     }
   }
@@ -135,15 +150,27 @@ double Core::grad_sq_norm() {
   return sum_squares(grads, (long)nparams);
 }
 
+// Over the trainable tensors only: the whole table, or the adapters of a LoRA core (each with its row's decay).
 void Core::adamw(float lr, float b1, float b2, float eps, float wd, float clip, int t) {
   Prof pr(K_ADAMW);
-  adamw_update_tensors(params, grads, m, v, lay.sizes.data(), lay.decay.data(), (int)lay.sizes.size(), lr, b1, b2,
-                       eps, wd, clip, t);
+  const std::vector<size_t>& sizes = frozen ? lora.sizes : lay.sizes;
+  const std::vector<uint8_t>& decay = frozen ? lora.decay : lay.decay;
+  adamw_update_tensors(params, grads, m, v, sizes.data(), decay.data(), (int)sizes.size(), lr, b1, b2, eps, wd, clip, t);
 }
 
-std::unique_ptr<Core> make_core(const ModelDims& d, const std::vector<TensorRow>& table) {
-  if (d.arch == layout::Arch::GPT2) return std::make_unique<Gpt2>(d, table);
-  return std::make_unique<Llama>(d, table);
+std::unique_ptr<Core> make_core(const ModelDims& d, const std::vector<TensorRow>& table, const LoraConfig* lora) {
+  if (d.arch == layout::Arch::GPT2) return std::make_unique<Gpt2>(d, table, lora);
+  return std::make_unique<Llama>(d, table, lora);
+}
+
+size_t estimate_bytes(const ModelDims& d, const std::vector<TensorRow>& table, const LoraConfig* lc, int B, int T) {
+  const layout::TableLayout lay = layout::parse_table(d, table);
+  const layout::LoraLayout lora = lora_of(d, lc);
+  const size_t train = lc ? lora.total : lay.total;
+  const size_t store = (lc ? lay.total : 0) + 4 * train;
+  const size_t acts = d.arch == layout::Arch::GPT2 ? Gpt2::act_floats(d, lora, B, T, T) : Llama::act_floats(d, lora, B, T, T);
+  const size_t R = (size_t)Core::head_chunk_rows(d.V, B * T);
+  return (store + acts + R * d.V + 2 * R * d.C) * sizeof(float);
 }
 
 }  // namespace sd

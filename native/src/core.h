@@ -17,6 +17,13 @@ namespace sd {
 using layout::ModelDims;
 using layout::TensorRow;
 
+// The adapters of a LoRA core: rank, alpha and the adapter table (RawCoreConfig.lora).
+struct LoraConfig {
+  int r;
+  double alpha;
+  std::vector<TensorRow> tensors;
+};
+
 struct Batch {
   int B, T;
   const int32_t* ids;
@@ -39,13 +46,21 @@ struct KVCache {
   size_t bytes() const { return (k.capacity() + v.capacity()) * sizeof(float) + mask.capacity(); }
 };
 
+// Buffers. A plain core trains every weight: params, grads, m, v each hold the base table (base == params). A LoRA
+// core (lora != null) trains the adapters alone: `base` holds the frozen base weights, and params, grads, m, v the
+// adapters' table; there are no base gradients or AdamW state, so their pointers (and every kernel's dW for a base
+// tensor) are null and no weight-gradient product runs for a frozen matrix.
 class Core {
  public:
-  Core(const ModelDims& d, const std::vector<TensorRow>& table);
+  Core(const ModelDims& d, const std::vector<TensorRow>& table, const LoraConfig* lora);
   virtual ~Core();
   const ModelDims cfg;
   const layout::TableLayout lay;
-  const size_t nparams;
+  const layout::LoraLayout lora;  // total 0 on a plain core
+  const bool frozen;              // a LoRA core: the base is frozen
+  const size_t nbase;             // floats of the base weights
+  const size_t nparams;           // floats of each trainable buffer: nbase, or the adapters' on a LoRA core
+  float* base;
   float *params, *grads, *m, *v;
 
   // Forward over a batch; keeps activations. If cache != null, new K/V rows are appended at cache->len and
@@ -67,12 +82,14 @@ class Core {
   // AdamW over every tensor, weight decay where its table row says so.
   void adamw(float lr, float b1, float b2, float eps, float wd, float clip, int t);
   virtual size_t bytes() const;
+  // Rows of the head's logits chunk for a vocabulary of V (and at most `rows` rows with a target).
+  static int head_chunk_rows(int V, int rows);
 
  protected:
   // Set by forward: the final-norm output [B*T*C] and the shape it was computed for.
   const float* final_ = nullptr;
   int lastB_ = 0, lastT_ = 0;
-  // The head weight [V, C] (tied: the embedding) and its gradient.
+  // The head weight [V, C] (tied: the embedding) and its gradient (null when frozen: no dHead product).
   const float* head_ = nullptr;
   float* dhead_ = nullptr;
   // Width of one cached K (or V) row.
@@ -83,12 +100,21 @@ class Core {
   virtual float* dfinal_buffer() = 0;
 
  private:
-  std::vector<float> store_;  // params | grads | m | v
+  std::vector<float> store_;  // [base |] params | grads | m | v
   std::vector<float> chunk_;  // head logits chunk
 };
 
-// The core of the table's architecture. Throws std::invalid_argument on a bad shape or table.
-std::unique_ptr<Core> make_core(const ModelDims& d, const std::vector<TensorRow>& table);
+// The core of the table's architecture, with adapters when lora != null. Throws std::invalid_argument on a bad
+// shape or table.
+std::unique_ptr<Core> make_core(const ModelDims& d, const std::vector<TensorRow>& table, const LoraConfig* lora = nullptr);
+// The bytes such a core holds after a training step at B x T (buffers, activations, head chunk), computed from the
+// tables without allocating anything: what bench/ checks against the machine before it builds a big core.
+size_t estimate_bytes(const ModelDims& d, const std::vector<TensorRow>& table, const LoraConfig* lora, int B, int T);
+
+// The most bytes of attention probabilities and outputs (all layers) a Llama-family core keeps for its backward;
+// above it they are recomputed per layer (llama.cc place()). Sets the limit for cores planned from now on and
+// returns the previous one; for tests, which cover the recomputation at fixture sizes with 0.
+size_t attention_keep_bytes(size_t bytes);
 
 // Per-kernel wall-clock profile (seconds), for bench/.
 enum Kern {

@@ -10,44 +10,49 @@
 
 namespace sd {
 
-Gpt2P Gpt2::pointers(float* base) const {
+namespace {
+constexpr int kProjSlot[G_PROJ_COUNT] = {layout::gpt2::QKV_W, layout::gpt2::ATTN_PROJ_W, layout::gpt2::FC_W,
+                                         layout::gpt2::MLP_PROJ_W};
+}  // namespace
+
+Gpt2P Gpt2::pointers(float* buf) const {
   using namespace layout::gpt2;
   Gpt2P p;
-  p.wte = lay.at(base, WTE);
-  p.wpe = lay.at(base, WPE);
-  p.lnfw = lay.at(base, LNF_W);
-  p.lnfb = lay.at(base, LNF_B);
+  p.wte = lay.at(buf, WTE);
+  p.wpe = lay.at(buf, WPE);
+  p.lnfw = lay.at(buf, LNF_W);
+  p.lnfb = lay.at(buf, LNF_B);
   for (int l = 0; l < cfg.L; l++) {
-    auto s = [&](int slot) { return lay.at(base, l, slot); };
+    auto s = [&](int slot) { return lay.at(buf, l, slot); };
     p.layers.push_back({s(LN1_W), s(LN1_B), s(QKV_W), s(QKV_B), s(ATTN_PROJ_W), s(ATTN_PROJ_B), s(LN2_W), s(LN2_B),
                         s(FC_W), s(FC_B), s(MLP_PROJ_W), s(MLP_PROJ_B)});
   }
   return p;
 }
 
-Gpt2::Gpt2(const ModelDims& d, const std::vector<TensorRow>& table) : Core(d, table) {
-  P = pointers(params);
-  G = pointers(grads);
+Gpt2::Gpt2(const ModelDims& d, const std::vector<TensorRow>& table, const LoraConfig* lc) : Core(d, table, lc) {
+  P = pointers(base);
+  // A frozen base has no gradients: every G pointer is null, so the kernels skip their weight-gradient products.
+  G = frozen ? Gpt2P{nullptr, nullptr, nullptr, nullptr, std::vector<Gpt2LayerP>(d.L, Gpt2LayerP{})} : pointers(grads);
   head_ = P.wte;  // tied
   dhead_ = G.wte;
 }
 
 size_t Gpt2::bytes() const { return Core::bytes() + act_.capacity() * sizeof(float); }
 
-// Activations are planned for (B, T, Tk); the buffer only grows, so alternating shapes never reallocate.
-void Gpt2::plan(int B, int T, int Tk) {
-  const size_t BT = (size_t)B * T, C = cfg.C, F = cfg.F;
-  const size_t perLayer = BT * C * 7 + BT * 4 + BT * 3 * C + (size_t)B * cfg.NH * T * Tk + BT * F * 2;
-  const size_t total = BT * C * 2 + BT * 2 + perLayer * cfg.L + BT * C * 2 + BT * 3 * C + BT * F;
-  if (act_.size() < total) {
-    act_.clear();
-    act_.shrink_to_fit();
-    act_.resize(total);
-  }
-  float* p = act_.data();
-  auto take = [&p](size_t n) {
-    float* r = p;
-    p += n;
+Lora Gpt2::adapter(int l, int p) const {
+  const int slot = kProjSlot[p];
+  if (!lora.on(l, slot)) return Lora{};
+  return Lora{lora.A(params, l, slot), lora.B(params, l, slot), lora.A(grads, l, slot), lora.B(grads, l, slot),
+              A.layers[l].u[p],        A.du,                    lora.r,                 lora.scale};
+}
+
+size_t Gpt2::place(const ModelDims& d, const layout::LoraLayout& lora, int B, int T, int Tk, float* buf, Gpt2Acts& A) {
+  const size_t BT = (size_t)B * T, C = d.C, F = d.F;
+  size_t off = 0;
+  auto take = [&](size_t n) {
+    float* r = buf ? buf + off : nullptr;
+    off += n;
     return r;
   };
   A.B = B;
@@ -57,14 +62,15 @@ void Gpt2::plan(int B, int T, int Tk) {
   A.lnf = take(BT * C);
   A.lnf_mean = take(BT);
   A.lnf_rstd = take(BT);
-  A.layers.resize(cfg.L);
-  for (auto& a : A.layers) {
+  A.layers.resize(d.L);
+  for (int l = 0; l < d.L; l++) {
+    Gpt2LayerA& a = A.layers[l];
     a.ln1 = take(BT * C);
     a.ln1_mean = take(BT);
     a.ln1_rstd = take(BT);
     a.qkv = take(BT * 3 * C);
     a.atty = take(BT * C);
-    a.att = take((size_t)B * cfg.NH * T * Tk);
+    a.att = take((size_t)B * d.NH * T * Tk);
     a.res2 = take(BT * C);
     a.ln2 = take(BT * C);
     a.ln2_mean = take(BT);
@@ -72,12 +78,30 @@ void Gpt2::plan(int B, int T, int Tk) {
     a.fch = take(BT * F);
     a.fch_gelu = take(BT * F);
     a.res3 = take(BT * C);
+    for (int p = 0; p < G_PROJ_COUNT; p++) a.u[p] = lora.on(l, kProjSlot[p]) ? take(BT * lora.r) : nullptr;
   }
   A.dres = take(BT * C);
   A.dC = take(BT * C);
   A.d3C = take(BT * 3 * C);
   A.dF = take(BT * F);
-  // 2 spare BT*C slots per layer remain from perLayer's 7*BT*C (ln1, atty, res2, ln2, res3 use 5).
+  A.du = lora.total ? take(BT * lora.r) : nullptr;
+  return off;
+}
+
+size_t Gpt2::act_floats(const ModelDims& d, const layout::LoraLayout& lora, int B, int T, int Tk) {
+  Gpt2Acts scratch;
+  return place(d, lora, B, T, Tk, nullptr, scratch);
+}
+
+// Activations are planned for (B, T, Tk); the buffer only grows, so alternating shapes never reallocate.
+void Gpt2::plan(int B, int T, int Tk) {
+  const size_t total = act_floats(cfg, lora, B, T, Tk);
+  if (act_.size() < total) {
+    act_.clear();
+    act_.shrink_to_fit();
+    act_.resize(total);
+  }
+  place(cfg, lora, B, T, Tk, act_.data(), A);
 }
 
 void Gpt2::forward(const Batch& b, KVCache* cache) {
@@ -108,7 +132,7 @@ void Gpt2::forward(const Batch& b, KVCache* cache) {
     }
     {
       Prof pr(K_MM_F);
-      matmul_forward(a.qkv, a.ln1, w.qkvw, w.qkvb, BT, C, 3 * C, nullptr);
+      matmul_forward(a.qkv, a.ln1, w.qkvw, w.qkvb, BT, C, 3 * C, nullptr, adapter(l, G_QKV));
     }
     AttnArgs aa{B, T, past + T, past, NH, hd, a.qkv, 3 * C, nullptr, nullptr, 0, 0, nullptr, 0};
     if (cache) {
@@ -140,7 +164,7 @@ void Gpt2::forward(const Batch& b, KVCache* cache) {
     }
     {
       Prof pr(K_MM_F);
-      matmul_forward(a.res2, a.atty, w.apw, w.apb, BT, C, C, res_in);  // res2 = res_in + attn proj
+      matmul_forward(a.res2, a.atty, w.apw, w.apb, BT, C, C, res_in, adapter(l, G_ATTN_PROJ));  // res2 = res_in + attn proj
     }
     {
       Prof pr(K_LN_F);
@@ -148,7 +172,7 @@ void Gpt2::forward(const Batch& b, KVCache* cache) {
     }
     {
       Prof pr(K_MM_F);
-      matmul_forward(a.fch, a.ln2, w.fcw, w.fcb, BT, C, F, nullptr);
+      matmul_forward(a.fch, a.ln2, w.fcw, w.fcb, BT, C, F, nullptr, adapter(l, G_FC));
     }
     {
       Prof pr(K_GELU_F);
@@ -156,7 +180,7 @@ void Gpt2::forward(const Batch& b, KVCache* cache) {
     }
     {
       Prof pr(K_MM_F);
-      matmul_forward(a.res3, a.fch_gelu, w.fpw, w.fpb, BT, F, C, a.res2);  // res3 = res2 + mlp proj
+      matmul_forward(a.res3, a.fch_gelu, w.fpw, w.fpb, BT, F, C, a.res2, adapter(l, G_MLP_PROJ));  // res3 = res2 + mlp proj
     }
   }
   {
@@ -189,7 +213,7 @@ void Gpt2::backward_from_final(const Batch& b, float* dfinal) {
     const float* res_in = l == 0 ? A.encoded : A.layers[l - 1].res3;
     {
       Prof pr(K_MM_B);
-      matmul_backward(A.dF, g.fpw, g.fpb, A.dres, a.fch_gelu, w.fpw, BT, F, C);
+      matmul_backward(A.dF, g.fpw, g.fpb, A.dres, a.fch_gelu, w.fpw, BT, F, C, adapter(l, G_MLP_PROJ));
     }
     {
       Prof pr(K_GELU_B);
@@ -197,7 +221,7 @@ void Gpt2::backward_from_final(const Batch& b, float* dfinal) {
     }
     {
       Prof pr(K_MM_B);
-      matmul_backward(A.dC, g.fcw, g.fcb, A.dF, a.ln2, w.fcw, BT, C, F);
+      matmul_backward(A.dC, g.fcw, g.fcb, A.dF, a.ln2, w.fcw, BT, C, F, adapter(l, G_FC));
     }
     {
       Prof pr(K_LN_B);
@@ -205,23 +229,27 @@ void Gpt2::backward_from_final(const Batch& b, float* dfinal) {
     }
     {
       Prof pr(K_MM_B);
-      matmul_backward(A.dC, g.apw, g.apb, A.dres, a.atty, w.apw, BT, C, C);
+      matmul_backward(A.dC, g.apw, g.apb, A.dres, a.atty, w.apw, BT, C, C, adapter(l, G_ATTN_PROJ));
     }
     {
       Prof pr(K_ATT_B);
       attention_backward(A.d3C, A.dC, a.qkv, a.att, B, T, NH, C / NH);
     }
+    // With a frozen base, layer 0's input gradient would only reach the frozen embeddings: not computed.
+    const bool needDx = !(frozen && l == 0);
     {
       Prof pr(K_MM_B);
-      matmul_backward(A.dC, g.qkvw, g.qkvb, A.d3C, a.ln1, w.qkvw, BT, C, 3 * C);
+      matmul_backward(needDx ? A.dC : nullptr, g.qkvw, g.qkvb, A.d3C, a.ln1, w.qkvw, BT, C, 3 * C, adapter(l, G_QKV));
     }
-    {
+    if (needDx) {
       Prof pr(K_LN_B);
       layernorm_backward(A.dres, g.ln1w, g.ln1b, A.dC, res_in, w.ln1w, a.ln1_mean, a.ln1_rstd, BT, C);
     }
   }
-  Prof pr(K_ENC_B);
-  encoder_backward(G.wte, G.wpe, A.dres, b.ids, b.pos, B, T, C);
+  if (G.wte) {
+    Prof pr(K_ENC_B);
+    encoder_backward(G.wte, G.wpe, A.dres, b.ids, b.pos, B, T, C);
+  }
 }
 
 }  // namespace sd

@@ -245,6 +245,7 @@ void layernorm_backward(float* dinp, float* dw, float* db, const float* dout, co
     for (int r = 0; r < N; r++)
       ln_bwd_row(dinp + (long)r * C, pw, pw + C, dout + (long)r * C, inp + (long)r * C, w, mean[r], rstd[r], C);
   }
+  if (!dw) return;  // frozen: the partials are discarded
   for (int t = 0; t < nt; t++) {
     add_row(dw, part.data() + (size_t)t * 2 * C, C);
     add_row(db, part.data() + (size_t)t * 2 * C + C, C);
@@ -256,14 +257,15 @@ void layernorm_backward(float* dinp, float* dw, float* db, const float* dout, co
 static int row_parts(int N, int nt) { return std::max(1, std::min(2 * nt, N / 64)); }
 
 // The block's products. Conv1D (GPT-2) weights are W [IC, OC] (y = x @ W); nn.Linear (Llama) weights are
-// W [OC, IC] (y = x @ W^T): `wt`. Everything else (threading, bias, residual) is shared.
+// W [OC, IC] (y = x @ W^T): `wt`. Everything else (threading, bias, residual, a LoRA adapter) is shared.
 static void mm_forward(bool wt, float* out, const float* inp, const float* W, const float* bias, int N, int IC, int OC,
-                       const float* resid) {
+                       const float* resid, const Lora& lo) {
   const float beta = (bias || resid) ? 1.0f : 0.0f;
   const int nt = omp_get_max_threads();
   const int parts = nt > 1 && !omp_in_parallel() ? row_parts(N, nt) : 1;
   // Each row slice starts from its residual rows plus bias (the residual copy used to be a separate,
-  // single-threaded memcpy), then accumulates its product.
+  // single-threaded memcpy), then accumulates its product, then its rows of the adapter: u = x A^T, out += s u B^T
+  // (fused into the slice: two skinny products on rows already in cache, no extra parallel region).
   auto slice = [&](int r0, int r1) {
     for (int r = r0; r < r1; r++) {
       float* o = out + (long)r * OC;
@@ -276,6 +278,11 @@ static void mm_forward(bool wt, float* out, const float* inp, const float* W, co
         std::memcpy(o, bias, sizeof(float) * OC);
     }
     sgemm(false, wt, r1 - r0, OC, IC, 1.0f, inp + (long)r0 * IC, IC, W, wt ? IC : OC, beta, out + (long)r0 * OC, OC);
+    if (lo.A) {
+      float* u = lo.u + (long)r0 * lo.r;
+      sgemm(false, true, r1 - r0, lo.r, IC, 1.0f, inp + (long)r0 * IC, IC, lo.A, IC, 0.0f, u, lo.r);
+      sgemm(false, true, r1 - r0, OC, lo.r, lo.scale, u, lo.r, lo.B, lo.r, 1.0f, out + (long)r0 * OC, OC);
+    }
   };
   // No region at all for one slice: an inactive region (if(false)) around sgemm's own parallel regions
   // made them nested teams, and RSS grew by megabytes per hundred steps (native-memory.test.ts).
@@ -289,13 +296,21 @@ static void mm_forward(bool wt, float* out, const float* inp, const float* W, co
 }
 
 static void mm_backward(bool wt, float* dinp, float dbeta, float* dW, float* db, const float* dout, const float* inp,
-                        const float* W, int N, int IC, int OC) {
+                        const float* W, int N, int IC, int OC, const Lora& lo) {
   const int nt = omp_get_max_threads();
   // dW is [wr, wc]: [IC, OC] for Conv1D, [OC, IC] for nn.Linear.
   const int wr = wt ? OC : IC, wc = wt ? IC : OC, ldw = wc;
-  // dinp = dout @ W^T (Conv1D) or dout @ W (Linear); dW += inp^T @ dout (Conv1D) or dout^T @ inp (Linear).
+  // The adapter's input gradient path: du = s dy B [N, r], then dinp += du A.
+  auto du_rows = [&](int r0, int r1) {
+    sgemm(false, false, r1 - r0, lo.r, OC, lo.scale, dout + (long)r0 * OC, OC, lo.B, lo.r, 0.0f, lo.du + (long)r0 * lo.r,
+          lo.r);
+  };
+  // dinp = dout @ W^T (Conv1D) or dout @ W (Linear) [+ du A]; dW += inp^T @ dout (Conv1D) or dout^T @ inp (Linear).
   auto dx = [&](int r0, int r1) {
+    if (lo.A) du_rows(r0, r1);
     sgemm(false, !wt, r1 - r0, IC, OC, 1.0f, dout + (long)r0 * OC, OC, W, ldw, dbeta, dinp + (long)r0 * IC, IC);
+    if (lo.A)
+      sgemm(false, false, r1 - r0, IC, lo.r, 1.0f, lo.du + (long)r0 * lo.r, lo.r, lo.A, IC, 1.0f, dinp + (long)r0 * IC, IC);
   };
   auto dw = [&](int k0, int k1, float beta, float* dst) {
     if (wt)
@@ -303,17 +318,35 @@ static void mm_backward(bool wt, float* dinp, float dbeta, float* dW, float* db,
     else
       sgemm(true, false, IC, OC, k1 - k0, 1.0f, inp + (long)k0 * IC, IC, dout + (long)k0 * OC, OC, beta, dst, OC);
   };
+  // The adapter's gradients, two skinny long reductions over the N rows (sgemm threads them): dA += du^T inp,
+  // dB += s dy^T u. Without dinp, du has not been computed by the row slices.
+  auto adapter = [&] {
+    if (!lo.A) return;
+    if (!dinp) du_rows(0, N);
+    if (lo.dA) sgemm(true, false, lo.r, IC, N, 1.0f, lo.du, lo.r, inp, IC, 1.0f, lo.dA, IC);
+    if (lo.dB) sgemm(true, false, OC, lo.r, N, lo.scale, dout, OC, lo.u, lo.r, 1.0f, lo.dB, lo.r);
+  };
+  // A bias gradient without its weight's (not a case the cores have) is summed serially.
+  auto lone_bias = [&] {
+    if (db && !dW)
+      for (int r = 0; r < N; r++) add_row(db, dout + (long)r * OC, OC);
+  };
   if (nt == 1 || omp_in_parallel()) {
     if (dinp) dx(0, N);
-    dw(0, N, 1.0f, dW);
-    if (db)
-      for (int r = 0; r < N; r++) add_row(db, dout + (long)r * OC, OC);
+    if (dW) {
+      dw(0, N, 1.0f, dW);
+      if (db)
+        for (int r = 0; r < N; r++) add_row(db, dout + (long)r * OC, OC);
+    }
+    lone_bias();
+    adapter();
     return;
   }
   // One task list for both products: the weight gradient over K (= row) slices into private partials
   // (each with its slice's bias-gradient column sums), and dinp over row slices. Then the partials are
-  // added in slice order, so the result depends on the thread count only, not on the schedule.
-  const int pw = std::max(1, std::min(4 * nt, N / 256));
+  // added in slice order, so the result depends on the thread count only, not on the schedule. A frozen
+  // weight (dW null) has no weight-gradient tasks at all.
+  const int pw = dW ? std::max(1, std::min(4 * nt, N / 256)) : 0;
   const int pd = dinp ? row_parts(N, nt) : 0;
   const size_t stride = (size_t)IC * OC + OC;
   // Reused across calls (zero-filling a fresh half-MB vector each call showed up in the profile);
@@ -321,50 +354,56 @@ static void mm_backward(bool wt, float* dinp, float dbeta, float* dW, float* db,
   thread_local std::vector<float> partial;
   if (partial.size() < (size_t)pw * stride) partial.resize((size_t)pw * stride);
   float* const parts = partial.data();  // the pool's threads must use this thread's buffer, not their own
+  if (pw + pd > 0) {
 #pragma omp parallel
-  {
+    {
 #pragma omp for schedule(dynamic, 1)
-    for (int task = 0; task < pw + pd; task++) {
-      // The dinp slices (twice the work of a dW slice) go first, so the tail of the list is small.
-      if (task >= pd) {
-        const int t = task - pd;
-        const int k0 = (int)((long)N * t / pw), k1 = (int)((long)N * (t + 1) / pw);
-        float* part = parts + (size_t)t * stride;
-        dw(k0, k1, 0.0f, part);
-        float* pb = part + (size_t)IC * OC;
-        std::memset(pb, 0, sizeof(float) * OC);
-        if (db)
-          for (int r = k0; r < k1; r++) add_row(pb, dout + (long)r * OC, OC);
-      } else {
-        const int p = task;
-        dx((int)((long)N * p / pd), (int)((long)N * (p + 1) / pd));
+      for (int task = 0; task < pw + pd; task++) {
+        // The dinp slices (twice the work of a dW slice) go first, so the tail of the list is small.
+        if (task >= pd) {
+          const int t = task - pd;
+          const int k0 = (int)((long)N * t / pw), k1 = (int)((long)N * (t + 1) / pw);
+          float* part = parts + (size_t)t * stride;
+          dw(k0, k1, 0.0f, part);
+          float* pb = part + (size_t)IC * OC;
+          std::memset(pb, 0, sizeof(float) * OC);
+          if (db)
+            for (int r = k0; r < k1; r++) add_row(pb, dout + (long)r * OC, OC);
+        } else {
+          const int p = task;
+          dx((int)((long)N * p / pd), (int)((long)N * (p + 1) / pd));
+        }
+      }
+      if (pw > 0) {
+#pragma omp for
+        for (int i = 0; i <= wr; i++) {  // row wr: the bias gradient
+          if (i == wr && !db) continue;
+          float* dst = i < wr ? dW + (size_t)i * wc : db;
+          const int n = i < wr ? wc : OC;
+          for (int t = 0; t < pw; t++) add_row(dst, parts + (size_t)t * stride + (size_t)i * wc, n);
+        }
       }
     }
-#pragma omp for
-    for (int i = 0; i <= wr; i++) {  // row wr: the bias gradient
-      if (i == wr && !db) continue;
-      float* dst = i < wr ? dW + (size_t)i * wc : db;
-      const int n = i < wr ? wc : OC;
-      for (int t = 0; t < pw; t++) add_row(dst, parts + (size_t)t * stride + (size_t)i * wc, n);
-    }
   }
+  lone_bias();
+  adapter();
 }
 
 void matmul_forward(float* out, const float* inp, const float* W, const float* bias, int N, int IC, int OC,
-                    const float* resid) {
-  mm_forward(false, out, inp, W, bias, N, IC, OC, resid);
+                    const float* resid, const Lora& lora) {
+  mm_forward(false, out, inp, W, bias, N, IC, OC, resid, lora);
 }
 void matmul_backward(float* dinp, float* dW, float* db, const float* dout, const float* inp, const float* W, int N,
-                     int IC, int OC) {
-  mm_backward(false, dinp, 0.0f, dW, db, dout, inp, W, N, IC, OC);
+                     int IC, int OC, const Lora& lora) {
+  mm_backward(false, dinp, 0.0f, dW, db, dout, inp, W, N, IC, OC, lora);
 }
 void linear_forward(float* out, const float* inp, const float* W, const float* bias, int N, int IC, int OC,
-                    const float* resid) {
-  mm_forward(true, out, inp, W, bias, N, IC, OC, resid);
+                    const float* resid, const Lora& lora) {
+  mm_forward(true, out, inp, W, bias, N, IC, OC, resid, lora);
 }
 void linear_backward(float* dinp, bool accumulate, float* dW, float* db, const float* dout, const float* inp,
-                     const float* W, int N, int IC, int OC) {
-  mm_backward(true, dinp, accumulate ? 1.0f : 0.0f, dW, db, dout, inp, W, N, IC, OC);
+                     const float* W, int N, int IC, int OC, const Lora& lora) {
+  mm_backward(true, dinp, accumulate ? 1.0f : 0.0f, dW, db, dout, inp, W, N, IC, OC, lora);
 }
 
 void attention_forward(float* out, float* att, const AttnArgs& a) {

@@ -17,25 +17,40 @@ void encoder_backward(float* dwte, float* dwpe, const float* dout, const int32_t
 
 void layernorm_forward(float* out, float* mean, float* rstd, const float* inp, const float* w, const float* b, int N,
                        int C, float eps);
-// dinp += ..., dw += ..., db += ...
+// dinp += ..., dw += ..., db += ... (dw and db may be null: frozen)
 void layernorm_backward(float* dinp, float* dw, float* db, const float* dout, const float* inp, const float* w,
                         const float* mean, const float* rstd, int N, int C);
 
-// out = (resid ? resid : 0) + inp @ W + bias   (Conv1D: W is [IC, OC]; resid, the residual stream, may be out;
-// bias may be null)
-void matmul_forward(float* out, const float* inp, const float* W, const float* bias, int N, int IC, int OC,
-                    const float* resid);
-// dinp = dout @ W^T (overwritten), dW += inp^T @ dout, db += colsum(dout)
-void matmul_backward(float* dinp, float* dW, float* db, const float* dout, const float* inp, const float* W, int N,
-                     int IC, int OC);
+// A LoRA adapter on one projection: A [r, IC], B [OC, r]; the product adds scale * (inp A^T) B^T (the same for
+// Conv1D and nn.Linear weights). u [N, r] = inp A^T is written by the forward and read by the backward; du [N, r]
+// is backward scratch; dA, dB receive the adapter's gradients. A null A means no adapter.
+struct Lora {
+  const float* A = nullptr;
+  const float* B = nullptr;
+  float* dA = nullptr;
+  float* dB = nullptr;
+  float* u = nullptr;
+  float* du = nullptr;
+  int r = 0;
+  float scale = 0.0f;
+};
 
-// The same for nn.Linear weights W [OC, IC] (Llama): out = (resid ? resid : 0) + inp @ W^T + bias.
+// out = (resid ? resid : 0) + inp @ W + bias [+ the adapter]   (Conv1D: W is [IC, OC]; resid, the residual stream,
+// may be out; bias may be null)
+void matmul_forward(float* out, const float* inp, const float* W, const float* bias, int N, int IC, int OC,
+                    const float* resid, const Lora& lora = Lora{});
+// dinp = dout @ W^T (overwritten; with an adapter + du A), dW += inp^T @ dout, db += colsum(dout); dW and db may
+// be null (a frozen weight: no weight-gradient product at all); dA += du^T inp, dB += scale dout^T u.
+void matmul_backward(float* dinp, float* dW, float* db, const float* dout, const float* inp, const float* W, int N,
+                     int IC, int OC, const Lora& lora = Lora{});
+
+// The same for nn.Linear weights W [OC, IC] (Llama): out = (resid ? resid : 0) + inp @ W^T + bias [+ the adapter].
 void linear_forward(float* out, const float* inp, const float* W, const float* bias, int N, int IC, int OC,
-                    const float* resid);
-// dinp = dout @ W (overwritten, or added to when accumulate; dinp may be null), dW += dout^T @ inp,
-// db += colsum(dout) (db may be null).
+                    const float* resid, const Lora& lora = Lora{});
+// dinp = dout @ W [+ du A] (overwritten, or added to when accumulate; dinp may be null), dW += dout^T @ inp,
+// db += colsum(dout) (dW and db may be null: frozen), and the adapter's dA, dB as matmul_backward.
 void linear_backward(float* dinp, bool accumulate, float* dW, float* db, const float* dout, const float* inp,
-                     const float* W, int N, int IC, int OC);
+                     const float* W, int N, int IC, int OC, const Lora& lora = Lora{});
 
 struct AttnArgs {
   int B, Tq, Tk, past, NH, hd;

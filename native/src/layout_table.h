@@ -176,5 +176,89 @@ inline TableLayout parse_table(const ModelDims& d, const std::vector<TensorRow>&
   return t;
 }
 
+// ---- LoRA adapters ---------------------------------------------------------------------------------------------
+// A LoRA core gets a second table (loraLayout in src/arch/lora.ts): rows "<module>.lora_A.weight" A [r, in] and
+// "<module>.lora_B.weight" B [out, r] of the layers they adapt. Each pair sits on one base projection (a slot of the
+// table above); the product then adds scale * (x A^T) B^T, for nn.Linear [out, in] and Conv1D [in, out] weights
+// alike (Conv1D's W' = W + scale (B A)^T gives the same product).
+
+// A projection an adapter can sit on: the stem of its role names, its base slot, and the product's widths.
+struct LoraSite {
+  const char* stem;
+  int slot;
+  size_t in, out;
+};
+
+inline std::vector<LoraSite> lora_sites(const ModelDims& d) {
+  const size_t C = d.C, F = d.F;
+  if (d.arch == Arch::GPT2) {
+    using namespace gpt2;
+    return {{"attn.c_attn", QKV_W, C, 3 * C}, {"attn.c_proj", ATTN_PROJ_W, C, C}, {"mlp.c_fc", FC_W, C, F},
+            {"mlp.c_proj", MLP_PROJ_W, F, C}};
+  }
+  using namespace llama;
+  const size_t Q = (size_t)d.NH * d.HD, KV = (size_t)d.NKV * d.HD;
+  return {{"self_attn.q_proj", Q_W, C, Q},  {"self_attn.k_proj", K_W, C, KV}, {"self_attn.v_proj", V_W, C, KV},
+          {"self_attn.o_proj", O_W, Q, C},  {"mlp.gate_proj", GATE_W, C, F},  {"mlp.up_proj", UP_W, C, F},
+          {"mlp.down_proj", DOWN_W, F, C}};
+}
+
+// Where each adapter lives in the adapter-shaped buffers (params, grads, AdamW m and v of a LoRA core).
+struct LoraLayout {
+  int r = 0;
+  float scale = 0.0f;  // alpha / r
+  size_t total = 0;    // floats in one buffer; 0 without adapters
+  std::vector<size_t> sizes;
+  std::vector<uint8_t> decay;
+  std::vector<std::vector<size_t>> a, b;  // [layer][base slot] offsets of A and B, kAbsent without an adapter
+
+  bool on(int layer, int slot) const { return !a.empty() && a[layer][slot] != TableLayout::kAbsent; }
+  float* A(float* base, int layer, int slot) const { return on(layer, slot) ? base + a[layer][slot] : nullptr; }
+  float* B(float* base, int layer, int slot) const { return on(layer, slot) ? base + b[layer][slot] : nullptr; }
+};
+
+// Places the adapter rows in table order. Throws std::invalid_argument ("lora table: ...", naming the role) on a
+// bad rank or alpha, an unknown or duplicated role, a wrong size, an A without its B (or the reverse), or no rows.
+inline LoraLayout parse_lora_table(const ModelDims& d, int r, double alpha, const std::vector<TensorRow>& rows) {
+  auto fail = [](const std::string& m) { throw std::invalid_argument("lora table: " + m); };
+  if (r <= 0) fail("rank r must be a positive integer, got " + std::to_string(r));
+  if (!(alpha > 0) || alpha > 1e30) fail("alpha must be a positive number");
+  if (rows.empty()) fail("a LoRA core needs at least one adapter row");
+  const std::vector<LoraSite> sites = lora_sites(d);
+  const int nLayer = d.arch == Arch::GPT2 ? (int)gpt2::LAYER_COUNT : (int)llama::LAYER_COUNT;
+  LoraLayout t;
+  t.r = r;
+  t.scale = (float)(alpha / r);
+  t.a.assign(d.L, std::vector<size_t>(nLayer, TableLayout::kAbsent));
+  t.b = t.a;
+  for (size_t i = 0; i < rows.size(); i++) {
+    const TensorRow& row = rows[i];
+    const std::string where = "role '" + row.role + "'" + (row.layer >= 0 ? " of layer " + std::to_string(row.layer) : "");
+    const LoraSite* site = nullptr;
+    bool isA = false;
+    for (const LoraSite& s : sites) {
+      const std::string stem = s.stem;
+      if (row.role == stem + ".lora_A.weight") site = &s, isA = true;
+      if (row.role == stem + ".lora_B.weight") site = &s, isA = false;
+    }
+    if (!site) fail("unknown " + where + " (row " + std::to_string(i) + ") for a " + arch_name(d.arch) + " model");
+    if (row.layer < 0 || row.layer >= d.L) fail(where + " (row " + std::to_string(i) + ") needs a layer in 0.." + std::to_string(d.L - 1));
+    const size_t want = isA ? (size_t)r * site->in : site->out * (size_t)r;
+    if (row.numel != want) fail(where + " has " + std::to_string(row.numel) + " elements, expected " + std::to_string(want) + " at rank " + std::to_string(r));
+    size_t& slot = (isA ? t.a : t.b)[row.layer][site->slot];
+    if (slot != TableLayout::kAbsent) fail(where + " appears twice");
+    slot = t.total;
+    t.total += row.numel;
+    t.sizes.push_back(row.numel);
+    t.decay.push_back(row.decay ? 1 : 0);
+  }
+  for (int l = 0; l < d.L; l++)
+    for (const LoraSite& s : sites)
+      if ((t.a[l][s.slot] == TableLayout::kAbsent) != (t.b[l][s.slot] == TableLayout::kAbsent))
+        fail(std::string("role '") + s.stem + (t.a[l][s.slot] == TableLayout::kAbsent ? ".lora_A" : ".lora_B") +
+             ".weight' of layer " + std::to_string(l) + " is missing (adapters come in A/B pairs)");
+  return t;
+}
+
 }  // namespace layout
 }  // namespace sd

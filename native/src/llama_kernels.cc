@@ -111,7 +111,8 @@ void rmsnorm_backward(float* dinp, bool accumulate, float* dw, const float* dout
 #pragma omp for
     for (long r = 0; r < N; r++) rms_bwd_row(dinp + r * C, accumulate, pw, dout + r * C, inp + r * C, w, rstd[r], C);
   }
-  for (int t = 0; t < nt; t++) add_row(dw, part.data() + (size_t)t * C, C);
+  if (dw)
+    for (int t = 0; t < nt; t++) add_row(dw, part.data() + (size_t)t * C, C);
 }
 
 void rope_tables(float* cs, const int32_t* pos, int B, int T, int past, int hd, float theta, int maxPos) {

@@ -11,7 +11,8 @@ void embedding_backward(float* dE, const float* dout, const int32_t* ids, long N
 
 // out = x * rsqrt(mean(x^2) + eps) * w over rows of C; keeps rstd per row.
 void rmsnorm_forward(float* out, float* rstd, const float* inp, const float* w, long N, int C, float eps);
-// dw += ...; dinp += ... when accumulate, else dinp = ... (dinp may then be dout itself: in place).
+// dw += ... (dw may be null: frozen); dinp += ... when accumulate, else dinp = ... (dinp may then be dout itself:
+// in place).
 void rmsnorm_backward(float* dinp, bool accumulate, float* dw, const float* dout, const float* inp, const float* w,
                       const float* rstd, long N, int C);
 

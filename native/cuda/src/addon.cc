@@ -35,8 +35,10 @@ Napi::Value Probe(const Napi::CallbackInfo& info) {
   return o;
 }
 
-// The shared core interface (src/backend/native/rawCore.ts), version 3; the CPU addon implements the same one.
-constexpr int kCoreAbi = 3;
+// The shared core interface (src/backend/native/rawCore.ts), version 4; the CPU addon implements the same one.
+// Of its optional features (the CPU addon's `features`) this addon has none: it refuses RawCoreConfig.lora and
+// writes whole buffers only (no offset).
+constexpr int kCoreAbi = 4;
 
 // A Float32Array of exactly n floats, or null when `v` is null/undefined.
 float* f32_or_null(const Napi::Value& v, size_t n, const char* what) {
@@ -94,6 +96,8 @@ class GptCore : public Napi::ObjectWrap<GptCore> {
     d.NH = num("NH"), d.NKV = num("NKV"), d.HD = num("HD"), d.F = num("F");
     d.eps = real("eps"), d.ropeTheta = real("ropeTheta");
     d.qkNorm = flag("qkNorm"), d.qkvBias = flag("qkvBias"), d.oBias = flag("oBias"), d.tied = flag("tied");
+    Napi::Value lora = c.Get("lora");
+    if (!lora.IsNull() && !lora.IsUndefined()) throw std::runtime_error("LoRA adapters are not implemented in the CUDA core");
     Napi::Value t = c.Get("tensors");
     if (!t.IsArray()) throw std::runtime_error("core config field 'tensors' must be the layout table (an array of rows)");
     Napi::Array rows = t.As<Napi::Array>();

@@ -1,7 +1,7 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { type LoadResult, packageRoot, requireFirstAddon } from './common.js';
-import type { CoreAddon } from './rawCore.js';
+import type { CoreAddon, RawCoreConfig } from './rawCore.js';
 
 /** build/Release/socratic_native.node (native/src/addon.cc): the shared core interface plus CPU extras. */
 export interface NativeAddon extends CoreAddon {
@@ -19,10 +19,20 @@ export interface NativeAddon extends CoreAddon {
    * or a built-in level 'avx512' | 'avx2' | 'scalar' (capped at the CPU's). Returns the kernels now in use.
    */
   gemmSelect(name: string): string;
+  /**
+   * Sets the most bytes of attention probabilities and outputs a Llama-family core keeps for its backward (above it
+   * each layer's attention is recomputed in the backward; default 256 MiB); returns the previous limit. For tests.
+   */
+  attentionKeepBytes(bytes: number): number;
   profileEnable(on: boolean): void;
   profileReset(): void;
   /** Seconds spent per kernel since the last reset (only while enabled). */
   profileGet(): Record<string, number>;
+  /**
+   * Bytes a core of `config` holds after a training step at B x T (buffers, activations, head chunk), from the
+   * tables alone: nothing is allocated (bench/ checks it against the machine before building a big core).
+   */
+  estimateBytes(config: RawCoreConfig, B: number, T: number): number;
 }
 
 export type AddonLoad = LoadResult<NativeAddon>;

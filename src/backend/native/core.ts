@@ -1,9 +1,11 @@
 import { archDims, type ModelConfig } from '../../arch/config.js';
-import { nativeLayoutTable } from '../../arch/layout.js';
+import { nativeLayoutTable, numel } from '../../arch/layout.js';
 import { initWeights } from '../../arch/init.js';
+import { initLoraWeights, loraLayout, type LoraSpec } from '../../arch/lora.js';
 import { BackendUnavailableError, ShapeError } from '../../errors.js';
 import {
   type CoreInfo,
+  type CoreInit,
   type CoreMemory,
   type DecodeSession,
   type ForwardOptions,
@@ -22,14 +24,38 @@ import { composeTrainStep } from '../training.js';
 import { coreDisposeGuard, type DisposeGuard, validateBatch, validateDecodeLength, validateLabeledBatch } from '../validation.js';
 import { adamwArgs, CallQueue, hostLogits } from './common.js';
 import { NativeDecodeSession } from './decode.js';
-import { type CoreAddon, type NativePrecision, PRECISION_CODE, type RawCore } from './rawCore.js';
+import { type CoreAddon, type CoreBuffers, hasFeature, type NativePrecision, PRECISION_CODE, type RawCore, type RawCoreConfig } from './rawCore.js';
 import { FlatLayout } from './tensors.js';
 
-export interface NativeCoreOptions {
-  weights?: NamedTensors;
-  seed?: number;
+export interface NativeCoreOptions extends CoreInit {
   /** Matmul precision; the CPU addon has only `fp32` (the default). */
   precision?: NativePrecision;
+}
+
+/** The addons' view of a model (and of its LoRA adapters): the shape in the addons' names and the layout tables. */
+export function rawCoreConfig(config: ModelConfig, lora?: LoraSpec): RawCoreConfig {
+  const d = archDims(config);
+  return {
+    arch: d.arch,
+    vocab: d.vocab,
+    maxT: d.maxPositions,
+    C: d.hidden,
+    L: d.layers,
+    NH: d.heads,
+    NKV: d.kvHeads,
+    HD: d.headDim,
+    F: d.inner,
+    eps: d.eps,
+    ropeTheta: d.ropeTheta,
+    qkNorm: d.qkNorm,
+    qkvBias: d.qkvBias,
+    oBias: d.oBias,
+    tied: d.tied,
+    tensors: nativeLayoutTable(config),
+    lora: lora
+      ? { r: lora.r, alpha: lora.alpha, tensors: loraLayout(config, lora).map((s) => ({ role: s.role, layer: s.layer, numel: numel(s.shape), decay: s.decay })) }
+      : null,
+  };
 }
 
 /** How each addon's core is named to users: backend id, and the core and addon in error messages. */
@@ -39,15 +65,22 @@ const DEVICE_NAMES = {
 } as const;
 
 /**
- * GPT-2 on a native addon: the C++ CPU core (native/src; explicit kernels, OpenMP) or the CUDA core (native/cuda;
- * the same kernel list on one NVIDIA GPU). Both addons implement RawCore (rawCore.ts) over one contiguous buffer
- * per parameter-shaped tensor in paramLayout order, so this one class drives either.
+ * A transformer (GPT-2 or the Llama family) on a native addon: the C++ CPU core (native/src; explicit kernels,
+ * OpenMP) or the CUDA core (native/cuda; the same kernel list on one NVIDIA GPU). Both addons implement RawCore
+ * (rawCore.ts) over one contiguous buffer per parameter-shaped tensor in paramLayout order, so this one class drives
+ * either. With `lora` (CPU addon: feature `lora`) the trainable buffers hold the adapters of loraLayout and the
+ * base is frozen in the addon's `base` buffer.
  */
 export class NativeCore implements TransformerCore {
   readonly info: CoreInfo;
   readonly precision: NativePrecision;
+  readonly lora?: LoraSpec;
+  /** The base weights' layout (paramLayout). */
+  private readonly baseLayout: FlatLayout;
+  /** The trainable buffers' layout: the base's, or the adapters' (loraLayout) on a LoRA core. */
   private readonly layout: FlatLayout;
   private readonly raw: RawCore;
+  private readonly offsetWrites: boolean;
   private readonly queue = new CallQueue();
   private readonly sessions = new Set<NativeDecodeSession>();
   private readonly guard: DisposeGuard;
@@ -57,49 +90,66 @@ export class NativeCore implements TransformerCore {
     readonly config: ModelConfig,
     addon: CoreAddon,
     precision: NativePrecision,
+    lora: LoraSpec | undefined,
   ) {
     const names = DEVICE_NAMES[addon.device];
     this.info = { implementation: 'native', backend: names.backend, device: addon.device };
     this.guard = coreDisposeGuard(this.info);
     this.precision = precision;
-    this.layout = new FlatLayout(config);
-    const d = archDims(config);
-    try {
-      this.raw = new addon.GptCore(
-        {
-          arch: d.arch,
-          vocab: d.vocab,
-          maxT: d.maxPositions,
-          C: d.hidden,
-          L: d.layers,
-          NH: d.heads,
-          NKV: d.kvHeads,
-          HD: d.headDim,
-          F: d.inner,
-          eps: d.eps,
-          ropeTheta: d.ropeTheta,
-          qkNorm: d.qkNorm,
-          qkvBias: d.qkvBias,
-          oBias: d.oBias,
-          tied: d.tied,
-          tensors: nativeLayoutTable(config),
-        },
-        PRECISION_CODE[precision],
+    if (lora && !hasFeature(addon, 'lora')) {
+      throw new BackendUnavailableError(
+        names.backend,
+        `LoRA adapters are not implemented in the ${names.core}; train them on the native CPU core or tfjs (selectBackend('cpu')), or fine-tune without lora`,
       );
+    }
+    if (lora) this.lora = lora;
+    this.baseLayout = FlatLayout.of(config);
+    this.layout = lora ? new FlatLayout(loraLayout(config, lora)) : this.baseLayout;
+    this.offsetWrites = hasFeature(addon, 'offsetWrites');
+    try {
+      this.raw = new addon.GptCore(rawCoreConfig(config, lora), PRECISION_CODE[precision]);
     } catch (cause) {
       throw new BackendUnavailableError(names.backend, `could not create the ${names.core}: ${(cause as Error).message}`, { cause });
     }
     if (this.raw.numParams() !== this.layout.total) {
       this.raw.dispose();
-      throw new BackendUnavailableError(names.backend, `${names.addon} parameter count differs from src/arch/layout.ts; rebuild it`);
+      throw new BackendUnavailableError(names.backend, `${names.addon} parameter count differs from src/arch/${lora ? 'lora' : 'layout'}.ts; rebuild it`);
     }
   }
 
-  /** A core on `addon` with `weights`, or a fresh GPT-2 init from `seed`. */
+  /**
+   * A core on `addon` with `weights`, or a fresh init from `seed`; with `lora`, adapters over that frozen base
+   * (`lora.weights`, or PEFT's init from `seed`: B = 0, so the outputs start as the base's).
+   */
   static async create(config: ModelConfig, addon: CoreAddon, init: NativeCoreOptions = {}): Promise<NativeCore> {
-    const core = new NativeCore(config, addon, init.precision ?? 'fp32');
-    await core.setWeights(init.weights ?? initWeights(config, init.seed ?? 0));
+    const seed = init.seed ?? 0;
+    const core = new NativeCore(config, addon, init.precision ?? 'fp32', init.lora?.spec);
+    try {
+      const base = init.weights ?? initWeights(config, seed);
+      if (init.lora) {
+        await core.queue.run(() => core.write('base', core.baseLayout, base, 'base weights'));
+        await core.setWeights(init.lora.weights ?? initLoraWeights(config, init.lora.spec, seed));
+      } else {
+        await core.setWeights(base);
+      }
+    } catch (e) {
+      core.dispose();
+      throw e;
+    }
     return core;
+  }
+
+  /**
+   * Writes `tensors` (checked against `layout` first) into the addon's `buffer`: one tensor at a time where the
+   * addon writes at offsets (no second whole-model copy in memory, which at 0.6B parameters is 2.4 GB), else packed.
+   */
+  private write(buffer: 'params' | 'base', layout: FlatLayout, tensors: NamedTensors, what: string): void {
+    const raw = this.live();
+    if (!this.offsetWrites) {
+      raw.writeBuffers({ [buffer]: layout.pack(tensors, what) } as Partial<CoreBuffers>);
+      return;
+    }
+    layout.select(tensors, what).forEach((t, i) => raw.writeBuffers({ [buffer]: t.data } as Partial<CoreBuffers>, layout.offsets[i]));
   }
 
   private live(): RawCore {
@@ -183,6 +233,7 @@ export class NativeCore implements TransformerCore {
     });
   }
 
+  /** The trainable weights: every base weight, or on a LoRA core the adapters alone. */
   getWeights(): Promise<NamedTensors> {
     return this.queue.run(() => {
       const params = new Float32Array(this.layout.total);
@@ -191,9 +242,20 @@ export class NativeCore implements TransformerCore {
     });
   }
 
+  /** The frozen base of a LoRA core (never merged with the adapters); a plain core's weights. */
+  getBaseWeights(): Promise<NamedTensors> {
+    if (!this.lora) return this.getWeights();
+    return this.queue.run(() => {
+      const base = new Float32Array(this.baseLayout.total);
+      this.live().readBuffers({ base });
+      return this.baseLayout.unpack(base);
+    });
+  }
+
+  /** Sets the trainable weights (on a LoRA core: every adapter tensor of loraLayout). */
   async setWeights(weights: NamedTensors): Promise<void> {
-    const params = this.layout.pack(weights, 'setWeights');
-    await this.queue.run(() => this.live().writeBuffers({ params }));
+    this.layout.select(weights, 'setWeights');
+    await this.queue.run(() => this.write('params', this.layout, weights, 'setWeights'));
   }
 
   async startDecode(prompt: TokenBatch, options: { maxLength: number }): Promise<DecodeSession> {

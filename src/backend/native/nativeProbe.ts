@@ -1,5 +1,5 @@
 import type { ModelConfig } from '../../arch/config.js';
-import type { NamedTensors, TransformerCore } from '../types.js';
+import type { CoreInit, TransformerCore } from '../types.js';
 
 // The probe result type on its own, so probe.ts (CPU) and cudaProbe.ts (CUDA) share it without importing each other.
 
@@ -12,6 +12,6 @@ export type NativeProbe =
       simd: string;
       threads: number;
       version: string;
-      createCore(config: ModelConfig, init?: { weights?: NamedTensors; seed?: number }): Promise<TransformerCore>;
+      createCore(config: ModelConfig, init?: CoreInit): Promise<TransformerCore>;
     }
   | { ok: false; backend: 'native-cpu' | 'native-cuda'; reason: string };

@@ -1,12 +1,16 @@
-// The one N-API interface both native addons implement (core interface version 3):
+// The one N-API interface both native addons implement (core interface version 4):
 //   build/Release/socratic_native.node (native/src/addon.cc, CPU) and
 //   native/cuda/build/socratic_cuda.node (native/cuda/src/addon.cc, CUDA; also its emulated test builds).
 //
-// Module exports:  GptCore (class), device ('cpu' | 'cuda'), abi (= CORE_ABI)
-// new GptCore(RawCoreConfig: the shape and the layout table, precision code)
-//   numParams()                                             floats in each of the four buffers
-//   readBuffers({ params?, grads?, m?, v? })                copy the named buffers out into the given arrays
-//   writeBuffers({ params?, m?, v? })                       copy the given arrays in (gradients are never written)
+// Module exports:  GptCore (class), device ('cpu' | 'cuda'), abi (= CORE_ABI), features? (CoreFeature[])
+// new GptCore(RawCoreConfig: the shape, the layout table and the LoRA table or null, precision code)
+//   numParams()                                             floats in each of the four trainable buffers
+//   readBuffers({ params?, grads?, m?, v?, base? })         copy the named buffers out into the given arrays
+//   writeBuffers({ params?, m?, v?, base? }, offset?)       copy the given arrays in (gradients are never written);
+//                                                           with an offset (feature 'offsetWrites'), each array
+//                                                           goes to floats [offset, offset + length) of its buffer
+// params, grads, m and v are the trainable buffers: the whole layout table on a plain core, the LoRA table on a
+// LoRA core (feature 'lora'), whose frozen base weights are the separate `base` buffer (a LoRA core only).
 //   zeroGrads()
 //   gradNorm()                                              global L2 norm of the gradients
 //   forward(ids, mask, pos, B, T, logitsOut | null, wantHidden)   -> n_layer + 1 hidden states | undefined
@@ -23,7 +27,14 @@
 // not overlap calls on one core (see CallQueue).
 
 /** Bump with any change to the interface below, in both addon.cc files. */
-export const CORE_ABI = 3;
+export const CORE_ABI = 4;
+
+/**
+ * Optional parts of the interface, listed in the module's `features`: `lora` (RawCoreConfig.lora and the `base`
+ * buffer), `offsetWrites` (writeBuffers at an offset, so weights can be written one tensor at a time without a
+ * second whole-model copy). An addon without `features` has neither (the CUDA addon today).
+ */
+export type CoreFeature = 'lora' | 'offsetWrites';
 
 export type Awaitable<T> = T | Promise<T>;
 
@@ -51,11 +62,21 @@ export interface RawCoreConfig {
   oBias: boolean;
   tied: boolean;
   tensors: NativeTensorRow[];
+  /**
+   * LoRA adapters over a frozen base (feature `lora`); absent or null for a plain core. Rank, alpha and the
+   * adapter table (rows of loraLayout in src/arch/lora.ts, `role` `<module>.lora_A.weight` / `.lora_B.weight`). The
+   * trainable buffers are then the adapters', in this table's order, and the core keeps no base gradients or AdamW
+   * state.
+   */
+  lora?: { r: number; alpha: number; tensors: NativeTensorRow[] } | null;
 }
 
 import type { NativeTensorRow } from '../../arch/layout.js';
 
-/** The four parameter-shaped buffers, each laid out in paramLayout order (src/arch/layout.ts). */
+/**
+ * The four trainable buffers, each laid out in paramLayout order (src/arch/layout.ts), or in loraLayout order on a
+ * LoRA core; `base`, a LoRA core's frozen base weights in paramLayout order.
+ */
 export interface CoreBuffers {
   params: Float32Array;
   grads: Float32Array;
@@ -63,12 +84,13 @@ export interface CoreBuffers {
   m: Float32Array;
   /** AdamW second moment. */
   v: Float32Array;
+  base: Float32Array;
 }
 
 export interface RawCore {
   numParams(): number;
   readBuffers(out: Partial<CoreBuffers>): void;
-  writeBuffers(src: Partial<Omit<CoreBuffers, 'grads'>>): void;
+  writeBuffers(src: Partial<Omit<CoreBuffers, 'grads'>>, offset?: number): void;
   zeroGrads(): void;
   gradNorm(): number;
   forward(
@@ -124,4 +146,7 @@ export interface CoreAddon {
   GptCore: new (config: RawCoreConfig, precision: (typeof PRECISION_CODE)[NativePrecision]) => RawCore;
   device: 'cpu' | 'cuda';
   abi: number;
+  features?: readonly CoreFeature[];
 }
+
+export const hasFeature = (addon: CoreAddon, f: CoreFeature): boolean => Array.isArray(addon.features) && addon.features.includes(f);
