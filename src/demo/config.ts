@@ -24,6 +24,11 @@ export interface DemoConfig {
   /** Synthetic task shape: operations per problem and number ranges (see SyntheticOptions). */
   minOps: number;
   maxOps: number;
+  /**
+   * Also test on problems with this many operations (e.g. 4-5 when training has 2-3), generated like the
+   * test set and reported as their own subset beside it (every arm's accuracy, paired CIs, attribution).
+   */
+  testOps?: { min: number; max: number };
   maxOperand: number;
   maxFactor: number;
   maxResult: number;

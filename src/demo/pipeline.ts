@@ -7,7 +7,7 @@ import { generateSynthetic } from '../data/synthetic.js';
 import { SocraticChainSchema, type Problem } from '../data/schema.js';
 import { evaluateStudents } from '../eval/evaluator.js';
 import { majorityClassBaseline } from '../eval/metrics.js';
-import { CALCULATOR_SUFFIX, compareRuns, type EvalReport, type RunResult, type Stage } from '../eval/report.js';
+import { CALCULATOR_SUFFIX, compareRuns, type EvalReport, type RunResult, type Stage, type SubsetRun, type TestSubset } from '../eval/report.js';
 import { writeReport } from '../eval/write.js';
 import { generateChains } from '../generate/runner.js';
 import { readJsonl } from '../io/jsonl.js';
@@ -24,6 +24,13 @@ export interface DemoSource {
   /** Problems to train on (the teacher decomposes them) and held-out problems to test on. */
   train: Problem[];
   test: Problem[];
+  /** Name of `test` in the per-subset tables when there are `subsets`. Default `test`. */
+  testName?: string;
+  /**
+   * Further held-out sets (e.g. problems deeper than any in `train`), each evaluated like `test` and
+   * reported apart: every arm's accuracy, paired comparisons, shift from `test`, attribution.
+   */
+  subsets?: TestSubset[];
   teacher: TeacherClient;
   /** Human-readable description for the report. */
   description: string;
@@ -53,25 +60,41 @@ export interface DemoResult {
   verify: VerifyStats;
 }
 
-/** Seeded synthetic train/test split; test problems whose text also occurs in train are dropped and replaced. */
+/**
+ * Seeded synthetic train/test split; test problems whose text also occurs in train are dropped and replaced.
+ * With `testOps`, a second test set of that many operations follows (its own problem indices, deduplicated
+ * the same way) as `subsets[0]`, and `testName` names the first.
+ */
 export function syntheticSplit(
-  config: Pick<DemoConfig, 'trainProblems' | 'testProblems' | 'family' | 'minOps' | 'maxOps' | 'maxOperand' | 'maxFactor' | 'maxResult'>,
+  config: Pick<DemoConfig, 'trainProblems' | 'testProblems' | 'family' | 'minOps' | 'maxOps' | 'maxOperand' | 'maxFactor' | 'maxResult' | 'testOps'>,
   seed = 0,
-): { train: Problem[]; test: Problem[] } {
+): { train: Problem[]; test: Problem[]; testName?: string; subsets: TestSubset[] } {
   const opts = { seed, family: config.family, minSteps: config.minOps, maxSteps: config.maxOps, maxOperand: config.maxOperand, maxFactor: config.maxFactor, maxResult: config.maxResult };
   const train = generateSynthetic({ ...opts, count: config.trainProblems });
   const seen = new Set(train.map((p) => p.question));
-  const test: Problem[] = [];
-  for (let start = config.trainProblems; test.length < config.testProblems; start += config.testProblems) {
-    for (const p of generateSynthetic({ ...opts, count: config.testProblems, startIndex: start })) {
-      if (!seen.has(p.question) && test.length < config.testProblems) {
-        seen.add(p.question);
-        test.push(p);
+  let start = config.trainProblems;
+  const fresh = (o: typeof opts): Problem[] => {
+    const out: Problem[] = [];
+    for (; out.length < config.testProblems; start += config.testProblems) {
+      for (const p of generateSynthetic({ ...o, count: config.testProblems, startIndex: start })) {
+        if (!seen.has(p.question) && out.length < config.testProblems) {
+          seen.add(p.question);
+          out.push(p);
+        }
       }
     }
-  }
-  return { train, test };
+    return out;
+  };
+  const test = fresh(opts);
+  const t = config.testOps;
+  if (!t) return { train, test, subsets: [] };
+  // Indices after the test set's: a deeper problem never extends a training problem with the same opening.
+  const other = fresh({ ...opts, minSteps: t.min, maxSteps: t.max });
+  const depth = t.min > config.maxOps ? 'deeper' : t.max < config.minOps ? 'shallower' : 'other depth';
+  return { train, test, testName: `in distribution (${range(config.minOps, config.maxOps)} ops)`, subsets: [{ name: `${depth} (${range(t.min, t.max)} ops)`, problems: other }] };
 }
+
+const range = (lo: number, hi: number): string => (lo === hi ? String(lo) : `${lo}-${hi}`);
 
 /** The whole Socratic CoT pipeline: teacher -> verifier -> four students per seed -> evaluator -> reports. */
 export async function runDemo(options: DemoRunOptions): Promise<DemoResult> {
@@ -89,7 +112,8 @@ export async function runDemo(options: DemoRunOptions): Promise<DemoResult> {
   };
 
   // Every example must fit the model before a single (possibly paid) teacher call is made.
-  const everyProblem = [...source.train, ...source.test];
+  const subsets = source.subsets ?? [];
+  const everyProblem = [...source.train, ...source.test, ...subsets.flatMap((x) => x.problems)];
   assertFits(exampleLengths(everyProblem, goldChains(everyProblem)), config.autoPositions ? MAX_POSITIONS : config.size.n_positions, 'even before the teacher wrote a chain');
   const backend = await selectBackend(config.backend);
   log(`backend: ${backend.summary}`);
@@ -106,7 +130,7 @@ export async function runDemo(options: DemoRunOptions): Promise<DemoResult> {
   const keptIds = new Set(verified.kept.map((c) => c.problemId));
   const data: StudentData = { problems: source.train.filter((p) => keptIds.has(p.id)), chains: verified.kept };
   // The teacher's chains are known now: size the context from them, or check them, before any training.
-  const lengths = exampleLengths([...data.problems, ...source.test], new Map(data.chains.map((c) => [c.problemId, c])));
+  const lengths = exampleLengths([...data.problems, ...source.test, ...subsets.flatMap((x) => x.problems)], new Map(data.chains.map((c) => [c.problemId, c])));
   const size = { ...config.size, n_positions: config.autoPositions ? positionsFor(lengths, MAX_POSITIONS) : config.size.n_positions };
   assertFits(lengths, size.n_positions, 'with the teacher\'s chains');
   if (config.autoPositions) log(`context sized from the data: n_positions ${size.n_positions} (longest example ${Math.max(...lengths.values())} tokens)`);
@@ -114,7 +138,8 @@ export async function runDemo(options: DemoRunOptions): Promise<DemoResult> {
   await options.beforeTraining?.(data, backend, config);
 
   const runs: RunResult[] = [];
-  for (const seed of config.seeds) runs.push(await runSeed(seed, data, source.test, config, backend, timed, options));
+  const tests: TestSubset[] = [{ name: source.testName ?? 'test', problems: source.test }, ...subsets];
+  for (const seed of config.seeds) runs.push(await runSeed(seed, data, tests, config, backend, timed, options));
 
   const compared = compareRuns(runs);
   const { summary, comparisons } = compared;
@@ -134,6 +159,7 @@ export async function runDemo(options: DemoRunOptions): Promise<DemoResult> {
       data: source.description,
       trainProblems: source.train.length,
       testProblems: source.test.length,
+      ...(subsets.length > 0 ? { testSubsets: tests.map((x) => ({ name: x.name, problems: x.problems.length })) } : {}),
       teacher: source.teacher.id,
       verifier: stats,
       trainedOnChains: data.chains.length,
@@ -149,6 +175,7 @@ export async function runDemo(options: DemoRunOptions): Promise<DemoResult> {
     baselines,
     stages,
     findings,
+    ...(compared.subsets ? { subsets: compared.subsets } : {}),
   };
   const paths = await writeReport(outDir, report);
   return { report, paths, verify: stats };
@@ -159,7 +186,7 @@ const MAX_POSITIONS = 1024;
 
 type Timed = <T>(name: string, fn: () => Promise<T>) => Promise<T>;
 
-async function runSeed(seed: number, data: StudentData, test: Problem[], config: DemoConfig, backend: BackendReport, timed: Timed, options: DemoRunOptions): Promise<RunResult> {
+async function runSeed(seed: number, data: StudentData, tests: readonly TestSubset[], config: DemoConfig, backend: BackendReport, timed: Timed, options: DemoRunOptions): Promise<RunResult> {
   const log = options.log ?? (() => {});
   // One vocabulary for all arms, so every arm has exactly the same model size (a checkpoint brings GPT-2's own).
   const tokenizer = config.init ? new Tokenizer() : tokenizerForTexts(trainingTexts(data, ['answer-only', 'cot', 'unified', 'qg', 'qa']));
@@ -192,13 +219,20 @@ async function runSeed(seed: number, data: StudentData, test: Problem[], config:
   }
 
   const evalOptions = { maxSteps: config.maxSteps, batchSize: 100 };
-  const results = await timed(`evaluate (seed ${seed})`, () => evaluateStudents(arms, test, { ...evalOptions, attribution: config.attribution }));
-  if (config.calculator) {
-    // The same students again, with the safe parser writing every result: arithmetic slips vs reasoning.
-    const stepwise = arms.filter((a) => a.solver.kind !== 'answer-only').map((a) => ({ name: `${a.name}${CALCULATOR_SUFFIX}`, solver: a.solver }));
-    results.push(...(await timed(`evaluate with calculator (seed ${seed})`, () => evaluateStudents(stepwise, test, { ...evalOptions, calculator: true }))));
-  }
-  for (const a of results) log(`seed ${seed} · ${a.name}: accuracy ${(100 * a.flexible).toFixed(1)}% flexible, ${(100 * a.strict).toFixed(1)}% strict (${a.wallSeconds.toFixed(1)} s)`);
+  const evaluateOn = async (t: TestSubset, label: string) => {
+    const results = await timed(`evaluate${label} (seed ${seed})`, () => evaluateStudents(arms, t.problems, { ...evalOptions, attribution: config.attribution }));
+    if (config.calculator) {
+      // The same students again, with the safe parser writing every result: arithmetic slips vs reasoning.
+      const stepwise = arms.filter((a) => a.solver.kind !== 'answer-only').map((a) => ({ name: `${a.name}${CALCULATOR_SUFFIX}`, solver: a.solver }));
+      results.push(...(await timed(`evaluate with calculator${label} (seed ${seed})`, () => evaluateStudents(stepwise, t.problems, { ...evalOptions, calculator: true }))));
+    }
+    for (const a of results) log(`seed ${seed} · ${a.name}${label}: accuracy ${(100 * a.flexible).toFixed(1)}% flexible, ${(100 * a.strict).toFixed(1)}% strict (${a.wallSeconds.toFixed(1)} s)`);
+    return results;
+  };
+  // Each subset apart, the main test set first and alone as before, so its numbers do not depend on the others.
+  const subsets: SubsetRun[] = [];
+  for (const [i, t] of tests.entries()) subsets.push({ name: t.name, problems: t.problems.length, arms: await evaluateOn(t, i === 0 ? '' : ` on ${t.name}`) });
+  const results = subsets[0]!.arms;
   // The first seed's students are kept so `solve --student` and the browser example can use them.
   if (seed === config.seeds[0]) {
     const saved = new Set<string>();
@@ -210,7 +244,7 @@ async function runSeed(seed: number, data: StudentData, test: Problem[], config:
     log(`saved seed ${seed}'s students under ${join(options.outDir, 'students')}/`);
   }
   for (const a of arms) a.solver.dispose();
-  return { seed, arms: results, losses };
+  return { seed, arms: results, losses, ...(tests.length > 1 ? { subsets } : {}) };
 }
 
 async function machineName(): Promise<string> {

@@ -2,7 +2,7 @@ import { basename, resolve } from 'node:path';
 import type { BackendPreference } from '../../backend/types.js';
 import { SocraticDataset } from '../../data/dataset.js';
 import { CliUsageError } from '../usage-error.js';
-import { attributionTable, comparisonsTable, markdownTable } from '../../eval/report.js';
+import { attributionTable, comparisonsTable, markdownTable, subsetAccuracyTable } from '../../eval/report.js';
 import { SYNTHETIC_FAMILIES, type SyntheticFamily } from '../../data/synthetic.js';
 import { ARM_IDS, isArmId } from '../../demo/arm-ids.js';
 import { DEMO_PRESETS, type DemoConfig } from '../../demo/config.js';
@@ -16,7 +16,7 @@ import { trainProgressPrinter } from './progress.js';
 const HELP = `usage: socratic-distill demo [--quick] [--out ./demo-output] [--seeds 0,1,2] [--steps N] [--backend auto|cpu|native|wasm|tfjs-cpu]
          [--teacher simulated|openai] [--dataset synthetic|gsm8k] [--data <gsm8k dir or file>] [--train N] [--test N]
          [--arms ${ARM_IDS.join(',')}] [--n-positions N|auto] [--calculator]
-         [--family ${SYNTHETIC_FAMILIES.join('|')}]
+         [--family ${SYNTHETIC_FAMILIES.join('|')}] [--test-ops A-B]
 
 Runs the whole pipeline offline: synthetic multi-step problems -> SimulatedTeacher (~15% flawed chains)
 -> ChainVerifier -> answer-only, CoT, Unified and Iterative students trained from scratch with the same
@@ -30,6 +30,9 @@ and --dataset gsm8k --data <path>, the same pipeline runs on real data with a re
 --family      the synthetic task family: chain (default), long (4-6 operations), distractors
               (irrelevant facts), entities (several people who trade), planning (facts that depend on
               another person's computed quantity, so the next quantity must be chosen)
+--test-ops    also test on synthetic problems with A-B operations (e.g. 4-5 when training has 2-3),
+              as many as --test; the report gives every arm's accuracy on each subset, its shift
+              from in distribution with a paired 95% CI, and the attribution per subset
 --calculator  also evaluate every stepwise student with the decode-time calculator (after
               "<expression> =" the safe parser writes the result), reported as its own rows
 --n-positions the students' context; 'auto' (the default off the synthetic task) sizes it from the
@@ -39,7 +42,7 @@ and --dataset gsm8k --data <path>, the same pipeline runs on real data with a re
 const FLAGS = {
   quick: { type: 'boolean' }, out: { type: 'string' }, seeds: { type: 'string' }, steps: { type: 'string' }, backend: { type: 'string' },
   teacher: { type: 'string' }, dataset: { type: 'string' }, data: { type: 'string' }, train: { type: 'string' }, test: { type: 'string' },
-  'error-rate': { type: 'string' }, arms: { type: 'string' }, 'n-positions': { type: 'string' }, calculator: { type: 'boolean' }, family: { type: 'string' }, help: { type: 'boolean', short: 'h' },
+  'error-rate': { type: 'string' }, arms: { type: 'string' }, 'n-positions': { type: 'string' }, calculator: { type: 'boolean' }, family: { type: 'string' }, 'test-ops': { type: 'string' }, help: { type: 'boolean', short: 'h' },
 } as const;
 
 export const command: CliCommand = {
@@ -82,7 +85,9 @@ export const command: CliCommand = {
       testProblems: intFlag(v, 'test', 1) ?? base.testProblems,
       teacherErrorRate: numberFlag(v, 'error-rate', 0, 1) ?? base.teacherErrorRate,
       backend: (stringFlag(v, 'backend') as BackendPreference | undefined) ?? base.backend,
+      ...testOps(stringFlag(v, 'test-ops')),
     };
+    if (config.testOps && dataset !== 'synthetic') throw new CliUsageError('--test-ops needs --dataset synthetic (on your own data, pass DemoSource.subsets to runDemo)');
     const outDir = resolve(stringFlag(v, 'out') ?? './demo-output');
     const source = await demoSource(config, stringFlag(v, 'teacher') ?? 'simulated', dataset, stringFlag(v, 'data'));
     const started = performance.now();
@@ -103,18 +108,33 @@ export const command: CliCommand = {
     process.stdout.write(`\n${markdownTable(result.report)}\n\n${result.report.findings.join('\n')}\n`);
     if (attribution) process.stdout.write(`\nWhere the Socratic students go wrong (see report.md for the definitions):\n${attribution}\n`);
     process.stdout.write(`\nPaired per-seed differences (95% CI decides the verdict):\n${comparisonsTable(result.report.comparisons)}\n`);
+    for (const s of result.report.subsets?.slice(1) ?? []) {
+      const table = attributionTable(s.summary);
+      process.stdout.write(`\nOn ${s.name}:\n${s.findings[0]}\n${comparisonsTable(s.comparisons)}\n${table ? `\nWhere the Socratic students go wrong on ${s.name}:\n${table}\n` : ''}`);
+    }
+    if (result.report.subsets) process.stdout.write(`\nAccuracy by test subset (flexible %, shift paired by seed):\n${subsetAccuracyTable(result.report.subsets)}\n`);
     process.stdout.write(`\nwall time ${((performance.now() - started) / 1000).toFixed(0)} s; reports: ${result.paths.html}, ${result.paths.json}, ${result.paths.markdown}\n`);
     return 0;
   },
 };
 
+/** `--test-ops 4-5` (or one number) as DemoConfig.testOps. */
+function testOps(flag: string | undefined): Pick<DemoConfig, 'testOps'> {
+  if (flag === undefined) return {};
+  const m = /^(\d+)(?:-(\d+))?$/.exec(flag);
+  const min = m ? Number(m[1]) : NaN;
+  const max = m ? Number(m[2] ?? m[1]) : NaN;
+  if (!(min >= 1 && max >= min && max <= 8)) throw new CliUsageError(`--test-ops takes a range A-B of operations with 1 <= A <= B <= 8, got '${flag}'`);
+  return { testOps: { min, max } };
+}
+
 async function demoSource(config: DemoConfig, teacher: string, dataset: string, data: string | undefined): Promise<DemoSource> {
   if (teacher !== 'simulated' && teacher !== 'openai') throw new CliUsageError(`--teacher must be simulated|openai, got '${teacher}'`);
   if (dataset === 'synthetic') {
     if (teacher === 'openai') requireOpenAI();
-    const { train, test } = syntheticSplit(config);
+    const { train, test, testName, subsets } = syntheticSplit(config);
     return {
-      train, test,
+      train, test, testName, subsets,
       teacher: teacher === 'openai' ? new OpenAICompatibleTeacher() : new SimulatedTeacher({ errorRate: config.teacherErrorRate, seed: 0 }),
       description: `synthetic multi-step arithmetic, family ${config.family} (${config.minOps}-${config.maxOps} operations, operands <= ${config.maxOperand}, factors <= ${config.maxFactor}, results <= ${config.maxResult})`,
     };
