@@ -32,6 +32,8 @@ export interface DemoConfig {
   maxOperand: number;
   maxFactor: number;
   maxResult: number;
+  /** `distractors` family: irrelevant facts per problem; `dag`: irrelevant computed quantities (SyntheticOptions.distractors). Default 2. */
+  distractors?: number;
   backend: BackendPreference;
   /** Which students to train and compare (see ARMS); every arm gets the same size and budget. */
   arms: readonly ArmId[];

@@ -66,10 +66,13 @@ export interface DemoResult {
  * the same way) as `subsets[0]`, and `testName` names the first.
  */
 export function syntheticSplit(
-  config: Pick<DemoConfig, 'trainProblems' | 'testProblems' | 'family' | 'minOps' | 'maxOps' | 'maxOperand' | 'maxFactor' | 'maxResult' | 'testOps'>,
+  config: Pick<DemoConfig, 'trainProblems' | 'testProblems' | 'family' | 'minOps' | 'maxOps' | 'maxOperand' | 'maxFactor' | 'maxResult' | 'testOps' | 'distractors'>,
   seed = 0,
 ): { train: Problem[]; test: Problem[]; testName?: string; subsets: TestSubset[] } {
-  const opts = { seed, family: config.family, minSteps: config.minOps, maxSteps: config.maxOps, maxOperand: config.maxOperand, maxFactor: config.maxFactor, maxResult: config.maxResult };
+  const opts = {
+    seed, family: config.family, minSteps: config.minOps, maxSteps: config.maxOps, maxOperand: config.maxOperand, maxFactor: config.maxFactor, maxResult: config.maxResult,
+    ...(config.distractors === undefined ? {} : { distractors: config.distractors }),
+  };
   const train = generateSynthetic({ ...opts, count: config.trainProblems });
   const seen = new Set(train.map((p) => p.question));
   let start = config.trainProblems;
@@ -113,6 +116,7 @@ export async function runDemo(options: DemoRunOptions): Promise<DemoResult> {
 
   // Every example must fit the model before a single (possibly paid) teacher call is made.
   const subsets = source.subsets ?? [];
+  for (const id of config.arms) ARMS[id].check?.(source.train);
   const everyProblem = [...source.train, ...source.test, ...subsets.flatMap((x) => x.problems)];
   assertFits(exampleLengths(everyProblem, goldChains(everyProblem)), config.autoPositions ? MAX_POSITIONS : config.size.n_positions, 'even before the teacher wrote a chain');
   const backend = await selectBackend(config.backend);
@@ -131,6 +135,11 @@ export async function runDemo(options: DemoRunOptions): Promise<DemoResult> {
   const data: StudentData = { problems: source.train.filter((p) => keptIds.has(p.id)), chains: verified.kept };
   // The teacher's chains are known now: size the context from them, or check them, before any training.
   const lengths = exampleLengths([...data.problems, ...source.test, ...subsets.flatMap((x) => x.problems)], new Map(data.chains.map((c) => [c.problemId, c])));
+  // Arms that train on chains of their own (the wrong-locality control): their longer examples must fit too.
+  for (const id of config.arms) {
+    const own = ARMS[id].chains?.(data);
+    if (own) for (const [pid, n] of exampleLengths(own.problems, new Map(own.chains.map((c) => [c.problemId, c])))) lengths.set(pid, Math.max(n, lengths.get(pid) ?? 0));
+  }
   const size = { ...config.size, n_positions: config.autoPositions ? positionsFor(lengths, MAX_POSITIONS) : config.size.n_positions };
   assertFits(lengths, size.n_positions, 'with the teacher\'s chains');
   if (config.autoPositions) log(`context sized from the data: n_positions ${size.n_positions} (longest example ${Math.max(...lengths.values())} tokens)`);

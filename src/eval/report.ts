@@ -197,6 +197,9 @@ export function markdownReport(report: EvalReport): string {
   ].join('\n');
 }
 
+/** In an arm's name, marks a negative control: compared like any arm, never counted for the paper's ordering. */
+export const CONTROL_MARK = '(control)';
+
 /** Appended to an arm's name for its calculator row. */
 export const CALCULATOR_SUFFIX = ' + calculator';
 
@@ -245,7 +248,8 @@ export function armComparisons(runs: readonly RunResult[], allArms: readonly Arm
  * it holds when some Socratic arm is ahead of CoT and CoT is ahead of answer-only.
  */
 export function orderingFinding(summary: readonly ArmSummary[], comparisons: readonly PairedComparison[]): string {
-  const kindOf = new Map(summary.map((a) => [a.name, a.kind]));
+  // A negative control (e.g. the wrong-locality arm) is not a candidate for the paper's ordering.
+  const kindOf = new Map(summary.filter((a) => !a.name.includes(CONTROL_MARK)).map((a) => [a.name, a.kind]));
   const find = (a: StudentKind[], b: StudentKind) => comparisons.filter((c) => a.includes(kindOf.get(c.a)!) && kindOf.get(c.b) === b);
   const socraticVsCot = find(['unified', 'iterative'], 'cot');
   const cotVsAnswer = find(['cot'], 'answer-only')[0];

@@ -16,7 +16,7 @@ import { trainProgressPrinter } from './progress.js';
 const HELP = `usage: socratic-distill demo [--quick] [--out ./demo-output] [--seeds 0,1,2] [--steps N] [--backend auto|cpu|native|wasm|tfjs-cpu]
          [--teacher simulated|openai] [--dataset synthetic|gsm8k] [--data <gsm8k dir or file>] [--train N] [--test N]
          [--arms ${ARM_IDS.join(',')}] [--n-positions N|auto] [--calculator]
-         [--family ${SYNTHETIC_FAMILIES.join('|')}] [--test-ops A-B]
+         [--family ${SYNTHETIC_FAMILIES.join('|')}] [--ops A-B] [--distractors N] [--test-ops A-B]
 
 Runs the whole pipeline offline: synthetic multi-step problems -> SimulatedTeacher (~15% flawed chains)
 -> ChainVerifier -> answer-only, CoT, Unified and Iterative students trained from scratch with the same
@@ -29,7 +29,13 @@ and --dataset gsm8k --data <path>, the same pipeline runs on real data with a re
 --arms        which students to compare (default answer-only,cot,unified,iterative)
 --family      the synthetic task family: chain (default), long (4-6 operations), distractors
               (irrelevant facts), entities (several people who trade), planning (facts that depend on
-              another person's computed quantity, so the next quantity must be chosen)
+              another person's computed quantity, so the next quantity must be chosen), dag
+              (a shuffled graph of quantities defined from each other, some irrelevant to the
+              question; docs/data.md)
+--ops         operations per training and test problem (default 2-3; long: 4-6); for dag, the
+              computed quantities the answer needs
+--distractors irrelevant facts (distractors) or irrelevant computed quantities (dag) per problem
+              (1-4, default 2)
 --test-ops    also test on synthetic problems with A-B operations (e.g. 4-5 when training has 2-3),
               as many as --test; the report gives every arm's accuracy on each subset, its shift
               from in distribution with a paired 95% CI, and the attribution per subset
@@ -42,7 +48,7 @@ and --dataset gsm8k --data <path>, the same pipeline runs on real data with a re
 const FLAGS = {
   quick: { type: 'boolean' }, out: { type: 'string' }, seeds: { type: 'string' }, steps: { type: 'string' }, backend: { type: 'string' },
   teacher: { type: 'string' }, dataset: { type: 'string' }, data: { type: 'string' }, train: { type: 'string' }, test: { type: 'string' },
-  'error-rate': { type: 'string' }, arms: { type: 'string' }, 'n-positions': { type: 'string' }, calculator: { type: 'boolean' }, family: { type: 'string' }, 'test-ops': { type: 'string' }, help: { type: 'boolean', short: 'h' },
+  'error-rate': { type: 'string' }, arms: { type: 'string' }, 'n-positions': { type: 'string' }, calculator: { type: 'boolean' }, family: { type: 'string' }, 'test-ops': { type: 'string' }, ops: { type: 'string' }, distractors: { type: 'string' }, help: { type: 'boolean', short: 'h' },
 } as const;
 
 export const command: CliCommand = {
@@ -75,6 +81,8 @@ export const command: CliCommand = {
       family: family as SyntheticFamily,
       // The long family is defined by its 4-6 operations; the others keep the demo's 2-3.
       ...(family === 'long' ? { minOps: 4, maxOps: 6 } : {}),
+      ...opsRange(stringFlag(v, 'ops'), '--ops'),
+      ...(v.distractors === undefined ? {} : { distractors: intFlag(v, 'distractors', 1) }),
       size: { ...base.size, n_positions: nPositions },
       autoPositions: positions === 'auto',
       arms: arms ?? base.arms,
@@ -85,8 +93,9 @@ export const command: CliCommand = {
       testProblems: intFlag(v, 'test', 1) ?? base.testProblems,
       teacherErrorRate: numberFlag(v, 'error-rate', 0, 1) ?? base.teacherErrorRate,
       backend: (stringFlag(v, 'backend') as BackendPreference | undefined) ?? base.backend,
-      ...testOps(stringFlag(v, 'test-ops')),
+      ...(stringFlag(v, 'test-ops') === undefined ? {} : { testOps: range(stringFlag(v, 'test-ops')!, '--test-ops') }),
     };
+    if (config.distractors !== undefined && !(config.distractors >= 1 && config.distractors <= 4)) throw new CliUsageError(`--distractors must be in 1..4, got ${config.distractors}`);
     if (config.testOps && dataset !== 'synthetic') throw new CliUsageError('--test-ops needs --dataset synthetic (on your own data, pass DemoSource.subsets to runDemo)');
     const outDir = resolve(stringFlag(v, 'out') ?? './demo-output');
     const source = await demoSource(config, stringFlag(v, 'teacher') ?? 'simulated', dataset, stringFlag(v, 'data'));
@@ -118,14 +127,19 @@ export const command: CliCommand = {
   },
 };
 
-/** `--test-ops 4-5` (or one number) as DemoConfig.testOps. */
-function testOps(flag: string | undefined): Pick<DemoConfig, 'testOps'> {
-  if (flag === undefined) return {};
+/** `4-5` (or one number) as a range of operations, for --ops and --test-ops. */
+function range(flag: string, name: string): { min: number; max: number } {
   const m = /^(\d+)(?:-(\d+))?$/.exec(flag);
   const min = m ? Number(m[1]) : NaN;
   const max = m ? Number(m[2] ?? m[1]) : NaN;
-  if (!(min >= 1 && max >= min && max <= 8)) throw new CliUsageError(`--test-ops takes a range A-B of operations with 1 <= A <= B <= 8, got '${flag}'`);
-  return { testOps: { min, max } };
+  if (!(min >= 1 && max >= min && max <= 8)) throw new CliUsageError(`${name} takes a range A-B of operations with 1 <= A <= B <= 8, got '${flag}'`);
+  return { min, max };
+}
+
+function opsRange(flag: string | undefined, name: string): Partial<Pick<DemoConfig, 'minOps' | 'maxOps'>> {
+  if (flag === undefined) return {};
+  const r = range(flag, name);
+  return { minOps: r.min, maxOps: r.max };
 }
 
 async function demoSource(config: DemoConfig, teacher: string, dataset: string, data: string | undefined): Promise<DemoSource> {
@@ -136,7 +150,7 @@ async function demoSource(config: DemoConfig, teacher: string, dataset: string, 
     return {
       train, test, testName, subsets,
       teacher: teacher === 'openai' ? new OpenAICompatibleTeacher() : new SimulatedTeacher({ errorRate: config.teacherErrorRate, seed: 0 }),
-      description: `synthetic multi-step arithmetic, family ${config.family} (${config.minOps}-${config.maxOps} operations, operands <= ${config.maxOperand}, factors <= ${config.maxFactor}, results <= ${config.maxResult})`,
+      description: `synthetic multi-step arithmetic, family ${config.family} (${config.minOps}-${config.maxOps} operations, operands <= ${config.maxOperand}, factors <= ${config.maxFactor}, results <= ${config.maxResult}${config.distractors === undefined ? '' : `, ${config.distractors} distractors`})`,
     };
   }
   if (dataset !== 'gsm8k') throw new CliUsageError(`--dataset must be synthetic|gsm8k, got '${dataset}'`);

@@ -10,7 +10,7 @@ const HELP = `usage: socratic-distill generate --teacher openai|annotation|simul
          [--data <path>] [--split train|test|all] [--limit N] [--samples K] [--concurrency C] --out chains.jsonl
          [--base-url URL] [--model M] [--mode socratic|cot] [--temperature T] [--seed S] [--count N]
          [--error-rate R] [--timeout-ms MS] [--max-attempts N] [--price-prompt USD] [--price-completion USD] [--json]
-         [--family chain|long|distractors|entities|planning] [--min-steps N] [--max-steps N] [--distractors N] [--people 2|3]
+         [--family ${SYNTHETIC_FAMILIES.join('|')}] [--min-steps N] [--max-steps N] [--distractors N] [--people 2|3]
 
 Asks a teacher for Socratic chains and appends them to --out. Rerun the same command to resume:
 finished problems are skipped, failed ones (listed in <out>.failures.json) are tried again.
@@ -21,7 +21,8 @@ Retries: one policy for the whole run. A problem is tried at most --max-attempts
 usable or not.
 The OpenAI teacher reads OPENAI_API_KEY (never pass keys on the command line) and OPENAI_BASE_URL.
 --price-* are USD per million tokens, for the cost summary. Ctrl-C stops cleanly.
---family and the flags after it choose the kind of --dataset synthetic problem (docs/data.md).`;
+--family and the flags after it choose the kind of --dataset synthetic problem (docs/data.md); for dag,
+--min-steps/--max-steps are the computed quantities the answer needs and --distractors the irrelevant ones.`;
 
 const FLAGS = {
   teacher: { type: 'string' }, dataset: { type: 'string' }, data: { type: 'string' }, split: { type: 'string' },
