@@ -17,6 +17,13 @@ export interface DemoConfig {
   steps: number;
   batchSize: number;
   lr: number;
+  /** AdamW weight decay of every model (default the trainer's, 0.01). */
+  weightDecay?: number;
+  /**
+   * Hold out `share` of the kept chains (the same problems for every seed and arm), evaluate each model's
+   * loss on them every `every` steps, and keep the weights of the lowest held-out loss. Unset: train on all.
+   */
+  validation?: { share: number; every: number };
   /** Longest iterative decomposition at test time. */
   maxSteps: number;
   /** Synthetic task family (see SYNTHETIC_FAMILIES); `chain` is the original single-quantity story. */

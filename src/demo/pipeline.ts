@@ -132,12 +132,14 @@ export async function runDemo(options: DemoRunOptions): Promise<DemoResult> {
   const reasons = Object.entries(stats.reasons).filter(([r]) => r !== 'ok').map(([r, n]) => `${r} ${n}`).join(', ');
   log(`teacher wrote ${stats.total} chains; verifier kept ${stats.kept} and rejected ${stats.rejected} (${reasons || 'none'})`);
   const keptIds = new Set(verified.kept.map((c) => c.problemId));
-  const data: StudentData = { problems: source.train.filter((p) => keptIds.has(p.id)), chains: verified.kept };
+  const kept: StudentData = { problems: source.train.filter((p) => keptIds.has(p.id)), chains: verified.kept };
+  const { fit: data, held } = config.validation ? holdOut(kept, config.validation.share) : { fit: kept, held: undefined };
+  if (held) log(`held out ${held.chains.length} of the ${kept.chains.length} kept chains to choose each model's checkpoint by loss`);
   // The teacher's chains are known now: size the context from them, or check them, before any training.
-  const lengths = exampleLengths([...data.problems, ...source.test, ...subsets.flatMap((x) => x.problems)], new Map(data.chains.map((c) => [c.problemId, c])));
+  const lengths = exampleLengths([...kept.problems, ...source.test, ...subsets.flatMap((x) => x.problems)], new Map(kept.chains.map((c) => [c.problemId, c])));
   // Arms that train on chains of their own (the wrong-locality control): their longer examples must fit too.
   for (const id of config.arms) {
-    const own = ARMS[id].chains?.(data);
+    const own = ARMS[id].chains?.(kept);
     if (own) for (const [pid, n] of exampleLengths(own.problems, new Map(own.chains.map((c) => [c.problemId, c])))) lengths.set(pid, Math.max(n, lengths.get(pid) ?? 0));
   }
   const size = { ...config.size, n_positions: config.autoPositions ? positionsFor(lengths, MAX_POSITIONS) : config.size.n_positions };
@@ -148,13 +150,15 @@ export async function runDemo(options: DemoRunOptions): Promise<DemoResult> {
 
   const runs: RunResult[] = [];
   const tests: TestSubset[] = [{ name: source.testName ?? 'test', problems: source.test }, ...subsets];
-  for (const seed of config.seeds) runs.push(await runSeed(seed, data, tests, config, backend, timed, options));
+  for (const seed of config.seeds) runs.push(await runSeed(seed, { data, held, vocabulary: kept }, tests, config, backend, timed, options));
 
   const compared = compareRuns(runs);
   const { summary, comparisons } = compared;
   const findings = [
     ...compared.findings,
-    `The verifier rejected ${stats.rejected} of ${stats.total} teacher chains (${reasons || 'none'}); every student trained on the ${stats.kept} kept ones.`,
+    held
+      ? `The verifier rejected ${stats.rejected} of ${stats.total} teacher chains (${reasons || 'none'}); every student trained on ${data.chains.length} of the ${stats.kept} kept ones, and the other ${held.chains.length} chose its checkpoint.`
+      : `The verifier rejected ${stats.rejected} of ${stats.total} teacher chains (${reasons || 'none'}); every student trained on the ${stats.kept} kept ones.`,
   ];
   const baselines = source.test.some((p) => p.dataset === 'strategyqa')
     ? [{ name: 'Majority class', dataset: 'strategyqa', accuracy: majorityClassBaseline(source.train, source.test, 'strategyqa').accuracy }]
@@ -173,7 +177,11 @@ export async function runDemo(options: DemoRunOptions): Promise<DemoResult> {
       verifier: stats,
       trainedOnChains: data.chains.length,
       model: config.size,
-      budget: { optimizerStepsPerModel: config.steps, batchSize: config.batchSize, lr: config.lr, schedule: 'warmup 10% + cosine to 10%' },
+      budget: {
+        optimizerStepsPerModel: config.steps, batchSize: config.batchSize, lr: config.lr, schedule: 'warmup 10% + cosine to 10%',
+        ...(config.weightDecay === undefined ? {} : { weightDecay: config.weightDecay }),
+        ...(held && config.validation ? { checkpoint: `lowest loss on ${held.chains.length} held-out kept chains, every ${config.validation.every} steps` } : {}),
+      },
       iterativeMaxSteps: config.maxSteps,
       seeds: config.seeds,
       note: 'Every arm: same model size, same steps, batch and schedule. The Iterative student is two such models (QG and QA), as in the paper.',
@@ -195,10 +203,33 @@ const MAX_POSITIONS = 1024;
 
 type Timed = <T>(name: string, fn: () => Promise<T>) => Promise<T>;
 
-async function runSeed(seed: number, data: StudentData, tests: readonly TestSubset[], config: DemoConfig, backend: BackendReport, timed: Timed, options: DemoRunOptions): Promise<RunResult> {
+/** Training data of one seed: what the models fit, the held-out chains (validation), and what the vocabulary is built from. */
+interface SeedData {
+  data: StudentData;
+  held: StudentData | undefined;
+  vocabulary: StudentData;
+}
+
+/**
+ * `share` of the kept chains, chosen by a hash of the problem id (so the same problems whatever the seed, the
+ * arm or the order of the chains), held out from training.
+ */
+export function holdOut(kept: StudentData, share: number): { fit: StudentData; held: StudentData } {
+  if (!(share > 0 && share < 1)) throw new RangeError(`validation share must be in (0, 1), got ${share}`);
+  const isHeld = (id: string): boolean => {
+    let h = 0x811c9dc5;
+    for (let i = 0; i < id.length; i++) h = Math.imul(h ^ id.charCodeAt(i), 0x01000193) >>> 0;
+    return h / 4294967296 < share;
+  };
+  const part = (held: boolean): StudentData => ({ problems: kept.problems.filter((p) => isHeld(p.id) === held), chains: kept.chains.filter((c) => isHeld(c.problemId) === held) });
+  return { fit: part(false), held: part(true) };
+}
+
+async function runSeed(seed: number, { data, held, vocabulary }: SeedData, tests: readonly TestSubset[], config: DemoConfig, backend: BackendReport, timed: Timed, options: DemoRunOptions): Promise<RunResult> {
   const log = options.log ?? (() => {});
-  // One vocabulary for all arms, so every arm has exactly the same model size (a checkpoint brings GPT-2's own).
-  const tokenizer = config.init ? new Tokenizer() : tokenizerForTexts(trainingTexts(data, ['answer-only', 'cot', 'unified', 'qg', 'qa']));
+  // One vocabulary for all arms (from every kept chain, held out or not), so every arm has exactly the same
+  // model size and a held-out split leaves it unchanged (a checkpoint brings GPT-2's own).
+  const tokenizer = config.init ? new Tokenizer() : tokenizerForTexts(trainingTexts(vocabulary, ['answer-only', 'cot', 'unified', 'qg', 'qa']));
   const ctx: ArmContext = {
     size: config.size,
     init: config.init,
@@ -213,6 +244,8 @@ async function runSeed(seed: number, data: StudentData, tests: readonly TestSubs
       lr: config.lr,
       warmupSteps: Math.max(1, Math.floor(steps / 10)),
       seed,
+      ...(config.weightDecay === undefined ? {} : { weightDecay: config.weightDecay }),
+      ...(held && config.validation ? { eval: { data: held, every: config.validation.every } } : {}),
       onProgress: (progress) => options.onTrainProgress?.({ seed, arm, progress }),
     }),
   };

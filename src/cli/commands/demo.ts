@@ -17,6 +17,7 @@ const HELP = `usage: socratic-distill demo [--quick] [--out ./demo-output] [--se
          [--teacher simulated|openai] [--dataset synthetic|gsm8k] [--data <gsm8k dir or file>] [--train N] [--test N]
          [--arms ${ARM_IDS.join(',')}] [--n-positions N|auto] [--calculator]
          [--family ${SYNTHETIC_FAMILIES.join('|')}] [--ops A-B] [--distractors N] [--test-ops A-B]
+         [--validation SHARE,EVERY|off] [--weight-decay W]
 
 Runs the whole pipeline offline: synthetic multi-step problems -> SimulatedTeacher (~15% flawed chains)
 -> ChainVerifier -> answer-only, CoT, Unified and Iterative students trained from scratch with the same
@@ -39,6 +40,9 @@ and --dataset gsm8k --data <path>, the same pipeline runs on real data with a re
 --test-ops    also test on synthetic problems with A-B operations (e.g. 4-5 when training has 2-3),
               as many as --test; the report gives every arm's accuracy on each subset, its shift
               from in distribution with a paired 95% CI, and the attribution per subset
+--validation  hold out SHARE of the kept chains (the same for every seed and arm) and keep each model's
+              weights of lowest loss on them, measured every EVERY steps (e.g. 0.1,100); 'off' trains on all
+--weight-decay AdamW weight decay of every model
 --calculator  also evaluate every stepwise student with the decode-time calculator (after
               "<expression> =" the safe parser writes the result), reported as its own rows
 --n-positions the students' context; 'auto' (the default off the synthetic task) sizes it from the
@@ -48,7 +52,7 @@ and --dataset gsm8k --data <path>, the same pipeline runs on real data with a re
 const FLAGS = {
   quick: { type: 'boolean' }, out: { type: 'string' }, seeds: { type: 'string' }, steps: { type: 'string' }, backend: { type: 'string' },
   teacher: { type: 'string' }, dataset: { type: 'string' }, data: { type: 'string' }, train: { type: 'string' }, test: { type: 'string' },
-  'error-rate': { type: 'string' }, arms: { type: 'string' }, 'n-positions': { type: 'string' }, calculator: { type: 'boolean' }, family: { type: 'string' }, 'test-ops': { type: 'string' }, ops: { type: 'string' }, distractors: { type: 'string' }, help: { type: 'boolean', short: 'h' },
+  'error-rate': { type: 'string' }, arms: { type: 'string' }, 'n-positions': { type: 'string' }, calculator: { type: 'boolean' }, family: { type: 'string' }, 'test-ops': { type: 'string' }, ops: { type: 'string' }, distractors: { type: 'string' }, validation: { type: 'string' }, 'weight-decay': { type: 'string' }, help: { type: 'boolean', short: 'h' },
 } as const;
 
 export const command: CliCommand = {
@@ -83,6 +87,8 @@ export const command: CliCommand = {
       ...(family === 'long' ? { minOps: 4, maxOps: 6 } : {}),
       ...opsRange(stringFlag(v, 'ops'), '--ops'),
       ...(v.distractors === undefined ? {} : { distractors: intFlag(v, 'distractors', 1) }),
+      ...validation(stringFlag(v, 'validation')),
+      ...(v['weight-decay'] === undefined ? {} : { weightDecay: numberFlag(v, 'weight-decay', 0, 1) }),
       size: { ...base.size, n_positions: nPositions },
       autoPositions: positions === 'auto',
       arms: arms ?? base.arms,
@@ -134,6 +140,14 @@ function range(flag: string, name: string): { min: number; max: number } {
   const max = m ? Number(m[2] ?? m[1]) : NaN;
   if (!(min >= 1 && max >= min && max <= 8)) throw new CliUsageError(`${name} takes a range A-B of operations with 1 <= A <= B <= 8, got '${flag}'`);
   return { min, max };
+}
+
+function validation(flag: string | undefined): Partial<Pick<DemoConfig, 'validation'>> {
+  if (flag === undefined) return {};
+  if (flag === 'off') return { validation: undefined };
+  const [share, every] = flag.split(',').map(Number);
+  if (!(share! > 0 && share! < 1) || !(Number.isInteger(every) && every! >= 1)) throw new CliUsageError(`--validation takes SHARE,EVERY (0 < SHARE < 1, EVERY a whole number of steps) or 'off', got '${flag}'`);
+  return { validation: { share: share!, every: every! } };
 }
 
 function opsRange(flag: string | undefined, name: string): Partial<Pick<DemoConfig, 'minOps' | 'maxOps'>> {
