@@ -46,6 +46,17 @@ describe('held-out kept chains choose each model\'s checkpoint', () => {
     expect(report.findings.at(-1)).toContain('chose its checkpoint');
   }, 120_000);
 
+  it('averageLast: every model ends with its averaged weights; not with validation', async () => {
+    const config: DemoConfig = { ...DEMO_PRESETS.quick, trainProblems: 20, testProblems: 4, steps: 20, seeds: [0], arms: ['cot'], attribution: false, averageLast: 0.5 };
+    const split = syntheticSplit(config);
+    const source = { ...split, teacher: new SimulatedTeacher({ seed: 0, errorRate: 0 }), description: 'test' };
+    const outDir = await mkdtemp(join(tmpdir(), 'sd-avg-demo-'));
+    const { report } = await runDemo({ config, source, outDir });
+    expect((report.setup.budget as Record<string, unknown>).weights).toBe('average over the last 50% of steps, every 10th step');
+    await expect(runDemo({ config: { ...config, validation: { share: 0.2, every: 5 } }, source, outDir })).rejects.toThrow(/averageLast.*validation/);
+    await expect(runDemo({ config: { ...config, averageLast: 0 }, source, outDir })).rejects.toThrow(/averageLast/);
+  }, 120_000);
+
   it('the CLI takes --validation SHARE,EVERY and refuses a bad one', async () => {
     await expect(demo.run(['--validation', '1.5,100'])).rejects.toThrow(CliUsageError);
     await expect(demo.run(['--validation', '0.1'])).rejects.toThrow(/SHARE,EVERY/);

@@ -24,6 +24,11 @@ export interface DemoConfig {
    * loss on them every `every` steps, and keep the weights of the lowest held-out loss. Unset: train on all.
    */
   validation?: { share: number; every: number };
+  /**
+   * Every model ends with the average of its weights over the last `averageLast` of its steps (every 10th
+   * step; TrainOptions.average). Not together with `validation`.
+   */
+  averageLast?: number;
   /** Longest iterative decomposition at test time. */
   maxSteps: number;
   /** Synthetic task family (see SYNTHETIC_FAMILIES); `chain` is the original single-quantity story. */

@@ -5,6 +5,7 @@ import { selectBackend } from '../backend/select.js';
 import type { BackendReport } from '../backend/types.js';
 import { generateSynthetic } from '../data/synthetic.js';
 import { SocraticChainSchema, type Problem } from '../data/schema.js';
+import { InvalidOptionError } from '../errors.js';
 import { evaluateStudents } from '../eval/evaluator.js';
 import { majorityClassBaseline } from '../eval/metrics.js';
 import { CALCULATOR_SUFFIX, compareRuns, type EvalReport, type RunResult, type Stage, type SubsetRun, type TestSubset } from '../eval/report.js';
@@ -116,6 +117,8 @@ export async function runDemo(options: DemoRunOptions): Promise<DemoResult> {
 
   // Every example must fit the model before a single (possibly paid) teacher call is made.
   const subsets = source.subsets ?? [];
+  if (config.averageLast !== undefined && !(config.averageLast > 0 && config.averageLast <= 1)) throw new InvalidOptionError('averageLast', `must be in (0, 1], got ${config.averageLast}`);
+  if (config.averageLast !== undefined && config.validation) throw new InvalidOptionError('averageLast', 'cannot be combined with validation: a model ends with the averaged or the best weights, not both');
   for (const id of config.arms) ARMS[id].check?.(source.train);
   const everyProblem = [...source.train, ...source.test, ...subsets.flatMap((x) => x.problems)];
   assertFits(exampleLengths(everyProblem, goldChains(everyProblem)), config.autoPositions ? MAX_POSITIONS : config.size.n_positions, 'even before the teacher wrote a chain');
@@ -180,6 +183,7 @@ export async function runDemo(options: DemoRunOptions): Promise<DemoResult> {
       budget: {
         optimizerStepsPerModel: config.steps, batchSize: config.batchSize, lr: config.lr, schedule: 'warmup 10% + cosine to 10%',
         ...(config.weightDecay === undefined ? {} : { weightDecay: config.weightDecay }),
+        ...(config.averageLast === undefined ? {} : { weights: `average over the last ${Math.round(100 * config.averageLast)}% of steps, every 10th step` }),
         ...(held && config.validation ? { checkpoint: `lowest loss on ${held.chains.length} held-out kept chains, every ${config.validation.every} steps` } : {}),
       },
       iterativeMaxSteps: config.maxSteps,
@@ -246,6 +250,7 @@ async function runSeed(seed: number, { data, held, vocabulary }: SeedData, tests
       seed,
       ...(config.weightDecay === undefined ? {} : { weightDecay: config.weightDecay }),
       ...(held && config.validation ? { eval: { data: held, every: config.validation.every } } : {}),
+      ...(config.averageLast === undefined ? {} : { average: { from: Math.max(1, steps - Math.round(steps * config.averageLast) + 1), every: 10 } }),
       onProgress: (progress) => options.onTrainProgress?.({ seed, arm, progress }),
     }),
   };

@@ -17,7 +17,7 @@ const HELP = `usage: socratic-distill demo [--quick] [--out ./demo-output] [--se
          [--teacher simulated|openai] [--dataset synthetic|gsm8k] [--data <gsm8k dir or file>] [--train N] [--test N]
          [--arms ${ARM_IDS.join(',')}] [--n-positions N|auto] [--calculator]
          [--family ${SYNTHETIC_FAMILIES.join('|')}] [--ops A-B] [--distractors N] [--test-ops A-B]
-         [--validation SHARE,EVERY|off] [--weight-decay W]
+         [--validation SHARE,EVERY|off] [--weight-decay W] [--average-last SHARE|off]
 
 Runs the whole pipeline offline: synthetic multi-step problems -> SimulatedTeacher (~15% flawed chains)
 -> ChainVerifier -> answer-only, CoT, Unified and Iterative students trained from scratch with the same
@@ -43,6 +43,7 @@ and --dataset gsm8k --data <path>, the same pipeline runs on real data with a re
 --validation  hold out SHARE of the kept chains (the same for every seed and arm) and keep each model's
               weights of lowest loss on them, measured every EVERY steps (e.g. 0.1,100); 'off' trains on all
 --weight-decay AdamW weight decay of every model
+--average-last every model ends with the average of its weights over the last SHARE of its steps
 --calculator  also evaluate every stepwise student with the decode-time calculator (after
               "<expression> =" the safe parser writes the result), reported as its own rows
 --n-positions the students' context; 'auto' (the default off the synthetic task) sizes it from the
@@ -52,7 +53,7 @@ and --dataset gsm8k --data <path>, the same pipeline runs on real data with a re
 const FLAGS = {
   quick: { type: 'boolean' }, out: { type: 'string' }, seeds: { type: 'string' }, steps: { type: 'string' }, backend: { type: 'string' },
   teacher: { type: 'string' }, dataset: { type: 'string' }, data: { type: 'string' }, train: { type: 'string' }, test: { type: 'string' },
-  'error-rate': { type: 'string' }, arms: { type: 'string' }, 'n-positions': { type: 'string' }, calculator: { type: 'boolean' }, family: { type: 'string' }, 'test-ops': { type: 'string' }, ops: { type: 'string' }, distractors: { type: 'string' }, validation: { type: 'string' }, 'weight-decay': { type: 'string' }, help: { type: 'boolean', short: 'h' },
+  'error-rate': { type: 'string' }, arms: { type: 'string' }, 'n-positions': { type: 'string' }, calculator: { type: 'boolean' }, family: { type: 'string' }, 'test-ops': { type: 'string' }, ops: { type: 'string' }, distractors: { type: 'string' }, validation: { type: 'string' }, 'weight-decay': { type: 'string' }, 'average-last': { type: 'string' }, help: { type: 'boolean', short: 'h' },
 } as const;
 
 export const command: CliCommand = {
@@ -89,6 +90,7 @@ export const command: CliCommand = {
       ...(v.distractors === undefined ? {} : { distractors: intFlag(v, 'distractors', 1) }),
       ...validation(stringFlag(v, 'validation')),
       ...(v['weight-decay'] === undefined ? {} : { weightDecay: numberFlag(v, 'weight-decay', 0, 1) }),
+      ...(v['average-last'] === undefined ? {} : { averageLast: v['average-last'] === 'off' ? undefined : numberFlag(v, 'average-last', 0, 1) }),
       size: { ...base.size, n_positions: nPositions },
       autoPositions: positions === 'auto',
       arms: arms ?? base.arms,
