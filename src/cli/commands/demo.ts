@@ -17,7 +17,7 @@ const HELP = `usage: socratic-distill demo [--quick] [--out ./demo-output] [--se
          [--teacher simulated|openai] [--dataset synthetic|gsm8k] [--data <gsm8k dir or file>] [--train N] [--test N]
          [--arms ${ARM_IDS.join(',')}] [--n-positions N|auto] [--calculator]
          [--family ${SYNTHETIC_FAMILIES.join('|')}] [--ops A-B] [--distractors N] [--test-ops A-B]
-         [--validation SHARE,EVERY|off] [--weight-decay W] [--average-last SHARE|off]
+         [--lr LR] [--weight-decay W] [--validation SHARE,EVERY|off] [--average-last SHARE|off]
 
 Runs the whole pipeline offline: synthetic multi-step problems -> SimulatedTeacher (~15% flawed chains)
 -> ChainVerifier -> answer-only, CoT, Unified and Iterative students trained from scratch with the same
@@ -42,6 +42,7 @@ and --dataset gsm8k --data <path>, the same pipeline runs on real data with a re
               from in distribution with a paired 95% CI, and the attribution per subset
 --validation  hold out SHARE of the kept chains (the same for every seed and arm) and keep each model's
               weights of lowest loss on them, measured every EVERY steps (e.g. 0.1,100); 'off' trains on all
+--lr          peak learning rate of every model (warmup 10%, cosine to 10%)
 --weight-decay AdamW weight decay of every model
 --average-last every model ends with the average of its weights over the last SHARE of its steps
 --calculator  also evaluate every stepwise student with the decode-time calculator (after
@@ -53,7 +54,7 @@ and --dataset gsm8k --data <path>, the same pipeline runs on real data with a re
 const FLAGS = {
   quick: { type: 'boolean' }, out: { type: 'string' }, seeds: { type: 'string' }, steps: { type: 'string' }, backend: { type: 'string' },
   teacher: { type: 'string' }, dataset: { type: 'string' }, data: { type: 'string' }, train: { type: 'string' }, test: { type: 'string' },
-  'error-rate': { type: 'string' }, arms: { type: 'string' }, 'n-positions': { type: 'string' }, calculator: { type: 'boolean' }, family: { type: 'string' }, 'test-ops': { type: 'string' }, ops: { type: 'string' }, distractors: { type: 'string' }, validation: { type: 'string' }, 'weight-decay': { type: 'string' }, 'average-last': { type: 'string' }, help: { type: 'boolean', short: 'h' },
+  'error-rate': { type: 'string' }, arms: { type: 'string' }, 'n-positions': { type: 'string' }, calculator: { type: 'boolean' }, family: { type: 'string' }, 'test-ops': { type: 'string' }, ops: { type: 'string' }, distractors: { type: 'string' }, validation: { type: 'string' }, 'weight-decay': { type: 'string' }, 'average-last': { type: 'string' }, lr: { type: 'string' }, help: { type: 'boolean', short: 'h' },
 } as const;
 
 export const command: CliCommand = {
@@ -97,6 +98,7 @@ export const command: CliCommand = {
       calculator: v.calculator === true,
       seeds: seeds ?? [...base.seeds],
       steps: intFlag(v, 'steps', 1) ?? base.steps,
+      lr: numberFlag(v, 'lr', 0, 1) ?? base.lr,
       trainProblems: intFlag(v, 'train', 1) ?? base.trainProblems,
       testProblems: intFlag(v, 'test', 1) ?? base.testProblems,
       teacherErrorRate: numberFlag(v, 'error-rate', 0, 1) ?? base.teacherErrorRate,
