@@ -115,11 +115,11 @@ export async function runDemo(options: DemoRunOptions): Promise<DemoResult> {
     }
   };
 
-  // Every example must fit the model before a single (possibly paid) teacher call is made.
   const subsets = source.subsets ?? [];
   if (config.averageLast !== undefined && !(config.averageLast > 0 && config.averageLast <= 1)) throw new InvalidOptionError('averageLast', `must be in (0, 1], got ${config.averageLast}`);
   if (config.averageLast !== undefined && config.validation) throw new InvalidOptionError('averageLast', 'cannot be combined with validation: a model ends with the averaged or the best weights, not both');
   for (const id of config.arms) ARMS[id].check?.(source.train);
+  // Every example must fit the model before a single (possibly paid) teacher call is made.
   const everyProblem = [...source.train, ...source.test, ...subsets.flatMap((x) => x.problems)];
   assertFits(exampleLengths(everyProblem, goldChains(everyProblem)), config.autoPositions ? MAX_POSITIONS : config.size.n_positions, 'even before the teacher wrote a chain');
   const backend = await selectBackend(config.backend);
