@@ -114,7 +114,7 @@ export { finalSolution, solveStreaming, userProblem, type SolveEvent, type Strea
 // 6. Evaluator: every student on the same problems, seeds paired, verdicts from 95% CIs.
 export { Evaluator, type Comparison, type NamedStudents } from './eval/evaluate.js';
 export { evaluateStudents, type ArmResult, type EvaluateOptions, type Solver } from './eval/evaluator.js';
-export type { ArmSummary, EvalReport, RunResult } from './eval/report.js';
+export type { ArmSummary, EvalReport, RunResult, SubsetRun, SubsetSummary, TestSubset } from './eval/report.js';
 export type { ComparisonVerdict, PairedComparison } from './eval/stats.js';
 export { writeReport } from './eval/write.js';
 

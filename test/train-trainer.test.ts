@@ -126,4 +126,32 @@ describe('trainer', () => {
     }
     expect(r.bestEvalLoss).toBe(Math.min(...r.evals.map((e) => e.loss)));
   });
+
+  it('averages the weights of every `every`-th step from `from` on, and resumes the average exactly', async () => {
+    const avgOpts: TrainOptions = { ...opts, average: { from: 4, every: 3 } };
+    const dir = await mkdtemp(join(tmpdir(), 'sd-avg-'));
+    // Stop at the averaged steps 4, 7 and 10 to read the live weights there; each call resumes from the checkpoint.
+    const m = await model();
+    const snaps: NamedTensors[] = [];
+    for (const stop of [4, 3, 3]) {
+      const r = await train(m, examples, { ...avgOpts, checkpoint: { dir, every: 100 }, stopAfterSteps: stop });
+      if (!r.finished) snaps.push(await m.training.getWeights());
+    }
+    expect(snaps).toHaveLength(2);
+    expect((await readdir(dir)).filter((f) => f.startsWith('average-'))).toEqual(['average-00000010.safetensors']);
+    // The uninterrupted run ends with the mean of the weights after steps 4, 7 and 10.
+    const plain = await model();
+    await train(plain, examples, opts);
+    const last = await plain.training.getWeights();
+    const averaged = await model();
+    await train(averaged, examples, avgOpts);
+    const got = await averaged.training.getWeights();
+    for (const [name, t] of got) {
+      const parts = [snaps[0]!, snaps[1]!, last].map((w) => w.get(name)!.data);
+      for (let i = 0; i < t.data.length; i += 97) expect(t.data[i]).toBeCloseTo((parts[0]![i]! + parts[1]![i]! + parts[2]![i]!) / 3, 6);
+    }
+    // Resumed three times, the same average as the uninterrupted run.
+    expect(sameTensors(await m.training.getWeights(), got)).toBe(true);
+    await expect(train(await model(), examples, { ...avgOpts, eval: { examples, every: 5 } })).rejects.toThrow(/restoreBest/);
+  });
 });

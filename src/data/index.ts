@@ -4,6 +4,7 @@ export {
   generateSynthetic, syntheticProblem, applyOp, syntheticPlan, solvePlan, SYNTHETIC_FAMILIES,
   type SyntheticOp, type SyntheticOptions, type SyntheticProgram, type SyntheticFamily, type SyntheticPlan, type PlanStep, type PlanOperand, type ReplayOptions,
 } from './synthetic.js';
+export { dagMeta, wrongLocalityChain, type DagMeta } from './synthetic-dag.js';
 export { SCENARIOS, NAMES, type Scenario } from './synthetic-templates.js';
 export { goldChain, goldSteps, goldRationale } from './gold.js';
 export { parseGsm8kAnswer, stepResult, stripCalculatorNotes, type ParsedGsm8kAnswer } from './gsm8k.js';

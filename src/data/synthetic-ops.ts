@@ -3,7 +3,7 @@ import type { SyntheticOp } from './synthetic-plan.js';
 
 /** SyntheticOptions after defaults (see synthetic.ts); `people` stays optional (random per problem). */
 export interface ResolvedSyntheticOptions {
-  family: 'chain' | 'long' | 'distractors' | 'entities' | 'planning';
+  family: 'chain' | 'long' | 'distractors' | 'entities' | 'planning' | 'dag';
   seed: number;
   minSteps: number;
   maxSteps: number;

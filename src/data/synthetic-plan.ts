@@ -31,6 +31,11 @@ export interface SyntheticPlan {
   steps: PlanStep[];
   /** The quantity the question asks for. */
   asked: string;
+  /**
+   * A step that defines a quantity may be skipped too (family dag, where every step is a definition):
+   * the quantity then takes the value it is defined from, as if the relation were left out.
+   */
+  definitionsSkippable?: boolean;
 }
 
 /** The pre-family program of chain problems (kept as is in `meta.program` for byte-identical output). */
@@ -80,7 +85,10 @@ export function replayPlan(plan: SyntheticPlan, options: ReplayOptions = {}): { 
   const steps: StepValues[] = [];
   const kept: PlanStep[] = [];
   plan.steps.forEach((s, i) => {
-    if (i === options.skip) return;
+    if (i === options.skip) {
+      if (!state.has(s.target)) state.set(s.target, read(s.left));
+      return;
+    }
     const left = read(s.left);
     const right = read(s.right);
     const exact = Number(applyOp(left, s.op, right).toFixed(2));
@@ -104,12 +112,12 @@ export function solvePlan(plan: SyntheticPlan, options: ReplayOptions = {}): { s
   return { steps: r.kept.map((s, i) => renderStep(s, r.steps[i]!)), answer: r.answer };
 }
 
-/** Steps a slip may leave out: updates of a quantity that already has a value (a definition cannot be skipped). */
+/** Steps a slip may leave out: updates of a quantity that already has a value (a definition only where the plan allows it). */
 export function skippableSteps(plan: SyntheticPlan): number[] {
   const known = new Set(Object.keys(plan.initial));
   const out: number[] = [];
   plan.steps.forEach((s, i) => {
-    if (known.has(s.target)) out.push(i);
+    if (known.has(s.target) || (plan.definitionsSkippable && 'ref' in s.left)) out.push(i);
     known.add(s.target);
   });
   return out;

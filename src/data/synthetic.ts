@@ -1,5 +1,6 @@
 import { Rng } from '../util/rng.js';
 import type { Problem } from './schema.js';
+import { dagProblem } from './synthetic-dag.js';
 import { chainProblem, distractorsProblem, entitiesProblem, planningProblem, type FamilyDraft } from './synthetic-families.js';
 import type { ResolvedSyntheticOptions } from './synthetic-ops.js';
 import { applyOp, solvePlan, syntheticPlan, type SyntheticOp, type SyntheticProgram } from './synthetic-plan.js';
@@ -9,12 +10,13 @@ import { applyOp, solvePlan, syntheticPlan, type SyntheticOp, type SyntheticProg
  * gold Socratic decomposition in GSM8K-socratic form. The default `chain` family
  * applies 2–4 operations to one running quantity, so its final answer needs every
  * intermediate result; the other families (docs/data.md) add length, irrelevant
- * facts, several people, and facts that depend on another person's computed quantity.
+ * facts, several people, facts that depend on another person's computed quantity, and
+ * (`dag`) a shuffled graph of quantities with irrelevant ones.
  */
 export { applyOp, solvePlan, syntheticPlan, type SyntheticOp, type SyntheticProgram };
 export type { PlanOperand, PlanStep, ReplayOptions, SyntheticPlan } from './synthetic-plan.js';
 
-export const SYNTHETIC_FAMILIES = ['chain', 'long', 'distractors', 'entities', 'planning'] as const;
+export const SYNTHETIC_FAMILIES = ['chain', 'long', 'distractors', 'entities', 'planning', 'dag'] as const;
 export type SyntheticFamily = (typeof SYNTHETIC_FAMILIES)[number];
 
 export interface SyntheticOptions {
@@ -24,7 +26,8 @@ export interface SyntheticOptions {
   family?: SyntheticFamily;
   /**
    * Operations per problem. Defaults 2 and 4 (`long`: 4 and 6). For `entities` and `planning`
-   * they count the events of the story, of which the gold steps use only the relevant ones.
+   * they count the events of the story, of which the gold steps use only the relevant ones; for
+   * `dag`, the computed quantities the answer needs (the gold steps: the depth of the problem).
    */
   minSteps?: number;
   maxSteps?: number;
@@ -36,7 +39,7 @@ export interface SyntheticOptions {
   /** No intermediate or final result exceeds this. Default 100. */
   maxResult?: number;
   operations?: readonly SyntheticOp[];
-  /** `distractors` family: irrelevant facts per problem. Default 2. */
+  /** `distractors` family: irrelevant facts per problem; `dag`: irrelevant computed quantities. Default 2. */
   distractors?: number;
   /** `entities` and `planning` families: people per problem (2 or 3). Default: 2 or 3 at random. */
   people?: number;
@@ -84,7 +87,8 @@ export function syntheticProblem(index: number, options: Partial<SyntheticOption
   }
   // Each family its own stream, so `long` and `distractors` problem i do not share chain problem i's opening.
   const rng = new Rng((mixSeed(o.seed, index) ^ Math.imul(SYNTHETIC_FAMILIES.indexOf(o.family) + 1, 0xc2b2ae35)) >>> 0);
-  const draft = o.family === 'long' ? chainProblem(rng, o) : o.family === 'distractors' ? distractorsProblem(rng, o) : o.family === 'entities' ? entitiesProblem(rng, o) : planningProblem(rng, o);
+  const build = { long: chainProblem, distractors: distractorsProblem, entities: entitiesProblem, planning: planningProblem, dag: dagProblem }[o.family];
+  const draft = build(rng, o);
   return assemble(`synthetic-${o.family}-${o.seed}-${index}`, draft, { family: o.family, ...draft.extra });
 }
 

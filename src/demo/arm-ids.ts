@@ -4,6 +4,7 @@
  */
 export const ARM_IDS = [
   'answer-only', 'cot', 'unified', 'iterative', 'iterative-per-step', 'iterative-half', 'iterative-per-step-half', 'iterative-shared',
+  'wrong-locality',
 ] as const;
 export type ArmId = (typeof ARM_IDS)[number];
 

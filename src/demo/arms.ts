@@ -1,5 +1,9 @@
+import { dagMeta, wrongLocalityChain } from '../data/synthetic-dag.js';
+import { InvalidOptionError } from '../errors.js';
 import type { Solver } from '../eval/evaluator.js';
+import { CONTROL_MARK } from '../eval/report.js';
 import type { ArmId } from './arm-ids.js';
+import type { Problem } from '../data/schema.js';
 import type { IterativePacking, StudentData, StudentTrainOptions } from '../students/common.js';
 import { IterativeStudent } from '../students/iterative.js';
 import { StudentLM, type BackendChoice, type StudentModelSize } from '../students/lm.js';
@@ -36,6 +40,10 @@ function newLM(ctx: ArmContext, offset = 0): Promise<StudentLM> {
 interface ArmSpec {
   name: string;
   train(data: StudentData, ctx: ArmContext): Promise<TrainedArm>;
+  /** The chains this arm trains on, when they are not the verified ones (so their lengths can be checked first). */
+  chains?(data: StudentData): StudentData;
+  /** Throws when the arm cannot train on these problems; runs before the teacher. */
+  check?(problems: readonly Problem[]): void;
 }
 
 function single(name: string, make: typeof AnswerOnlyStudent | typeof CoTStudent | typeof UnifiedStudent): ArmSpec {
@@ -79,6 +87,28 @@ function sharedIterative(name: string): ArmSpec {
   };
 }
 
+/** The kept chains with every irrelevant quantity asked about too (wrongLocalityChain); the same problems. */
+function wrongLocalityData(data: StudentData): StudentData {
+  const byId = new Map(data.problems.map((p) => [p.id, p]));
+  return { problems: data.problems, chains: data.chains.map((c) => wrongLocalityChain(byId.get(c.problemId)!, c) ?? c) };
+}
+
+/**
+ * The negative control of "wrong locality" (Prystawski et al.): a Unified student trained on chains whose
+ * subquestions also ask about quantities the answer does not need, interleaved with the needed ones. Same
+ * model, steps and problems as Unified; if the students use their subquestions, it should be behind.
+ */
+const wrongLocalityUnified = single(`Unified, wrong locality ${CONTROL_MARK}`, UnifiedStudent);
+const wrongLocality: ArmSpec = {
+  name: wrongLocalityUnified.name,
+  chains: wrongLocalityData,
+  train: (data, ctx) => wrongLocalityUnified.train(wrongLocalityData(data), ctx),
+  check(problems) {
+    const bad = problems.find((p) => !dagMeta(p)?.distractorSteps.length);
+    if (bad) throw new InvalidOptionError('arms', `'wrong-locality' needs problems with irrelevant computed quantities (the synthetic dag family); problem ${bad.id} has none`);
+  },
+};
+
 /** Every arm the demo can run, by id. The default set is the paper's four. */
 export const ARMS = {
   'answer-only': single('Answer-only', AnswerOnlyStudent),
@@ -89,4 +119,5 @@ export const ARMS = {
   'iterative-half': iterative('Iterative, half steps each', 'per-chain', 0.5),
   'iterative-per-step-half': iterative('Iterative, per-step pairs, half steps each', 'per-step', 0.5),
   'iterative-shared': sharedIterative('Iterative, one shared model'),
+  'wrong-locality': wrongLocality,
 } as const satisfies Record<ArmId, ArmSpec>;

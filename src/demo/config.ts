@@ -24,6 +24,18 @@ export interface DemoConfig {
   steps: number;
   batchSize: number;
   lr: number;
+  /** AdamW weight decay of every model (default the trainer's, 0.01). */
+  weightDecay?: number;
+  /**
+   * Hold out `share` of the kept chains (the same problems for every seed and arm), evaluate each model's
+   * loss on them every `every` steps, and keep the weights of the lowest held-out loss. Unset: train on all.
+   */
+  validation?: { share: number; every: number };
+  /**
+   * Every model ends with the average of its weights over the last `averageLast` of its steps (every 10th
+   * step; TrainOptions.average). Not together with `validation`.
+   */
+  averageLast?: number;
   /** Longest iterative decomposition at test time. */
   maxSteps: number;
   /** Synthetic task family (see SYNTHETIC_FAMILIES); `chain` is the original single-quantity story. */
@@ -31,9 +43,16 @@ export interface DemoConfig {
   /** Synthetic task shape: operations per problem and number ranges (see SyntheticOptions). */
   minOps: number;
   maxOps: number;
+  /**
+   * Also test on problems with this many operations (e.g. 4-5 when training has 2-3), generated like the
+   * test set and reported as their own subset beside it (every arm's accuracy, paired CIs, attribution).
+   */
+  testOps?: { min: number; max: number };
   maxOperand: number;
   maxFactor: number;
   maxResult: number;
+  /** `distractors` family: irrelevant facts per problem; `dag`: irrelevant computed quantities (SyntheticOptions.distractors). Default 2. */
+  distractors?: number;
   backend: BackendPreference;
   /** Which students to train and compare (see ARMS); every arm gets the same size and budget. */
   arms: readonly ArmId[];

@@ -1,7 +1,7 @@
 import { OptionalDependencyError } from '../errors.js';
 import { importOptional } from '../util/optional.js';
 import type { EvalReport } from './report.js';
-import { attributionTable, comparisonsTable, markdownTable, stagesTable, summaryNotes } from './report.js';
+import { attributionTable, comparisonsTable, markdownTable, stagesTable, subsetAccuracyTable, summaryNotes } from './report.js';
 
 type Spec = Record<string, unknown>;
 
@@ -229,6 +229,13 @@ function analysisHtml(report: EvalReport, forest: string): string {
   if (attribution) parts.push(`<h2>Where the Socratic students go wrong</h2>\n<p>Teacher-forced QG / stop / QA accuracy with the gold history, and the first error of each free-running solution (planning: the subquestion asked for another quantity; arithmetic: right subquestion, wrong number).</p>\n${tableHtml(attribution)}`);
   if (report.comparisons.length > 0) {
     parts.push(`<h2>Paired comparisons</h2>\n<p>Per-seed differences in flexible accuracy (points); the verdict comes from the 95% CI, never from the sign of the mean.</p>\n${forest ? `<figure>${forest}</figure>\n` : ''}${tableHtml(comparisonsTable(report.comparisons))}`);
+  }
+  if (report.subsets?.length) {
+    parts.push(`<h2>By test subset</h2>\n<p>Flexible accuracy per subset; each shift pairs an arm with itself on the first subset, seed by seed.</p>\n${tableHtml(subsetAccuracyTable(report.subsets))}`);
+    for (const s of report.subsets) {
+      const table = attributionTable(s.summary);
+      parts.push(`<h3>${escapeHtml(s.name)}</h3>\n<p>${escapeHtml(s.findings[0] ?? '')}</p>\n${tableHtml(comparisonsTable(s.comparisons))}${table ? `\n${tableHtml(table)}` : ''}`);
+    }
   }
   return parts.join('\n');
 }

@@ -44,7 +44,7 @@ export function mergeReports(reports: readonly EvalReport[]): EvalReport {
   const seeds = runs.map((r) => r.seed);
   const twice = seeds.find((s, i) => seeds.indexOf(s) !== i);
   if (twice !== undefined) throw new RangeError(`seed ${twice} appears in more than one report`);
-  const { summary, comparisons, findings } = compareRuns(runs);
+  const { summary, comparisons, findings, subsets } = compareRuns(runs);
   // A demo report's findings are [ordering, ...one per comparison, ...facts about the data]; keep the facts.
   const facts = first.findings.slice(1 + first.comparisons.length);
   return {
@@ -56,5 +56,6 @@ export function mergeReports(reports: readonly EvalReport[]): EvalReport {
     comparisons,
     stages: reports.flatMap((r) => r.stages),
     findings: [...findings, ...facts],
+    subsets,
   };
 }

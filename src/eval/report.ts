@@ -1,3 +1,4 @@
+import type { Problem } from '../data/schema.js';
 import type { StudentKind } from '../students/common.js';
 import type { ArmResult } from './evaluator.js';
 import { FIRST_ERRORS, type Attribution } from './attribution.js';
@@ -10,6 +11,35 @@ export interface RunResult {
   arms: ArmResult[];
   /** Training loss per optimizer step, by arm name (Iterative: `name/qg`, `name/qa`). */
   losses: Record<string, number[]>;
+  /**
+   * Results per named test subset when there are several (e.g. in distribution and deeper): every
+   * subset, the main test set first (its `arms` are this run's `arms`).
+   */
+  subsets?: SubsetRun[];
+}
+
+/** A named held-out set, e.g. problems with more operations than any the students trained on. */
+export interface TestSubset {
+  name: string;
+  problems: readonly Problem[];
+}
+
+/** One seed's results on one test subset. */
+export interface SubsetRun {
+  name: string;
+  problems: number;
+  arms: ArmResult[];
+}
+
+/** Every arm over seeds on one test subset, with the same paired comparisons as the whole report. */
+export interface SubsetSummary {
+  name: string;
+  problems: number;
+  summary: ArmSummary[];
+  comparisons: PairedComparison[];
+  /** Each arm here minus the same arm on the first subset, paired by seed; empty for the first subset. */
+  shift: PairedComparison[];
+  findings: string[];
 }
 
 export interface ArmSummary {
@@ -46,6 +76,8 @@ export interface EvalReport {
   comparisons: PairedComparison[];
   /** Plain-language findings, e.g. whether the paper's ordering held. */
   findings: string[];
+  /** Per test subset (when the runs have several): the main test set first, then e.g. deeper problems. */
+  subsets?: SubsetSummary[];
 }
 
 /** Mean and sample standard deviation of every arm across seeds, in first-seen arm order. */
@@ -163,6 +195,7 @@ export function markdownReport(report: EvalReport): string {
     '',
     comparisonsTable(report.comparisons),
     '',
+    ...subsetsSection(report.subsets),
     '## Stages',
     '',
     stagesTable(report.stages),
@@ -175,6 +208,9 @@ export function markdownReport(report: EvalReport): string {
     '',
   ].join('\n');
 }
+
+/** In an arm's name, marks a negative control: compared like any arm, never counted for the paper's ordering. */
+export const CONTROL_MARK = '(control)';
 
 /** Appended to an arm's name for its calculator row. */
 export const CALCULATOR_SUFFIX = ' + calculator';
@@ -224,7 +260,8 @@ export function armComparisons(runs: readonly RunResult[], allArms: readonly Arm
  * it holds when some Socratic arm is ahead of CoT and CoT is ahead of answer-only.
  */
 export function orderingFinding(summary: readonly ArmSummary[], comparisons: readonly PairedComparison[]): string {
-  const kindOf = new Map(summary.map((a) => [a.name, a.kind]));
+  // A negative control (e.g. the wrong-locality arm) is not a candidate for the paper's ordering.
+  const kindOf = new Map(summary.filter((a) => !a.name.includes(CONTROL_MARK)).map((a) => [a.name, a.kind]));
   const find = (a: StudentKind[], b: StudentKind) => comparisons.filter((c) => a.includes(kindOf.get(c.a)!) && kindOf.get(c.b) === b);
   const socraticVsCot = find(['unified', 'iterative'], 'cot');
   const cotVsAnswer = find(['cot'], 'answer-only')[0];
@@ -252,9 +289,68 @@ const signed = (x: number): string => (Number.isFinite(x) ? `${x >= 0 ? '+' : ''
 /**
  * Summary, paired comparisons and their sentences for runs over seeds: what a report says about them.
  * `findings` is [the paper's ordering, one per comparison], in that order (mergeReports relies on it).
+ * When the runs carry test subsets, `subsets` holds the same per subset.
  */
-export function compareRuns(runs: readonly RunResult[]): { summary: ArmSummary[]; comparisons: PairedComparison[]; findings: string[] } {
+export function compareRuns(runs: readonly RunResult[]): { summary: ArmSummary[]; comparisons: PairedComparison[]; findings: string[]; subsets?: SubsetSummary[] } {
   const summary = summarize(runs);
   const comparisons = armComparisons(runs, summary);
-  return { summary, comparisons, findings: [orderingFinding(summary, comparisons), ...comparisons.map(describeComparison)] };
+  const subsets = compareSubsets(runs);
+  return { summary, comparisons, findings: [orderingFinding(summary, comparisons), ...comparisons.map(describeComparison)], ...(subsets.length > 0 ? { subsets } : {}) };
+}
+
+/** Per test subset, in first-seen order: summary and comparisons, and each arm's shift from the first subset. */
+export function compareSubsets(runs: readonly RunResult[]): SubsetSummary[] {
+  const names = [...new Set(runs.flatMap((r) => (r.subsets ?? []).map((s) => s.name)))];
+  const runsOf = (name: string): RunResult[] =>
+    runs.flatMap((r) => {
+      const s = r.subsets?.find((x) => x.name === name);
+      return s ? [{ seed: r.seed, arms: s.arms, losses: {} }] : [];
+    });
+  const first = names[0] === undefined ? [] : runsOf(names[0]);
+  return names.map((name, i) => {
+    const sub = runsOf(name);
+    const summary = summarize(sub);
+    const comparisons = armComparisons(sub, summary);
+    const shift = i === 0 ? [] : summary.map((a) => pairedComparison({ name: `${a.name} on ${name}`, bySeed: bySeed(sub, a.name) }, { name: `${a.name} on ${names[0]}`, bySeed: bySeed(first, a.name) }));
+    const problems = Math.max(0, ...runs.flatMap((r) => r.subsets?.filter((x) => x.name === name).map((x) => x.problems) ?? []));
+    return { name, problems, summary, comparisons, shift, findings: [orderingFinding(summary, comparisons), ...comparisons.map(describeComparison)] };
+  });
+}
+
+/** Flexible accuracy of every arm on every subset, with each later subset's shift from the first (paired CI). */
+export function subsetAccuracyTable(subsets: readonly SubsetSummary[]): string {
+  const [first, ...rest] = subsets;
+  if (!first) return '';
+  const cell = (s: SubsetSummary, name: string): string => {
+    const a = s.summary.find((x) => x.name === name);
+    return a ? pm(a.flexible, a.seeds) : '–';
+  };
+  const shiftCell = (s: SubsetSummary, name: string): string[] => {
+    const c = s.shift.find((x) => x.a === `${name} on ${s.name}`);
+    return c ? [`${signed(c.mean)}${c.ci ? ` (${signed(c.ci[0])} to ${signed(c.ci[1])})` : ''}`, c.verdict] : ['–', '–'];
+  };
+  return [
+    `| Student | ${subsets.map((s) => `${s.name} (${s.problems} problems) %`).join(' | ')} | ${rest.map((s) => `${s.name} − ${first.name} (points, 95% CI) | verdict`).join(' | ')} |`,
+    `|---|${subsets.map(() => '---:').join('|')}|${rest.map(() => '---:|---').join('|')}|`,
+    ...first.summary.map((a) => `| ${a.name} | ${subsets.map((s) => cell(s, a.name)).join(' | ')} | ${rest.flatMap((s) => shiftCell(s, a.name)).join(' | ')} |`),
+  ].join('\n');
+}
+
+/** The markdown of the per-subset section: the accuracy table, then each subset's comparisons and attribution. */
+export function subsetsSection(subsets: readonly SubsetSummary[] | undefined): string[] {
+  if (!subsets || subsets.length === 0) return [];
+  const out = [
+    '## By test subset',
+    '',
+    'Flexible accuracy on each test subset (mean ± sd over seeds). The shift columns pair each arm with itself on the first subset, seed by seed; the verdict comes from the 95% CI.',
+    '',
+    subsetAccuracyTable(subsets),
+    '',
+  ];
+  for (const s of subsets) {
+    out.push(`### ${s.name}`, '', ...s.findings.slice(0, 1).map((f) => `- ${f}`), '', comparisonsTable(s.comparisons), '');
+    const attribution = attributionTable(s.summary);
+    if (attribution) out.push(`Where the Socratic students go wrong on ${s.name}:`, '', attribution, '');
+  }
+  return out;
 }

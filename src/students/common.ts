@@ -23,8 +23,11 @@ export interface StudentTrainOptions extends Omit<TrainOptions, 'eval' | 'checkp
   /** Loss on prompt tokens too. Default false. */
   promptLoss?: boolean;
   format?: FormatOptions;
-  /** Held-out chains for eval loss every `every` steps, with early stopping after `patience` evals. */
-  eval?: { data: StudentData; every: number; patience?: number };
+  /**
+   * Held-out chains for eval loss every `every` steps, with early stopping after `patience` evals; at the
+   * end the weights of the lowest eval loss are kept unless `restoreBest` is false.
+   */
+  eval?: { data: StudentData; every: number; patience?: number; restoreBest?: boolean };
   /** Checkpoint directory (resumed from when it holds a checkpoint). Iterative students use qg/ and qa/ below it. */
   checkpointDir?: string;
   checkpointEvery?: number;
@@ -98,7 +101,7 @@ export async function trainModel(
   const { eval: ev, checkpointDir: _dir, checkpointEvery, promptLoss: _p, format: _f, packing: _k, ...rest } = options;
   return train(lm.model, examples, {
     ...rest,
-    eval: ev ? { examples: encode(ev.data), every: ev.every, patience: ev.patience } : undefined,
+    eval: ev ? { examples: encode(ev.data), every: ev.every, patience: ev.patience, restoreBest: ev.restoreBest } : undefined,
     checkpoint: checkpointDir ? { dir: checkpointDir, every: checkpointEvery ?? 100 } : undefined,
   });
 }

@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
+import { readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { NamedTensors } from '../arch/tensors.js';
-import { CheckpointError, NonFiniteLossError, TrainingDataError } from '../errors.js';
+import { CheckpointError, InvalidOptionError, NonFiniteLossError, TrainingDataError } from '../errors.js';
 import { readSafetensors, writeSafetensors } from '../io/safetensors.js';
 import { ADAMW_DEFAULTS, type LabeledBatch } from '../model/core-types.js';
 import type { CausalLM } from '../model/causal-lm.js';
@@ -47,6 +47,12 @@ export interface TrainOptions {
   /** Batches per length-sorted window (1 = no bucketing). Default 32. */
   bucketWindow?: number;
   eval?: { examples: readonly EncodedExample[]; every: number; patience?: number; batchSize?: number; restoreBest?: boolean };
+  /**
+   * Weight averaging (as in stochastic weight averaging): from optimizer step `from` (1-based) on, the
+   * weights after every `every`-th step (default 10) are averaged, and the model ends with that average.
+   * Not with `eval.restoreBest` (set it to false to still measure the eval loss of the live weights).
+   */
+  average?: { from: number; every?: number };
   /** Write an atomic checkpoint every `every` steps and at the end; resume from `dir` when it holds one. */
   checkpoint?: { dir: string; every: number; resume?: boolean };
   onProgress?: (event: TrainProgress) => void;
@@ -70,6 +76,8 @@ export interface TrainResult {
 }
 
 const BEST_FILE = 'best.safetensors';
+/** The running sum of averaged weights, stamped with the checkpoint's step: `average-<step>.safetensors`. */
+const averageFile = (step: number): string => `average-${String(step).padStart(8, '0')}.safetensors`;
 
 /** Trains a model in place on encoded examples: AdamW + warmup/cosine, accumulation, eval, early stop, exact resume. */
 export async function train(model: CausalLM, examples: readonly EncodedExample[], options: TrainOptions): Promise<TrainResult> {
@@ -88,6 +96,9 @@ export async function train(model: CausalLM, examples: readonly EncodedExample[]
   const peak = options.lr ?? 1e-3;
   const warmupSteps = options.warmupSteps ?? Math.min(100, Math.floor(totalSteps / 10));
   const fingerprint = fingerprintOf(examples, options, totalSteps);
+  const avg = options.average;
+  if (avg && options.eval && options.eval.restoreBest !== false) throw new InvalidOptionError('average', 'cannot be combined with eval.restoreBest: the model ends with one or the other; set eval.restoreBest to false');
+  if (avg && !(Number.isInteger(avg.from) && avg.from >= 1 && (avg.every ?? 10) >= 1)) throw new InvalidOptionError('average', `needs a whole number from >= 1 and every >= 1, got ${JSON.stringify(avg)}`);
 
   let rng = new Rng(options.seed ?? 0);
   let state: Omit<TrainerState, 'weightsFile' | 'optimizerFile'> = {
@@ -95,6 +106,8 @@ export async function train(model: CausalLM, examples: readonly EncodedExample[]
     rng: rng.getState(), totalSteps, losses: [], evals: [], bestEvalLoss: null, evalsWithoutImprovement: 0, tokensSeen: 0, fingerprint,
   };
   let bestWeights: NamedTensors | null = null;
+  /** Running sum of the averaged weights and how many went in (kept in the checkpoint for an exact resume). */
+  let average: { sum: NamedTensors; count: number } | null = null;
   let resumedFromStep: number | null = null;
   const ckpt = options.checkpoint;
   if (ckpt && ckpt.resume !== false) {
@@ -107,6 +120,7 @@ export async function train(model: CausalLM, examples: readonly EncodedExample[]
       rng = Rng.fromState(loaded.rng);
       resumedFromStep = loaded.step;
       bestWeights = await readBest(ckpt.dir);
+      if (avg) average = await readAverage(ckpt.dir, state.step);
     }
   }
 
@@ -162,6 +176,8 @@ export async function train(model: CausalLM, examples: readonly EncodedExample[]
     const perStep = elapsed / stepsThisCall;
     emit({ type: 'step', step: state.step, loss, lr, gradNorm: opt.gradNorm, tokensPerSecond: tokensThisCall / elapsed, etaSeconds: perStep * (totalSteps - state.step) });
 
+    if (avg && state.step >= avg.from && (state.step - avg.from) % (avg.every ?? 10) === 0) average = addTo(average, await training.getWeights());
+
     const ev = options.eval;
     if (ev && ev.examples.length > 0 && (state.step % ev.every === 0 || state.step === totalSteps)) {
       const evalLoss = await evaluateLoss(model, ev.examples, ev.batchSize ?? options.batchSize, padId);
@@ -184,7 +200,7 @@ export async function train(model: CausalLM, examples: readonly EncodedExample[]
     }
     const last = stoppedEarly || state.step === totalSteps;
     if (ckpt && (state.step % ckpt.every === 0 || last)) {
-      await saveCheckpoint(ckpt.dir, model, state);
+      await saveWithAverage(ckpt.dir, model, state, average);
       savedAt = state.step;
       emit({ type: 'checkpoint', step: state.step });
     }
@@ -192,11 +208,12 @@ export async function train(model: CausalLM, examples: readonly EncodedExample[]
   }
   // Interrupted (stopAfterSteps / abort): keep the work done so far.
   if (ckpt && savedAt !== state.step) {
-    await saveCheckpoint(ckpt.dir, model, state);
+    await saveWithAverage(ckpt.dir, model, state, average);
     emit({ type: 'checkpoint', step: state.step });
   }
   const finished = stoppedEarly || state.step >= totalSteps;
   if (finished && bestWeights && options.eval?.restoreBest !== false) await training.setWeights(bestWeights);
+  if (finished && average) await training.setWeights(meanOf(average));
   return {
     steps: state.step, totalSteps, losses: state.losses, evals: state.evals, bestEvalLoss: state.bestEvalLoss, stoppedEarly, finished,
     resumedFromStep, tokensSeen: state.tokensSeen, wallSeconds: (performance.now() - started) / 1000,
@@ -218,6 +235,41 @@ export async function evaluateLoss(model: CausalLM, examples: readonly EncodedEx
   return n > 0 ? sum / n : NaN;
 }
 
+function addTo(average: { sum: NamedTensors; count: number } | null, weights: NamedTensors): { sum: NamedTensors; count: number } {
+  if (!average) return { sum: new Map([...weights].map(([k, t]) => [k, { shape: t.shape, data: Float32Array.from(t.data) }])), count: 1 };
+  for (const [name, t] of weights) {
+    const acc = average.sum.get(name)!.data;
+    for (let i = 0; i < acc.length; i++) acc[i]! += t.data[i]!;
+  }
+  return { sum: average.sum, count: average.count + 1 };
+}
+
+function meanOf(average: { sum: NamedTensors; count: number }): NamedTensors {
+  const out: NamedTensors = new Map();
+  for (const [name, t] of average.sum) out.set(name, { shape: t.shape, data: t.data.map((x) => x / average.count) });
+  return out;
+}
+
+/** A checkpoint, with the running average (if any) written first under the same step; older averages are removed. */
+async function saveWithAverage(dir: string, model: CausalLM, state: Parameters<typeof saveCheckpoint>[2], average: { sum: NamedTensors; count: number } | null): Promise<void> {
+  if (average) await writeSafetensors(join(dir, averageFile(state.step)), average.sum, { count: String(average.count) });
+  await saveCheckpoint(dir, model, state);
+  for (const name of await readdir(dir)) if (/^average-\d+\.safetensors$/.test(name) && name !== averageFile(state.step)) await rm(join(dir, name), { force: true });
+}
+
+/** The running sum saved with the checkpoint of `step`; null when the average had not begun by then. */
+async function readAverage(dir: string, step: number): Promise<{ sum: NamedTensors; count: number } | null> {
+  try {
+    await readFile(join(dir, averageFile(step)), { flag: 'r' });
+  } catch {
+    return null;
+  }
+  const file = await readSafetensors(join(dir, averageFile(step)));
+  const sum: NamedTensors = new Map();
+  for (const [k, t] of file.tensors) sum.set(k, { shape: t.shape, data: t.data instanceof Float32Array ? t.data : Float32Array.from(t.data) });
+  return { sum, count: Number(file.metadata.count) };
+}
+
 async function readBest(dir: string): Promise<NamedTensors | null> {
   try {
     await readFile(join(dir, BEST_FILE), { flag: 'r' });
@@ -236,6 +288,6 @@ function fingerprintOf(examples: readonly EncodedExample[], o: TrainOptions, tot
     h.update(new Uint8Array(e.ids.buffer, e.ids.byteOffset, e.ids.byteLength));
     h.update(new Uint8Array(e.labels.buffer, e.labels.byteOffset, e.labels.byteLength));
   }
-  h.update(JSON.stringify([o.batchSize, o.gradAccumSteps ?? 1, o.lr, o.seed ?? 0, o.warmupSteps, o.minLrRatio, o.weightDecay, o.maxGradNorm, o.bucketWindow, totalSteps]));
+  h.update(JSON.stringify([o.batchSize, o.gradAccumSteps ?? 1, o.lr, o.seed ?? 0, o.warmupSteps, o.minLrRatio, o.weightDecay, o.maxGradNorm, o.bucketWindow, totalSteps, ...(o.average ? [o.average.from, o.average.every ?? 10] : [])]));
   return h.digest('hex').slice(0, 16);
 }

@@ -2,7 +2,7 @@ import { basename, resolve } from 'node:path';
 import type { BackendPreference } from '../../backend/types.js';
 import { SocraticDataset } from '../../data/dataset.js';
 import { CliUsageError } from '../usage-error.js';
-import { attributionTable, comparisonsTable, markdownTable } from '../../eval/report.js';
+import { attributionTable, comparisonsTable, markdownTable, subsetAccuracyTable } from '../../eval/report.js';
 import { SYNTHETIC_FAMILIES, type SyntheticFamily } from '../../data/synthetic.js';
 import { ARM_IDS, isArmId } from '../../demo/arm-ids.js';
 import { DEMO_PRESETS, STUDENT_ARCHS, type DemoConfig } from '../../demo/config.js';
@@ -20,7 +20,9 @@ import { trainProgressPrinter } from './progress.js';
 const HELP = `usage: socratic-distill demo [--quick] [--out ./demo-output] [--seeds 0,1,2] [--steps N] [--backend auto|cpu|native|wasm|tfjs-cpu]
          [--teacher simulated|openai] [--dataset synthetic|gsm8k] [--data <gsm8k dir or file>] [--train N] [--test N]
          [--arms ${ARM_IDS.join(',')}] [--n-positions N|auto] [--calculator]
-         [--family ${SYNTHETIC_FAMILIES.join('|')}] [--arch ${STUDENT_ARCHS.join('|')}] [--init <HF checkpoint dir>]
+         [--family ${SYNTHETIC_FAMILIES.join('|')}] [--ops A-B] [--distractors N] [--test-ops A-B]
+         [--arch ${STUDENT_ARCHS.join('|')}] [--init <HF checkpoint dir>]
+         [--lr LR] [--weight-decay W] [--validation SHARE,EVERY|off] [--average-last SHARE|off]
 
 Runs the whole pipeline offline: synthetic multi-step problems -> SimulatedTeacher (~15% flawed chains)
 -> ChainVerifier -> answer-only, CoT, Unified and Iterative students trained from scratch with the same
@@ -33,7 +35,21 @@ and --dataset gsm8k --data <path>, the same pipeline runs on real data with a re
 --arms        which students to compare (default answer-only,cot,unified,iterative)
 --family      the synthetic task family: chain (default), long (4-6 operations), distractors
               (irrelevant facts), entities (several people who trade), planning (facts that depend on
-              another person's computed quantity, so the next quantity must be chosen)
+              another person's computed quantity, so the next quantity must be chosen), dag
+              (a shuffled graph of quantities defined from each other, some irrelevant to the
+              question; docs/data.md)
+--ops         operations per training and test problem (default 2-3; long: 4-6); for dag, the
+              computed quantities the answer needs
+--distractors irrelevant facts (distractors) or irrelevant computed quantities (dag) per problem
+              (1-4, default 2)
+--test-ops    also test on synthetic problems with A-B operations (e.g. 4-5 when training has 2-3),
+              as many as --test; the report gives every arm's accuracy on each subset, its shift
+              from in distribution with a paired 95% CI, and the attribution per subset
+--validation  hold out SHARE of the kept chains (the same for every seed and arm) and keep each model's
+              weights of lowest loss on them, measured every EVERY steps (e.g. 0.1,100); 'off' trains on all
+--lr          peak learning rate of every model (warmup 10%, cosine to 10%)
+--weight-decay AdamW weight decay of every model
+--average-last every model ends with the average of its weights over the last SHARE of its steps
 --calculator  also evaluate every stepwise student with the decode-time calculator (after
               "<expression> =" the safe parser writes the result), reported as its own rows
 --n-positions the students' context; 'auto' (the default off the synthetic task) sizes it from the
@@ -49,7 +65,7 @@ and --dataset gsm8k --data <path>, the same pipeline runs on real data with a re
 const FLAGS = {
   quick: { type: 'boolean' }, out: { type: 'string' }, seeds: { type: 'string' }, steps: { type: 'string' }, backend: { type: 'string' },
   teacher: { type: 'string' }, dataset: { type: 'string' }, data: { type: 'string' }, train: { type: 'string' }, test: { type: 'string' },
-  'error-rate': { type: 'string' }, arms: { type: 'string' }, 'n-positions': { type: 'string' }, calculator: { type: 'boolean' }, family: { type: 'string' },
+  'error-rate': { type: 'string' }, arms: { type: 'string' }, 'n-positions': { type: 'string' }, calculator: { type: 'boolean' }, family: { type: 'string' }, 'test-ops': { type: 'string' }, ops: { type: 'string' }, distractors: { type: 'string' }, validation: { type: 'string' }, 'weight-decay': { type: 'string' }, 'average-last': { type: 'string' }, lr: { type: 'string' },
   arch: { type: 'string' }, init: { type: 'string' }, help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -89,6 +105,11 @@ export const command: CliCommand = {
       family: family as SyntheticFamily,
       // The long family is defined by its 4-6 operations; the others keep the demo's 2-3.
       ...(family === 'long' ? { minOps: 4, maxOps: 6 } : {}),
+      ...opsRange(stringFlag(v, 'ops'), '--ops'),
+      ...(v.distractors === undefined ? {} : { distractors: intFlag(v, 'distractors', 1) }),
+      ...validation(stringFlag(v, 'validation')),
+      ...(v['weight-decay'] === undefined ? {} : { weightDecay: numberFlag(v, 'weight-decay', 0, 1) }),
+      ...(v['average-last'] === undefined ? {} : { averageLast: v['average-last'] === 'off' ? undefined : numberFlag(v, 'average-last', 0, 1) }),
       size: init !== undefined ? checkpointSize(await readCheckpointConfig(init)) : { ...base.size, n_positions: nPositions },
       autoPositions: init === undefined && positions === 'auto',
       ...(arch === 'llama' ? { arch: 'llama' as const } : {}),
@@ -97,11 +118,15 @@ export const command: CliCommand = {
       calculator: v.calculator === true,
       seeds: seeds ?? [...base.seeds],
       steps: intFlag(v, 'steps', 1) ?? base.steps,
+      lr: numberFlag(v, 'lr', 0, 1) ?? base.lr,
       trainProblems: intFlag(v, 'train', 1) ?? base.trainProblems,
       testProblems: intFlag(v, 'test', 1) ?? base.testProblems,
       teacherErrorRate: numberFlag(v, 'error-rate', 0, 1) ?? base.teacherErrorRate,
       backend: (stringFlag(v, 'backend') as BackendPreference | undefined) ?? base.backend,
+      ...(stringFlag(v, 'test-ops') === undefined ? {} : { testOps: range(stringFlag(v, 'test-ops')!, '--test-ops') }),
     };
+    if (config.distractors !== undefined && !(config.distractors >= 1 && config.distractors <= 4)) throw new CliUsageError(`--distractors must be in 1..4, got ${config.distractors}`);
+    if (config.testOps && dataset !== 'synthetic') throw new CliUsageError('--test-ops needs --dataset synthetic (on your own data, pass DemoSource.subsets to runDemo)');
     const outDir = resolve(stringFlag(v, 'out') ?? './demo-output');
     const source = await demoSource(config, stringFlag(v, 'teacher') ?? 'simulated', dataset, stringFlag(v, 'data'));
     const started = performance.now();
@@ -124,20 +149,48 @@ export const command: CliCommand = {
     process.stdout.write(`\n${markdownTable(result.report)}\n\n${result.report.findings.join('\n')}\n`);
     if (attribution) process.stdout.write(`\nWhere the Socratic students go wrong (see report.md for the definitions):\n${attribution}\n`);
     process.stdout.write(`\nPaired per-seed differences (95% CI decides the verdict):\n${comparisonsTable(result.report.comparisons)}\n`);
+    for (const s of result.report.subsets?.slice(1) ?? []) {
+      const table = attributionTable(s.summary);
+      process.stdout.write(`\nOn ${s.name}:\n${s.findings[0]}\n${comparisonsTable(s.comparisons)}\n${table ? `\nWhere the Socratic students go wrong on ${s.name}:\n${table}\n` : ''}`);
+    }
+    if (result.report.subsets) process.stdout.write(`\nAccuracy by test subset (flexible %, shift paired by seed):\n${subsetAccuracyTable(result.report.subsets)}\n`);
     process.stdout.write(`\nwall time ${((performance.now() - started) / 1000).toFixed(0)} s; reports: ${result.paths.html}, ${result.paths.json}, ${result.paths.markdown}\n`);
     return 0;
   },
 };
 
+/** `4-5` (or one number) as a range of operations, for --ops and --test-ops. */
+function range(flag: string, name: string): { min: number; max: number } {
+  const m = /^(\d+)(?:-(\d+))?$/.exec(flag);
+  const min = m ? Number(m[1]) : NaN;
+  const max = m ? Number(m[2] ?? m[1]) : NaN;
+  if (!(min >= 1 && max >= min && max <= 8)) throw new CliUsageError(`${name} takes a range A-B of operations with 1 <= A <= B <= 8, got '${flag}'`);
+  return { min, max };
+}
+
+function validation(flag: string | undefined): Partial<Pick<DemoConfig, 'validation'>> {
+  if (flag === undefined) return {};
+  if (flag === 'off') return { validation: undefined };
+  const [share, every] = flag.split(',').map(Number);
+  if (!(share! > 0 && share! < 1) || !(Number.isInteger(every) && every! >= 1)) throw new CliUsageError(`--validation takes SHARE,EVERY (0 < SHARE < 1, EVERY a whole number of steps) or 'off', got '${flag}'`);
+  return { validation: { share: share!, every: every! } };
+}
+
+function opsRange(flag: string | undefined, name: string): Partial<Pick<DemoConfig, 'minOps' | 'maxOps'>> {
+  if (flag === undefined) return {};
+  const r = range(flag, name);
+  return { minOps: r.min, maxOps: r.max };
+}
+
 async function demoSource(config: DemoConfig, teacher: string, dataset: string, data: string | undefined): Promise<DemoSource> {
   if (teacher !== 'simulated' && teacher !== 'openai') throw new CliUsageError(`--teacher must be simulated|openai, got '${teacher}'`);
   if (dataset === 'synthetic') {
     if (teacher === 'openai') requireOpenAI();
-    const { train, test } = syntheticSplit(config);
+    const { train, test, testName, subsets } = syntheticSplit(config);
     return {
-      train, test,
+      train, test, testName, subsets,
       teacher: teacher === 'openai' ? new OpenAICompatibleTeacher() : new SimulatedTeacher({ errorRate: config.teacherErrorRate, seed: 0 }),
-      description: `synthetic multi-step arithmetic, family ${config.family} (${config.minOps}-${config.maxOps} operations, operands <= ${config.maxOperand}, factors <= ${config.maxFactor}, results <= ${config.maxResult})`,
+      description: `synthetic multi-step arithmetic, family ${config.family} (${config.minOps}-${config.maxOps} operations, operands <= ${config.maxOperand}, factors <= ${config.maxFactor}, results <= ${config.maxResult}${config.distractors === undefined ? '' : `, ${config.distractors} distractors`})`,
     };
   }
   if (dataset !== 'gsm8k') throw new CliUsageError(`--dataset must be synthetic|gsm8k, got '${dataset}'`);

@@ -13,7 +13,7 @@ const HELP = `usage: socratic-distill generate --teacher openai|annotation|simul
          [--data <path>] [--split train|test|all] [--limit N] [--samples K] [--concurrency C] --out chains.jsonl
          [--base-url URL] [--model M] [--mode socratic|cot] [--temperature T] [--seed S] [--count N]
          [--error-rate R] [--timeout-ms MS] [--max-attempts N] [--price-prompt USD] [--price-completion USD] [--json]
-         [--task default|demo] [--family chain|long|distractors|entities|planning] [--min-steps N] [--max-steps N] [--distractors N] [--people 2|3]
+         [--task default|demo] [--family ${SYNTHETIC_FAMILIES.join('|')}] [--min-steps N] [--max-steps N] [--distractors N] [--people 2|3]
          [--batch [--cancel] | --write-requests FILE | --ingest FILE | --estimate] [--max-cost USD] [--max-tokens N]
          [--batch-discount F] [--poll-ms MS]
 
@@ -26,7 +26,8 @@ Retries: one policy for the whole run. A problem is tried at most --max-attempts
 usable or not.
 The OpenAI teacher reads OPENAI_API_KEY (never pass keys on the command line) and OPENAI_BASE_URL.
 --price-* are USD per million tokens, for the cost summary. Ctrl-C stops cleanly.
---family and the flags after it choose the kind of --dataset synthetic problem (docs/data.md).
+--family and the flags after it choose the kind of --dataset synthetic problem (docs/data.md); for dag,
+--min-steps/--max-steps are the computed quantities the answer needs and --distractors the irrelevant ones.
 ${BATCH_HELP}`;
 
 const FLAGS = {

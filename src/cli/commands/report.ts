@@ -1,7 +1,7 @@
 import { resolve } from 'node:path';
 import { CliUsageError } from '../usage-error.js';
 import { mergeReports, readReport } from '../../eval/merge.js';
-import { attributionTable, comparisonsTable, markdownTable } from '../../eval/report.js';
+import { attributionTable, comparisonsTable, markdownTable, subsetsSection } from '../../eval/report.js';
 import { writeReport } from '../../eval/write.js';
 import type { CliCommand } from '../command.js';
 import { parseFlags, stringFlag } from './data-flags.js';
@@ -32,7 +32,9 @@ export const command: CliCommand = {
     const attribution = attributionTable(merged.summary);
     process.stdout.write(`${markdownTable(merged)}\n\n${merged.findings.join('\n')}\n`);
     if (attribution) process.stdout.write(`\n${attribution}\n`);
-    process.stdout.write(`\n${comparisonsTable(merged.comparisons)}\n\nreports: ${paths.html}, ${paths.json}, ${paths.markdown}\n`);
+    process.stdout.write(`\n${comparisonsTable(merged.comparisons)}\n`);
+    if (merged.subsets) process.stdout.write(`\n${subsetsSection(merged.subsets).join('\n')}`);
+    process.stdout.write(`\nreports: ${paths.html}, ${paths.json}, ${paths.markdown}\n`);
     return 0;
   },
 };
