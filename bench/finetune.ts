@@ -36,6 +36,8 @@ export interface FinetuneResult {
   peakRssBytes: number | null;
   /** Process CPU seconds (all threads) per timed step: on a loaded machine, wall time over it shows the share it got. */
   cpuPerStep: number | null;
+  /** Native: the peak RSS once the core was built (the JS init weights and the core's buffers), before any step. */
+  createPeakBytes: number | null;
   samples: number;
   reason: string | null;
   /** 1-minute load average when the case ended. */
@@ -96,8 +98,11 @@ function runWatched(cmd: string, args: string[], capBytes: number): Promise<{ co
   });
 }
 
-/** Node, tsx, V8 and the allocator, plus a full step's thread-local weight-gradient partials (8 x the largest matrix). */
-const NATIVE_OVERHEAD = 512 * 2 ** 20;
+/**
+ * Node, tsx, the tfjs modules selectBackend loads, V8 and the allocator, plus a full step's thread-local
+ * weight-gradient partials (8 x the largest matrix): about 0.5 GiB measured on the smollm2-135m cases.
+ */
+const NATIVE_OVERHEAD = 768 * 2 ** 20;
 
 /**
  * The native case's peak: the larger of creation (the core's buffers while the JS side still holds the init
@@ -116,7 +121,9 @@ export function nativeEstimate(addon: NativeAddon, name: BenchConfigName, mode: 
  * A rough peak for bench/torch_cpu.py's case (autograd keeps what each op needs; counted by hand from the model
  * there): weights (+ grads + AdamW moments of what trains), per token and layer about 5C + 8Q + 6KV + 4F floats of
  * saved activations plus NH x T attention probabilities, the [B, T, V] logits about 4 times over (logits, the shifted
- * copy, log-softmax, their gradient), and 400 MiB for Python and torch. The watchdog covers it being off.
+ * copy, log-softmax, their gradient), and 400 MiB for Python and torch. The activations are then scaled by what the
+ * smollm2-135m cases measured against this count (x1.15 full; x1.5 LoRA, whose extra products autograd also keeps).
+ * The watchdog covers it being off.
  */
 export function torchEstimate(name: BenchConfigName, mode: FinetuneMode, B: number, T: number): number {
   const config = BENCH_CONFIGS[name]();
@@ -126,7 +133,7 @@ export function torchEstimate(name: BenchConfigName, mode: FinetuneMode, B: numb
   const Q = d.heads * d.headDim;
   const KV = d.kvHeads * d.headDim;
   const weights = mode === 'full' ? 16 * P : 4 * P + 16 * Pl;
-  const acts = 4 * B * T * d.layers * (5 * d.hidden + 8 * Q + 6 * KV + 4 * d.inner + d.heads * T);
+  const acts = (mode === 'full' ? 1.15 : 1.5) * 4 * B * T * d.layers * (5 * d.hidden + 8 * Q + 6 * KV + 4 * d.inner + d.heads * T);
   return weights + acts + 16 * B * T * d.vocab + 400 * 2 ** 20;
 }
 
@@ -136,7 +143,7 @@ async function runCase(
   command: [string, string[]],
   o: FinetuneOptions,
 ): Promise<FinetuneResult> {
-  const base = { ...c, estimateBytes: estimate, tokensPerS: null, peakRssBytes: null, cpuPerStep: null, samples: 0 };
+  const base = { ...c, estimateBytes: estimate, tokensPerS: null, peakRssBytes: null, cpuPerStep: null, createPeakBytes: null, samples: 0 };
   const avail = memAvailable();
   if (estimate > o.limitBytes) {
     return { ...base, status: 'refused', load: loadavg()[0]!, reason: `needs about ${gib(estimate)} by its estimate, above the ${gib(o.limitBytes)} limit (--memory-limit)` };
@@ -159,6 +166,7 @@ async function runCase(
     peakRssBytes?: number;
     peak_rss_bytes?: number;
     cpuSecondsPerStep?: number;
+    createPeakBytes?: number;
     cpu_seconds_per_step?: number;
     stepSeconds?: number[];
     samples?: number;
@@ -171,6 +179,7 @@ async function runCase(
     tokensPerS: j.tokensPerS ?? j.tokens_per_s ?? null,
     peakRssBytes: j.peakRssBytes ?? j.peak_rss_bytes ?? null,
     cpuPerStep: j.cpuSecondsPerStep ?? j.cpu_seconds_per_step ?? null,
+    createPeakBytes: j.createPeakBytes ?? null,
     samples: j.stepSeconds?.length ?? j.samples ?? 0,
   };
 }
@@ -206,7 +215,7 @@ export async function runFinetune(addon: NativeAddon, configs: BenchConfigName[]
 }
 
 export const FINETUNE_HEAD =
-  '| config | B x T | mode | core | tokens/s (median) | CPU s / step | peak RSS | estimate | samples | load 1m | note |\n|---|---|---|---|---|---|---|---|---|---|---|';
+  '| config | B x T | mode | core | tokens/s (median) | CPU s / step | peak RSS | of which creation | estimate | samples | load 1m | note |\n|---|---|---|---|---|---|---|---|---|---|---|---|';
 
 const IMPL = { native: 'native CPU', torch: 'PyTorch (plain; LoRA by hand)' } as const;
 
@@ -214,7 +223,7 @@ export function finetuneRow(r: FinetuneResult): string {
   const tps = r.tokensPerS === null ? 'n/a' : r.tokensPerS.toFixed(1);
   const mode = r.mode === 'full' ? 'full' : `LoRA r ${LORA_BENCH.r}`;
   const cpu = r.cpuPerStep === null ? 'n/a' : r.cpuPerStep.toFixed(1);
-  return `| ${r.config} | ${r.B}x${r.T} | ${mode} | ${IMPL[r.impl]} | ${tps} | ${cpu} | ${gib(r.peakRssBytes)} | ${gib(r.estimateBytes)} | ${r.samples} | ${r.load.toFixed(2)} | ${r.status === 'measured' ? '' : `${r.status}: ${r.reason}`} |`;
+  return `| ${r.config} | ${r.B}x${r.T} | ${mode} | ${IMPL[r.impl]} | ${tps} | ${cpu} | ${gib(r.peakRssBytes)} | ${gib(r.createPeakBytes)} | ${gib(r.estimateBytes)} | ${r.samples} | ${r.load.toFixed(2)} | ${r.status === 'measured' ? '' : `${r.status}: ${r.reason}`} |`;
 }
 
 /**

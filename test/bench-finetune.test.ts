@@ -27,12 +27,12 @@ describe('bench fine-tuning section', () => {
       expect(r.tokensPerS).toBeNull();
     }
     expect(lines).toHaveLength(8);
-    expect(lines[0]).toMatch(/^\| qwen3-0\.6b \| 1x512 \| full \| native CPU \| n\/a \| n\/a \| n\/a \| \d+\.\d\d GiB \| 0 \|/);
+    expect(lines[0]).toMatch(/^\| qwen3-0\.6b \| 1x512 \| full \| native CPU \| n\/a \| n\/a \| n\/a \| n\/a \| \d+\.\d\d GiB \| 0 \|/);
   });
 
   it('compares LoRA with full per shape and core, with the targets on the native rows only', () => {
     const r = (mode: 'full' | 'lora', impl: 'native' | 'torch', tps: number | null, peak: number | null, status: FinetuneResult['status'] = 'measured'): FinetuneResult => ({
-      config: 'qwen3-0.6b', mode, B: 4, T: 512, impl, status, estimateBytes: 20 * GiB, tokensPerS: tps, peakRssBytes: peak, cpuPerStep: tps ? 100 / tps : null,
+      config: 'qwen3-0.6b', mode, B: 4, T: 512, impl, status, estimateBytes: 20 * GiB, tokensPerS: tps, peakRssBytes: peak, cpuPerStep: tps ? 100 / tps : null, createPeakBytes: null,
       samples: tps ? 3 : 0, reason: status === 'measured' ? null : 'needs more', load: 1,
     });
     const rows = finetuneComparison([r('full', 'native', 10, 12 * GiB), r('lora', 'native', 15, 4.5 * GiB), r('full', 'torch', null, null, 'refused'), r('lora', 'torch', 5, 8 * GiB)]);
