@@ -123,6 +123,8 @@ export interface DocInput {
   loadBefore: number[];
   loadAfter: number[];
   command: string;
+  /** The fine-tuning section (bench/finetune.ts), already rendered; absent or empty when it did not run. */
+  finetune?: string[];
 }
 
 export function renderDoc(d: DocInput): string {
@@ -159,6 +161,7 @@ export function renderDoc(d: DocInput): string {
     lines.push('');
   }
   lines.push(...targets(d.figures));
+  if (d.finetune?.length) lines.push(...d.finetune);
   if (d.notes.length) lines.push('## Notes', '', ...d.notes.map((n) => `- ${n}`), '');
   // Only what this run measured: earlier runs and withdrawn figures live in the hand-written part below
   // KEEP_MARKER and in docs/benchmarks-history.md, which no run rewrites.

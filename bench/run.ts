@@ -1,12 +1,15 @@
 /**
- * `npm run bench [-- --json] [--quick] [--backend native,native-builtin,tfjs-wasm,tfjs-cpu] [--config tiny,gpt2-small,smollm2-135m] [--no-write]`
+ * `npm run bench [-- --json] [--quick] [--backend native,native-builtin,tfjs-wasm,tfjs-cpu] [--config tiny,gpt2-small,smollm2-135m,qwen3-0.6b] [--memory-limit 24] [--no-finetune | --finetune-only] [--no-write]`
  *
  * Tokens/s for training and KV-cache decode, GEMM GFLOP/s, each beside the PyTorch CPU baseline file
  * (its date and conditions printed beside every ratio) and, when TORCH_PY names a Python with torch,
  * beside PyTorch measured in this same run (bench/torch_cpu.py), plus a per-kernel profile of the
  * native core. `smollm2-135m` (bench/configs.ts) is a random-init Llama of SmolLM2-135M's shape, beside a plain-PyTorch
  * Llama of the same shape. `native` is the core as built (OpenBLAS when linked); `native-builtin` is the same
- * addon switched to the built-in sgemm (what the prebuilt package runs). Writes docs/benchmarks.md.
+ * addon switched to the built-in sgemm (what the prebuilt package runs). For smollm2-135m and qwen3-0.6b (a
+ * random-init Qwen3-0.6B, measured there only) the fine-tuning section (bench/finetune.ts) adds full fine-tuning
+ * against LoRA r 16 at 1x512 and 4x512: tokens/s and peak RSS, each case in its own memory-checked child process
+ * (refused above --memory-limit GiB, default 24, or above what the machine has free). Writes docs/benchmarks.md.
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
@@ -18,7 +21,8 @@ import { loadNativeAddon } from '../src/backend/native/addon.js';
 import { selectBackend } from '../src/backend/select.js';
 import type { BackendPreference, BackendReport } from '../src/backend/types.js';
 import { loadTorchBaseline } from './baseline.js';
-import { BENCH_CONFIGS, BIG_CONFIGS, type BenchConfigName, isBenchConfig, TFJS_TRAIN_SHAPE, TRAIN_SHAPE } from './configs.js';
+import { BENCH_CONFIGS, BIG_CONFIGS, type BenchConfigName, FINETUNE_CONFIGS, FINETUNE_ONLY, isBenchConfig, LORA_BENCH, TFJS_TRAIN_SHAPE, TRAIN_SHAPE } from './configs.js';
+import { FINETUNE_HEAD, type FinetuneResult, finetuneComparison, finetuneRow, runFinetune } from './finetune.js';
 import { type Budget, lastCpuSeconds, measureDecode, measureTrain, median, timeReps } from './measure.js';
 import { type DocInput, type Figure, KEEP_MARKER, type Metric, TABLE_HEAD, figureRow, loadavg, machineInfo, renderDoc, trainFlopsPerToken } from './report.js';
 
@@ -29,6 +33,10 @@ const { values } = parseArgs({
     backend: { type: 'string', multiple: true },
     config: { type: 'string', multiple: true },
     'no-write': { type: 'boolean', default: false },
+    'memory-limit': { type: 'string', default: '24' },
+    'no-finetune': { type: 'boolean', default: false },
+    /** Only the fine-tuning section (no GEMM, training or decode figures of the general section). */
+    'finetune-only': { type: 'boolean', default: false },
   },
 });
 const list = (v: string[] | undefined, all: string[]): string[] => (v ? v.flatMap((x) => x.split(',')).filter(Boolean) : all);
@@ -54,7 +62,7 @@ function sameRunTorch(): { figures: Map<string, number>; line: string } {
   const figures = new Map<string, number>();
   if (!py) return { figures, line: 'not measured (set TORCH_PY to a Python with torch to measure it in the same run).' };
   const script = resolve(import.meta.dirname ?? '.', 'torch_cpu.py');
-  const args = [script, '--config', configs.join(','), ...(quick ? ['--quick'] : [])];
+  const args = [script, '--config', configs.filter((c) => !FINETUNE_ONLY.has(c)).join(','), ...(quick ? ['--quick'] : [])];
   const before = loadavg()[0]!.toFixed(2);
   const r = spawnSync(py, args, { encoding: 'utf8', maxBuffer: 1 << 24 });
   const after = loadavg()[0]!.toFixed(2);
@@ -70,7 +78,7 @@ function sameRunTorch(): { figures: Map<string, number>; line: string } {
     line: `torch ${version} (${py}), 2 threads, measured by bench/torch_cpu.py right before the figures here (1-min load ${before} when it started, ${after} when it ended; compare with the load column): a minimal GPT-2 (and, for smollm2-135m, a minimal Llama: RMSNorm, RoPE, GQA, SwiGLU) in plain PyTorch with manual attention and its own KV-cache loop, not HF transformers (not installed with it), so it is not the same program as the file's baseline.`,
   };
 }
-const torchNow = sameRunTorch();
+const torchNow = values['finetune-only'] ? { figures: new Map<string, number>(), line: 'not run (--finetune-only).' } : sameRunTorch();
 const figures: Figure[] = [];
 const notes: string[] = [];
 const profiles: DocInput['profiles'] = [];
@@ -159,6 +167,7 @@ async function runBackend(backend: string): Promise<void> {
   backendInfo.push(`${backend}: ${report.backend} (${Object.entries(report.versions).map(([k, v]) => `${k} ${v}`).join(', ')}${report.threads ? `, ${report.threads} threads` : ''}${kernels ? `, sgemm ${kernels}` : ''})`);
   await gemm(backend, report);
   for (const name of configs) {
+    if (FINETUNE_ONLY.has(name)) continue; // measured by the fine-tuning section only
     if (BIG_CONFIGS.has(name) && !isNative(backend) && !explicitConfig) {
       notes.push(`${backend}: ${name} not run by default (a single training step takes minutes); pass --config ${name} to force it.`);
       continue;
@@ -212,9 +221,50 @@ async function runBackend(backend: string): Promise<void> {
   select('auto');
 }
 
+/** The fine-tuning section: full against LoRA, tokens/s and peak RSS per case (bench/finetune.ts). */
+async function finetuneSection(): Promise<string[]> {
+  const wanted = configs.filter((c) => FINETUNE_CONFIGS.has(c));
+  if (values['no-finetune'] || wanted.length === 0 || !backends.some(isNative)) return [];
+  const loaded = loadNativeAddon();
+  if (!loaded.ok) {
+    notes.push(`fine-tuning section skipped: ${loaded.reason}`);
+    return [];
+  }
+  const limitGiB = Number(values['memory-limit']);
+  if (!(limitGiB > 0)) throw new Error(`--memory-limit must be a positive number of GiB, got ${values['memory-limit']}`);
+  log(`\nfine-tuning: full against LoRA r ${LORA_BENCH.r} (alpha ${LORA_BENCH.alpha}, every projection), each case in its own process; limit ${limitGiB} GiB\n`);
+  log(FINETUNE_HEAD);
+  const results: FinetuneResult[] = await runFinetune(loaded.addon, wanted, {
+    quick,
+    limitBytes: limitGiB * 2 ** 30,
+    torchPy: process.env.TORCH_PY,
+    log: (line) => {
+      if (json) return;
+      console.log(line);
+    },
+  });
+  if (json) for (const r of results) console.log(JSON.stringify({ metric: 'finetune', ...r }));
+  const comparison = finetuneComparison(results);
+  log(`\n${comparison.join('\n')}`);
+  return [
+    `## Fine-tuning: full against LoRA (issue #19)`,
+    '',
+    `Each case is one child process: a random-init model of the config's shape (seed 1), training steps (forward, backward, clip, AdamW over what trains) on random tokens, tokens/s = B*T / median step time after one warm-up step; peak RSS = the process's VmHWM (native; ru_maxrss for PyTorch) over its whole life, creation included; of which creation = the native VmHWM right after the core was built (the JS init weights beside the core's buffers), before any step. LoRA: r ${LORA_BENCH.r}, alpha ${LORA_BENCH.alpha} on every projection (q, k, v, o, gate, up, down), base frozen. Native: the CPU core with its default kernels. Estimate: the native core's buffer plan (estimateBytes) plus the JS-side init copy and 512 MiB of runtime; for PyTorch a formula (bench/finetune.ts). A case is refused when its estimate passes ${limitGiB} GiB (--memory-limit) or what the machine had available when it was due, and stopped if its RSS passes that cap. PyTorch: ${process.env.TORCH_PY ? `\`${process.env.TORCH_PY} bench/torch_cpu.py --finetune\`, plain torch (no transformers), its LoRA written by hand as PEFT computes it (frozen base, requires_grad on A and B only; PEFT is not installed with it), 2 threads` : 'not measured (set TORCH_PY to a Python with torch)'}.`,
+    '',
+    FINETUNE_HEAD,
+    ...results.map((r) => finetuneRow(r)),
+    '',
+    ...comparison,
+    '',
+  ];
+}
+
 const t0 = performance.now();
-log(TABLE_HEAD);
-for (const b of backends) await runBackend(b);
+if (!values['finetune-only']) {
+  log(TABLE_HEAD);
+  for (const b of backends) await runBackend(b);
+}
+const finetune = await finetuneSection();
 const loadAfter = loadavg();
 if (!json) {
   for (const p of profiles) {
@@ -238,6 +288,7 @@ if (!values['no-write']) {
     loadBefore,
     loadAfter,
     command: `npm run bench${args ? ` -- ${args}` : ''}`,
+    finetune,
   });
   // The hand-written part below KEEP_MARKER (the link to docs/benchmarks-history.md, the GPU figures) survives a rerun.
   const docPath = resolve(import.meta.dirname ?? '.', '../docs/benchmarks.md');

@@ -10,8 +10,15 @@ the ratios; these figures show how far this machine's state moved since then.
 
 Usage: python3 bench/torch_cpu.py [--quick] [--config tiny,gpt2-small,smollm2-135m]
 Prints one JSON object per figure: {metric, config, batch, value, samples, torch, threads}.
+
+Fine-tuning section (bench/finetune.ts; one case per process, so ru_maxrss is the case's peak):
+  python3 bench/torch_cpu.py --finetune --config qwen3-0.6b --mode full|lora --batch 4 --seq 512 [--warmup 1] [--reps 3]
+  [--max-seconds 300] prints {metric: "finetune", tokens_per_s, peak_rss_bytes, samples, ...}. The LoRA is plain torch
+written as PEFT's LoraLayer computes it (lora_dropout 0: base(x) + lora_B(lora_A(x)) * alpha / r, A kaiming-uniform,
+B zero), every base parameter frozen, requires_grad on A and B only, AdamW and clipping over those: PEFT itself is not
+installed with Debian's torch.
 """
-import argparse, json, math, statistics, time
+import argparse, json, math, resource, statistics, time
 
 import torch
 import torch.nn as nn
@@ -20,11 +27,23 @@ import torch.nn.functional as F
 ap = argparse.ArgumentParser()
 ap.add_argument("--quick", action="store_true")
 ap.add_argument("--config", default="tiny,gpt2-small")
+ap.add_argument("--finetune", action="store_true")
+ap.add_argument("--mode", choices=["full", "lora"], default="full")
+ap.add_argument("--batch", type=int, default=1)
+ap.add_argument("--seq", type=int, default=512)
+ap.add_argument("--warmup", type=int, default=1)
+ap.add_argument("--reps", type=int, default=3)
+ap.add_argument("--max-seconds", type=float, default=300)
 a = ap.parse_args()
 torch.set_num_threads(2)
 PRESETS = {"tiny": dict(L=4, H=4, C=256, T=256), "gpt2-small": dict(L=12, H=12, C=768, T=512)}
 # bench/configs.ts: a random-init Llama of SmolLM2-135M's shape.
-LLAMA = {"smollm2-135m": dict(V=49152, C=576, L=30, H=9, KV=3, HD=64, F=1536, theta=1e5, eps=1e-5)}
+LLAMA = {
+    "smollm2-135m": dict(V=49152, C=576, L=30, H=9, KV=3, HD=64, F=1536, theta=1e5, eps=1e-5),
+    # Qwen3-0.6B's shape: q/k RMSNorm over each head before RoPE.
+    "qwen3-0.6b": dict(V=151936, C=1024, L=28, H=16, KV=8, HD=128, F=3072, theta=1e6, eps=1e-6, qk_norm=True),
+}
+LORA = dict(r=16, alpha=32)  # bench/configs.ts LORA_BENCH
 TRAIN = {"tiny": (8, 256), "gpt2-small": (4, 512), "smollm2-135m": (4, 512)}
 GPT2_V, PROMPT, NEW = 50257, 64, 128
 
@@ -89,10 +108,11 @@ def rope(x, cos, sin):  # HF rotate_half: dimension i pairs with i + head_dim / 
 
 
 class LlamaBlock(nn.Module):
-    def __init__(self, C, H, KV, HD, F, eps, **_):
+    def __init__(self, C, H, KV, HD, F, eps, qk_norm=False, **_):
         super().__init__()
         self.H, self.KV, self.HD = H, KV, HD
         self.ln1, self.ln2 = RMSNorm(C, eps), RMSNorm(C, eps)
+        self.qn, self.kn = (RMSNorm(HD, eps), RMSNorm(HD, eps)) if qk_norm else (nn.Identity(), nn.Identity())
         self.q, self.k, self.v = nn.Linear(C, H * HD, bias=False), nn.Linear(C, KV * HD, bias=False), nn.Linear(C, KV * HD, bias=False)
         self.o = nn.Linear(H * HD, C, bias=False)
         self.gate, self.up, self.down = nn.Linear(C, F, bias=False), nn.Linear(C, F, bias=False), nn.Linear(F, C, bias=False)
@@ -100,8 +120,8 @@ class LlamaBlock(nn.Module):
     def forward(self, x, cos, sin, cache=None):
         B, T, _ = x.shape
         h = self.ln1(x)
-        q = rope(self.q(h).view(B, T, self.H, self.HD).transpose(1, 2), cos, sin)
-        k = rope(self.k(h).view(B, T, self.KV, self.HD).transpose(1, 2), cos, sin)
+        q = rope(self.qn(self.q(h).view(B, T, self.H, self.HD)).transpose(1, 2), cos, sin)
+        k = rope(self.kn(self.k(h).view(B, T, self.KV, self.HD)).transpose(1, 2), cos, sin)
         v = self.v(h).view(B, T, self.KV, self.HD).transpose(1, 2)
         if cache is not None:  # KV cache (keys after RoPE)
             if cache[0] is not None:
@@ -192,6 +212,66 @@ def decode(name, B):
     emit("decode_tokens_per_s", name, B, B * NEW / statistics.median(times), len(times))
 
 
+class LoraLinear(nn.Module):
+    """PEFT's LoRA on an nn.Linear, lora_dropout 0: base(x) + lora_B(lora_A(x)) * alpha / r; the base stays frozen."""
+
+    def __init__(self, base, r, alpha):
+        super().__init__()
+        self.base, self.scaling = base, alpha / r
+        self.lora_A = nn.Linear(base.in_features, r, bias=False)
+        self.lora_B = nn.Linear(r, base.out_features, bias=False)
+        nn.init.kaiming_uniform_(self.lora_A.weight, a=math.sqrt(5))
+        nn.init.zeros_(self.lora_B.weight)
+
+    def forward(self, x):
+        return self.base(x) + self.lora_B(self.lora_A(x)) * self.scaling
+
+
+def finetune():
+    """One case of the fine-tuning section: full fine-tuning or LoRA on every projection, tokens/s and peak RSS."""
+    name, B, T = a.config, a.batch, a.seq
+    torch.manual_seed(0)
+    model, V, _ = make(name)
+    model.train()
+    if a.mode == "lora":
+        for p in model.parameters():
+            p.requires_grad_(False)
+        for blk in model.blocks:
+            for proj in ("q", "k", "v", "o", "gate", "up", "down"):
+                setattr(blk, proj, LoraLinear(getattr(blk, proj), **LORA))
+        trained = [p for p in model.parameters() if p.requires_grad]
+        groups = [{"params": trained, "weight_decay": 0.01}]  # A and B are 2-D: decayed, as in the PEFT fixture
+    else:
+        trained = list(model.parameters())
+        groups = [{"params": [p for p in trained if p.dim() >= 2], "weight_decay": 0.01},
+                  {"params": [p for p in trained if p.dim() < 2], "weight_decay": 0.0}]
+    opt = torch.optim.AdamW(groups, lr=1e-4)
+    x = torch.randint(0, V, (B, T))
+    times, cpu, start = [], 0.0, time.perf_counter()
+    for i in range(a.warmup + a.reps):
+        t0, c0 = time.perf_counter(), time.process_time()
+        logits = model(x)
+        loss = F.cross_entropy(logits[:, :-1].reshape(-1, V), x[:, 1:].reshape(-1))
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(trained, 1.0)
+        opt.step()
+        opt.zero_grad(set_to_none=True)
+        loss.item()
+        del logits, loss
+        if i >= a.warmup:
+            times.append(time.perf_counter() - t0)
+            cpu += time.process_time() - c0
+            if time.perf_counter() - start > a.max_seconds:
+                break
+    print(json.dumps(dict(metric="finetune", config=name, mode=a.mode, batch=B, seq=T, tokens_per_s=B * T / statistics.median(times),
+                          samples=len(times), step_seconds=times, cpu_seconds_per_step=cpu / len(times), peak_rss_bytes=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
+                          torch=torch.__version__, threads=torch.get_num_threads())), flush=True)
+
+
+if a.finetune:
+    finetune()
+    raise SystemExit(0)
+
 n = 1024
 x, y = torch.rand(n, n), torch.rand(n, n)
 for _ in range(3):
@@ -202,7 +282,7 @@ for _ in range(5 if a.quick else 15):
     torch.mm(x, y)
     ts.append(time.perf_counter() - t0)
 emit("gemm_gflops", f"{n}^3", 1, 2 * n**3 / statistics.median(ts) / 1e9, len(ts))
-for name in a.config.split(","):
+for name in filter(None, a.config.split(",")):
     train(name)
     for b in (1, 16):
         decode(name, b)

@@ -406,6 +406,23 @@ void linear_backward(float* dinp, bool accumulate, float* dW, float* db, const f
   mm_backward(true, dinp, accumulate ? 1.0f : 0.0f, dW, db, dout, inp, W, N, IC, OC, lora);
 }
 
+// Query rows per block of the block-causal GEMM attention.
+constexpr int kAttnRows = 64;
+
+// The first key the mask shows (Tk when none): a query row i sees a key iff first <= past + i.
+static int first_visible_key(const uint8_t* mrow, int Tk) {
+  if (!mrow) return 0;
+  int j = 0;
+  while (j < Tk && !mrow[j]) j++;
+  return j;
+}
+
+// Keys a block of query rows [i0, i1) reads: up to its last row's position, or all of them when its first row sees
+// no key at all (HF's finfo.min makes such a row uniform over every key, future ones included).
+static int causal_keys(int i0, int i1, int past, int Tk, int first) {
+  return first > past + i0 ? Tk : std::min(Tk, past + i1);
+}
+
 void attention_forward(float* out, float* att, const AttnArgs& a) {
   const int C = a.NH * a.hd;
   const float scale = 1.0f / std::sqrt((float)a.hd);
@@ -434,8 +451,9 @@ void attention_forward(float* out, float* att, const AttnArgs& a) {
       }
       return;
     }
-    // Larger head dims: per (batch, head) two small GEMMs around a masked softmax. The causal
-    // half is computed and discarded, still far cheaper than dot-product loops.
+    // Larger head dims: per (batch, head) two GEMMs around a masked softmax, block-causal: each block of
+    // kAttnRows query rows scores only the keys up to its last row (about half the square at T = 512), and the
+    // probabilities past them are zero in `att`, which the backward reads the same way.
 #pragma omp parallel for schedule(dynamic, 1)
     for (int bh = 0; bh < a.B * a.NH; bh++) {
       const int b = bh / a.NH, h = bh % a.NH;
@@ -443,10 +461,17 @@ void attention_forward(float* out, float* att, const AttnArgs& a) {
       const float* k = a.k + b * a.kbs + (h / a.group) * a.hd;
       const float* v = a.v + b * a.kbs + (h / a.group) * a.hd;
       float* S = att + (long)bh * a.Tq * a.Tk;
-      sgemm(false, true, a.Tq, a.Tk, a.hd, scale, q, a.qs, k, a.ks, 0.0f, S, a.Tk);
       const uint8_t* mrow = a.mask ? a.mask + b * a.mbs : nullptr;
-      for (int i = 0; i < a.Tq; i++) softmax_masked_row(S + (long)i * a.Tk, a.Tk, a.past + i, mrow);
-      sgemm(false, false, a.Tq, a.hd, a.Tk, 1.0f, S, a.Tk, v, a.ks, 0.0f, out + (long)b * a.Tq * C + h * a.hd, C);
+      const int first = first_visible_key(mrow, a.Tk);
+      for (int i0 = 0; i0 < a.Tq; i0 += kAttnRows) {
+        const int i1 = std::min(a.Tq, i0 + kAttnRows);
+        const int e = causal_keys(i0, i1, a.past, a.Tk, first);
+        float* Si = S + (long)i0 * a.Tk;
+        sgemm(false, true, i1 - i0, e, a.hd, scale, q + (long)i0 * a.qs, a.qs, k, a.ks, 0.0f, Si, a.Tk);
+        // Keys past e were never scored: they are past every row's causal limit, which the softmax masks to 0.
+        for (int i = i0; i < i1; i++) softmax_masked_row(S + (long)i * a.Tk, a.Tk, a.past + i, mrow);
+        sgemm(false, false, i1 - i0, a.hd, e, 1.0f, Si, a.Tk, v, a.ks, 0.0f, out + ((long)b * a.Tq + i0) * C + h * a.hd, C);
+      }
     }
     return;
   }
@@ -505,7 +530,7 @@ void attention_backward(float* dqkv, const float* dout, const float* qkv, const 
 }
 
 void attention_backward_gqa(float* dq, float* dk, float* dv, const float* dout, const float* q, const float* k,
-                            const float* v, const float* att, int B, int T, int NH, int NKV, int hd) {
+                            const float* v, const float* att, const uint8_t* mask, int B, int T, int NH, int NKV, int hd) {
   const int QW = NH * hd, KW = NKV * hd, group = NH / NKV;
   const float scale = 1.0f / std::sqrt((float)hd);
   // One task per (batch, KV head): it owns that head's dK/dV rows and adds every query head of its group into
@@ -525,6 +550,8 @@ void attention_backward_gqa(float* dq, float* dk, float* dv, const float* dout, 
     }
     return;
   }
+  // Block-causal as the forward's GEMM path: query block [i0, i1) touches keys [0, e) only (P is 0 past them, and
+  // so is dS), so dK/dV start from zero and every block adds its keys' share.
 #pragma omp parallel
   {
     std::vector<float> dP((size_t)T * T);
@@ -532,16 +559,27 @@ void attention_backward_gqa(float* dq, float* dk, float* dv, const float* dout, 
     for (int bk = 0; bk < B * NKV; bk++) {
       const int b = bk / NKV, kh = bk % NKV;
       const long kb = (long)b * T * KW + kh * hd;
+      for (int t = 0; t < T; t++) {
+        std::memset(dk + kb + (long)t * KW, 0, sizeof(float) * hd);
+        std::memset(dv + kb + (long)t * KW, 0, sizeof(float) * hd);
+      }
+      const int first = first_visible_key(mask ? mask + (long)b * T : nullptr, T);  // the key mask [B, T] of the batch
       for (int g = 0; g < group; g++) {
         const int h = kh * group + g;
         const long qb = (long)b * T * QW + h * hd;
         const float* P = att + ((long)b * NH + h) * T * T;
-        const float beta = g > 0 ? 1.0f : 0.0f;  // the group's first head overwrites dK/dV, the others add
-        sgemm(false, true, T, T, hd, 1.0f, dout + qb, QW, v + kb, KW, 0.0f, dP.data(), T);
-        sgemm(true, false, T, hd, T, 1.0f, P, T, dout + qb, QW, beta, dv + kb, KW);
-        for (int i = 0; i < T; i++) softmax_bwd_row(dP.data() + (long)i * T, P + (long)i * T, T, scale);
-        sgemm(false, false, T, hd, T, 1.0f, dP.data(), T, k + kb, KW, 0.0f, dq + qb, QW);
-        sgemm(true, false, T, hd, T, 1.0f, dP.data(), T, q + qb, QW, beta, dk + kb, KW);
+        for (int i0 = 0; i0 < T; i0 += kAttnRows) {
+          const int i1 = std::min(T, i0 + kAttnRows), n = i1 - i0;
+          const int e = causal_keys(i0, i1, 0, T, first);
+          const float* Pi = P + (long)i0 * T;
+          float* dPi = dP.data() + (long)i0 * T;
+          const float* dyi = dout + qb + (long)i0 * QW;
+          sgemm(false, true, n, e, hd, 1.0f, dyi, QW, v + kb, KW, 0.0f, dPi, T);
+          sgemm(true, false, e, hd, n, 1.0f, Pi, T, dyi, QW, 1.0f, dv + kb, KW);
+          for (int i = 0; i < n; i++) softmax_bwd_row(dPi + (long)i * T, Pi + (long)i * T, e, scale);
+          sgemm(false, false, n, hd, e, 1.0f, dPi, T, k + kb, KW, 0.0f, dq + qb + (long)i0 * QW, QW);
+          sgemm(true, false, e, hd, n, 1.0f, dPi, T, q + qb + (long)i0 * QW, QW, 1.0f, dk + kb, KW);
+        }
       }
     }
   }

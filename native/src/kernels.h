@@ -70,9 +70,10 @@ void attention_backward(float* dqkv, const float* dout, const float* qkv, const 
                         int hd);
 
 // Grouped-query backward (training, past 0): q, dq, dout rows [B*T, NH*hd]; k, v, dk, dv rows [B*T, NKV*hd]. Query
-// head h uses K/V head h / (NH / NKV). dq, dk and dv are overwritten.
+// head h uses K/V head h / (NH / NKV). dq, dk and dv are overwritten. mask: the forward's key mask [B, T] or null
+// (the block-causal GEMM path needs to know which rows saw no key).
 void attention_backward_gqa(float* dq, float* dk, float* dv, const float* dout, const float* q, const float* k,
-                            const float* v, const float* att, int B, int T, int NH, int NKV, int hd);
+                            const float* v, const float* att, const uint8_t* mask, int B, int T, int NH, int NKV, int hd);
 
 void gelu_forward(float* out, const float* inp, long n);
 // dinout = dinout * gelu'(inp), in place

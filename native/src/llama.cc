@@ -312,7 +312,7 @@ void Llama::backward_from_final(const Batch& b, float* dfinal) {
     }
     {
       Prof pr(K_ATT_B);
-      attention_backward_gqa(A.dq, A.dk, A.dv, A.dY, a.q, a.k, a.v, a.att, B, T, NH, NKV, HD);
+      attention_backward_gqa(A.dq, A.dk, A.dv, A.dY, a.q, a.k, a.v, a.att, b.mask, B, T, NH, NKV, HD);
     }
     {
       Prof pr(K_ROPE_B);

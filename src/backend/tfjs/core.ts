@@ -55,7 +55,8 @@ export async function createTfjsCore(config: ModelConfig, options: TfjsCoreOptio
   await initTfjsBackend(options.backend);
   const seed = options.seed ?? 0;
   // Re-validated: a hand-made spec with an unknown target would otherwise adapt nothing, silently.
-  const lora = options.lora && resolveLora(config, { ...options.lora.spec, targets: [...options.lora.spec.targets] as [string, ...string[]] }, 'lora.spec');
+  const given = options.lora?.spec;
+  const lora = given && resolveLora(config, { r: given.r, alpha: given.alpha, targets: [...given.targets] as [string, ...string[]] }, 'lora.spec');
   const core = new TfjsCore(config, options.backend, lora);
   try {
     const weights = options.weights ?? initWeights(config, seed);
