@@ -130,6 +130,15 @@ export interface TransformerCore {
   readonly lora?: LoraSpec;
   /** The frozen base weights of a LoRA core (never merged); for a plain core the same as getWeights(). */
   getBaseWeights?(): Promise<NamedTensors>;
+  /**
+   * A second LoRA core over this core's frozen base, sharing the base weights in memory: the Iterative pair's QG
+   * and QA adapters over one base. Only on a LoRA core (throws ModelConfigError on a plain one). The new core has
+   * its own adapter (`lora.weights`, or PEFT's init from `seed`), gradients, optimizer state, activations and decode
+   * sessions; training either core never changes the other's adapter or the shared base. Its memory().bytes leaves
+   * the shared base out, so the two cores' figures add up to what the process holds. The base is freed when the
+   * last core over it is disposed, in either order. Absent on cores that cannot share (then the caller refuses).
+   */
+  withAdapter?(init: { lora: NonNullable<CoreInit['lora']>; seed?: number }): Promise<TransformerCore>;
 
   forward(batch: TokenBatch, options?: ForwardOptions): Promise<ForwardResult>;
   /** Forward + masked loss, no gradients. */
