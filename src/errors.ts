@@ -40,7 +40,7 @@ export class SafetensorsError extends SocraticDistillError {
   }
 }
 
-/** A model config or checkpoint directory does not describe a usable GPT-2. */
+/** A model config or checkpoint directory does not describe a model this library can build (GPT-2 or a Llama-family architecture). */
 export class ModelConfigError extends SocraticDistillError {
   constructor(message: string, options?: { cause?: unknown }) {
     super('MODEL_CONFIG_INVALID', message, options);
