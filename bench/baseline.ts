@@ -10,6 +10,8 @@ export interface TorchBaseline {
   /** e.g. "quiet window", "torch 2.13.0+cpu, transformers 5.18.0" (printed beside every ratio). */
   conditions: string;
   versions: string;
+  /** torch's CPU capability the file states (e.g. "AVX512"): which SIMD level its figures ran with. */
+  capability?: string;
   /** The machine's FP32 peak the file states, GFLOP/s (base clock, boost clock). */
   peak?: { base: number; boost: number };
   gemm1024?: number;
@@ -32,6 +34,8 @@ export function loadTorchBaseline(file = BASELINE_FILE): TorchBaseline {
   out.date = measured?.[1] ?? 'undated';
   out.conditions = measured?.[2]?.trim() || 'conditions not stated';
   out.versions = /^(torch [^,\n]+(?:, transformers [^,\n]+)?)/m.exec(text)?.[1] ?? 'torch version not stated';
+  const capability = /torch CPU capability `(\w+)`/.exec(text)?.[1];
+  if (capability) out.capability = capability;
   const peak = /= ~(\d+) GFLOP\/s \(~(\d+) at/.exec(text);
   if (peak) out.peak = { base: Number(peak[1]), boost: Number(peak[2]) };
   out.gemm1024 = num(/^\|\s*1024\^3\s*\|\s*([\d.]+)\s*\|/m.exec(text)?.[1]);

@@ -54,6 +54,13 @@ const PROMPT = 64;
 const NEW_TOKENS = 128;
 
 const torch = loadTorchBaseline();
+/** Whether the file's figures came from this CPU: a file measured with AVX512 on a machine that has none is another CPU. */
+function baselineMachine(): string {
+  const avx512Here = machineInfo().flags.includes('avx512f');
+  if (torch.capability === 'AVX512' && !avx512Here)
+    return ` on a different CPU (the file's torch ran with AVX512; this machine has none), so its ratios compare two machines: read the same-run column`;
+  return torch.capability ? ` on this machine (torch CPU capability ${torch.capability})` : ' on this machine';
+}
 const baselineFrom = `${torch.date}, ${torch.conditions}`;
 
 /** PyTorch in this run: `$TORCH_PY bench/torch_cpu.py` (plain-torch GPT-2 and Llama, no transformers), keyed metric/config/batch. */
@@ -280,7 +287,7 @@ if (!values['no-write']) {
     date: new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
     machine: machineInfo(),
     backends: backendInfo,
-    baseline: `${torch.versions} on this machine, from ${torch.source.replace(/.*\/shared\//, 'shared/')} (measured ${torch.date}, ${torch.conditions}); its batch-1 decode is HF generate, which the file calls overhead-bound`,
+    baseline: `${torch.versions}${baselineMachine()}, from ${torch.source.replace(/.*\/shared\//, 'shared/')} (measured ${torch.date}, ${torch.conditions}); its batch-1 decode is HF generate, which the file calls overhead-bound`,
     sameRun: torchNow.line,
     figures,
     profiles,

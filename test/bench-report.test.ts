@@ -18,10 +18,20 @@ describe('bench/report.ts renderDoc', () => {
     const doc = renderDoc(input);
     expect(doc).toContain('| train | tiny | native-builtin | 8 | 1500.0 tok/s |');
     expect(doc).toContain('- a note of this run');
-    expect(doc).toContain('on 4 cores, a 1-minute load above ~1.0');
+    expect(doc).toContain("the bench's own 4 threads make a 1-minute load of about 4 on 4 cores");
     expect(new Set(doc.match(/\d{4}-\d{2}-\d{2}/g))).toEqual(new Set(['2030-01-01', '2030-01-02']));
     expect(doc).not.toMatch(/withdrawn|earlier|before this change/i);
     expect(doc).not.toContain(KEEP_MARKER);
+  });
+
+  it('reads the targets from native-builtin rows, else from native rows, naming the backend; a missing ratio is n/a', () => {
+    const native: Figure = { ...figure, backend: 'native', value: 1200, baseline: null, ratio: null, sameRun: 400, sameRatio: 3 };
+    const doc = renderDoc({ ...input, backends: ['native'], figures: [native] });
+    expect(doc).toContain('| tiny training >= 1.5x PyTorch | native | 1200.0 | n/a | 3.00x met |');
+    expect(doc).toContain('| train | tiny | native | 8 | 1200.0 tok/s | n/a | n/a |');
+    expect(doc).toContain('| gpt2-small training >= 1.3x PyTorch | not measured |');
+    const both = renderDoc({ ...input, backends: ['native', 'native-builtin'], figures: [native, figure] });
+    expect(both).toContain('| tiny training >= 1.5x PyTorch | native-builtin | 1500.0 | 1.50x met | 2.50x met |');
   });
 
   it('docs/benchmarks.md keeps the history out of the generated part and links to it', () => {
