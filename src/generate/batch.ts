@@ -13,6 +13,7 @@ import { estimatePlan } from './estimate.js';
 import { lockOutput } from './lock.js';
 import type { RetryPolicy } from './runner.js';
 import { costOf, sumUsage, type Pricing, type PricingWithSource } from './usage.js';
+import { abortableSleep } from '../util/sleep.js';
 
 /** Local and provider clocks may disagree: look this far back for an upload or batch a killed run made. */
 const CLOCK_SKEW_S = 600;
@@ -101,19 +102,6 @@ export interface GenerateBatchSummary {
   costAllBatchesUSD: number | null;
   aborted: boolean;
   repairedTruncatedBytes: number;
-}
-
-function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal?.aborted) return resolve();
-    const timer = setTimeout(done, ms);
-    function done() {
-      clearTimeout(timer);
-      signal?.removeEventListener('abort', done);
-      resolve();
-    }
-    signal?.addEventListener('abort', done, { once: true });
-  });
 }
 
 const sha256 = (data: Uint8Array) => createHash('sha256').update(data).digest('hex');
@@ -307,7 +295,7 @@ class BatchRun {
       if (this.batch.status !== this.job!.status) await this.save({ ...this.job!, status: this.batch.status });
       this.progress('waiting');
       if (FINAL_BATCH_STATUSES.includes(this.batch.status)) return;
-      await sleep(delay, this.o.signal);
+      await abortableSleep(delay, this.o.signal);
       if (this.o.signal?.aborted) throw new Stopped();
       delay = Math.min(maxDelay, delay * 1.5);
     }
@@ -359,7 +347,7 @@ class BatchRun {
       const total = batch.request_counts?.total;
       if (!problem && batch.status === 'completed' && total !== undefined && results.length < total) problem = `${results.length} result lines for ${total} requests`;
       if (!problem) return results;
-      if (attempt < this.retry.maxAttempts) await sleep(this.backoff(attempt), this.o.signal);
+      if (attempt < this.retry.maxAttempts) await abortableSleep(this.backoff(attempt), this.o.signal);
       if (this.o.signal?.aborted) throw new Stopped();
     }
     throw new TeacherError('bad-response', `the results of batch ${batch.id} arrived incomplete ${this.retry.maxAttempts} times (${problem}); nothing was written, rerun to download them again`, { retryable: true });
@@ -397,7 +385,7 @@ class BatchRun {
       } catch (err) {
         if (this.o.signal?.aborted) throw new Stopped();
         if (err instanceof OptionalDependencyError || !(err instanceof TeacherError) || !err.retryable || attempt >= this.retry.maxAttempts) throw err;
-        await sleep(err.retryAfterMs ?? this.backoff(attempt), this.o.signal);
+        await abortableSleep(err.retryAfterMs ?? this.backoff(attempt), this.o.signal);
       }
     }
   }

@@ -9,6 +9,7 @@ import { askTeacher } from '../teacher/sampling.js';
 import type { TeacherClient, TeacherMode } from '../teacher/types.js';
 import { lockOutput } from './lock.js';
 import { costOf, sumUsage, type Pricing } from './usage.js';
+import { abortableSleep } from '../util/sleep.js';
 
 /**
  * The one retry policy of a generate run. Teachers do not retry on their own (the OpenAI teacher turns
@@ -87,19 +88,6 @@ export interface GenerateSummary {
   aborted: boolean;
   /** Bytes of a torn last line (left by a crash) that were cut before appending. */
   repairedTruncatedBytes: number;
-}
-
-function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal?.aborted) return resolve();
-    const timer = setTimeout(done, ms);
-    function done() {
-      clearTimeout(timer);
-      signal?.removeEventListener('abort', done);
-      resolve();
-    }
-    signal?.addEventListener('abort', done, { once: true });
-  });
 }
 
 /** [first, count] runs of consecutive sample indices, so each teacher call numbers its samples right. */
@@ -235,7 +223,7 @@ async function run(
           return;
         }
         const backoff = Math.min(retry.maxDelayMs, retry.baseDelayMs * 2 ** (attempt - 1)) * (0.5 + Math.random() / 2);
-        await sleep(te.retryAfterMs ?? backoff, signal);
+        await abortableSleep(te.retryAfterMs ?? backoff, signal);
       }
     }
   };
