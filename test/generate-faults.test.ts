@@ -28,8 +28,9 @@ describe('generateChains against a faulty OpenAI-compatible server', () => {
     const problems = generateSynthetic({ count: 200, seed: 21 });
     const index = new Map(problems.map((p, i) => [p.id, i]));
     server = await new FakeOpenAI({ problems, retryAfterSeconds: 1, faultsFor: (p, attempt) => (attempt === 0 ? FAULTS[index.get(p.id)! % 10] : undefined) }).start();
-    // The timeout must comfortably exceed a loaded CI machine's response time, or a slow 429 turns into a timeout.
-    const teacher = new OpenAICompatibleTeacher({ baseURL: server.baseURL, apiKey: SECRET, model: 'fake-model', timeoutMs: 1500 });
+    // The timeout must comfortably exceed a loaded CI machine's response time, or a slow 429 turns into a timeout
+    // (1.5 s flaked on the 2-core VM under a full suite; each 'hang' problem waits for it once).
+    const teacher = new OpenAICompatibleTeacher({ baseURL: server.baseURL, apiKey: SECRET, model: 'fake-model', timeoutMs: 4000 });
     const out = join(dir, 'faults.jsonl');
     const progress: number[] = [];
     const summary = await generateChains({
