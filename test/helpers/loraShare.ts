@@ -169,6 +169,14 @@ export function describeSharedBase(title: string, skip: boolean, spec: SharedBas
           expect(await second.getOptimizerState()).toEqual(await alone2.getOptimizerState());
           expect(await logitsOf(second, batch)).toEqual(await logitsOf(alone2, batch));
           await expectBase();
+
+          // Both cores' steps in flight at once (the native core runs them on two pool threads over the one base).
+          const both = await Promise.all([first.trainStep(batch, STEP), second.trainStep(batch, STEP)]);
+          const [o1, o2] = [await alone1.trainStep(batch, STEP), await alone2.trainStep(batch, STEP)];
+          expect(both.map((r) => r.loss)).toEqual([o1.loss, o2.loss]);
+          expect(await first.getWeights()).toEqual(await alone1.getWeights());
+          expect(await second.getWeights()).toEqual(await alone2.getWeights());
+          await expectBase();
         } finally {
           for (const core of [second, first, alone1, alone2]) core.dispose();
         }
