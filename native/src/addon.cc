@@ -187,7 +187,9 @@ class CoreWrap : public Napi::ObjectWrap<CoreWrap> {
                         InstanceMethod("decodeFree", &CoreWrap::DecodeFree), InstanceMethod("bytes", &CoreWrap::Bytes),
                         InstanceMethod("dispose", &CoreWrap::Dispose)});
   }
-  // new GptCore(RawCoreConfig, precision): the CPU core computes in fp32 (precision 0) only.
+  // new GptCore(RawCoreConfig, precision, shareBaseOf?): the CPU core computes in fp32 (precision 0) only. With
+  // shareBaseOf (feature 'loraShare'), a live LoRA GptCore of the same model, the new LoRA core holds that core's
+  // frozen base buffer too (sd::SharedBase), instead of a copy: the buffer lives until both are disposed or collected.
   CoreWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<CoreWrap>(info) {
     if (!info[0].IsObject()) throw Napi::TypeError::New(info.Env(), "native core: the first argument must be the core config");
     auto o = info[0].As<Napi::Object>();
@@ -197,9 +199,18 @@ class CoreWrap : public Napi::ObjectWrap<CoreWrap> {
     const int precision = info[1].IsUndefined() ? 0 : info[1].As<Napi::Number>().Int32Value();
     if (precision != 0)
       throw Napi::RangeError::New(info.Env(), "native core: precision " + std::to_string(precision) + " is not supported (the CPU core computes in fp32 only)");
+    const sd::Core* shareFrom = nullptr;
+    if (!info[2].IsUndefined() && !info[2].IsNull()) {
+      auto* ctor = info.Env().GetInstanceData<Napi::FunctionReference>();
+      if (!info[2].IsObject() || !info[2].As<Napi::Object>().InstanceOf(ctor->Value()))
+        throw Napi::TypeError::New(info.Env(), "native core: shareBaseOf must be a GptCore of this addon");
+      CoreWrap* other = CoreWrap::Unwrap(info[2].As<Napi::Object>());
+      if (!other->holder_->model) throw Napi::Error::New(info.Env(), "native core: the core to share a base with was disposed");
+      shareFrom = other->holder_->model.get();
+    }
     holder_ = std::make_shared<Holder>();
     try {
-      holder_->model = sd::make_core(dims, table, lora.get());
+      holder_->model = sd::make_core(dims, table, lora.get(), shareFrom);
     } catch (const std::exception& e) {
       throw Napi::Error::New(info.Env(), std::string("native core: ") + e.what());
     }
@@ -225,6 +236,7 @@ class CoreWrap : public Napi::ObjectWrap<CoreWrap> {
     float* js;
     float* store;
     size_t n;
+    bool base;  // the `base` buffer
   };
   // The named buffers of {params, grads, m, v, base} present in `o`, with their model storage: params/grads/m/v
   // are the trainable buffers (numParams floats), base the base weights (the same buffer as params on a plain
@@ -251,7 +263,7 @@ class CoreWrap : public Napi::ObjectWrap<CoreWrap> {
       if ((size_t)at + len > b.n)
         throw Napi::RangeError::New(info.Env(), std::string("native core: ") + b.name + " of " + std::to_string(len) + " floats at offset " +
                                                     std::to_string((size_t)at) + " runs past its " + std::to_string(b.n) + " floats");
-      out.push_back({js, b.store + (size_t)at, len});
+      out.push_back({js, b.store + (size_t)at, len, std::strcmp(b.name, "base") == 0});
     }
     return out;
   }
@@ -272,6 +284,10 @@ class CoreWrap : public Napi::ObjectWrap<CoreWrap> {
   Napi::Value WriteBuffers(const Napi::CallbackInfo& info) {
     auto& m = M(info.Env());
     auto named = Named(info, m, true);
+    // Another core reads a shared base (maybe on the pool right now): no writes while it is shared.
+    for (auto& s : named)
+      if (s.base && m.base_users() > 1)
+        throw Napi::Error::New(info.Env(), "native core: the base is shared with another core (shareBaseOf), so it is read-only");
     std::lock_guard<std::mutex> lk(holder_->mu);
     for (auto& s : named) std::memcpy(s.store, s.js, s.n * sizeof(float));
     return info.Env().Undefined();
@@ -550,13 +566,17 @@ Napi::Value ProfileGet(const Napi::CallbackInfo& info) {
 }
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
-  exports.Set("GptCore", CoreWrap::Init(env));
+  Napi::Function gptCore = CoreWrap::Init(env);
+  // Kept so the constructor can tell a GptCore from any other object passed as shareBaseOf.
+  env.SetInstanceData(new Napi::FunctionReference(Napi::Persistent(gptCore)));
+  exports.Set("GptCore", gptCore);
   exports.Set("device", Napi::String::New(env, "cpu"));
   exports.Set("abi", Napi::Number::New(env, kCoreAbi));
   // Optional parts of the interface this addon implements (CoreFeature in rawCore.ts).
-  auto features = Napi::Array::New(env, 2);
+  auto features = Napi::Array::New(env, 3);
   features.Set(0u, Napi::String::New(env, "lora"));
   features.Set(1u, Napi::String::New(env, "offsetWrites"));
+  features.Set(2u, Napi::String::New(env, "loraShare"));
   exports.Set("features", features);
   exports.Set("estimateBytes", Napi::Function::New(env, EstimateBytes));
   exports.Set("info", Napi::Function::New(env, Info));

@@ -42,31 +42,71 @@ Prof::~Prof() {
 }
 
 // ---- buffers -----------------------------------------------------------------
+void SharedBase::add(const void* holder) {
+  std::lock_guard<std::mutex> lk(mu_);
+  holders_.push_back(holder);
+}
+void SharedBase::remove(const void* holder) {
+  std::lock_guard<std::mutex> lk(mu_);
+  holders_.erase(std::remove(holders_.begin(), holders_.end(), holder), holders_.end());
+}
+size_t SharedBase::users() const {
+  std::lock_guard<std::mutex> lk(mu_);
+  return holders_.size();
+}
+bool SharedBase::counted_by(const void* holder) const {
+  std::lock_guard<std::mutex> lk(mu_);
+  return !holders_.empty() && holders_.front() == holder;
+}
+
 namespace {
 layout::LoraLayout lora_of(const ModelDims& d, const LoraConfig* lora) {
   return lora ? layout::parse_lora_table(d, lora->r, lora->alpha, lora->tensors) : layout::LoraLayout{};
 }
+
+// Whether two cores read one base buffer the same way: the same shape and every tensor at the same offset.
+bool same_base(const Core& a, const Core& b) {
+  const ModelDims &x = a.cfg, &y = b.cfg;
+  const bool dims = x.arch == y.arch && x.V == y.V && x.maxT == y.maxT && x.C == y.C && x.L == y.L && x.NH == y.NH &&
+                    x.NKV == y.NKV && x.HD == y.HD && x.F == y.F && x.eps == y.eps && x.ropeTheta == y.ropeTheta &&
+                    x.qkNorm == y.qkNorm && x.qkvBias == y.qkvBias && x.oBias == y.oBias && x.tied == y.tied;
+  return dims && a.lay.total == b.lay.total && a.lay.sizes == b.lay.sizes && a.lay.top == b.lay.top && a.lay.layers == b.lay.layers;
+}
 }  // namespace
 
-Core::Core(const ModelDims& d, const std::vector<TensorRow>& table, const LoraConfig* lc)
+Core::Core(const ModelDims& d, const std::vector<TensorRow>& table, const LoraConfig* lc, const Core* share_from)
     : cfg(d),
       lay(layout::parse_table(d, table)),
       lora(lora_of(d, lc)),
       frozen(lc != nullptr),
       nbase(lay.total),
       nparams(frozen ? lora.total : lay.total) {
-  // A LoRA core holds the frozen base once, then four adapter-sized buffers: no base gradients, no AdamW state.
-  store_.assign((frozen ? nbase : 0) + nparams * 4, 0.0f);
-  base = store_.data();
-  params = frozen ? base + nbase : base;
+  if (share_from) {
+    if (!frozen || !share_from->frozen) throw std::invalid_argument("a shared base joins LoRA cores only (both need adapters)");
+    if (!same_base(*this, *share_from)) throw std::invalid_argument("the core to share a base with is another model (shape or layout table differ)");
+    shared_ = share_from->shared_;
+  } else if (frozen) {
+    shared_ = std::make_shared<SharedBase>(nbase);
+  }
+  // A LoRA core holds the frozen base once (shared with the cores made over it), then four adapter-sized buffers:
+  // no base gradients, no AdamW state.
+  store_.assign(nparams * 4, 0.0f);
+  params = store_.data();
+  base = frozen ? shared_->w.data() : params;
   grads = params + nparams;
   m = grads + nparams;
   v = m + nparams;
+  if (shared_) shared_->add(this);
 }
 
-Core::~Core() = default;
+Core::~Core() {
+  if (shared_) shared_->remove(this);
+}
 
-size_t Core::bytes() const { return (store_.capacity() + chunk_.capacity()) * sizeof(float); }
+size_t Core::bytes() const {
+  const size_t own = (store_.capacity() + chunk_.capacity()) * sizeof(float);
+  return own + (shared_ && shared_->counted_by(this) ? shared_->w.capacity() * sizeof(float) : 0);
+}
 
 std::shared_ptr<KVCache> Core::new_cache(int B, int maxLen) const {
   auto cache = std::make_shared<KVCache>();
@@ -158,9 +198,10 @@ void Core::adamw(float lr, float b1, float b2, float eps, float wd, float clip, 
   adamw_update_tensors(params, grads, m, v, sizes.data(), decay.data(), (int)sizes.size(), lr, b1, b2, eps, wd, clip, t);
 }
 
-std::unique_ptr<Core> make_core(const ModelDims& d, const std::vector<TensorRow>& table, const LoraConfig* lora) {
-  if (d.arch == layout::Arch::GPT2) return std::make_unique<Gpt2>(d, table, lora);
-  return std::make_unique<Llama>(d, table, lora);
+std::unique_ptr<Core> make_core(const ModelDims& d, const std::vector<TensorRow>& table, const LoraConfig* lora,
+                                const Core* share_from) {
+  if (d.arch == layout::Arch::GPT2) return std::make_unique<Gpt2>(d, table, lora, share_from);
+  return std::make_unique<Llama>(d, table, lora, share_from);
 }
 
 size_t estimate_bytes(const ModelDims& d, const std::vector<TensorRow>& table, const LoraConfig* lc, int B, int T) {

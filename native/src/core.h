@@ -6,6 +6,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <utility>
 #include <vector>
@@ -46,13 +47,34 @@ struct KVCache {
   size_t bytes() const { return (k.capacity() + v.capacity()) * sizeof(float) + mask.capacity(); }
 };
 
+// A LoRA core's frozen base weights in paramLayout order, held by every core over it (the first core, and each one
+// make_core built with share_from, the JS withAdapter): one buffer, freed with the last holder, in whatever order they
+// go. Only the first core writes it, before any other holds it (addon.cc refuses a write while it is shared), so
+// concurrent forwards of the holders on the libuv pool only read it.
+class SharedBase {
+ public:
+  explicit SharedBase(size_t n) : w(n, 0.0f) {}
+  std::vector<float> w;
+  void add(const void* holder);
+  void remove(const void* holder);
+  size_t users() const;
+  // Whether `holder` reports the buffer in its bytes(): the longest-lived holder still alive, so the holders' figures
+  // add up to what the process holds.
+  bool counted_by(const void* holder) const;
+
+ private:
+  mutable std::mutex mu_;
+  std::vector<const void*> holders_;  // in the order they came
+};
+
 // Buffers. A plain core trains every weight: params, grads, m, v each hold the base table (base == params). A LoRA
-// core (lora != null) trains the adapters alone: `base` holds the frozen base weights, and params, grads, m, v the
-// adapters' table; there are no base gradients or AdamW state, so their pointers (and every kernel's dW for a base
-// tensor) are null and no weight-gradient product runs for a frozen matrix.
+// core (lora != null) trains the adapters alone: `base` holds the frozen base weights (a SharedBase, maybe shared with
+// other LoRA cores), and params, grads, m, v the adapters' table; there are no base gradients or AdamW state, so their
+// pointers (and every kernel's dW for a base tensor) are null and no weight-gradient product runs for a frozen matrix.
 class Core {
  public:
-  Core(const ModelDims& d, const std::vector<TensorRow>& table, const LoraConfig* lora);
+  // share_from: a live LoRA core of the same model whose base this one holds too (its own adapters may differ).
+  Core(const ModelDims& d, const std::vector<TensorRow>& table, const LoraConfig* lora, const Core* share_from = nullptr);
   virtual ~Core();
   const ModelDims cfg;
   const layout::TableLayout lay;
@@ -62,6 +84,8 @@ class Core {
   const size_t nparams;           // floats of each trainable buffer: nbase, or the adapters' on a LoRA core
   float* base;
   float *params, *grads, *m, *v;
+  // How many cores hold this core's base (1 when it is its own; 0 on a plain core, whose base is params).
+  size_t base_users() const { return shared_ ? shared_->users() : 0; }
 
   // Forward over a batch; keeps activations. If cache != null, new K/V rows are appended at cache->len and
   // attention reads the whole cache.
@@ -81,6 +105,8 @@ class Core {
   double grad_sq_norm();
   // AdamW over every tensor, weight decay where its table row says so.
   void adamw(float lr, float b1, float b2, float eps, float wd, float clip, int t);
+  // Bytes held: the buffers, the head chunk and (in subclasses) the activations; a shared base only in the one holder
+  // that reports it (SharedBase::counted_by).
   virtual size_t bytes() const;
   // Rows of the head's logits chunk for a vocabulary of V (and at most `rows` rows with a target).
   static int head_chunk_rows(int V, int rows);
@@ -100,13 +126,16 @@ class Core {
   virtual float* dfinal_buffer() = 0;
 
  private:
-  std::vector<float> store_;  // [base |] params | grads | m | v
+  std::shared_ptr<SharedBase> shared_;  // a LoRA core's base; null on a plain core
+  std::vector<float> store_;  // params | grads | m | v (a plain core's params are its base)
   std::vector<float> chunk_;  // head logits chunk
 };
 
-// The core of the table's architecture, with adapters when lora != null. Throws std::invalid_argument on a bad
-// shape or table.
-std::unique_ptr<Core> make_core(const ModelDims& d, const std::vector<TensorRow>& table, const LoraConfig* lora = nullptr);
+// The core of the table's architecture, with adapters when lora != null, over the base of share_from when given (a
+// LoRA core of the same shape and table; then lora is required). Throws std::invalid_argument on a bad shape or
+// table, or a share_from that is no LoRA core or another model.
+std::unique_ptr<Core> make_core(const ModelDims& d, const std::vector<TensorRow>& table, const LoraConfig* lora = nullptr,
+                                const Core* share_from = nullptr);
 // The bytes such a core holds after a training step at B x T (buffers, activations, head chunk), computed from the
 // tables without allocating anything: what bench/ checks against the machine before it builds a big core.
 size_t estimate_bytes(const ModelDims& d, const std::vector<TensorRow>& table, const LoraConfig* lora, int B, int T);

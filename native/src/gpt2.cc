@@ -30,7 +30,8 @@ Gpt2P Gpt2::pointers(float* buf) const {
   return p;
 }
 
-Gpt2::Gpt2(const ModelDims& d, const std::vector<TensorRow>& table, const LoraConfig* lc) : Core(d, table, lc) {
+Gpt2::Gpt2(const ModelDims& d, const std::vector<TensorRow>& table, const LoraConfig* lc, const Core* share_from)
+    : Core(d, table, lc, share_from) {
   P = pointers(base);
   // A frozen base has no gradients: every G pointer is null, so the kernels skip their weight-gradient products.
   G = frozen ? Gpt2P{nullptr, nullptr, nullptr, nullptr, std::vector<Gpt2LayerP>(d.L, Gpt2LayerP{})} : pointers(grads);

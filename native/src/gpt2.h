@@ -36,7 +36,7 @@ struct Gpt2Acts {
 
 class Gpt2 : public Core {
  public:
-  Gpt2(const ModelDims& d, const std::vector<TensorRow>& table, const LoraConfig* lora);
+  Gpt2(const ModelDims& d, const std::vector<TensorRow>& table, const LoraConfig* lora, const Core* share_from = nullptr);
   void forward(const Batch& b, KVCache* cache = nullptr) override;
   void hidden_state(int i, float* out) override;
   size_t bytes() const override;

@@ -31,7 +31,8 @@ LlamaP Llama::pointers(float* buf) const {
   return p;
 }
 
-Llama::Llama(const ModelDims& d, const std::vector<TensorRow>& table, const LoraConfig* lc) : Core(d, table, lc) {
+Llama::Llama(const ModelDims& d, const std::vector<TensorRow>& table, const LoraConfig* lc, const Core* share_from)
+    : Core(d, table, lc, share_from) {
   P = pointers(base);
   // A frozen base has no gradients: every G pointer is null, so the kernels skip their weight-gradient products.
   G = frozen ? LlamaP{nullptr, nullptr, nullptr, std::vector<LlamaLayerP>(d.L, LlamaLayerP{})} : pointers(grads);

@@ -43,7 +43,7 @@ struct LlamaActs {
 
 class Llama : public Core {
  public:
-  Llama(const ModelDims& d, const std::vector<TensorRow>& table, const LoraConfig* lora);
+  Llama(const ModelDims& d, const std::vector<TensorRow>& table, const LoraConfig* lora, const Core* share_from = nullptr);
   void forward(const Batch& b, KVCache* cache = nullptr) override;
   void hidden_state(int i, float* out) override;
   size_t bytes() const override;

@@ -1,8 +1,8 @@
 import { archDims, type ModelConfig } from '../../arch/config.js';
 import { nativeLayoutTable, numel } from '../../arch/layout.js';
 import { initWeights } from '../../arch/init.js';
-import { initLoraWeights, loraLayout, type LoraSpec } from '../../arch/lora.js';
-import { BackendUnavailableError, ShapeError } from '../../errors.js';
+import { initLoraWeights, loraLayout, type LoraSpec, resolveLora } from '../../arch/lora.js';
+import { BackendUnavailableError, ModelConfigError, ShapeError } from '../../errors.js';
 import {
   type CoreInfo,
   type CoreInit,
@@ -69,7 +69,9 @@ const DEVICE_NAMES = {
  * OpenMP) or the CUDA core (native/cuda; the same kernel list on one NVIDIA GPU). Both addons implement RawCore
  * (rawCore.ts) over one contiguous buffer per parameter-shaped tensor in paramLayout order, so this one class drives
  * either. With `lora` (CPU addon: feature `lora`) the trainable buffers hold the adapters of loraLayout and the
- * base is frozen in the addon's `base` buffer.
+ * base is frozen in the addon's `base` buffer, which withAdapter (CPU addon: feature `loraShare`) shares with further
+ * LoRA cores: the addon holds it by reference count (native/src/core.h SharedBase), so no JS object has to outlive
+ * its core for the base to stay alive.
  */
 export class NativeCore implements TransformerCore {
   readonly info: CoreInfo;
@@ -85,12 +87,19 @@ export class NativeCore implements TransformerCore {
   private readonly sessions = new Set<NativeDecodeSession>();
   private readonly guard: DisposeGuard;
   private optStep = 0;
+  /**
+   * A second LoRA core over this core's base (TransformerCore.withAdapter); only where the addon has `loraShare`
+   * (absent on the CUDA core, which has no LoRA, and on an addon built before it: callers refuse then).
+   */
+  readonly withAdapter?: (init: { lora: NonNullable<CoreInit['lora']>; seed?: number }) => Promise<NativeCore>;
 
   private constructor(
     readonly config: ModelConfig,
-    addon: CoreAddon,
+    private readonly addon: CoreAddon,
     precision: NativePrecision,
     lora: LoraSpec | undefined,
+    /** The raw core whose base this one shares (withAdapter). */
+    shareBaseOf?: RawCore,
   ) {
     const names = DEVICE_NAMES[addon.device];
     this.info = { implementation: 'native', backend: names.backend, device: addon.device };
@@ -107,7 +116,8 @@ export class NativeCore implements TransformerCore {
     this.layout = lora ? new FlatLayout(loraLayout(config, lora)) : this.baseLayout;
     this.offsetWrites = hasFeature(addon, 'offsetWrites');
     try {
-      this.raw = new addon.GptCore(rawCoreConfig(config, lora), PRECISION_CODE[precision]);
+      const raw = rawCoreConfig(config, lora);
+      this.raw = shareBaseOf ? new addon.GptCore(raw, PRECISION_CODE[precision], shareBaseOf) : new addon.GptCore(raw, PRECISION_CODE[precision]);
     } catch (cause) {
       throw new BackendUnavailableError(names.backend, `could not create the ${names.core}: ${(cause as Error).message}`, { cause });
     }
@@ -115,6 +125,26 @@ export class NativeCore implements TransformerCore {
       this.raw.dispose();
       throw new BackendUnavailableError(names.backend, `${names.addon} parameter count differs from src/arch/${lora ? 'lora' : 'layout'}.ts; rebuild it`);
     }
+    if (hasFeature(addon, 'loraShare')) this.withAdapter = (init) => this.adapterCore(init);
+  }
+
+  /** withAdapter: a LoRA core on the same addon reading this core's base buffer, with its own adapters. */
+  private async adapterCore(init: { lora: NonNullable<CoreInit['lora']>; seed?: number }): Promise<NativeCore> {
+    this.guard.check();
+    if (!this.lora) {
+      throw new ModelConfigError('withAdapter: this core has no LoRA adapters, so it has no frozen base to share; create the first core with lora: { spec }');
+    }
+    const given = init.lora.spec;
+    const lora = resolveLora(this.config, { r: given.r, alpha: given.alpha, targets: [...given.targets] as [string, ...string[]] }, 'lora.spec');
+    // In this core's queue: after whatever this core still has to do (its base is written by then).
+    const core = await this.queue.run(() => new NativeCore(this.config, this.addon, this.precision, lora, this.live()));
+    try {
+      await core.setWeights(init.lora.weights ?? initLoraWeights(this.config, lora, init.seed ?? 0));
+    } catch (e) {
+      core.dispose();
+      throw e;
+    }
+    return core;
   }
 
   /**
@@ -275,7 +305,10 @@ export class NativeCore implements TransformerCore {
     return session;
   }
 
-  /** Bytes held by this core: weights, grads, AdamW state, activations and every open KV cache. */
+  /**
+   * Bytes held by this core: weights, grads, AdamW state, activations and every open KV cache; a base shared by
+   * withAdapter counts in one of its cores only (the longest-lived one still alive), so the figures add up.
+   */
   memory(): CoreMemory {
     return { bytes: this.guard.isDisposed ? 0 : this.raw.bytes() };
   }

@@ -3,14 +3,18 @@
 //   native/cuda/build/socratic_cuda.node (native/cuda/src/addon.cc, CUDA; also its emulated test builds).
 //
 // Module exports:  GptCore (class), device ('cpu' | 'cuda'), abi (= CORE_ABI), features? (CoreFeature[])
-// new GptCore(RawCoreConfig: the shape, the layout table and the LoRA table or null, precision code)
+// new GptCore(RawCoreConfig: the shape, the layout table and the LoRA table or null, precision code, shareBaseOf?)
+//                                                           shareBaseOf (feature 'loraShare'): a live LoRA GptCore of
+//                                                           the same model; the new LoRA core reads that core's base
+//                                                           buffer (no copy), which lives until both are gone
 //   numParams()                                             floats in each of the four trainable buffers
 //   readBuffers({ params?, grads?, m?, v?, base? })         copy the named buffers out into the given arrays
 //   writeBuffers({ params?, m?, v?, base? }, offset?)       copy the given arrays in (gradients are never written);
 //                                                           with an offset (feature 'offsetWrites'), each array
 //                                                           goes to floats [offset, offset + length) of its buffer
 // params, grads, m and v are the trainable buffers: the whole layout table on a plain core, the LoRA table on a
-// LoRA core (feature 'lora'), whose frozen base weights are the separate `base` buffer (a LoRA core only).
+// LoRA core (feature 'lora'), whose frozen base weights are the separate `base` buffer (a LoRA core only; read-only
+// while another core shares it).
 //   zeroGrads()
 //   gradNorm()                                              global L2 norm of the gradients
 //   forward(ids, mask, pos, B, T, logitsOut | null, wantHidden)   -> n_layer + 1 hidden states | undefined
@@ -19,7 +23,8 @@
 //   decodeStart(ids, mask, pos, B, T, maxLength, lastLogitsOut)   -> session id (prompt prefilled)
 //   decodeStep(id, tokens, positions, lastLogitsOut)
 //   decodeFree(id)
-//   bytes()                                                 memory held: buffers, activations, open KV caches
+//   bytes()                                                 memory held: buffers, activations, open KV caches (a
+//                                                           shared base only in the longest-lived core holding it)
 //   dispose()
 // Every batch is (ids, mask, pos, B, T) in that order; mask and pos may be null. Outputs are written into arrays
 // the caller allocates, so no JS object aliases native memory. The CPU addon runs the heavy calls on the libuv pool
@@ -32,9 +37,11 @@ export const CORE_ABI = 4;
 /**
  * Optional parts of the interface, listed in the module's `features`: `lora` (RawCoreConfig.lora and the `base`
  * buffer), `offsetWrites` (writeBuffers at an offset, so weights can be written one tensor at a time without a
- * second whole-model copy). An addon without `features` has neither (the CUDA addon today).
+ * second whole-model copy), `loraShare` (the constructor's shareBaseOf: LoRA cores over one base buffer, for
+ * TransformerCore.withAdapter). An addon without `features` has none (the CUDA addon today); an addon without
+ * `loraShare` would ignore shareBaseOf and leave the new core's base zero, so NativeCore never passes it one.
  */
-export type CoreFeature = 'lora' | 'offsetWrites';
+export type CoreFeature = 'lora' | 'offsetWrites' | 'loraShare';
 
 export type Awaitable<T> = T | Promise<T>;
 
@@ -143,7 +150,7 @@ export function isNativePrecision(s: string): s is NativePrecision {
 
 /** What NativeCore needs from an addon module. */
 export interface CoreAddon {
-  GptCore: new (config: RawCoreConfig, precision: (typeof PRECISION_CODE)[NativePrecision]) => RawCore;
+  GptCore: new (config: RawCoreConfig, precision: (typeof PRECISION_CODE)[NativePrecision], shareBaseOf?: RawCore) => RawCore;
   device: 'cpu' | 'cuda';
   abi: number;
   features?: readonly CoreFeature[];
