@@ -31,6 +31,7 @@ import { llamaTrunk } from './llama.js';
 import { trunkLora } from './lora.js';
 import { adamwUpdate, globalNorm } from './optimizer.js';
 import { type TfjsBackendName, initTfjsBackend, tf, useBackend } from './runtime.js';
+import { SharedBase } from './sharedBase.js';
 import type { ParamTensors, TfjsTrunk } from './trunk.js';
 
 export interface TfjsCoreOptions {
@@ -54,9 +55,7 @@ const INFO: Record<TfjsBackendName, CoreInfo> = {
 export async function createTfjsCore(config: ModelConfig, options: TfjsCoreOptions): Promise<TfjsCore> {
   await initTfjsBackend(options.backend);
   const seed = options.seed ?? 0;
-  // Re-validated: a hand-made spec with an unknown target would otherwise adapt nothing, silently.
-  const given = options.lora?.spec;
-  const lora = given && resolveLora(config, { r: given.r, alpha: given.alpha, targets: [...given.targets] as [string, ...string[]] }, 'lora.spec');
+  const lora = options.lora && checkedLora(config, options.lora.spec);
   const core = new TfjsCore(config, options.backend, lora);
   try {
     const weights = options.weights ?? initWeights(config, seed);
@@ -73,6 +72,11 @@ export async function createTfjsCore(config: ModelConfig, options: TfjsCoreOptio
   return core;
 }
 
+/** Re-validated: a hand-made spec with an unknown target would otherwise adapt nothing, silently. */
+function checkedLora(config: ModelConfig, given: LoraSpec): LoraSpec {
+  return resolveLora(config, { r: given.r, alpha: given.alpha, targets: [...given.targets] as [string, ...string[]] }, 'lora.spec');
+}
+
 /** A set of device tensors: their layout specs, and which of them live transposed on the device. */
 interface Layout {
   readonly specs: readonly ParamSpec[];
@@ -84,8 +88,9 @@ interface Layout {
  * (gpt2.ts, llama.ts) behind one class that owns the head, the gradients, AdamW and decoding. tfjs has one active
  * backend per process, so every async entry point re-activates this core's backend first.
  *
- * With LoRA, `params` holds the adapters (the trainable set: gradients, moments, get/setWeights) and `frozen` the
- * base; the trunk sees both. Adapters live on the device as A^T [in, r] and B^T [r, out] (see lora.ts).
+ * With LoRA, `params` holds the adapters (the trainable set: gradients, moments, get/setWeights) and `base` the
+ * frozen base, which withAdapter shares with further LoRA cores (sharedBase.ts); the trunk sees both. Adapters live
+ * on the device as A^T [in, r] and B^T [r, out] (see lora.ts).
  */
 export class TfjsCore implements TransformerCore {
   readonly info: CoreInfo;
@@ -95,14 +100,17 @@ export class TfjsCore implements TransformerCore {
   private readonly baseLayout: Layout;
   private readonly trunk: TfjsTrunk;
   private params: ParamTensors = new Map();
-  /** A LoRA core's base weights, never updated; null on a plain core (its base is `params`). */
-  private frozen: ParamTensors | null = null;
+  /** A LoRA core's base weights, never updated, maybe shared with other cores; null on a plain core (its base is `params`). */
+  private base: SharedBase | null = null;
   private grads: Map<string, tf.Tensor> | null = null;
   private moments: { m: Map<string, tf.Tensor>; v: Map<string, tf.Tensor> } | null = null;
   private step = 0;
   private readonly sessions = new Set<TfjsDecodeSession>();
   private readonly guard: DisposeGuard;
-  /** The head weight transposed [C, V], cached between weight updates: every head matmul wants this layout (see matMul2d). */
+  /**
+   * A plain core's head weight transposed [C, V], cached between weight updates: every head matmul wants this layout
+   * (see matMul2d). A LoRA core's head is frozen, so its SharedBase caches it once for every core over that base.
+   */
   private wteTransposed: tf.Tensor2D | null = null;
 
   constructor(
@@ -126,7 +134,7 @@ export class TfjsCore implements TransformerCore {
 
   /** What the trunk reads: the parameters, plus the frozen base of a LoRA core. Rebuilt per call (params change). */
   private trunkParams(): ParamTensors {
-    return this.frozen ? new Map([...this.frozen, ...this.params]) : this.params;
+    return this.base ? new Map([...this.base.tensors, ...this.params]) : this.params;
   }
 
   private async ready(): Promise<void> {
@@ -267,17 +275,43 @@ export class TfjsCore implements TransformerCore {
 
   async getBaseWeights(): Promise<NamedTensors> {
     await this.ready();
-    return this.frozen ? this.download(this.frozen, this.baseLayout) : this.download(this.params);
+    return this.base ? this.download(this.base.tensors, this.baseLayout) : this.download(this.params);
   }
 
-  /** A LoRA core's frozen base (createTfjsCore sets it once). */
+  /** A LoRA core's frozen base (createTfjsCore sets it once); refused once another core shares it. */
   async setBaseWeights(weights: NamedTensors): Promise<void> {
     await this.ready();
     if (!this.lora) throw new ModelConfigError('setBaseWeights: this core has no LoRA adapters; use setWeights');
-    const next = this.upload(weights, 'base weights', this.baseLayout);
-    if (this.frozen) tf.dispose([...this.frozen.values()]);
-    this.dropHeadT();
-    this.frozen = next;
+    if (this.base && this.base.users > 1) {
+      throw new ModelConfigError(`setBaseWeights: the base is shared with ${this.base.users - 1} other core(s) made by withAdapter, so it is read-only`);
+    }
+    const next = new SharedBase(this.upload(weights, 'base weights', this.baseLayout), this.trunk.headName);
+    this.base?.release(this);
+    next.acquire(this);
+    this.base = next;
+  }
+
+  /**
+   * A second LoRA core over this core's frozen base (see TransformerCore.withAdapter): the base tensors and the
+   * head's transposed copy are shared, not copied; the new core has its own adapters, gradients, AdamW state and
+   * decode sessions, on the same tfjs backend.
+   */
+  async withAdapter(init: { lora: NonNullable<CoreInit['lora']>; seed?: number }): Promise<TfjsCore> {
+    await this.ready();
+    if (!this.base) {
+      throw new ModelConfigError('withAdapter: this core has no LoRA adapters, so it has no frozen base to share; create the first core with lora: { spec }');
+    }
+    const lora = checkedLora(this.config, init.lora.spec);
+    const core = new TfjsCore(this.config, this.backend, lora);
+    core.base = this.base;
+    this.base.acquire(core);
+    try {
+      await core.setWeights(init.lora.weights ?? initLoraWeights(this.config, lora, init.seed ?? 0));
+    } catch (e) {
+      core.dispose();
+      throw e;
+    }
+    return core;
   }
 
   async startDecode(prompt: TokenBatch, options: { maxLength: number }): Promise<DecodeSession> {
@@ -295,13 +329,14 @@ export class TfjsCore implements TransformerCore {
   memory(): CoreMemory {
     const all = [
       ...(this.wteTransposed ? [this.wteTransposed] : []),
-      ...(this.frozen?.values() ?? []),
       ...this.params.values(),
       ...(this.grads?.values() ?? []),
       ...(this.moments?.m.values() ?? []),
       ...(this.moments?.v.values() ?? []),
     ];
     let bytes = all.reduce((n, t) => n + t.size * 4, 0);
+    // A shared base counts once, in its longest-lived core (sharedBase.ts), so the cores' figures add up.
+    if (this.base?.countedBy(this)) bytes += this.base.bytes();
     for (const s of this.sessions) bytes += s.bytes();
     return { bytes, tensors: tf.memory().numTensors };
   }
@@ -311,14 +346,16 @@ export class TfjsCore implements TransformerCore {
     for (const s of [...this.sessions]) s.dispose();
     this.zeroGradients();
     this.dropHeadT();
-    tf.dispose([...this.params.values(), ...(this.frozen?.values() ?? [])]);
+    tf.dispose([...this.params.values()]);
     if (this.moments) tf.dispose([...this.moments.m.values(), ...this.moments.v.values()]);
+    this.base?.release(this); // frees the base if no other core shares it
     this.params.clear();
-    this.frozen = null;
+    this.base = null;
     this.moments = null;
   }
 
   private headT(): tf.Tensor2D {
+    if (this.base) return this.base.headT();
     if (!this.wteTransposed) this.wteTransposed = tf.keep(tf.transpose(this.headW()));
     return this.wteTransposed;
   }
@@ -330,7 +367,7 @@ export class TfjsCore implements TransformerCore {
 
   /** The head's weight [V, C]: the token embedding when tied, lm_head.weight when not (frozen on a LoRA core). */
   private headW(): tf.Tensor2D {
-    return (this.frozen ?? this.params).get(this.trunk.headName) as tf.Tensor2D;
+    return this.base ? this.base.headW() : (this.params.get(this.trunk.headName) as tf.Tensor2D);
   }
 
   /** Zeros shaped like the trainable set (gradients, moments): never the frozen base. */
