@@ -79,7 +79,8 @@ describe.skipIf(!hasModernFixtures)('LoRA students over the llama fixture', () =
 
       const solved = await student.solveMany(problems.slice(0, 2), { maxNewTokens: 48 });
       const out = join(tmp, `single-${student.kind}`);
-      await student.save(out);
+      if (student instanceof IterativeStudent) await student.save(out);
+      else await student.save(out);
       student.dispose();
       const adapterDir = student instanceof IterativeStudent ? join(out, 'model') : out;
       // A PEFT adapter directory (no copy of the base), and student.json recording the base.
