@@ -85,6 +85,21 @@ export class CheckpointError extends SocraticDistillError {
   }
 }
 
+/**
+ * A LoRA student's base model (the frozen weights its adapters were trained over) is not where its student.json says,
+ * e.g. the base directory was moved or deleted, or the student was copied to another machine. `basePath` is the path
+ * the manifest records (or the one given); `how` says how to point at the base.
+ */
+export class BaseModelMissingError extends SocraticDistillError {
+  readonly dir: string;
+  readonly basePath: string;
+  constructor(dir: string, basePath: string, how: string) {
+    super('BASE_MODEL_MISSING', `${dir}: the LoRA student's base model ${basePath} is not there (moved or deleted?); ${how}`);
+    this.dir = dir;
+    this.basePath = basePath;
+  }
+}
+
 /** One bad row of a data file: where it is and what is wrong with it. */
 export interface DatasetFormatIssue {
   line: number | undefined;

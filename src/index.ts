@@ -12,6 +12,7 @@
 export {
   SocraticDistillError,
   BackendUnavailableError,
+  BaseModelMissingError,
   CheckpointError,
   DatasetFormatError,
   InvalidOptionError,
@@ -71,11 +72,13 @@ export { selectBackend } from './backend/select.js';
 export type { BackendPreference, BackendReport } from './backend/types.js';
 export {
   CausalLM,
+  type CausalLMAdapterOptions,
   type CausalLMBackendOption,
   type CausalLMCreateOptions,
   type CausalLMFilesOptions,
   type CausalLMLoadOptions,
   type CausalLMLoraOption,
+  type CausalLMSaveOptions,
   type ForwardOptions,
   type ModelConfigInput,
 } from './model/causal-lm.js';
@@ -109,6 +112,7 @@ export { llamaStudentSize, StudentLM, type BackendChoice, type GPT2StudentSize, 
 export { AnswerOnlyStudent, CoTStudent, SingleModelStudent, UnifiedStudent, type CreateStudentOptions } from './students/single.js';
 export { IterativeStudent, type CreateIterativeOptions, type CreateSharedIterativeOptions, type IterativeSolveOptions, type IterativeTrainResult } from './students/iterative.js';
 export { loadStudent, type Student } from './students/load.js';
+export type { StudentLoadOptions, StudentSaveOptions } from './students/lora.js';
 export { finalSolution, solveStreaming, userProblem, type SolveEvent, type StreamingSolver, type StreamSolveOptions } from './students/stream.js';
 
 // 6. Evaluator: every student on the same problems, seeds paired, verdicts from 95% CIs.

@@ -3,7 +3,8 @@
  * Node from the modern fixtures (standing in for SmolLM2 / Qwen3; random weights, so they are overfitted on four
  * problems to have something to reproduce) are served as saved (config.json, model.safetensors, tokenizer.json, ...),
  * loaded by the browser entry's loadStudentFromUrl on tfjs-wasm, and must solve exactly as tfjs-wasm does in Node.
- * Skips only when Chromium or the fixtures are absent.
+ * Also a LoRA Iterative pair trained and saved by the CLI (`train --init --lora --with-base`): the page fetches the
+ * base copy once and both adapters over it. Skips only when Chromium or the fixtures are absent.
  */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { cp, mkdtemp, rm } from 'node:fs/promises';
@@ -12,6 +13,7 @@ import { join, resolve } from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildLibrary } from '../examples/browser/bundle.js';
+import { main } from '../src/cli/main.js';
 import { startExampleServer, type ExampleServer } from '../examples/browser/serve.js';
 import { selectBackend } from '../src/backend/select.js';
 import { generateSynthetic, goldChain } from '../src/data/index.js';
@@ -42,13 +44,13 @@ async function solveInNode(student: Student, problem: Problem): Promise<Solved> 
 }
 
 /** The same solve in the page, through the built browser bundle; errors come back as `name: message`. */
-function solveInPage(page: Page, studentUrl: string, problem: Problem): Promise<(Solved & { backend: string; kind: string }) | string> {
+function solveInPage(page: Page, studentUrl: string, problem: Problem, options: { baseModelUrl?: string } = {}): Promise<(Solved & { backend: string; kind: string }) | string> {
   // A string, so vitest does not rewrite the dynamic import meant for the browser.
   return page.evaluate(`(async () => {
     const lib = await import('/lib/index.js');
     try {
       const backend = await lib.initBrowserBackend();
-      const student = await lib.loadStudentFromUrl(${JSON.stringify(studentUrl)}, { backend });
+      const student = await lib.loadStudentFromUrl(${JSON.stringify(studentUrl)}, { backend, ...${JSON.stringify(options)} });
       const out = { backend: backend.backend, kind: student.kind, steps: [], answer: null, text: '' };
       for await (const e of lib.solveStreaming(student, ${JSON.stringify(problem)}, { maxSteps: ${MAX_STEPS} })) {
         if (e.type === 'step') out.steps.push(e.step.subquestion);
@@ -72,6 +74,10 @@ describe.skipIf(!HAS_CHROMIUM || !hasModernFixtures)('saved Llama-family student
   const problem = problems[1]!;
   let nodeIterative: Solved;
   let nodeUnified: Solved;
+  // The CLI's LoRA pair trains on the synthetic task's default problems (what `--dataset synthetic --count 4 --seed 11` selects).
+  const loraProblems = generateSynthetic({ count: 4, seed: 11 });
+  const loraProblem = loraProblems[0]!;
+  let nodeLora: Solved;
 
   beforeAll(async () => {
     await rm(OUT, { recursive: true, force: true });
@@ -101,6 +107,23 @@ describe.skipIf(!HAS_CHROMIUM || !hasModernFixtures)('saved Llama-family student
       set(await solveInNode(student, problem));
       student.dispose();
     }
+
+    // A LoRA Iterative pair trained and saved by the CLI, its base copied beside the adapters (--with-base).
+    const chainsFile = join(OUT, 'lora-chains.jsonl');
+    writeFileSync(chainsFile, loraProblems.map((p) => JSON.stringify(goldChain(p))).join('\n') + '\n');
+    const loraDir = join(modelsDir, 'llama-lora/iterative');
+    const trainArgs = ['train', '--student', 'iterative', '--init', llama, '--lora', 'r=8,alpha=16', '--with-base', '--chains', chainsFile, '--dataset', 'synthetic', '--count', '4', '--seed', '11'];
+    expect(await main([...trainArgs, '--steps', '80', '--batch-size', '4', '--lr', '1e-2', '--warmup', '8', '--backend', 'tfjs-cpu', '--out', loraDir])).toBe(0);
+    const loraStudent = await loadStudent(loraDir, wasm);
+    nodeLora = await solveInNode(loraStudent, loraProblem);
+    loraStudent.dispose();
+    // The same pair saved without its base: student.json then names only the training machine's path.
+    await cp(loraDir, join(modelsDir, 'llama-lora/no-base'), { recursive: true });
+    await rm(join(modelsDir, 'llama-lora/no-base/base'), { recursive: true });
+    const manifestPath = join(modelsDir, 'llama-lora/no-base/student.json');
+    const manifest = JSON.parse(readFileSync(manifestPath, 'utf8')) as { base: Record<string, unknown> };
+    delete manifest.base.copy;
+    writeFileSync(manifestPath, JSON.stringify(manifest));
 
     // The same student with an architecture the library does not run, for the error path.
     await cp(join(modelsDir, 'llama/iterative'), join(modelsDir, 'mistral/iterative'), { recursive: true });
@@ -137,6 +160,21 @@ describe.skipIf(!HAS_CHROMIUM || !hasModernFixtures)('saved Llama-family student
     expect(nodeUnified.steps.length).toBeGreaterThanOrEqual(1);
     const got = await solveInPage(page, '/models/qwen3/unified/', problem);
     expect(got).toEqual({ backend: 'tfjs-wasm', kind: 'unified', ...nodeUnified });
+  }, 120_000);
+
+  it('loads a LoRA Iterative pair the CLI saved (train --lora --with-base: adapters in qg/ and qa/, the base in base/) and solves it as in Node', async () => {
+    // Random base weights: what must come out is steps and an answer, the same in the page as on tfjs-wasm in Node.
+    expect(nodeLora.steps.length).toBeGreaterThanOrEqual(1);
+    expect(nodeLora.answer).not.toBeNull();
+    const got = await solveInPage(page, '/models/llama-lora/iterative/', loraProblem);
+    expect(got).toEqual({ backend: 'tfjs-wasm', kind: 'iterative', ...nodeLora });
+  }, 120_000);
+
+  it('a LoRA student saved without its base is a BaseModelMissingError saying what to do; baseModelUrl points at a served base', async () => {
+    const got = await solveInPage(page, '/models/llama-lora/no-base/', loraProblem);
+    expect(got).toMatch(/^BaseModelMissingError: .*\/models\/llama-lora\/no-base\/: the LoRA student's base model .* is not there .*pass its URL as baseModelUrl/);
+    const withUrl = await solveInPage(page, '/models/llama-lora/no-base/', loraProblem, { baseModelUrl: '/models/llama-lora/iterative/base/' });
+    expect(withUrl).toEqual({ backend: 'tfjs-wasm', kind: 'iterative', ...nodeLora });
   }, 120_000);
 
   it('an unsupported model_type is a ModelConfigError naming the config URL and the supported types', async () => {

@@ -9,7 +9,7 @@ import { describe, expect, it } from 'vitest';
 const ROOT = join(import.meta.dirname, '..');
 
 const PUBLIC_NAMES = [
-  'AnnotationTeacher', 'AnswerOnlyStudent', 'BackendUnavailableError', 'BatchFailedError', 'CausalLM', 'ChainVerifier', 'CheckpointError',
+  'AnnotationTeacher', 'AnswerOnlyStudent', 'BackendUnavailableError', 'BaseModelMissingError', 'BatchFailedError', 'CausalLM', 'ChainVerifier', 'CheckpointError',
   'CoTStudent', 'CompletionTeacher', 'ContextLengthError', 'CostLimitError', 'DEMO_PRESETS', 'DatasetFormatError', 'Evaluator',
   'GPT2', 'GPT2ConfigSchema', 'HFTokenizer', 'InvalidOptionError', 'IterativeStudent', 'LlamaConfigSchema', 'ModelConfigError',
   'NonFiniteLossError', 'OpenAICompatibleTeacher', 'OptionalDependencyError', 'OutputLockedError', 'PRESETS',

@@ -95,8 +95,11 @@ async function load(url: string): Promise<void> {
   const started = performance.now();
   ui.status.textContent = `loading ${url} …`;
   try {
+    // A LoRA student saved without its base (train --lora without --with-base): ?base=<url of the base model's directory>.
+    const baseModel = new URLSearchParams(location.search).get('base');
     student = await loadStudentFromUrl(new URL(url, location.href).href, {
       backend,
+      ...(baseModel ? { baseModelUrl: new URL(baseModel, location.href).href } : {}),
       onProgress: (file, loaded, total) => {
         const name = file.split('/').slice(-2).join('/');
         ui.status.textContent = `loading ${name}: ${(loaded / 1024).toFixed(0)}${total ? ` / ${(total / 1024).toFixed(0)}` : ''} KiB`;

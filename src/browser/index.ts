@@ -23,5 +23,5 @@ export { Tokenizer, TrimmedVocab } from '../tokenizer/index.js';
 export type { Answer, DatasetName, Problem } from '../data/schema.js';
 export type { BackendReport, TransformerCore } from '../backend/types.js';
 export {
-  BackendUnavailableError, CheckpointError, ModelConfigError, ModelFetchError, SafetensorsError, ShapeError, SocraticDistillError,
+  BackendUnavailableError, BaseModelMissingError, CheckpointError, ModelConfigError, ModelFetchError, SafetensorsError, ShapeError, SocraticDistillError,
 } from '../errors.js';

@@ -1,12 +1,13 @@
 import { isGPT2Config, parseGPT2Config, parseModelConfig } from '../arch/config.js';
 import type { BackendReport } from '../backend/types.js';
-import { CheckpointError, ModelConfigError } from '../errors.js';
+import { BaseModelMissingError, CheckpointError, ModelConfigError } from '../errors.js';
+import { ADAPTER_CONFIG_FILE, ADAPTER_WEIGHTS_FILE, type AdapterFiles } from '../model/adapter.js';
 import { parseSafetensors } from '../io/safetensors.js';
 import { canonicalWeights, CONFIG_FILE, VOCAB_FILE, WEIGHTS_FILE } from '../model/checkpoint.js';
 import { CausalLM } from '../model/causal-lm.js';
 import { GPT2 } from '../model/gpt2.js';
 import { GENERATION_CONFIG_FILE } from '../model/hf-config.js';
-import { MANIFEST_FILE, StudentManifestSchema, type StudentManifest } from '../students/common.js';
+import { MANIFEST_FILE, StudentManifestSchema, type StudentBase, type StudentManifest } from '../students/common.js';
 import { IterativeStudent } from '../students/iterative.js';
 import { StudentLM } from '../students/lm.js';
 import { AnswerOnlyStudent, CoTStudent, UnifiedStudent } from '../students/single.js';
@@ -32,6 +33,12 @@ const LLAMA_SIDE_FILES = [TOKENIZER_FILE, TOKENIZER_CONFIG_FILE, GENERATION_CONF
 export interface BrowserLoadOptions extends FetchOptions {
   /** From initBrowserBackend(); every model of the student is built on it. */
   backend: BackendReport;
+  /**
+   * LoRA students (adapters over a base model): the URL the base model's directory is served at (its config.json,
+   * model.safetensors and tokenizer files). Default: the copy saved beside the adapters, `<student>/base/` (saved with
+   * `save(dir, { withBase: true })`, CLI `train --lora ... --with-base`).
+   */
+  baseModelUrl?: string;
 }
 
 export type BrowserStudent = IterativeStudent | UnifiedStudent | CoTStudent | AnswerOnlyStudent;
@@ -83,6 +90,56 @@ async function loadLlamaFamily(urls: StudentModelUrls, config: unknown, trimmedV
   }
 }
 
+/** The tokenizer files PEFT + TRL save beside an adapter (the generation config stays the base's). */
+const ADAPTER_SIDE_FILES = [TOKENIZER_FILE, TOKENIZER_CONFIG_FILE] as const;
+
+/** An adapter directory served at `url`: adapter_config.json, adapter_model.safetensors and the tokenizer files beside them (404s skipped). */
+async function fetchAdapter(url: string, options: FetchOptions): Promise<AdapterFiles> {
+  const [config, safetensors, ...texts] = await Promise.all([
+    fetchJson(joinUrl(url, ADAPTER_CONFIG_FILE), options),
+    fetchBytes(joinUrl(url, ADAPTER_WEIGHTS_FILE), options),
+    ...ADAPTER_SIDE_FILES.map((name) => fetchText(joinUrl(url, name), options)),
+  ]);
+  const assets = Object.fromEntries(ADAPTER_SIDE_FILES.flatMap((name, i) => (texts[i] === undefined ? [] : [[name, texts[i] as string] as const])));
+  return { config, safetensors: safetensors as Uint8Array, assets, where: url.replace(/\/$/, '') };
+}
+
+/**
+ * A LoRA student: the base model fetched once, QG's (or the one model's) adapter over it, and QA's adapter over the
+ * same base in memory (withAdapter), as the Node loader does. The base must be served as model.safetensors (not shards).
+ */
+async function loadLoraModels(studentUrl: string, base: StudentBase, parts: readonly string[], options: BrowserLoadOptions): Promise<StudentLM[]> {
+  const baseUrl = options.baseModelUrl ?? (base.copy ? joinUrl(studentUrl, base.copy) : undefined);
+  if (baseUrl === undefined) {
+    throw new BaseModelMissingError(
+      studentUrl,
+      base.path,
+      'that is a path on the machine that trained it: serve the base model and pass its URL as baseModelUrl to loadStudentFromUrl, ' +
+        'or save the student with a copy of its base beside the adapters (save(dir, { withBase: true }); CLI: train --lora ... --with-base)',
+    );
+  }
+  const urls = modelUrls(baseUrl);
+  const [config, trimmedVocab, safetensors, ...texts] = await Promise.all([
+    fetchJson(urls.config, options),
+    fetchJson(urls.vocab!, { ...options, optional: true }),
+    fetchBytes(urls.weights, options),
+    ...LLAMA_SIDE_FILES.map((name) => fetchText(urls.assets![name]!, options)),
+  ]);
+  const assets = Object.fromEntries(LLAMA_SIDE_FILES.flatMap((name, i) => (texts[i] === undefined ? [] : [[name, texts[i] as string] as const])));
+  const [first, ...rest] = await Promise.all(parts.map((part) => fetchAdapter(part ? joinUrl(studentUrl, part) : studentUrl, options)));
+  const files = { config, safetensors: safetensors as Uint8Array, assets, ...(trimmedVocab === undefined ? {} : { trimmedVocab }) };
+  const where = baseUrl.replace(/\/$/, '');
+  const lm = new StudentLM(await CausalLM.fromCheckpointFiles(files, { backend: options.backend, where, adapter: first! }));
+  const models = [lm];
+  try {
+    for (const adapter of rest) models.push(await lm.withAdapter({ adapter }));
+  } catch (err) {
+    for (const m of models) m.dispose();
+    throw err;
+  }
+  return models;
+}
+
 /** Read and validate `student.json` under `baseUrl`. */
 export async function fetchStudentManifest(baseUrl: string, options: FetchOptions = {}): Promise<StudentManifest> {
   const url = joinUrl(baseUrl, MANIFEST_FILE);
@@ -100,6 +157,7 @@ export async function fetchStudentManifest(baseUrl: string, options: FetchOption
  */
 export async function loadStudentFromUrl(baseUrl: string, options: BrowserLoadOptions): Promise<BrowserStudent> {
   const manifest = await fetchStudentManifest(baseUrl, options);
+  if (manifest.base) return loraStudent(baseUrl, manifest, manifest.base, options);
   if (manifest.kind === 'iterative' && manifest.shared) {
     const lm = await loadStudentModel(modelUrls(joinUrl(baseUrl, 'model')), options);
     return new IterativeStudent(lm, lm, manifest.maxSteps);
@@ -123,5 +181,26 @@ export async function loadStudentFromUrl(baseUrl: string, options: BrowserLoadOp
       return new CoTStudent(lm, manifest.formatOptions);
     case 'answer-only':
       return new AnswerOnlyStudent(lm, manifest.formatOptions);
+  }
+}
+
+/** A LoRA student's models over its one base (see loadLoraModels), in the student class its manifest names. */
+async function loraStudent(studentUrl: string, manifest: StudentManifest, base: StudentBase, options: BrowserLoadOptions): Promise<BrowserStudent> {
+  if (manifest.kind === 'iterative') {
+    if (manifest.shared) {
+      const [lm] = await loadLoraModels(studentUrl, base, ['model'], options);
+      return new IterativeStudent(lm!, lm!, manifest.maxSteps);
+    }
+    const [qg, qa] = await loadLoraModels(studentUrl, base, ['qg', 'qa'], options);
+    return new IterativeStudent(qg!, qa!, manifest.maxSteps);
+  }
+  const [lm] = await loadLoraModels(studentUrl, base, [''], options);
+  switch (manifest.kind) {
+    case 'unified':
+      return new UnifiedStudent(lm!, manifest.formatOptions);
+    case 'cot':
+      return new CoTStudent(lm!, manifest.formatOptions);
+    case 'answer-only':
+      return new AnswerOnlyStudent(lm!, manifest.formatOptions);
   }
 }

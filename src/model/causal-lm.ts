@@ -4,7 +4,7 @@ import type { LlamaConfigInput } from '../arch/llama.js';
 import { initLoraWeights, type LoraOptions, type LoraSpec, mergeLoraWeights, resolveLora } from '../arch/lora.js';
 import type { NamedTensors } from '../arch/tensors.js';
 import type { BackendPreference, BackendReport, CoreInfo, CoreInit, LogitsTensor, TransformerCore } from '../backend/types.js';
-import { ModelConfigError, ShapeError } from '../errors.js';
+import { BackendUnavailableError, ModelConfigError, ShapeError } from '../errors.js';
 import type { RawTensor } from '../io/safetensors.js';
 import { TOKENIZER_FILE } from '../tokenizer/hf-tokenizer.js';
 import type { TextTokenizer } from '../tokenizer/text-tokenizer.js';
@@ -60,6 +60,28 @@ export interface CausalLMFilesOptions extends Omit<CausalLMLoadOptions, 'adapter
   /** Names the checkpoint in error messages, and is the adapter's base_model_name_or_path when a LoRA model is saved. */
   where?: string;
   adapter?: AdapterFiles;
+}
+
+/**
+ * withAdapter: a second adapter over a LoRA model's frozen base, either fresh (`lora`, seeded) or saved (`adapter`: a
+ * PEFT adapter directory in Node, or its files in memory). Exactly one of `lora` and `adapter`.
+ */
+export interface CausalLMAdapterOptions {
+  /** A fresh adapter (PEFT's init: B = 0, so it starts as the base): rank, alpha and targets. */
+  lora?: LoraOptions;
+  /** Seed of a fresh adapter's init; default 0. */
+  seed?: number;
+  /** A saved PEFT adapter made for this model's base: its directory (Node only), or its files already in memory. */
+  adapter?: string | AdapterFiles;
+}
+
+/** save()'s options; only a LoRA model has any. */
+export interface CausalLMSaveOptions {
+  /**
+   * The adapter's base_model_name_or_path in adapter_config.json; default the base directory the model was loaded
+   * from (absolute). A path relative to the adapter directory (e.g. `../base` for a base saved beside it) keeps the two movable together.
+   */
+  baseModel?: string | null;
 }
 
 export interface CausalLMCreateOptions extends CausalLMBackendOption, CausalLMLoraOption {
@@ -148,6 +170,14 @@ export class CausalLM {
     return this.#core.lora;
   }
 
+  /**
+   * The base directory a LoRA model's adapter is saved against (absolute; what save() writes as base_model_name_or_path),
+   * or the label given to fromCheckpointFiles; null for a model that was not loaded from a directory.
+   */
+  get baseModel(): string | null {
+    return this.#origin.baseModel ?? null;
+  }
+
   /** The trimmed vocabulary the ids are in (a from-scratch student's), if any. */
   get vocab(): TrimmedVocab | undefined {
     return this.#assets.vocab;
@@ -206,10 +236,7 @@ export class CausalLM {
     let adapter: AdapterInput | undefined;
     if (adapterDir !== undefined) {
       if (options.lora) throw new ModelConfigError('CausalLM.load: give either adapter (a saved adapter) or lora (a fresh one), not both');
-      const config = await fs.readAdapterConfig(adapterDir);
-      await fs.checkAdapterBase(config, adapterDir, dir);
-      const read = await fs.readAdapterDir(adapterDir, config);
-      adapter = { ...read, where: adapterDir };
+      adapter = await readAdapterInput(adapterDir, dir);
     }
     const checkpoint = check(await readCheckpoint(dir), dir);
     return CausalLM.build(checkpoint, dir, { ...rest, ...(adapter ? { adapter } : {}), baseModel: fs.absoluteDir(dir) });
@@ -222,11 +249,7 @@ export class CausalLM {
     let adapter: AdapterInput | undefined;
     if (adapterFiles) {
       if (options.lora) throw new ModelConfigError('CausalLM.fromCheckpointFiles: give either adapter (a saved adapter) or lora (a fresh one), not both');
-      const at = adapterFiles.where ?? 'adapter';
-      const configFile = `${at}/${ADAPTER_CONFIG_FILE}`;
-      const weightsFile = `${at}/${ADAPTER_WEIGHTS_FILE}`;
-      const config = parseAdapterConfig(adapterFiles.config, configFile);
-      adapter = { config, tensors: decodeWeights(adapterFiles.safetensors, weightsFile), assets: { ...adapterFiles.assets }, where: at, configFile, weightsFile };
+      adapter = adapterFilesInput(adapterFiles);
     }
     const checkpoint = check(parseCheckpoint(files, where), where);
     return CausalLM.build(checkpoint, where, { ...rest, ...(adapter ? { adapter } : {}), baseModel: options.where ?? null });
@@ -307,10 +330,10 @@ export class CausalLM {
    * (Llama family). A LoRA model writes a PEFT adapter directory instead: adapter_config.json (base_model_name_or_path
    * the base directory it was loaded from), adapter_model.safetensors and the tokenizer files (Llama family). Node only.
    */
-  async save(dir: string): Promise<void> {
+  async save(dir: string, options: CausalLMSaveOptions = {}): Promise<void> {
     if (this.lora) {
       const { writeAdapterDir } = await import('./adapter-fs.js');
-      await writeAdapterDir(dir, await this.toAdapterFiles(), this.#origin.baseModel ?? null);
+      await writeAdapterDir(dir, await this.toAdapterFiles(options), this.#origin.baseModel ?? null);
       return;
     }
     const { writeCheckpoint } = await import('./checkpoint-fs.js');
@@ -326,13 +349,14 @@ export class CausalLM {
   }
 
   /** The bytes/text save() writes for a LoRA model (PEFT's adapter_config.json, adapter_model.safetensors, tokenizer files). */
-  async toAdapterFiles(): Promise<SavedAdapterFiles> {
+  async toAdapterFiles(options: CausalLMSaveOptions = {}): Promise<SavedAdapterFiles> {
     const spec = this.lora;
     if (!spec) throw new ModelConfigError('toAdapterFiles: this model has no LoRA adapter; toCheckpointFiles() gives its files');
     const files = filesToSave(this.config, this.#assets);
     const { [GENERATION_CONFIG_FILE]: _, ...tokenizerFiles } = files ?? {};
+    const baseModel = options.baseModel !== undefined ? options.baseModel : (this.#origin.baseModel ?? null);
     return {
-      adapterConfigJson: adapterConfigJson(this.config, spec, this.#origin.baseModel ?? null),
+      adapterConfigJson: adapterConfigJson(this.config, spec, baseModel),
       safetensors: adapterSafetensors(this.config, spec, await this.#core.getWeights()),
       ...(files ? { assets: tokenizerFiles } : {}),
     };
@@ -352,6 +376,51 @@ export class CausalLM {
     return new Model(core, this.#assets, { backend: report, baseModel: null });
   }
 
+  /**
+   * A second model over this LoRA model's frozen base, sharing the base weights in memory (the Iterative pair's QG and
+   * QA): its own adapter (fresh, or a saved one checked against this base: shapes, and a base_model_name_or_path
+   * directory that is present must be this model's base), gradients, optimizer state and decoding; the same tokenizer
+   * and backend. Training either model never changes the other's adapter; the base is freed when both are disposed.
+   */
+  async withAdapter(options: CausalLMAdapterOptions): Promise<CausalLM> {
+    if (!this.lora) {
+      throw new ModelConfigError(
+        'withAdapter: this model has no LoRA adapter, so it has no frozen base to share; load it with a fresh adapter first ' +
+          '(CausalLM.load(base, { lora: { r, alpha } })) or with a saved one ({ adapter })',
+      );
+    }
+    const { lora: fresh, adapter, seed = 0 } = options;
+    if ((fresh === undefined) === (adapter === undefined)) throw new ModelConfigError('withAdapter: give either lora (a fresh adapter) or adapter (a saved one)');
+    const share = this.#core.withAdapter?.bind(this.#core);
+    if (!share) {
+      throw new BackendUnavailableError(
+        this.info.backend,
+        `withAdapter: the ${this.info.backend} core cannot share its base between two adapters; run the model on a core that can ` +
+          "(backend 'tfjs-cpu', 'wasm' or 'native'), or load a second model over the base with CausalLM.load(base, { lora }) (it holds its own copy of the base)",
+      );
+    }
+    const baseWhere = this.#origin.baseModel ?? 'the base';
+    let lora: NonNullable<CoreInit['lora']>;
+    if (fresh) lora = freshLora(this.config, fresh, seed, 'withAdapter lora');
+    else {
+      const input = typeof adapter === 'string' ? await readAdapterInput(adapter, this.#origin.baseModel ?? null) : adapterFilesInput(adapter!);
+      const spec = adapterSpec(this.config, input.config, input.configFile, baseWhere);
+      lora = { spec, weights: adapterWeights(input.tensors, this.config, spec, input.weightsFile, baseWhere) };
+      // The second model shares this one's tokenizer: an adapter trained with another one would read other ids.
+      const own = this.#assets.files?.[TOKENIZER_FILE];
+      const theirs = input.assets[TOKENIZER_FILE];
+      if (theirs !== undefined && own !== undefined && theirs !== own) {
+        throw new ModelConfigError(
+          `${input.where}/${TOKENIZER_FILE}: the adapter was saved with another tokenizer than this model's (${baseWhere}); ` +
+            'withAdapter shares the model\'s tokenizer, so load that adapter on its own with CausalLM.load(base, { adapter })',
+        );
+      }
+    }
+    const core = await share({ lora, seed });
+    const Model = this.constructor as new (core: TransformerCore, assets: ModelAssets, origin: ModelOrigin) => CausalLM;
+    return new Model(core, this.#assets, { ...this.#origin });
+  }
+
   private async checkpoint(): Promise<Checkpoint> {
     const files = filesToSave(this.config, this.#assets);
     return { config: this.config, weights: await this.#core.getWeights(), ...(this.vocab ? { vocab: this.vocab } : {}), ...(files ? { assets: files } : {}) };
@@ -360,6 +429,24 @@ export class CausalLM {
   dispose(): void {
     this.#core.dispose();
   }
+}
+
+/** A PEFT adapter directory, read and (when `baseDir` is a directory) checked against its base_model_name_or_path. Node only. */
+async function readAdapterInput(adapterDir: string, baseDir: string | null): Promise<AdapterInput> {
+  const fs = await import('./adapter-fs.js');
+  const config = await fs.readAdapterConfig(adapterDir);
+  if (baseDir !== null) await fs.checkAdapterBase(config, adapterDir, baseDir);
+  const read = await fs.readAdapterDir(adapterDir, config);
+  return { ...read, where: adapterDir };
+}
+
+/** An adapter's files already in memory. */
+function adapterFilesInput(files: AdapterFiles): AdapterInput {
+  const at = files.where ?? 'adapter';
+  const configFile = `${at}/${ADAPTER_CONFIG_FILE}`;
+  const weightsFile = `${at}/${ADAPTER_WEIGHTS_FILE}`;
+  const config = parseAdapterConfig(files.config, configFile);
+  return { config, tensors: decodeWeights(files.safetensors, weightsFile), assets: { ...files.assets }, where: at, configFile, weightsFile };
 }
 
 /** The side files without the tokenizer's (an adapter's tokenizer replaces them as a set). */

@@ -6,11 +6,13 @@ export type { LabeledBatch, OptimizerState } from '../backend/types.js';
 export { ADAMW_DEFAULTS } from '../backend/types.js';
 export {
   CausalLM,
+  type CausalLMAdapterOptions,
   type CausalLMBackendOption,
   type CausalLMCreateOptions,
   type CausalLMFilesOptions,
   type CausalLMLoadOptions,
   type CausalLMLoraOption,
+  type CausalLMSaveOptions,
   type ForwardOptions,
   type ModelConfigInput,
 } from './causal-lm.js';

@@ -41,6 +41,8 @@ export interface TrainingSurface {
   getOptimizerState(): Promise<OptimizerState>;
   setOptimizerState(state: OptimizerState): Promise<void>;
   getWeights(): Promise<NamedTensors>;
+  /** The frozen base weights of a LoRA model (never merged, never trained); on a plain model the same as getWeights(). */
+  getBaseWeights(): Promise<NamedTensors>;
   /** Every parameter of paramLayout(config) with the right shape (on a LoRA model: every adapter tensor). */
   setWeights(weights: NamedTensors): Promise<void>;
   memory(): CoreMemory;
@@ -67,6 +69,7 @@ export function trainingSurface(core: TransformerCore): TrainingSurface {
     getOptimizerState: () => core.getOptimizerState(),
     setOptimizerState: (state) => core.setOptimizerState(state),
     getWeights: () => core.getWeights(),
+    getBaseWeights: () => (core.getBaseWeights ? core.getBaseWeights() : core.getWeights()),
     setWeights: (weights) => core.setWeights(weights),
     memory: () => core.memory(),
   };

@@ -8,6 +8,7 @@ import { writeFileAtomic } from '../io/atomic.js';
 import { Tokenizer, TrimmedVocab, type TextTokenizer } from '../tokenizer/index.js';
 import { encodePairs, encodeSequences, type EncodedExample } from '../train/examples.js';
 import { train, type TrainOptions, type TrainResult } from '../train/trainer.js';
+import type { LoraOptions } from '../arch/lora.js';
 import { StudentLM, type BackendChoice, type StudentModelSize } from './lm.js';
 
 export const STUDENT_KINDS = ['answer-only', 'cot', 'unified', 'iterative'] as const;
@@ -153,6 +154,11 @@ export interface StudentModelSource {
   data?: StudentData;
   backend?: BackendChoice;
   seed?: number;
+  /**
+   * Train LoRA adapters over the frozen `init` model instead of every weight (needs `init`): rank, alpha and the
+   * modules to adapt (default every projection). The Iterative pair gets one adapter per model over one base in memory.
+   */
+  lora?: LoraOptions;
 }
 
 /**
@@ -160,14 +166,33 @@ export interface StudentModelSource {
  * to `texts()`, built only when needed). Exactly one of `size` and `init`.
  */
 export async function studentModel(source: StudentModelSource, size: StudentModelSize | undefined, texts: () => string[], seed: number): Promise<StudentLM> {
+  if (source.lora && source.init === undefined) throw loraNeedsInit();
   if (source.init !== undefined) {
     if (size !== undefined) throw new ModelConfigError('pass either a size (from scratch) or `init` (an HF checkpoint directory), not both');
     if (source.tokenizer) throw new ModelConfigError('a student started from `init` keeps the checkpoint\'s own tokenizer; leave `tokenizer` out');
-    return StudentLM.load(source.init, { backend: source.backend });
+    return StudentLM.load(source.init, { backend: source.backend, ...(source.lora ? { lora: source.lora, seed } : {}) });
   }
   if (size === undefined) throw new ModelConfigError('pass a size (from scratch) or `init` (an HF checkpoint directory to start from)');
   return StudentLM.create(size, source.tokenizer ?? tokenizerForTexts(texts()), { backend: source.backend, seed });
 }
+
+/** `lora` without `init`: LoRA adapts a pretrained base, and a model from scratch has none to keep frozen. */
+export function loraNeedsInit(): ModelConfigError {
+  return new ModelConfigError(
+    'lora trains adapters over a frozen pretrained base: pass `init` (an HF checkpoint directory) with it; a student from scratch (`size`) trains every weight, so leave `lora` out',
+  );
+}
+
+/** The base model a LoRA student's adapters were trained over, as student.json records it. */
+export const StudentBaseSchema = z.object({
+  /** The base directory's absolute path when the student was saved. */
+  path: z.string().min(1),
+  /** baseFingerprint of that directory (config.json, weight file sizes and edges), to refuse another model at the path. */
+  fingerprint: z.string().min(1),
+  /** A copy of the base saved beside the adapters (save's `withBase`), relative to the student directory. */
+  copy: z.string().min(1).optional(),
+});
+export type StudentBase = z.infer<typeof StudentBaseSchema>;
 
 export const StudentManifestSchema = z.object({
   format: z.literal('socratic-distill/student'),
@@ -177,6 +202,8 @@ export const StudentManifestSchema = z.object({
   maxSteps: z.number().int().positive().optional(),
   /** Iterative: one model (in `model/`) plays both turns. */
   shared: z.boolean().optional(),
+  /** A LoRA student: its models are PEFT adapters over this base (their rank, alpha and targets are in each adapter_config.json). */
+  base: StudentBaseSchema.optional(),
 });
 export type StudentManifest = z.infer<typeof StudentManifestSchema>;
 

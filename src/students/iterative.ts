@@ -7,11 +7,12 @@ import { finalAnswerLine, historyText, qaPrompt, qgPrompt, type FormatOptions } 
 import type { TrainResult } from '../train/trainer.js';
 import { extractAnswer } from '../verify/answer.js';
 import {
-  majoritySolution, readManifest, requireData, studentModel, tokenizerForTexts, trainingTexts, trainModel, writeManifest,
+  loraNeedsInit, majoritySolution, readManifest, requireData, studentModel, tokenizerForTexts, trainingTexts, trainModel, writeManifest,
   type IterativePacking, type SolvedStep, type SolveOptions, type StopReason, type StudentData, type StudentModelSource, type StudentSolution, type StudentTrainOptions,
 } from './common.js';
 import type { GenerateTextOptions, TextGenerator, TurnModels } from './decode.js';
 import { StudentLM, type BackendChoice, type StudentModelSize } from './lm.js';
+import { resolveStudentBase, saveStudentModels, type StudentLoadOptions, type StudentSaveOptions } from './lora.js';
 import { hasWordLoop, repetitionIn } from './repetition.js';
 import { replaySteps, solveEvents, type SolveEvent, type StreamingSolver } from './stream.js';
 
@@ -20,7 +21,10 @@ export interface IterativeSolveOptions extends SolveOptions {
   onStep?: (step: SolvedStep, index: number, problem: Problem) => void;
 }
 
-/** The QG/QA pair from scratch (each its own size, one shared tokenizer) or both from one HF checkpoint directory (`init`). */
+/**
+ * The QG/QA pair from scratch (each its own size, one shared tokenizer) or both from one HF checkpoint directory (`init`).
+ * With `lora` (and `init`), QG and QA are two adapters over ONE frozen base in memory (QA = qg.withAdapter).
+ */
 export interface CreateIterativeOptions extends Omit<StudentModelSource, 'size'> {
   /** From scratch, QG and QA each get their own size. */
   qgSize?: StudentModelSize;
@@ -64,6 +68,17 @@ export class IterativeStudent<M extends TextGenerator = StudentLM> implements St
   ) {}
 
   static async create(options: CreateIterativeOptions): Promise<IterativeStudent> {
+    if (options.lora) {
+      if (options.init === undefined) throw loraNeedsInit();
+      const seed = options.seed ?? 0;
+      const qg = await studentModel(options, options.qgSize, () => [], seed);
+      // QA shares QG's base: one copy of the frozen weights, one adapter each.
+      const qa = await qg.withAdapter({ lora: options.lora, seed: seed + 1 }).catch((err: unknown) => {
+        qg.dispose();
+        throw err;
+      });
+      return new IterativeStudent(qg, qa, options.maxSteps);
+    }
     if (options.init === undefined && (options.qgSize === undefined || options.qaSize === undefined)) {
       throw new ModelConfigError('pass both qgSize and qaSize (from scratch), or `init` (an HF checkpoint directory both start from)');
     }
@@ -94,9 +109,26 @@ export class IterativeStudent<M extends TextGenerator = StudentLM> implements St
     return this.qg === this.qa;
   }
 
-  static async load(dir: string, backend?: BackendChoice): Promise<IterativeStudent> {
+  /**
+   * Load a directory written by save(). A LoRA pair loads its base once (where student.json says, or `options.base`)
+   * with QG's adapter, and QA's adapter over the same base in memory.
+   */
+  static async load(dir: string, backend?: BackendChoice, options: StudentLoadOptions = {}): Promise<IterativeStudent> {
     const manifest = await readManifest(dir);
     if (manifest.kind !== 'iterative') throw new CheckpointError(dir, `holds a ${manifest.kind} student, not iterative; use loadStudent(dir)`);
+    if (manifest.base) {
+      const base = await resolveStudentBase(dir, manifest.base, options.base);
+      if (manifest.shared) {
+        const lm = await StudentLM.load(base, { backend, adapter: join(dir, 'model') });
+        return new IterativeStudent(lm, lm, manifest.maxSteps);
+      }
+      const qg = await StudentLM.load(base, { backend, adapter: join(dir, 'qg') });
+      const qa = await qg.withAdapter({ adapter: join(dir, 'qa') }).catch((err: unknown) => {
+        qg.dispose();
+        throw err;
+      });
+      return new IterativeStudent(qg, qa, manifest.maxSteps);
+    }
     if (manifest.shared) {
       const lm = await StudentLM.load(join(dir, 'model'), { backend });
       return new IterativeStudent(lm, lm, manifest.maxSteps);
@@ -214,15 +246,15 @@ export class IterativeStudent<M extends TextGenerator = StudentLM> implements St
     return { proposer: this.qg, answerer: this.qa };
   }
 
-  async save(this: IterativeStudent<StudentLM>, dir: string): Promise<void> {
+  /**
+   * qg/ and qa/ (a shared model: model/) as HF directories, and student.json. A LoRA pair saves two PEFT adapter
+   * directories and records their one base in student.json (`withBase`: a copy of it in base/ too).
+   */
+  async save(this: IterativeStudent<StudentLM>, dir: string, options: StudentSaveOptions = {}): Promise<void> {
     const { qg, qa } = this;
     await mkdir(dir, { recursive: true });
-    if (this.shared) await qg.save(join(dir, 'model'));
-    else {
-      await qg.save(join(dir, 'qg'));
-      await qa.save(join(dir, 'qa'));
-    }
-    await writeManifest(dir, { kind: 'iterative', formatOptions: {}, maxSteps: this.maxSteps, ...(this.shared ? { shared: true } : {}) });
+    const base = await saveStudentModels(dir, this.shared ? [['model', qg]] : [['qg', qg], ['qa', qa]], options);
+    await writeManifest(dir, { kind: 'iterative', formatOptions: {}, maxSteps: this.maxSteps, ...(this.shared ? { shared: true } : {}), ...(base ? { base } : {}) });
   }
 
   dispose(): void {

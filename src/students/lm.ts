@@ -1,7 +1,8 @@
 import { archDims, isGPT2Config, type GPT2ConfigInput, type ModelConfig } from '../arch/config.js';
 import type { LlamaConfigInput } from '../arch/llama.js';
 import { ModelConfigError } from '../errors.js';
-import { CausalLM, type CausalLMBackendOption } from '../model/causal-lm.js';
+import type { LoraOptions } from '../arch/lora.js';
+import { CausalLM, type CausalLMAdapterOptions, type CausalLMBackendOption, type CausalLMSaveOptions } from '../model/causal-lm.js';
 import { GPT2 } from '../model/gpt2.js';
 import { Tokenizer, type TextTokenizer } from '../tokenizer/index.js';
 import { generateBatched, type GenerateTextOptions, type TextGenerator } from './decode.js';
@@ -17,6 +18,15 @@ export type LlamaStudentSize = Pick<LlamaConfigInput, 'model_type' | 'hidden_siz
 export type StudentModelSize = GPT2StudentSize | LlamaStudentSize;
 
 export type BackendChoice = NonNullable<CausalLMBackendOption['backend']>;
+
+/** StudentLM.load's options: the backend, and a fresh (`lora`) or saved (`adapter`: its directory) LoRA adapter over the checkpoint. */
+export interface StudentLMLoadOptions {
+  backend?: BackendChoice;
+  lora?: LoraOptions;
+  /** Seed of a fresh adapter's init; default 0. */
+  seed?: number;
+  adapter?: string;
+}
 
 /** True for a Llama-family size (it names a model_type other than gpt2). */
 export function isLlamaStudentSize(size: StudentModelSize): size is LlamaStudentSize {
@@ -94,8 +104,9 @@ export class StudentLM implements TextGenerator {
    * Load a directory written by save(), or any HF checkpoint this library runs: GPT-2, or a Llama-family directory
    * (SmolLM2, Qwen3, ...) with its tokenizer.json, which the student then keeps (its vocabulary and special tokens).
    */
-  static async load(dir: string, options: { backend?: BackendChoice } = {}): Promise<StudentLM> {
-    const model = await CausalLM.load(dir, { backend: options.backend });
+  static async load(dir: string, options: StudentLMLoadOptions = {}): Promise<StudentLM> {
+    const { backend, lora, seed, adapter } = options;
+    const model = await CausalLM.load(dir, { backend, ...(lora ? { lora, seed: seed ?? 0 } : {}), ...(adapter !== undefined ? { adapter } : {}) });
     try {
       return new StudentLM(model);
     } catch (err) {
@@ -104,9 +115,17 @@ export class StudentLM implements TextGenerator {
     }
   }
 
-  /** HF layout via CausalLM.save: config.json, model.safetensors, and trimmed_vocab.json or the tokenizer files. */
-  save(dir: string): Promise<void> {
-    return this.model.save(dir);
+  /**
+   * A second student model over this LoRA model's frozen base, sharing the base in memory (CausalLM.withAdapter): the
+   * Iterative pair's QA beside its QG. The same tokenizer; its own adapter, fresh (`lora`, `seed`) or saved (`adapter`).
+   */
+  async withAdapter(options: CausalLMAdapterOptions): Promise<StudentLM> {
+    return new StudentLM(await this.model.withAdapter(options));
+  }
+
+  /** HF layout via CausalLM.save: config.json, model.safetensors, and trimmed_vocab.json or the tokenizer files; a LoRA model a PEFT adapter directory. */
+  save(dir: string, options: CausalLMSaveOptions = {}): Promise<void> {
+    return this.model.save(dir, options);
   }
 
   generate(prompts: readonly string[], options: GenerateTextOptions): Promise<string[]> {

@@ -10,6 +10,7 @@ import {
 } from './common.js';
 import type { TurnModels } from './decode.js';
 import { StudentLM, type BackendChoice } from './lm.js';
+import { resolveStudentBase, saveStudentModels, type StudentLoadOptions, type StudentSaveOptions } from './lora.js';
 import { hasWordLoop, repetitionIn } from './repetition.js';
 import { replaySteps, solveEvents, type SolveEvent, type StreamingSolver } from './stream.js';
 
@@ -83,9 +84,10 @@ export abstract class SingleModelStudent implements StreamingSolver {
     };
   }
 
-  async save(dir: string): Promise<void> {
-    await this.lm.save(dir);
-    await writeManifest(dir, { kind: this.kind, formatOptions: this.format });
+  /** HF layout (config.json, model.safetensors, tokenizer files) and student.json; a LoRA student a PEFT adapter over the base student.json records. */
+  async save(dir: string, options: StudentSaveOptions = {}): Promise<void> {
+    const base = await saveStudentModels(dir, [['', this.lm]], options);
+    await writeManifest(dir, { kind: this.kind, formatOptions: this.format, ...(base ? { base } : {}) });
   }
 
   dispose(): void {
@@ -100,10 +102,14 @@ async function createSingle<S extends SingleModelStudent>(cls: StudentClass<S>, 
   return new cls(await studentModel(options, options.size, texts, options.seed ?? 0), options.format);
 }
 
-async function loadSingle<S extends SingleModelStudent>(cls: StudentClass<S>, kind: StudentKind, dir: string, backend?: BackendChoice): Promise<S> {
+async function loadSingle<S extends SingleModelStudent>(cls: StudentClass<S>, kind: StudentKind, dir: string, backend?: BackendChoice, options: StudentLoadOptions = {}): Promise<S> {
   const manifest = await readManifest(dir).catch(() => null);
   if (manifest && manifest.kind !== kind) throw new CheckpointError(dir, `holds a ${manifest.kind} student, not ${kind}; use loadStudent(dir)`);
-  return new cls(await StudentLM.load(dir, { backend }), manifest?.formatOptions ?? {});
+  // A LoRA student: its adapter (saved in dir itself) over the base student.json records.
+  const lm = manifest?.base
+    ? await StudentLM.load(await resolveStudentBase(dir, manifest.base, options.base), { backend, adapter: dir })
+    : await StudentLM.load(dir, { backend });
+  return new cls(lm, manifest?.formatOptions ?? {});
 }
 
 /** Baseline: problem -> `#### answer`. */
@@ -113,8 +119,8 @@ export class AnswerOnlyStudent extends SingleModelStudent {
   static create(options: CreateStudentOptions): Promise<AnswerOnlyStudent> {
     return createSingle(AnswerOnlyStudent, 'answer-only', options);
   }
-  static load(dir: string, backend?: BackendChoice): Promise<AnswerOnlyStudent> {
-    return loadSingle(AnswerOnlyStudent, 'answer-only', dir, backend);
+  static load(dir: string, backend?: BackendChoice, options: StudentLoadOptions = {}): Promise<AnswerOnlyStudent> {
+    return loadSingle(AnswerOnlyStudent, 'answer-only', dir, backend, options);
   }
 }
 
@@ -125,8 +131,8 @@ export class CoTStudent extends SingleModelStudent {
   static create(options: CreateStudentOptions): Promise<CoTStudent> {
     return createSingle(CoTStudent, 'cot', options);
   }
-  static load(dir: string, backend?: BackendChoice): Promise<CoTStudent> {
-    return loadSingle(CoTStudent, 'cot', dir, backend);
+  static load(dir: string, backend?: BackendChoice, options: StudentLoadOptions = {}): Promise<CoTStudent> {
+    return loadSingle(CoTStudent, 'cot', dir, backend, options);
   }
 }
 
@@ -186,7 +192,7 @@ export class UnifiedStudent extends SingleModelStudent {
   static create(options: CreateStudentOptions): Promise<UnifiedStudent> {
     return createSingle(UnifiedStudent, 'unified', options);
   }
-  static load(dir: string, backend?: BackendChoice): Promise<UnifiedStudent> {
-    return loadSingle(UnifiedStudent, 'unified', dir, backend);
+  static load(dir: string, backend?: BackendChoice, options: StudentLoadOptions = {}): Promise<UnifiedStudent> {
+    return loadSingle(UnifiedStudent, 'unified', dir, backend, options);
   }
 }

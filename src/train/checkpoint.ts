@@ -1,6 +1,7 @@
 import { readFile, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
+import type { LoraSpec } from '../arch/lora.js';
 import type { NamedTensors } from '../arch/tensors.js';
 import { CheckpointError } from '../errors.js';
 import { writeFileAtomic } from '../io/atomic.js';
@@ -29,6 +30,11 @@ export const TrainerStateSchema = z.object({
   fingerprint: z.string(),
   weightsFile: z.string(),
   optimizerFile: z.string(),
+  /**
+   * What the weights files hold: a LoRA adapter's rank, alpha and targets, or null for every weight (a full
+   * fine-tune). Absent in checkpoints written before it was recorded (then read off the tensor names).
+   */
+  lora: z.object({ r: z.number().int().positive(), alpha: z.number().positive(), targets: z.array(z.string()) }).nullable().optional(),
 });
 export type TrainerState = z.infer<typeof TrainerStateSchema>;
 
@@ -45,7 +51,8 @@ export async function saveCheckpoint(dir: string, model: CausalLM, state: Omit<T
   await writeSafetensors(join(dir, weightsFile), await model.training.getWeights(), { format: 'pt' });
   const opt = await model.training.getOptimizerState();
   await writeSafetensors(join(dir, optimizerFile), optimizerTensors(opt), { step: String(opt.step) });
-  const full: TrainerState = { ...state, weightsFile, optimizerFile };
+  const lora = model.training.lora;
+  const full: TrainerState = { ...state, weightsFile, optimizerFile, lora: lora ? { r: lora.r, alpha: lora.alpha, targets: [...lora.targets] } : null };
   await writeFileAtomic(join(dir, STATE_FILE), JSON.stringify(full));
   for (const name of await readdir(dir)) {
     if (/^(weights|optimizer)-\d+\.safetensors$/.test(name) && name !== weightsFile && name !== optimizerFile) {
@@ -72,10 +79,33 @@ export async function loadCheckpoint(dir: string, model: CausalLM): Promise<Trai
   if (!r.success) throw new CheckpointError(dir, `${STATE_FILE}: ${r.error.issues[0]?.path.join('.')}: ${r.error.issues[0]?.message}`);
   const state = r.data;
   const weights = await readSafetensors(join(dir, state.weightsFile));
+  checkSameTraining(dir, state.lora, [...weights.tensors.keys()], model.training.lora);
   await model.training.setWeights(asFloat(weights.tensors));
   const opt = await readSafetensors(join(dir, state.optimizerFile));
   await model.training.setOptimizerState(fromOptimizerTensors(asFloat(opt.tensors), Number(opt.metadata.step ?? state.step)));
   return state;
+}
+
+const describe = (lora: { r: number; alpha: number; targets: readonly string[] } | null | undefined): string =>
+  lora ? `a LoRA adapter (r ${lora.r}, alpha ${lora.alpha}, targets ${lora.targets.join(', ')})` : 'a full fine-tune (every weight)';
+
+/**
+ * Refuse to resume a full fine-tune as LoRA or the other way round, or a LoRA run with another r, alpha or targets:
+ * the weights and AdamW moments would land on the wrong tensors. Older checkpoints without `lora` are told apart by
+ * their tensor names (r, alpha and targets are then not known, so only LoRA vs full is checked).
+ */
+function checkSameTraining(dir: string, saved: TrainerState['lora'], names: readonly string[], model: LoraSpec | undefined): void {
+  const savedLora = saved !== undefined ? saved !== null : names.some((n) => n.includes('.lora_A.'));
+  const same =
+    savedLora === (model !== undefined) &&
+    (!model || !saved || (saved.r === model.r && saved.alpha === model.alpha && [...saved.targets].sort().join() === [...model.targets].sort().join()));
+  if (same) return;
+  const what = saved === undefined && savedLora ? 'a LoRA adapter' : describe(saved);
+  throw new CheckpointError(
+    dir,
+    `this training checkpoint is of ${what}, but the model now trains ${describe(model)}; resume with the settings it was started with ` +
+      '(the same lora options, or none), or start over in a fresh checkpoint directory',
+  );
 }
 
 function optimizerTensors(state: OptimizerState): NamedTensors {

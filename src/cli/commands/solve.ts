@@ -4,14 +4,15 @@ import { loadStudent } from '../../students/load.js';
 import { solveStreaming, userProblem } from '../../students/stream.js';
 import type { CliCommand } from '../command.js';
 import { joinNegativeValues } from './data-flags.js';
-import { backendFlag } from './student-flags.js';
+import { backendFlag, baseFlagHint } from './student-flags.js';
 
-const HELP = `usage: socratic-distill solve --student <dir> [--max-steps 8] [--calculator] [--json] [--backend auto] "problem text"
+const HELP = `usage: socratic-distill solve --student <dir> [--max-steps 8] [--calculator] [--json] [--base <dir>] [--backend auto] "problem text"
 
 Solves one problem with a saved student. Iterative and Unified students stream each subquestion and solution
 as it is generated. --json prints the full solution as one JSON object instead. --calculator writes the result
 of every "a op b =" the student writes (the safe parser, never eval). A student that starts looping (a step
-again word for word, or one word over and over) is stopped there, and solve says so.`;
+again word for word, or one word over and over) is stopped there, and solve says so. A LoRA student (train --lora)
+loads its base from where its student.json says (or its copy in <student>/base); --base <dir> points at a base that moved.`;
 
 export const command: CliCommand = {
   name: 'solve',
@@ -19,7 +20,7 @@ export const command: CliCommand = {
   async run(argv) {
     let parsed;
     try {
-      const options = { student: { type: 'string' }, 'max-steps': { type: 'string' }, json: { type: 'boolean' }, calculator: { type: 'boolean' }, backend: { type: 'string' }, help: { type: 'boolean', short: 'h' } } as const;
+      const options = { student: { type: 'string' }, 'max-steps': { type: 'string' }, json: { type: 'boolean' }, calculator: { type: 'boolean' }, backend: { type: 'string' }, base: { type: 'string' }, help: { type: 'boolean', short: 'h' } } as const;
       parsed = parseArgs({ args: joinNegativeValues(argv, options), allowPositionals: true, strict: true, options });
     } catch (err) {
       throw new CliUsageError((err as Error).message.split('\n')[0]!);
@@ -34,7 +35,9 @@ export const command: CliCommand = {
     if (!text) throw new CliUsageError('give the problem text as the last argument');
     const maxSteps = values['max-steps'] === undefined ? undefined : Number(values['max-steps']);
     if (maxSteps !== undefined && !(Number.isInteger(maxSteps) && maxSteps > 0)) throw new CliUsageError('--max-steps must be a positive integer');
-    const student = await loadStudent(values.student, backendFlag(values.backend));
+    const student = await loadStudent(values.student, backendFlag(values.backend), values.base !== undefined ? { base: values.base } : {}).catch((err: unknown) => {
+      throw baseFlagHint(err, values.base);
+    });
     const problem = userProblem(text, { id: 'cli', dataset: 'custom' });
     try {
       let streamed = false;

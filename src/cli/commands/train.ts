@@ -12,11 +12,11 @@ import type { FormatMode } from '../../format/pairs.js';
 import type { CliCommand } from '../command.js';
 import { datasetFromArgs, intFlag, numberFlag, parseFlags, stringFlag } from './data-flags.js';
 import { trainProgressPrinter } from './progress.js';
-import { backendFlag } from './student-flags.js';
+import { backendFlag, loraFlag } from './student-flags.js';
 
 const HELP = `usage: socratic-distill train --student answer-only|cot|unified|iterative --chains kept.jsonl --out <student dir>
          --dataset gsm8k|svamp|strategyqa|synthetic|jsonl [--data <path>] [--split train] [--count N] [--seed S]
-         [--init <HF checkpoint dir>] [--arch gpt2|llama] [--n-embd 128] [--n-layer 4] [--n-head 4] [--n-positions 512]
+         [--init <HF checkpoint dir> [--lora r=16,alpha=32[,targets=q_proj+v_proj]] [--with-base]] [--arch gpt2|llama] [--n-embd 128] [--n-layer 4] [--n-head 4] [--n-positions 512]
          [--steps N | --epochs N] [--batch-size 16] [--grad-accum 1] [--lr 1e-3] [--warmup N] [--prompt-loss]
          [--keep-calculator-notes] [--shared] [--checkpoint-dir <dir> | --no-checkpoint] [--checkpoint-every 100] [--backend auto]
          [--task default|demo] (--dataset synthetic: which synthetic task; must match generate's)
@@ -26,7 +26,15 @@ training text, as a GPT-2 (--arch gpt2) or a Llama of the same parameter class (
 --init starts from an HF checkpoint directory instead: GPT-2 (config.json + model.safetensors), or a Llama-family
 model such as SmolLM2 or Qwen3 (also tokenizer.json; bf16 and sharded weights are read), which keeps its own
 tokenizer and EOS. The student is saved as an HF directory (with the tokenizer files) that solve and eval load.
---from is the old name of --init. --shared (iterative only): one model plays both turns, trained on whole chains.
+--from is the old name of --init.
+--lora (with --init) trains LoRA adapters over the frozen --init model instead of every weight: rank r, alpha (scale
+alpha / r) and optionally the modules to adapt joined by '+' (default every projection: q_proj k_proj v_proj o_proj
+gate_proj up_proj down_proj; GPT-2 c_attn c_proj c_fc). Each model is saved as a PEFT adapter directory
+(adapter_config.json + adapter_model.safetensors, which PEFT loads), and student.json records the base's path: solve
+and eval load the base from there (--base <dir> if it moved). An Iterative pair holds one base in memory for both
+adapters. --with-base also copies the base into <out>/base, so the directory is complete on its own (to move it, or
+to serve it to the browser example).
+--shared (iterative only): one model plays both turns, trained on whole chains.
 Training checkpoints every --checkpoint-every steps into <out>/checkpoint (or --checkpoint-dir), so after a
 crash or Ctrl-C the same command resumes exactly where it stopped. The default folder is removed once the
 student is saved; a --checkpoint-dir is kept. --no-checkpoint turns checkpoints off (nothing to resume).
@@ -39,7 +47,7 @@ const FLAGS = {
   steps: { type: 'string' }, epochs: { type: 'string' }, 'batch-size': { type: 'string' }, 'grad-accum': { type: 'string' }, lr: { type: 'string' },
   warmup: { type: 'string' }, 'prompt-loss': { type: 'boolean' }, 'keep-calculator-notes': { type: 'boolean' },
   'checkpoint-dir': { type: 'string' }, 'no-checkpoint': { type: 'boolean' }, 'checkpoint-every': { type: 'string' }, backend: { type: 'string' }, shared: { type: 'boolean' },
-  task: { type: 'string' }, help: { type: 'boolean', short: 'h' },
+  task: { type: 'string' }, lora: { type: 'string' }, 'with-base': { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
 } as const;
 
 /**
@@ -114,8 +122,13 @@ export const command: CliCommand = {
     const size = arch === 'llama' ? llamaStudentSize(gpt2Size) : gpt2Size;
     const init = stringFlag(v, 'init') ?? stringFlag(v, 'from');
     if (init && stringFlag(v, 'arch')) throw new CliUsageError('--arch is for students from scratch; with --init the checkpoint decides the architecture');
+    const lora = loraFlag(stringFlag(v, 'lora'));
+    if (lora && !init) throw new CliUsageError('--lora trains adapters over a pretrained model: give it with --init <HF checkpoint dir> (a student from scratch trains every weight)');
+    const withBase = v['with-base'] === true;
+    if (withBase && !lora) throw new CliUsageError('--with-base is for --lora students (it copies the base beside the adapters)');
     const tokenizer = init ? undefined : tokenizerForTexts(trainingTexts(data, v.shared === true ? ['unified'] : MODES[kind], format));
-    const lm = async (s: number): Promise<StudentLM> => (init ? StudentLM.load(init, { backend }) : StudentLM.create(size, tokenizer!, { backend, seed: s }));
+    const lm = async (s: number): Promise<StudentLM> =>
+      init ? StudentLM.load(init, { backend, ...(lora ? { lora, seed: s } : {}) }) : StudentLM.create(size, tokenizer!, { backend, seed: s });
     let label: string = kind;
     // Ctrl-C: finish the current step, write a checkpoint, say how to resume. A second Ctrl-C quits at once.
     const controller = new AbortController();
@@ -133,11 +146,13 @@ export const command: CliCommand = {
     };
     process.on('SIGINT', onSigint);
     let outcome: RunOutcome;
-    let student: { save(dir: string): Promise<void>; dispose(): void };
+    let student: { save(dir: string, options?: { withBase?: boolean }): Promise<void>; dispose(): void };
     try {
       if (kind === 'iterative') {
         const qg = await lm(seed);
-        const it = v.shared === true ? new IterativeStudent(qg, qg) : new IterativeStudent(qg, await lm(seed + 1));
+        // With --lora, QA is a second adapter over QG's base: one copy of the base in memory.
+        const qa = v.shared === true ? qg : lora ? await qg.withAdapter({ lora, seed: seed + 1 }) : await lm(seed + 1);
+        const it = new IterativeStudent(qg, qa);
         label = it.shared ? 'iterative (shared)' : 'iterative QG/QA';
         const r = await it.train(data, options, format);
         student = it;
@@ -153,9 +168,11 @@ export const command: CliCommand = {
     } catch (err) {
       // The default folder is ours: say what it holds in this command's words.
       if (err instanceof CheckpointError && checkpointDir === defaultDir && err.dir.startsWith(defaultDir)) {
+        // The library's reason (other data, or LoRA vs a full run), after the folder it names.
+        const reason = err.message.slice(err.dir.length + 2).replace(/\blora options\b/g, '--lora flags');
         throw new CheckpointError(
           defaultDir,
-          'holds an interrupted training run with other data or flags; rerun with its original flags to resume it, or delete that folder to start over',
+          `holds an interrupted training run with other data or flags (${reason}); rerun with its original flags to resume it, or delete that folder to start over`,
         );
       }
       throw err;
@@ -170,7 +187,7 @@ export const command: CliCommand = {
       student.dispose();
       return 130;
     }
-    await student.save(out);
+    await student.save(out, withBase ? { withBase } : {});
     if (checkpointDir === defaultDir) await rm(defaultDir, { recursive: true, force: true });
     const [first, second] = outcome.models;
     process.stdout.write(
