@@ -46,6 +46,15 @@ describe('paired comparisons', () => {
     expect(c.diffs.map((d) => Number(d.toFixed(10)))).toEqual([0.3, 0.1]);
   });
 
+  it('gives no verdict when every seed has exactly the same nonzero difference (a zero-width interval)', () => {
+    const c = pairedComparison(arm('A', [0.5, 0.6]), arm('B', [0.45, 0.55]));
+    expect(c.ci![1] - c.ci![0]).toBeCloseTo(0, 12);
+    expect(c.verdict).toBe('no verdict');
+    expect(describeComparison(c)).toMatch(/A vs B: \+5\.0 points on every one of 2 paired seeds: no verdict/);
+    // Every seed tied exactly: a tie, not "no verdict".
+    expect(pairedComparison(arm('A', [0.5, 0.6]), arm('B', [0.5, 0.6])).verdict).toBe('tie within noise');
+  });
+
   it('gives no verdict from one seed', () => {
     const c = pairedComparison(arm('A', [0.9]), arm('B', [0.1]));
     expect(c.ci).toBeNull();
@@ -65,7 +74,7 @@ describe('armComparisons', () => {
       seed,
       losses: {},
       arms: [
-        arm('Answer-only', 'answer-only', 0.1), arm('CoT', 'cot', 0.5 + seed / 100), arm('Unified', 'unified', 0.6), arm('Iterative', 'iterative', 0.55 - seed / 100),
+        arm('Answer-only', 'answer-only', 0.1 + seed / 200), arm('CoT', 'cot', 0.5 + seed / 100), arm('Unified', 'unified', 0.6 + [0, 0.02, 0.01][seed]!), arm('Iterative', 'iterative', 0.55 - seed / 100),
         arm('Unified + calculator', 'unified', 0.7 + seed / 100, true),
       ],
     }));

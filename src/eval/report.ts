@@ -268,8 +268,9 @@ export function orderingFinding(summary: readonly ArmSummary[], comparisons: rea
   if (socraticVsCot.length === 0 || !cotVsAnswer) return 'The ordering check needs a Socratic, a CoT and an answer-only student.';
   if (!cotVsAnswer.ci) return `The paper's ordering cannot be judged from ${cotVsAnswer.seeds.length} seed: a paired 95% CI needs at least 2 seeds.`;
   const ahead = socraticVsCot.filter((c) => c.verdict === 'ahead');
-  const detail = [...socraticVsCot, cotVsAnswer].map((c) => `${c.a} vs ${c.b}: ${c.verdict}`).join('; ');
   const n = cotVsAnswer.seeds.length;
+  // A partial merge can pair an arm on fewer seeds than the others: say so beside that comparison.
+  const detail = [...socraticVsCot, cotVsAnswer].map((c) => `${c.a} vs ${c.b}: ${c.verdict}${c.seeds.length === n ? '' : ` (${c.seeds.length} seeds)`}`).join('; ');
   return ahead.length > 0 && cotVsAnswer.verdict === 'ahead'
     ? `The paper's ordering (Socratic > CoT > answer-only) holds here by paired 95% CIs over ${n} seeds (${detail}).`
     : `The paper's ordering (Socratic > CoT > answer-only) does NOT hold here by paired 95% CIs over ${n} seeds (${detail}).`;

@@ -69,8 +69,16 @@ export function pairedComparison(a: { name: string; bySeed: ReadonlyMap<number, 
     ci,
     wins: diffs.filter((d) => d > 0).length,
     losses: diffs.filter((d) => d < 0).length,
-    verdict: verdictOf(ci),
+    verdict: exactAgreement(sd, mean) ? 'no verdict' : verdictOf(ci),
   };
+}
+
+/**
+ * Every seed gave exactly the same nonzero difference (on a few seeds with finite test sets this happens by
+ * chance): the t interval then has zero width, which says nothing about the noise, so no verdict is drawn from it.
+ */
+function exactAgreement(sd: number, mean: number): boolean {
+  return sd <= 1e-12 && Math.abs(mean) > 1e-12;
 }
 
 export function verdictOf(ci: readonly [number, number] | null): ComparisonVerdict {
@@ -85,5 +93,7 @@ const points = (x: number): string => `${x >= 0 ? '+' : ''}${(100 * x).toFixed(1
 /** One plain sentence, e.g. `Unified vs CoT: +0.2 points (95% CI −4.2 to +4.6, 20 seeds): tie within noise.` */
 export function describeComparison(c: PairedComparison): string {
   if (!c.ci) return `${c.a} vs ${c.b}: ${Number.isFinite(c.mean) ? points(c.mean) : 'n/a'} points on ${c.seeds.length} seed(s): no verdict (a 95% CI needs at least 2 seeds).`;
+  if (exactAgreement(c.sd, c.mean))
+    return `${c.a} vs ${c.b}: ${points(c.mean)} points on every one of ${c.seeds.length} paired seeds: no verdict (identical differences give a zero-width interval; run more seeds).`;
   return `${c.a} vs ${c.b}: ${points(c.mean)} points (95% CI ${points(c.ci[0])} to ${points(c.ci[1])}, ${c.seeds.length} paired seeds, ${c.wins} won / ${c.losses} lost): ${c.a} is ${c.verdict === 'tie within noise' ? 'tied within noise' : c.verdict}.`;
 }
