@@ -113,7 +113,8 @@ describe.skipIf(!HAS_CHROMIUM || !hasModernFixtures)('saved Llama-family student
     writeFileSync(chainsFile, loraProblems.map((p) => JSON.stringify(goldChain(p))).join('\n') + '\n');
     const loraDir = join(modelsDir, 'llama-lora/iterative');
     const trainArgs = ['train', '--student', 'iterative', '--init', llama, '--lora', 'r=8,alpha=16', '--with-base', '--chains', chainsFile, '--dataset', 'synthetic', '--count', '4', '--seed', '11'];
-    expect(await main([...trainArgs, '--steps', '80', '--batch-size', '4', '--lr', '1e-2', '--warmup', '8', '--backend', 'tfjs-cpu', '--out', loraDir])).toBe(0);
+    // A toy budget (tfjs-cpu runs near 10 s a step on a loaded 2-core machine): the check is that the page solves as Node does.
+    expect(await main([...trainArgs, '--steps', '12', '--batch-size', '2', '--lr', '1e-2', '--warmup', '2', '--backend', 'tfjs-cpu', '--out', loraDir])).toBe(0);
     const loraStudent = await loadStudent(loraDir, wasm);
     nodeLora = await solveInNode(loraStudent, loraProblem);
     loraStudent.dispose();
@@ -140,7 +141,7 @@ describe.skipIf(!HAS_CHROMIUM || !hasModernFixtures)('saved Llama-family student
     page = context.pages()[0] ?? (await context.newPage());
     // Any page of the server will do: the test drives the library bundle itself, not the example app.
     await page.goto(`${server.url}style.css`);
-  }, 240_000);
+  }, 900_000);
 
   afterAll(async () => {
     await context?.close();
