@@ -164,9 +164,10 @@ describe.skipIf(!HAS_CHROMIUM || !hasModernFixtures)('saved Llama-family student
   }, 120_000);
 
   it('loads a LoRA Iterative pair the CLI saved (train --lora --with-base: adapters in qg/ and qa/, the base in base/) and solves it as in Node', async () => {
-    // Random base weights: what must come out is steps and an answer, the same in the page as on tfjs-wasm in Node.
-    expect(nodeLora.steps.length).toBeGreaterThanOrEqual(1);
-    expect(nodeLora.answer).not.toBeNull();
+    // Random base weights and 12 steps: the pair may stop at once (measured: 0 steps, loss 4.5), so what is checked is
+    // that the page loads the base and both adapters and solves exactly as tfjs-wasm does in Node. A budget that makes it
+    // write steps (80 steps) ran near 10 s a step on tfjs-cpu on the loaded test machine.
+    expect(nodeLora.text).toBeTypeOf('string');
     const got = await solveInPage(page, '/models/llama-lora/iterative/', loraProblem);
     expect(got).toEqual({ backend: 'tfjs-wasm', kind: 'iterative', ...nodeLora });
   }, 120_000);
