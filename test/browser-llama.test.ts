@@ -113,8 +113,8 @@ describe.skipIf(!HAS_CHROMIUM || !hasModernFixtures)('saved Llama-family student
     writeFileSync(chainsFile, loraProblems.map((p) => JSON.stringify(goldChain(p))).join('\n') + '\n');
     const loraDir = join(modelsDir, 'llama-lora/iterative');
     const trainArgs = ['train', '--student', 'iterative', '--init', llama, '--lora', 'r=8,alpha=16', '--with-base', '--chains', chainsFile, '--dataset', 'synthetic', '--count', '4', '--seed', '11'];
-    // A toy budget (tfjs-cpu runs near 10 s a step on a loaded 2-core machine): the check is that the page solves as Node does.
-    expect(await main([...trainArgs, '--steps', '12', '--batch-size', '2', '--lr', '1e-2', '--warmup', '2', '--backend', 'tfjs-cpu', '--out', loraDir])).toBe(0);
+    // Trained on the native core (tfjs-cpu ran near 10 s a step on a loaded 2-core machine); the page must match tfjs-wasm.
+    expect(await main([...trainArgs, '--steps', '100', '--batch-size', '4', '--lr', '1e-2', '--warmup', '10', '--out', loraDir])).toBe(0);
     const loraStudent = await loadStudent(loraDir, wasm);
     nodeLora = await solveInNode(loraStudent, loraProblem);
     loraStudent.dispose();
@@ -164,10 +164,9 @@ describe.skipIf(!HAS_CHROMIUM || !hasModernFixtures)('saved Llama-family student
   }, 120_000);
 
   it('loads a LoRA Iterative pair the CLI saved (train --lora --with-base: adapters in qg/ and qa/, the base in base/) and solves it as in Node', async () => {
-    // Random base weights and 12 steps: the pair may stop at once (measured: 0 steps, loss 4.5), so what is checked is
-    // that the page loads the base and both adapters and solves exactly as tfjs-wasm does in Node. A budget that makes it
-    // write steps (80 steps) ran near 10 s a step on tfjs-cpu on the loaded test machine.
-    expect(nodeLora.text).toBeTypeOf('string');
+    // Random base weights, adapters alone trained: the pair must still have learned to write steps and an answer.
+    expect(nodeLora.steps.length).toBeGreaterThanOrEqual(1);
+    expect(nodeLora.answer).toBeTypeOf('number');
     const got = await solveInPage(page, '/models/llama-lora/iterative/', loraProblem);
     expect(got).toEqual({ backend: 'tfjs-wasm', kind: 'iterative', ...nodeLora });
   }, 120_000);
