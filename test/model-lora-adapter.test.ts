@@ -145,6 +145,16 @@ describe.skipIf(!hasModernFixtures)('an adapter over the wrong base (refused bef
     (await CausalLM.load(LLAMA, { adapter: hub, backend })).dispose();
   });
 
+  it('a copy of the base it names (same config.json and weight files, another directory) is that base', async () => {
+    const copy = join(tmp, 'llama-copy');
+    mkdirSync(copy, { recursive: true });
+    for (const f of readdirSync(LLAMA)) copyFileSync(join(LLAMA, f), join(copy, f));
+    const abs = adapterCopy('abs-base-for-copy', (c) => ({ ...c, base_model_name_or_path: resolve(LLAMA) }));
+    const model = await CausalLM.load(copy, { adapter: abs, backend });
+    expect(model.lora?.r).toBeGreaterThan(0);
+    model.dispose();
+  });
+
   it('shapes for another hidden size: the error names the tensor, the adapter file and the base', async () => {
     const wide = await baseLike('wide-base', (c) => ({ ...c, hidden_size: 128 }));
     const adapter = adapterCopy('unnamed-base', (c) => ({ ...c, base_model_name_or_path: null }));

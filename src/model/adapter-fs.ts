@@ -4,6 +4,7 @@ import { ModelConfigError } from '../errors.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import type { RawTensor } from '../io/safetensors.js';
 import { ADAPTER_CONFIG_FILE, ADAPTER_PICKLE_FILE, ADAPTER_WEIGHTS_FILE, type AdapterConfig, parseAdapterConfig, type SavedAdapterFiles } from './adapter.js';
+import { baseFingerprint } from './base-dir.js';
 import { ASSET_FILES, CONFIG_FILE, VOCAB_FILE, WEIGHTS_FILE, WEIGHTS_INDEX_FILE } from './checkpoint.js';
 import { exists, readJson, readText, readWeights } from './checkpoint-fs.js';
 import { GENERATION_CONFIG_FILE } from './hf-config.js';
@@ -84,10 +85,21 @@ export async function checkAdapterBase(adapter: AdapterConfig, adapterDir: strin
   if (candidates.length === 0) return;
   const base = await realpath(baseDir).catch(() => resolve(baseDir));
   for (const c of candidates) if ((await realpath(c)) === base) return;
+  // A copy of the same base elsewhere (moved to another disk, or the copy saved beside a student) is that base.
+  if (await sameModelFiles(candidates[0]!, baseDir)) return;
   throw new ModelConfigError(
     `${join(adapterDir, ADAPTER_CONFIG_FILE)}: the adapter was made for the base ${candidates[0]} (base_model_name_or_path ${JSON.stringify(adapter.baseModel)}), ` +
       `but it is being loaded over ${resolve(baseDir)}; load it over ${candidates[0]}, or correct base_model_name_or_path if that base was moved or copied`,
   );
+}
+
+/** Whether two model directories hold the same config.json and weight files (baseFingerprint); false if either is not one. */
+async function sameModelFiles(a: string, b: string): Promise<boolean> {
+  try {
+    return (await baseFingerprint(a)) === (await baseFingerprint(b));
+  } catch {
+    return false;
+  }
 }
 
 /** The base directory an adapter directory names (for CausalLM.load of an adapter directory alone). */
