@@ -64,7 +64,7 @@ describe('train: interrupted and toy runs', () => {
     // and the CLI says what the default folder holds.
     const other = await cli(args.map((a) => (a === '100000' ? '50' : a))).done;
     expect(other.code).toBe(1);
-    expect(other.stderr).toContain(`${ckpt}: holds an interrupted training run with other data or flags; rerun with its original flags to resume it, or delete that folder to start over [CHECKPOINT_INVALID]`);
+    expect(other.stderr).toContain(`${ckpt}: holds an interrupted training run with other data or flags (checkpoint was written for different data or training options); rerun with its original flags to resume it, or delete that folder to start over [CHECKPOINT_INVALID]`);
   }, 180_000);
 
   it('the same command resumes from the default checkpoint, finishes, and removes the folder once the student is saved', async () => {

@@ -168,8 +168,9 @@ export const command: CliCommand = {
     } catch (err) {
       // The default folder is ours: say what it holds in this command's words.
       if (err instanceof CheckpointError && checkpointDir === defaultDir && err.dir.startsWith(defaultDir)) {
-        // The library's reason (other data, or LoRA vs a full run), after the folder it names.
-        const reason = err.message.slice(err.dir.length + 2).replace(/\blora options\b/g, '--lora flags');
+        // The library's reason (other data, or LoRA vs a full run), after the folder it names, without its own advice
+        // (after "; "): the sentence below gives that advice in this command's words.
+        const reason = err.message.slice(err.dir.length + 2).split('; ')[0]!;
         throw new CheckpointError(
           defaultDir,
           `holds an interrupted training run with other data or flags (${reason}); rerun with its original flags to resume it, or delete that folder to start over`,
