@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { archDims, type ModelConfig, parseModelConfig } from '../src/arch/config.js';
+import { type ModelConfig, parseModelConfig } from '../src/arch/config.js';
 import { nativeLayoutTable, paramLayout } from '../src/arch/layout.js';
 import { loadNativeAddon } from '../src/backend/native/addon.js';
-import { NativeCore } from '../src/backend/native/core.js';
+import { NativeCore, rawCoreConfig } from '../src/backend/native/core.js';
 import type { CoreAddon, RawCoreConfig } from '../src/backend/native/rawCore.js';
 import type { LabeledBatch, NamedTensors, TransformerCore } from '../src/backend/types.js';
 import { BackendUnavailableError } from '../src/errors.js';
@@ -195,25 +195,7 @@ describe.skipIf(skip).each(SHAPES)('native CPU core, Llama family: $name', ({ co
 
 /** The RawCoreConfig NativeCore hands the addon, with the table replaced. */
 function rawConfig(config: ModelConfig, tensors: RawCoreConfig['tensors']): RawCoreConfig {
-  const d = archDims(config);
-  return {
-    arch: d.arch,
-    vocab: d.vocab,
-    maxT: d.maxPositions,
-    C: d.hidden,
-    L: d.layers,
-    NH: d.heads,
-    NKV: d.kvHeads,
-    HD: d.headDim,
-    F: d.inner,
-    eps: d.eps,
-    ropeTheta: d.ropeTheta,
-    qkNorm: d.qkNorm,
-    qkvBias: d.qkvBias,
-    oBias: d.oBias,
-    tied: d.tied,
-    tensors,
-  };
+  return { ...rawCoreConfig(config), tensors };
 }
 
 describe.skipIf(skip)('native CPU core layout table', () => {
