@@ -36,7 +36,7 @@ export interface FinetuneResult {
   peakRssBytes: number | null;
   /** Process CPU seconds (all threads) per timed step: on a loaded machine, wall time over it shows the share it got. */
   cpuPerStep: number | null;
-  /** Native: the peak RSS once the core was built (the JS init weights and the core's buffers), before any step. */
+  /** Native: the peak RSS once the core was built (its buffers and the one init tensor being written), before any step. */
   createPeakBytes: number | null;
   samples: number;
   reason: string | null;
@@ -105,15 +105,16 @@ function runWatched(cmd: string, args: string[], capBytes: number): Promise<{ co
 const NATIVE_OVERHEAD = 768 * 2 ** 20;
 
 /**
- * The native case's peak: the larger of creation (the core's buffers while the JS side still holds the init
- * weights, written a tensor at a time) and a training step (the addon's own plan: buffers, activations, head chunk).
+ * The native case's peak: the larger of creation (the core's buffers while the JS side holds one init tensor, the
+ * largest: NativeCore generates and writes them one at a time) and a training step (the addon's own plan: buffers,
+ * activations, head chunk).
  */
 export function nativeEstimate(addon: NativeAddon, name: BenchConfigName, mode: FinetuneMode, B: number, T: number): number {
   const config = BENCH_CONFIGS[name]();
   const raw = rawCoreConfig(config, mode === 'lora' ? resolveLora(config, LORA_BENCH) : undefined);
-  const baseBytes = 4 * paramLayout(config).reduce((n, s) => n + numel(s.shape), 0);
+  const largestTensorBytes = 4 * Math.max(...paramLayout(config).map((s) => numel(s.shape)));
   const step = addon.estimateBytes(raw, B, T);
-  const create = addon.estimateBytes(raw, 1, 1) + baseBytes;
+  const create = addon.estimateBytes(raw, 1, 1) + largestTensorBytes;
   return Math.max(step, create) + NATIVE_OVERHEAD;
 }
 

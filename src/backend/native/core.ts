@@ -1,6 +1,6 @@
 import { archDims, type ModelConfig } from '../../arch/config.js';
 import { nativeLayoutTable, numel } from '../../arch/layout.js';
-import { initWeights } from '../../arch/init.js';
+import { initWeights, initWeightStream } from '../../arch/init.js';
 import { initLoraWeights, loraLayout, type LoraSpec, resolveLora } from '../../arch/lora.js';
 import { BackendUnavailableError, ModelConfigError, ShapeError } from '../../errors.js';
 import {
@@ -155,13 +155,14 @@ export class NativeCore implements TransformerCore {
     const seed = init.seed ?? 0;
     const core = new NativeCore(config, addon, init.precision ?? 'fp32', init.lora?.spec);
     try {
-      const base = init.weights ?? initWeights(config, seed);
-      if (init.lora) {
-        await core.queue.run(() => core.write('base', core.baseLayout, base, 'base weights'));
-        await core.setWeights(init.lora.weights ?? initLoraWeights(config, init.lora.spec, seed));
+      const baseBuffer = init.lora ? 'base' : 'params';
+      if (init.weights) {
+        const weights = init.weights;
+        await core.queue.run(() => core.write(baseBuffer, core.baseLayout, weights, init.lora ? 'base weights' : 'setWeights'));
       } else {
-        await core.setWeights(base);
+        await core.queue.run(() => core.writeInit(baseBuffer, seed));
       }
+      if (init.lora) await core.setWeights(init.lora.weights ?? initLoraWeights(config, init.lora.spec, seed));
     } catch (e) {
       core.dispose();
       throw e;
@@ -180,6 +181,26 @@ export class NativeCore implements TransformerCore {
       return;
     }
     layout.select(tensors, what).forEach((t, i) => raw.writeBuffers({ [buffer]: t.data } as Partial<CoreBuffers>, layout.offsets[i]));
+  }
+
+  /**
+   * The seeded init (initWeights) into `buffer`, generated and written one tensor at a time where the addon writes
+   * at offsets, so the process never holds a whole JS copy of the model beside the core's (the creation peak of a
+   * 0.6B model was that copy: 2.2 GiB).
+   */
+  private writeInit(buffer: 'params' | 'base', seed: number): void {
+    if (!this.offsetWrites) {
+      this.write(buffer, this.baseLayout, initWeights(this.config, seed), 'init weights');
+      return;
+    }
+    const raw = this.live();
+    let i = 0;
+    for (const [name, t] of initWeightStream(this.config, seed)) {
+      // initWeightStream walks paramLayout, as baseLayout does; a mismatch is a bug in arch/, not bad input.
+      if (this.baseLayout.specs[i]?.name !== name) throw new Error(`initWeightStream and paramLayout disagree at ${name}`);
+      raw.writeBuffers({ [buffer]: t.data } as Partial<CoreBuffers>, this.baseLayout.offsets[i]);
+      i++;
+    }
   }
 
   private live(): RawCore {
