@@ -22,6 +22,7 @@ import {
 } from '../types.js';
 import { composeTrainStep } from '../training.js';
 import { coreDisposeGuard, type DisposeGuard, validateBatch, validateDecodeLength, validateLabeledBatch } from '../validation.js';
+import { overChunks } from '../microbatch.js';
 import { adamwArgs, CallQueue, hostLogits } from './common.js';
 import { NativeDecodeSession } from './decode.js';
 import { type CoreAddon, type CoreBuffers, hasFeature, type NativePrecision, PRECISION_CODE, type RawCore, type RawCoreConfig } from './rawCore.js';
@@ -30,7 +31,17 @@ import { FlatLayout } from './tensors.js';
 export interface NativeCoreOptions extends CoreInit {
   /** Matmul precision; the CPU addon has only `fp32` (the default). */
   precision?: NativePrecision;
+  /**
+   * Most bytes of activations a loss or training call may plan (default 1 GiB; Infinity: never split). A batch
+   * whose activations would pass it runs in micro-batches of rows (src/backend/microbatch.ts) with exactly the
+   * whole batch's mean loss and gradient, so Qwen3-0.6B at 4 x 512 holds one row's 0.8 GB instead of 3.4 GB.
+   * Only where the addon can estimate its plan (the CPU addon: estimateBytes); the CUDA addon never splits.
+   */
+  activationBudgetBytes?: number;
 }
+
+/** NativeCoreOptions.activationBudgetBytes by default. */
+export const DEFAULT_ACTIVATION_BUDGET = 2 ** 30;
 
 /** The addons' view of a model (and of its LoRA adapters): the shape in the addons' names and the layout tables. */
 export function rawCoreConfig(config: ModelConfig, lora?: LoraSpec): RawCoreConfig {
@@ -82,11 +93,14 @@ export class NativeCore implements TransformerCore {
   /** The trainable buffers' layout: the base's, or the adapters' (loraLayout) on a LoRA core. */
   private readonly layout: FlatLayout;
   private readonly raw: RawCore;
+  private readonly rawConfig: RawCoreConfig;
   private readonly offsetWrites: boolean;
   private readonly queue = new CallQueue();
   private readonly sessions = new Set<NativeDecodeSession>();
   private readonly guard: DisposeGuard;
   private optStep = 0;
+  /** Rows per micro-batch for a B x T loss call, by `${B}x${T}` (microbatch.ts). */
+  private readonly chunkRows = new Map<string, number>();
   /**
    * A second LoRA core over this core's base (TransformerCore.withAdapter); only where the addon has `loraShare`
    * (absent on the CUDA core, which has no LoRA, and on an addon built before it: callers refuse then).
@@ -98,6 +112,7 @@ export class NativeCore implements TransformerCore {
     private readonly addon: CoreAddon,
     precision: NativePrecision,
     lora: LoraSpec | undefined,
+    private readonly activationBudget: number,
     /** The raw core whose base this one shares (withAdapter). */
     shareBaseOf?: RawCore,
   ) {
@@ -115,8 +130,9 @@ export class NativeCore implements TransformerCore {
     this.baseLayout = FlatLayout.of(config);
     this.layout = lora ? new FlatLayout(loraLayout(config, lora)) : this.baseLayout;
     this.offsetWrites = hasFeature(addon, 'offsetWrites');
+    this.rawConfig = rawCoreConfig(config, lora);
     try {
-      const raw = rawCoreConfig(config, lora);
+      const raw = this.rawConfig;
       this.raw = shareBaseOf ? new addon.GptCore(raw, PRECISION_CODE[precision], shareBaseOf) : new addon.GptCore(raw, PRECISION_CODE[precision]);
     } catch (cause) {
       throw new BackendUnavailableError(names.backend, `could not create the ${names.core}: ${(cause as Error).message}`, { cause });
@@ -137,7 +153,7 @@ export class NativeCore implements TransformerCore {
     const given = init.lora.spec;
     const lora = resolveLora(this.config, { r: given.r, alpha: given.alpha, targets: [...given.targets] as [string, ...string[]] }, 'lora.spec');
     // In this core's queue: after whatever this core still has to do (its base is written by then).
-    const core = await this.queue.run(() => new NativeCore(this.config, this.addon, this.precision, lora, this.live()));
+    const core = await this.queue.run(() => new NativeCore(this.config, this.addon, this.precision, lora, this.activationBudget, this.live()));
     try {
       await core.setWeights(init.lora.weights ?? initLoraWeights(this.config, lora, init.seed ?? 0));
     } catch (e) {
@@ -153,7 +169,9 @@ export class NativeCore implements TransformerCore {
    */
   static async create(config: ModelConfig, addon: CoreAddon, init: NativeCoreOptions = {}): Promise<NativeCore> {
     const seed = init.seed ?? 0;
-    const core = new NativeCore(config, addon, init.precision ?? 'fp32', init.lora?.spec);
+    const budget = init.activationBudgetBytes ?? DEFAULT_ACTIVATION_BUDGET;
+    if (!(budget > 0)) throw new ShapeError(`activationBudgetBytes must be a positive number of bytes (Infinity: never split a batch), got ${budget}`);
+    const core = new NativeCore(config, addon, init.precision ?? 'fp32', init.lora?.spec, budget);
     try {
       const baseBuffer = init.lora ? 'base' : 'params';
       if (init.weights) {
@@ -223,10 +241,29 @@ export class NativeCore implements TransformerCore {
 
   private async runLoss(batch: LabeledBatch, backward: boolean, scale: number): Promise<LossResult> {
     validateLabeledBatch(this.config, batch);
-    const { batchSize: B, seqLen: T } = batch;
+    const rows = this.rowsPerChunk(batch.batchSize, batch.seqLen);
+    // One queue task for every chunk, so no other call lands between the chunks of one batch.
     return this.queue.run(() =>
-      this.live().loss(batch.inputIds, batch.attentionMask ?? null, batch.positionIds ?? null, B, T, batch.labels, backward, scale),
+      overChunks(batch, rows, async (c, share) =>
+        this.live().loss(c.inputIds, c.attentionMask ?? null, c.positionIds ?? null, c.batchSize, c.seqLen, c.labels, backward, scale * share),
+      ),
     );
+  }
+
+  /** The most rows of a B x T batch whose activations fit activationBudget (at least 1; B where nothing is known). */
+  private rowsPerChunk(B: number, T: number): number {
+    const estimate = this.addon.estimateBytes;
+    if (B === 1 || !Number.isFinite(this.activationBudget) || !estimate) return B;
+    const key = `${B}x${T}`;
+    let rows = this.chunkRows.get(key);
+    if (rows === undefined) {
+      // estimateBytes counts buffers + activations + head chunk; at 1 x 1 it is (almost) the buffers alone.
+      const fixed = estimate(this.rawConfig, 1, 1);
+      rows = 1;
+      while (rows < B && estimate(this.rawConfig, rows + 1, T) - fixed <= this.activationBudget) rows++;
+      this.chunkRows.set(key, rows);
+    }
+    return rows;
   }
 
   loss(batch: LabeledBatch): Promise<LossResult> {

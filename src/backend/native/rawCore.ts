@@ -154,6 +154,8 @@ export interface CoreAddon {
   device: 'cpu' | 'cuda';
   abi: number;
   features?: readonly CoreFeature[];
+  /** Bytes a core of `config` holds after a training step at B x T (the CPU addon; NativeAddon documents it). */
+  estimateBytes?(config: RawCoreConfig, B: number, T: number): number;
 }
 
 export const hasFeature = (addon: CoreAddon, f: CoreFeature): boolean => Array.isArray(addon.features) && addon.features.includes(f);
