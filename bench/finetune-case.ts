@@ -10,6 +10,8 @@ import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { resolveLora } from '../src/arch/lora.js';
 import { selectBackend } from '../src/backend/select.js';
+import type { BackendReport } from '../src/backend/types.js';
+import type { ModelConfig } from '../src/arch/config.js';
 import { BENCH_CONFIGS, isBenchConfig, LORA_BENCH } from './configs.js';
 import { lastCpuSeconds, measureTrain, median } from './measure.js';
 
@@ -33,10 +35,14 @@ async function main(): Promise<void> {
   });
   const name = values.config ?? '';
   if (!isBenchConfig(name)) throw new Error(`unknown bench config ${name}`);
-  if (values.mode !== 'full' && values.mode !== 'lora') throw new Error('--mode must be full or lora');
+  if (values.mode !== 'full' && values.mode !== 'lora' && values.mode !== 'paired') throw new Error('--mode must be full, lora or paired');
   const [B, T] = [Number(values.batch), Number(values.seq)];
   const config = BENCH_CONFIGS[name]();
   const report = await selectBackend('native');
+  if (values.mode === 'paired') {
+    console.log(JSON.stringify(await paired(report, config, B, T, Number(values.warmup), Number(values.reps))));
+    return;
+  }
   const lora = values.mode === 'lora' ? { spec: resolveLora(config, LORA_BENCH) } : undefined;
   const core = await report.createCore(config, { seed: 1, ...(lora ? { lora } : {}) });
   // The init weights of the JS side are garbage now; collect them so the steps' peak is not their leftover.
@@ -57,6 +63,33 @@ async function main(): Promise<void> {
   };
   core.dispose();
   console.log(JSON.stringify(out));
+}
+
+/**
+ * --mode paired: a LoRA core and a full core of the same init, both alive, trained in alternating steps (LoRA,
+ * full, LoRA, full, ...), so a drift of this machine's speed between minutes-apart child processes falls on both
+ * alike and their ratio is the step's own. Its memory is both cores' at once, so it reports no peak.
+ */
+async function paired(report: BackendReport, config: ModelConfig, B: number, T: number, warmup: number, reps: number): Promise<object> {
+  const lora = await report.createCore(config, { seed: 1, lora: { spec: resolveLora(config, LORA_BENCH) } });
+  const full = await report.createCore(config, { seed: 1 });
+  const once = { warmup: 0, reps: 1, maxSeconds: Number.POSITIVE_INFINITY };
+  const steps = { lora: [] as number[], full: [] as number[] };
+  for (let i = 0; i < warmup + reps; i++) {
+    const l = await measureTrain(lora, B, T, once);
+    const f = await measureTrain(full, B, T, once);
+    if (i < warmup) continue;
+    steps.lora.push(...l);
+    steps.full.push(...f);
+  }
+  lora.dispose();
+  full.dispose();
+  return {
+    loraTokensPerS: (B * T) / median(steps.lora),
+    fullTokensPerS: (B * T) / median(steps.full),
+    loraStepSeconds: steps.lora,
+    fullStepSeconds: steps.full,
+  };
 }
 
 await main();

@@ -54,7 +54,7 @@ export interface FinetuneOptions {
 }
 
 const GiB = 2 ** 30;
-const gib = (b: number | null): string => (b === null || !Number.isFinite(b) ? 'n/a' : `${(b / GiB).toFixed(2)} GiB`);
+export const gib = (b: number | null): string => (b === null || !Number.isFinite(b) ? 'n/a' : `${(b / GiB).toFixed(2)} GiB`);
 
 /** MemAvailable of /proc/meminfo, bytes (Infinity where there is none). */
 export function memAvailable(): number {
@@ -102,7 +102,7 @@ function runWatched(cmd: string, args: string[], capBytes: number): Promise<{ co
  * Node, tsx, the tfjs modules selectBackend loads, V8 and the allocator, plus a full step's thread-local
  * weight-gradient partials (8 x the largest matrix): about 0.5 GiB measured on the smollm2-135m cases.
  */
-const NATIVE_OVERHEAD = 768 * 2 ** 20;
+export const NATIVE_OVERHEAD = 768 * 2 ** 20;
 
 /**
  * The native case's peak: the larger of creation (the core's buffers while the JS side holds one init tensor, the
@@ -138,6 +138,33 @@ export function torchEstimate(name: BenchConfigName, mode: FinetuneMode, B: numb
   return weights + acts + 16 * B * T * d.vocab + 400 * 2 ** 20;
 }
 
+/** What a guarded child run gave: its last JSON line when it finished, else why not. */
+export type Guarded =
+  | { status: 'measured'; load: number; json: Record<string, unknown> }
+  | { status: 'refused' | 'stopped' | 'failed'; load: number; reason: string };
+
+/**
+ * Runs `command` as a child unless `estimate` passes the limit or what the machine has available now (less 1 GiB
+ * of headroom), stopping it if its RSS passes that cap; returns its last JSON line or the reason it has none.
+ */
+export async function runGuarded(estimate: number, command: [string, string[]], limitBytes: number): Promise<Guarded> {
+  const avail = memAvailable();
+  if (estimate > limitBytes) {
+    return { status: 'refused', load: loadavg()[0]!, reason: `needs about ${gib(estimate)} by its estimate, above the ${gib(limitBytes)} limit (--memory-limit)` };
+  }
+  const headroom = 1 * GiB; // left to the rest of the machine
+  if (estimate > avail - headroom) {
+    return { status: 'refused', load: loadavg()[0]!, reason: `needs about ${gib(estimate)} by its estimate; this machine has ${gib(avail)} available now (other work), less ${gib(headroom)} of headroom` };
+  }
+  const cap = Math.min(limitBytes, avail - headroom / 2);
+  const r = await runWatched(command[0], command[1], cap);
+  const load = loadavg()[0]!;
+  if (r.stoppedAt !== null) return { status: 'stopped', load, reason: `stopped at ${gib(r.stoppedAt)} resident, past the ${gib(cap)} cap (estimate was ${gib(estimate)})` };
+  const line = r.stdout.split('\n').filter((l) => l.startsWith('{')).at(-1);
+  if (r.code !== 0 || !line) return { status: 'failed', load, reason: (r.stderr.trim().split('\n').at(-1) ?? `exit ${r.code}`).slice(0, 200) };
+  return { status: 'measured', load, json: JSON.parse(line) as Record<string, unknown> };
+}
+
 async function runCase(
   c: { config: BenchConfigName; mode: FinetuneMode; B: number; T: number; impl: 'native' | 'torch' },
   estimate: number,
@@ -145,23 +172,9 @@ async function runCase(
   o: FinetuneOptions,
 ): Promise<FinetuneResult> {
   const base = { ...c, estimateBytes: estimate, tokensPerS: null, peakRssBytes: null, cpuPerStep: null, createPeakBytes: null, samples: 0 };
-  const avail = memAvailable();
-  if (estimate > o.limitBytes) {
-    return { ...base, status: 'refused', load: loadavg()[0]!, reason: `needs about ${gib(estimate)} by its estimate, above the ${gib(o.limitBytes)} limit (--memory-limit)` };
-  }
-  const headroom = 1 * GiB; // left to the rest of the machine
-  if (estimate > avail - headroom) {
-    return { ...base, status: 'refused', load: loadavg()[0]!, reason: `needs about ${gib(estimate)} by its estimate; this machine has ${gib(avail)} available now (other work), less ${gib(headroom)} of headroom` };
-  }
-  const cap = Math.min(o.limitBytes, avail - headroom / 2);
-  const r = await runWatched(command[0], command[1], cap);
-  const load = loadavg()[0]!;
-  if (r.stoppedAt !== null) return { ...base, status: 'stopped', load, reason: `stopped at ${gib(r.stoppedAt)} resident, past the ${gib(cap)} cap (estimate was ${gib(estimate)})` };
-  const line = r.stdout.split('\n').filter((l) => l.startsWith('{')).at(-1);
-  if (r.code !== 0 || !line) {
-    return { ...base, status: 'failed', load, reason: (r.stderr.trim().split('\n').at(-1) ?? `exit ${r.code}`).slice(0, 200) };
-  }
-  const j = JSON.parse(line) as {
+  const r = await runGuarded(estimate, command, o.limitBytes);
+  if (r.status !== 'measured') return { ...base, status: r.status, load: r.load, reason: r.reason };
+  const j = r.json as {
     tokensPerS?: number;
     tokens_per_s?: number;
     peakRssBytes?: number;
@@ -175,7 +188,7 @@ async function runCase(
   return {
     ...base,
     status: 'measured',
-    load,
+    load: r.load,
     reason: null,
     tokensPerS: j.tokensPerS ?? j.tokens_per_s ?? null,
     peakRssBytes: j.peakRssBytes ?? j.peak_rss_bytes ?? null,
