@@ -47,12 +47,14 @@ export async function runPaired(addon: NativeAddon, configs: BenchConfigName[], 
   return out;
 }
 
+export const pairedRatio = (r: PairedResult): number | null => (r.loraTokensPerS && r.fullTokensPerS ? r.loraTokensPerS / r.fullTokensPerS : null);
+
 export const PAIRED_HEAD =
   '| config | B x T | LoRA r 16 tokens/s | full tokens/s | LoRA / full (target >= 1.4x) | steps per mode | load 1m | note |\n|---|---|---|---|---|---|---|---|';
 
 export function pairedRow(r: PairedResult): string {
   const f = (x: number | null): string => (x === null ? 'n/a' : x.toFixed(1));
-  const ratio = r.loraTokensPerS && r.fullTokensPerS ? r.loraTokensPerS / r.fullTokensPerS : null;
+  const ratio = pairedRatio(r);
   const verdict = ratio === null ? 'n/a' : `${ratio.toFixed(2)}x ${ratio >= 1.4 ? 'met' : '**not met**'}`;
   return `| ${r.config} | ${r.B}x${r.T} | ${f(r.loraTokensPerS)} | ${f(r.fullTokensPerS)} | ${verdict} | ${r.samples} | ${r.load.toFixed(2)} | ${r.status === 'measured' ? '' : `${r.status}: ${r.reason}`} |`;
 }

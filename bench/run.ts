@@ -23,6 +23,7 @@ import type { BackendPreference, BackendReport } from '../src/backend/types.js';
 import { loadTorchBaseline } from './baseline.js';
 import { BENCH_CONFIGS, BIG_CONFIGS, type BenchConfigName, FINETUNE_CONFIGS, FINETUNE_ONLY, isBenchConfig, LORA_BENCH, TFJS_TRAIN_SHAPE, TRAIN_SHAPE } from './configs.js';
 import { FINETUNE_HEAD, type FinetuneResult, finetuneComparison, finetuneRow, runFinetune } from './finetune.js';
+import { PAIRED_HEAD, pairedRatio, pairedRow, runPaired } from './finetune-paired.js';
 import { type Budget, lastCpuSeconds, measureDecode, measureTrain, median, timeReps } from './measure.js';
 import { type DocInput, type Figure, KEEP_MARKER, type Metric, TABLE_HEAD, figureRow, loadavg, machineInfo, renderDoc, trainFlopsPerToken } from './report.js';
 
@@ -251,15 +252,32 @@ async function finetuneSection(): Promise<string[]> {
     },
   });
   if (json) for (const r of results) console.log(JSON.stringify({ metric: 'finetune', ...r }));
-  const comparison = finetuneComparison(results);
+  log(`\nLoRA against full in one process, alternating steps (bench/finetune-paired.ts)\n`);
+  log(PAIRED_HEAD);
+  const paired = await runPaired(loaded.addon, wanted, {
+    quick,
+    limitBytes: limitGiB * 2 ** 30,
+    torchPy: undefined,
+    log: (line) => {
+      if (json) return;
+      console.log(line);
+    },
+  });
+  if (json) for (const r of paired) console.log(JSON.stringify({ metric: 'finetune-paired', ...r }));
+  const comparison = finetuneComparison(results, paired.map((p) => ({ config: p.config, B: p.B, T: p.T, ratio: pairedRatio(p) })));
   log(`\n${comparison.join('\n')}`);
   return [
     `## Fine-tuning: full against LoRA (issue #19)`,
     '',
-    `Each case is one child process: a random-init model of the config's shape (seed 1), training steps (forward, backward, clip, AdamW over what trains) on random tokens, tokens/s = B*T / median step time after one warm-up step; peak RSS = the process's VmHWM (native; ru_maxrss for PyTorch) over its whole life, creation included; of which creation = the native VmHWM right after the core was built (its buffers, written from a seeded init generated one tensor at a time), before any step. LoRA: r ${LORA_BENCH.r}, alpha ${LORA_BENCH.alpha} on every projection (q, k, v, o, gate, up, down), base frozen. Native: the CPU core with its default kernels. Estimate: the native core's buffer plan (estimateBytes) plus the largest init tensor and 768 MiB of runtime; for PyTorch a formula (bench/finetune.ts). A case is refused when its estimate passes ${limitGiB} GiB (--memory-limit) or what the machine had available when it was due, and stopped if its RSS passes that cap. PyTorch: ${process.env.TORCH_PY ? `\`${process.env.TORCH_PY} bench/torch_cpu.py --finetune\`, plain torch (no transformers), its LoRA written by hand as PEFT computes it (frozen base, requires_grad on A and B only; PEFT is not installed with it), 2 threads` : 'not measured (set TORCH_PY to a Python with torch)'}.`,
+    `Each case is one child process: a random-init model of the config's shape (seed 1), training steps (forward, backward, clip, AdamW over what trains) on random tokens (the native core runs a batch in row micro-batches when its activations would pass 2 GiB, activationBudgetBytes: of these cases only Qwen3-0.6B at 4x512 splits, into 2 of 2x512, with the whole batch's loss and gradient), tokens/s = B*T / median step time after one warm-up step; peak RSS = the process's VmHWM (native; ru_maxrss for PyTorch) over its whole life, creation included; of which creation = the native VmHWM right after the core was built (its buffers, written from a seeded init generated one tensor at a time), before any step. LoRA: r ${LORA_BENCH.r}, alpha ${LORA_BENCH.alpha} on every projection (q, k, v, o, gate, up, down), base frozen. Native: the CPU core with its default kernels. Estimate: the native core's buffer plan (estimateBytes) plus the largest init tensor and 768 MiB of runtime; for PyTorch a formula (bench/finetune.ts). A case is refused when its estimate passes ${limitGiB} GiB (--memory-limit) or what the machine had available when it was due, and stopped if its RSS passes that cap. PyTorch: ${process.env.TORCH_PY ? `\`${process.env.TORCH_PY} bench/torch_cpu.py --finetune\`, plain torch (no transformers), its LoRA written by hand as PEFT computes it (frozen base, requires_grad on A and B only; PEFT is not installed with it), 2 threads` : 'not measured (set TORCH_PY to a Python with torch)'}.`,
     '',
     FINETUNE_HEAD,
     ...results.map((r) => finetuneRow(r)),
+    '',
+    `LoRA against full in one process: a LoRA core and a full core of the same init, both alive, trained in alternating steps (LoRA, full, LoRA, ...; 1 warm-up step each, then ${quick ? 2 : 3} timed), so a drift of this machine's speed between the child processes above falls on both alike (bench/finetune-paired.ts). The speed target is judged on this ratio; peak memory stays the per-mode cases' figure.`,
+    '',
+    PAIRED_HEAD,
+    ...paired.map((p) => pairedRow(p)),
     '',
     ...comparison,
     '',
