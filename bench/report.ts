@@ -170,4 +170,20 @@ export function renderDoc(d: DocInput): string {
   return lines.join('\n');
 }
 
+/**
+ * `doc` with its `## Fine-tuning` section (up to the next `## ` heading or KEEP_MARKER) replaced by `section`; the
+ * section goes before KEEP_MARKER (or at the end) when the file has none.
+ */
+export function spliceSection(doc: string, section: string[]): string {
+  const lines = doc.split('\n');
+  const boundary = (from: number): number => {
+    const i = lines.findIndex((l, j) => j >= from && (l.startsWith('## ') || l === KEEP_MARKER));
+    return i < 0 ? lines.length : i;
+  };
+  const start = lines.findIndex((l) => l.startsWith('## Fine-tuning'));
+  const at = start >= 0 ? start : lines.indexOf(KEEP_MARKER) >= 0 ? lines.indexOf(KEEP_MARKER) : lines.length;
+  const end = start >= 0 ? boundary(start + 1) : at;
+  return [...lines.slice(0, at), ...section, '', ...lines.slice(end)].join('\n');
+}
+
 export { loadavg };

@@ -25,7 +25,7 @@ import { BENCH_CONFIGS, BIG_CONFIGS, type BenchConfigName, FINETUNE_CONFIGS, FIN
 import { FINETUNE_HEAD, type FinetuneResult, finetuneComparison, finetuneRow, runFinetune } from './finetune.js';
 import { PAIRED_HEAD, pairedRatio, pairedRow, runPaired } from './finetune-paired.js';
 import { type Budget, lastCpuSeconds, measureDecode, measureTrain, median, timeReps } from './measure.js';
-import { type DocInput, type Figure, KEEP_MARKER, type Metric, TABLE_HEAD, figureRow, loadavg, machineInfo, renderDoc, trainFlopsPerToken } from './report.js';
+import { type DocInput, type Figure, KEEP_MARKER, type Metric, TABLE_HEAD, figureRow, loadavg, machineInfo, renderDoc, spliceSection, trainFlopsPerToken } from './report.js';
 
 const { values } = parseArgs({
   options: {
@@ -299,7 +299,16 @@ if (!json) {
   for (const n of notes) console.log(`note: ${n}`);
   console.log(`\nload average before ${loadBefore.map((x) => x.toFixed(2)).join(' ')}, after ${loadAfter.map((x) => x.toFixed(2)).join(' ')}; ${((performance.now() - t0) / 1000).toFixed(0)} s`);
 }
-if (!values['no-write']) {
+if (!values['no-write'] && values['finetune-only']) {
+  // Only the fine-tuning section was measured: it replaces that section of the file; the rest keeps its own run.
+  const args = process.argv.slice(2).join(' ');
+  const docPath = resolve(import.meta.dirname ?? '.', '../docs/benchmarks.md');
+  const m = machineInfo();
+  const stamp = `Measured ${new Date().toISOString().replace(/\.\d+Z$/, 'Z')} with \`npm run bench -- ${args}\` (a --finetune-only run: only this section; the sections above are from the run named at the top of the file), on ${m.cpu}, ${m.cores} logical cores, ${m.memGiB} GiB RAM, Node ${m.node}, backend ${backendInfo.join('; ')}; load average (1/5/15 min) before ${loadBefore.map((x) => x.toFixed(2)).join(' / ')}, after ${loadAfter.map((x) => x.toFixed(2)).join(' / ')}.`;
+  const [head, ...rest] = finetune;
+  writeFileSync(docPath, spliceSection(existsSync(docPath) ? readFileSync(docPath, 'utf8') : '', [head!, '', stamp, ...rest]));
+  log('\nwrote the fine-tuning section of docs/benchmarks.md');
+} else if (!values['no-write']) {
   const args = process.argv.slice(2).join(' ');
   const doc = renderDoc({
     date: new Date().toISOString().replace(/\.\d+Z$/, 'Z'),

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { renderDoc } from '../bench/report.js';
+import { KEEP_MARKER, renderDoc, spliceSection } from '../bench/report.js';
+import { pairedRow } from '../bench/finetune-paired.js';
 import { FINETUNE_HEAD, type FinetuneResult, finetuneComparison, finetuneRow, nativeEstimate, runFinetune, torchEstimate } from '../bench/finetune.js';
 import { loadNativeAddon } from '../src/backend/native/addon.js';
 
@@ -36,9 +37,13 @@ describe('bench fine-tuning section', () => {
       samples: tps ? 3 : 0, reason: status === 'measured' ? null : 'needs more', load: 1,
     });
     const rows = finetuneComparison([r('full', 'native', 10, 12 * GiB), r('lora', 'native', 15, 4.5 * GiB), r('full', 'torch', null, null, 'refused'), r('lora', 'torch', 5, 8 * GiB)]);
-    expect(rows[2]).toBe('| qwen3-0.6b | 4x512 | native CPU | 1.50x met | 1.50x | 38% met |');
+    // No paired case: the separate processes' ratio carries the verdict.
+    expect(rows[2]).toBe('| qwen3-0.6b | 4x512 | native CPU | n/a | 1.50x met | 1.50x | 38% met |');
     // PyTorch's full case was refused: its memory is the estimate, said so; no speed ratio and no verdict.
-    expect(rows[3]).toBe('| qwen3-0.6b | 4x512 | PyTorch (plain; LoRA by hand) | n/a | n/a | 40% (full: its estimate) |');
+    expect(rows[3]).toBe('| qwen3-0.6b | 4x512 | PyTorch (plain; LoRA by hand) | n/a | n/a | n/a | 40% (full: its estimate) |');
+    // With a paired case, its ratio carries the verdict and the separate one is shown bare.
+    const paired = finetuneComparison([r('full', 'native', 10, 12 * GiB), r('lora', 'native', 15, 4.5 * GiB)], [{ config: 'qwen3-0.6b', B: 4, T: 512, ratio: 1.32 }]);
+    expect(paired[2]).toBe('| qwen3-0.6b | 4x512 | native CPU | 1.32x **not met** | 1.50x | 1.50x | 38% met |');
     const slow = finetuneComparison([r('full', 'native', 10, 10 * GiB), r('lora', 'native', 13, 4.5 * GiB)]);
     expect(slow[2]).toContain('1.30x **not met**');
     expect(slow[2]).toContain('45% **not met**');
@@ -51,5 +56,23 @@ describe('bench fine-tuning section', () => {
       profiles: [], notes: [], loadBefore: [0, 0, 0], loadAfter: [0, 0, 0], command: 'npm run bench -- --config qwen3-0.6b', finetune: ['## Fine-tuning: full against LoRA (issue #19)', FINETUNE_HEAD],
     });
     expect(doc).toContain('## Fine-tuning: full against LoRA (issue #19)');
+  });
+
+  it('a paired case reports both modes and judges the speed target on their ratio', () => {
+    const base = { config: 'smollm2-135m' as const, B: 1, T: 512, status: 'measured' as const, reason: null, samples: 3, load: 2 };
+    expect(pairedRow({ ...base, loraTokensPerS: 150, fullTokensPerS: 100 })).toBe('| smollm2-135m | 1x512 | 150.0 | 100.0 | 1.50x met | 3 | 2.00 |  |');
+    expect(pairedRow({ ...base, status: 'refused', reason: 'needs 30 GiB', loraTokensPerS: null, fullTokensPerS: null, samples: 0 })).toContain('| n/a | 0 | 2.00 | refused: needs 30 GiB |');
+  });
+
+  it('a --finetune-only run replaces the fine-tuning section of docs/benchmarks.md and keeps the rest', () => {
+    const doc = ['# Benchmarks', '', '## Figures', 'old figures', '', '## Fine-tuning: full against LoRA (issue #19)', 'old fine-tuning', '', '## Notes', '- n', '', KEEP_MARKER, 'kept'].join('\n');
+    const out = spliceSection(doc, ['## Fine-tuning: full against LoRA (issue #19)', 'new fine-tuning']);
+    expect(out).toContain('old figures');
+    expect(out).not.toContain('old fine-tuning');
+    expect(out.indexOf('new fine-tuning')).toBeLessThan(out.indexOf('## Notes'));
+    expect(out.endsWith(`${KEEP_MARKER}\nkept`)).toBe(true);
+    // A file without the section gets it before the kept part.
+    const fresh = spliceSection(['# Benchmarks', KEEP_MARKER, 'kept'].join('\n'), ['## Fine-tuning', 'x']);
+    expect(fresh).toBe(['# Benchmarks', '## Fine-tuning', 'x', '', KEEP_MARKER, 'kept'].join('\n'));
   });
 });
