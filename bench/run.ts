@@ -304,7 +304,7 @@ if (!values['no-write'] && values['finetune-only']) {
   const args = process.argv.slice(2).join(' ');
   const docPath = resolve(import.meta.dirname ?? '.', '../docs/benchmarks.md');
   const m = machineInfo();
-  const stamp = `Measured ${new Date().toISOString().replace(/\.\d+Z$/, 'Z')} with \`npm run bench -- ${args}\` (a --finetune-only run: only this section; the sections above are from the run named at the top of the file), on ${m.cpu}, ${m.cores} logical cores, ${m.memGiB} GiB RAM, Node ${m.node}, backend ${backendInfo.join('; ')}; load average (1/5/15 min) before ${loadBefore.map((x) => x.toFixed(2)).join(' / ')}, after ${loadAfter.map((x) => x.toFixed(2)).join(' / ')}.`;
+  const stamp = `Measured ${new Date().toISOString().replace(/\.\d+Z$/, 'Z')} with \`npm run bench -- ${args}\` (a --finetune-only run: only this section; the sections above are from the run named at the top of the file), on ${m.cpu}, ${m.cores} logical cores, ${m.memGiB} GiB RAM, Node ${m.node}, backend native-cpu (every case builds its core with selectBackend('native')); load average (1/5/15 min) before ${loadBefore.map((x) => x.toFixed(2)).join(' / ')}, after ${loadAfter.map((x) => x.toFixed(2)).join(' / ')}.`;
   const [head, ...rest] = finetune;
   writeFileSync(docPath, spliceSection(existsSync(docPath) ? readFileSync(docPath, 'utf8') : '', [head!, '', stamp, ...rest]));
   log('\nwrote the fine-tuning section of docs/benchmarks.md');
