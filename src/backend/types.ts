@@ -97,6 +97,12 @@ export interface CoreInit {
     /** Adapter tensors by loraLayout name; default initLoraWeights(config, spec, seed). */
     weights?: NamedTensors;
   };
+  /**
+   * Most bytes of activations one loss or training call may plan (the native CPU core; others ignore it): a batch
+   * whose activations would pass it runs in row micro-batches with exactly the whole batch's mean loss and gradient
+   * (src/backend/microbatch.ts). Default 2 GiB; Infinity never splits. Smaller chunks save memory and cost speed.
+   */
+  activationBudgetBytes?: number;
 }
 
 export interface CoreInfo {

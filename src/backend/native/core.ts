@@ -32,12 +32,10 @@ export interface NativeCoreOptions extends CoreInit {
   /** Matmul precision; the CPU addon has only `fp32` (the default). */
   precision?: NativePrecision;
   /**
-   * Most bytes of activations a loss or training call may plan (default 2 GiB; Infinity: never split). A batch
-   * whose activations would pass it runs in micro-batches of rows (src/backend/microbatch.ts) with exactly the
-   * whole batch's mean loss and gradient: Qwen3-0.6B at 4 x 512 then holds two rows' activations (1.8 GB) instead
-   * of four (3.6 GB). Smaller chunks cost speed (each repacks the weights for fewer rows: one row a chunk made that
-   * case's LoRA step 7.6% slower), hence 2 GiB. Only where the addon can estimate its plan (the CPU addon:
-   * estimateBytes); the CUDA addon never splits.
+   * (CoreInit.activationBudgetBytes, default 2 GiB.) Qwen3-0.6B at 4 x 512 then holds two rows' activations (1.8 GB)
+   * instead of four (3.6 GB). Smaller chunks cost speed (each product repacks its weight for fewer rows: one row a
+   * chunk made that case's LoRA step 7.6% slower), hence 2 GiB. Only where the addon can estimate its plan (the CPU
+   * addon: estimateBytes); the CUDA addon never splits.
    */
   activationBudgetBytes?: number;
 }
