@@ -31,16 +31,14 @@ import { FlatLayout } from './tensors.js';
 export interface NativeCoreOptions extends CoreInit {
   /** Matmul precision; the CPU addon has only `fp32` (the default). */
   precision?: NativePrecision;
-  /**
-   * (CoreInit.activationBudgetBytes, default 2 GiB.) Qwen3-0.6B at 4 x 512 then holds two rows' activations (1.8 GB)
-   * instead of four (3.6 GB). Smaller chunks cost speed (each product repacks its weight for fewer rows: one row a
-   * chunk made that case's LoRA step 7.6% slower), hence 2 GiB. Only where the addon can estimate its plan (the CPU
-   * addon: estimateBytes); the CUDA addon never splits.
-   */
-  activationBudgetBytes?: number;
 }
 
-/** NativeCoreOptions.activationBudgetBytes by default. */
+/**
+ * CoreInit.activationBudgetBytes by default. Qwen3-0.6B at 4 x 512 then holds two rows' activations (1.8 GB) instead
+ * of four (3.6 GB). Smaller chunks cost speed (each product repacks its weight for fewer rows: one row a chunk made
+ * that case's LoRA step 7.6% slower), hence 2 GiB. Only where the addon can estimate its plan (the CPU addon:
+ * estimateBytes); the CUDA addon never splits.
+ */
 export const DEFAULT_ACTIVATION_BUDGET = 2 * 2 ** 30;
 
 /** The addons' view of a model (and of its LoRA adapters): the shape in the addons' names and the layout tables. */
