@@ -7,10 +7,14 @@ import { mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { probeNativeCpu } from '../src/backend/native/probe.js';
 import { main } from '../src/cli/main.js';
 import { generateSynthetic, goldChain } from '../src/data/index.js';
 import { copyModernFixture } from './helpers/llama-dirs.js';
 import { hasModernFixtures } from './helpers/modern.js';
+
+// The native core where it builds (CI builds it): the same CLI path at a fraction of tfjs-cpu's time.
+const backend = probeNativeCpu().ok ? 'native' : 'tfjs-cpu';
 
 const tmp = mkdtempSync(join(tmpdir(), 'sd-cli-lora-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
@@ -30,7 +34,7 @@ describe.skipIf(!hasModernFixtures)('CLI train --lora, solve, eval', () => {
   let init: string;
   let chains: string;
   const problems = generateSynthetic({ count: 6, seed: 0 });
-  const common = (): string[] => ['--chains', chains, '--dataset', 'synthetic', '--count', '6', '--steps', '4', '--batch-size', '3', '--lr', '5e-3', '--backend', 'tfjs-cpu'];
+  const common = (): string[] => ['--chains', chains, '--dataset', 'synthetic', '--count', '6', '--steps', '4', '--batch-size', '3', '--lr', '5e-3', '--backend', backend];
 
   beforeAll(async () => {
     init = await copyModernFixture('llama', join(tmp, 'SmolLM2-135M'), { bf16: true, positions: 512 });
@@ -48,13 +52,13 @@ describe.skipIf(!hasModernFixtures)('CLI train --lora, solve, eval', () => {
     }
 
     stdout = '';
-    expect(await main(['solve', '--student', out, '--max-steps', '2', '--json', '--backend', 'tfjs-cpu', problems[0]!.question]), stderr).toBe(0);
+    expect(await main(['solve', '--student', out, '--max-steps', '2', '--json', '--backend', backend, problems[0]!.question]), stderr).toBe(0);
     const solved = JSON.parse(stdout) as { steps: unknown[]; text: string };
     expect(solved.steps.length).toBeLessThanOrEqual(2);
 
     stdout = '';
     const report = join(tmp, 'eval');
-    expect(await main(['eval', '--student', out, '--dataset', 'synthetic', '--count', '2', '--max-steps', '2', '--out', report, '--backend', 'tfjs-cpu']), stderr).toBe(0);
+    expect(await main(['eval', '--student', out, '--dataset', 'synthetic', '--count', '2', '--max-steps', '2', '--out', report, '--backend', backend]), stderr).toBe(0);
     expect(stdout).toContain('| Student |');
     expect((readJson(join(report, 'report.json')).summary as Array<{ kind: string }>).map((a) => a.kind)).toEqual(['iterative']);
 
@@ -62,14 +66,14 @@ describe.skipIf(!hasModernFixtures)('CLI train --lora, solve, eval', () => {
     renameSync(init, moved);
     try {
       stderr = '';
-      expect(await main(['solve', '--student', out, '--json', '--backend', 'tfjs-cpu', problems[0]!.question])).toBe(1);
+      expect(await main(['solve', '--student', out, '--json', '--backend', backend, problems[0]!.question])).toBe(1);
       expect(stderr).toContain(`the LoRA student's base model ${resolve(init)} is not there`);
       expect(stderr).toContain('pass its directory with --base <dir> [BASE_MODEL_MISSING]');
       stderr = '';
-      expect(await main(['eval', '--student', out, '--dataset', 'synthetic', '--count', '1', '--out', report, '--backend', 'tfjs-cpu'])).toBe(1);
+      expect(await main(['eval', '--student', out, '--dataset', 'synthetic', '--count', '1', '--out', report, '--backend', backend])).toBe(1);
       expect(stderr).toContain('--base <dir>');
       stdout = '';
-      expect(await main(['solve', '--student', out, '--max-steps', '2', '--json', '--base', moved, '--backend', 'tfjs-cpu', problems[0]!.question]), stderr).toBe(0);
+      expect(await main(['solve', '--student', out, '--max-steps', '2', '--json', '--base', moved, '--backend', backend, problems[0]!.question]), stderr).toBe(0);
       expect((JSON.parse(stdout) as { text: string }).text).toBe(solved.text);
       stderr = '';
       expect(await main(['solve', '--student', out, '--base', join(tmp, 'nowhere'), problems[0]!.question])).toBe(1);
@@ -86,7 +90,7 @@ describe.skipIf(!hasModernFixtures)('CLI train --lora, solve, eval', () => {
     expect(readJson(join(out, 'base', 'config.json')).model_type).toBe('llama');
     stdout = '';
     // Loaded from the copy beside the adapters, with nothing extra.
-    expect(await main(['solve', '--student', out, '--json', '--backend', 'tfjs-cpu', problems[1]!.question]), stderr).toBe(0);
+    expect(await main(['solve', '--student', out, '--json', '--backend', backend, problems[1]!.question]), stderr).toBe(0);
     expect(JSON.parse(stdout)).toHaveProperty('answer');
   });
 
