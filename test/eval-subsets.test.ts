@@ -6,7 +6,7 @@ import { command as demo } from '../src/cli/commands/demo.js';
 import { CliUsageError } from '../src/cli/usage-error.js';
 import type { Problem } from '../src/data/schema.js';
 import { DEMO_PRESETS } from '../src/demo/config.js';
-import { syntheticSplit } from '../src/demo/pipeline.js';
+import { HELD_OUT_START, syntheticSplit } from '../src/demo/pipeline.js';
 import { Evaluator, type Solver } from '../src/eval/index.js';
 import { mergeReports, readReport } from '../src/eval/merge.js';
 import { compareRuns, markdownReport, type EvalReport, type RunResult } from '../src/eval/report.js';
@@ -121,6 +121,19 @@ describe('syntheticSplit with testOps', () => {
       expect(seen.has(p.question)).toBe(false);
       expect(ids.has(p.id)).toBe(false);
     }
+  });
+
+  it('holds out the same problems whatever the training count, so runs with different --train pair by seed', () => {
+    const small = syntheticSplit(config);
+    const large = syntheticSplit({ ...config, trainProblems: 1200 });
+    expect(large.train.slice(0, 300)).toEqual(small.train);
+    const inLargeTrain = new Set(large.train.map((p) => p.question));
+    expect(large.test.filter((p) => inLargeTrain.has(p.question))).toEqual([]);
+    // Only problems that the larger training set now contains are replaced.
+    const kept = small.test.filter((p) => !inLargeTrain.has(p.question));
+    expect(kept.length).toBeGreaterThan(0);
+    expect(large.test.slice(0, kept.length).map((p) => p.id)).toEqual(kept.map((p) => p.id).slice(0, kept.length));
+    expect(small.test[0]!.id).toBe(`synthetic-0-${HELD_OUT_START}`);
   });
 
   it('names a shallower range so, and the CLI refuses a malformed range or non-synthetic data', async () => {

@@ -64,7 +64,14 @@ export interface DemoResult {
 }
 
 /**
+ * The first held-out problem's index. Fixed, so the held-out problems do not depend on how many training
+ * problems come before them: runs with different `trainProblems` are tested on the same problems and pair by seed.
+ */
+export const HELD_OUT_START = 1_000_000;
+
+/**
  * Seeded synthetic train/test split; test problems whose text also occurs in train are dropped and replaced.
+ * Test problems start at index HELD_OUT_START (or after the training problems, if there are more).
  * With `testOps`, a second test set of that many operations follows (its own problem indices, deduplicated
  * the same way) as `subsets[0]`, and `testName` names the first.
  */
@@ -78,7 +85,7 @@ export function syntheticSplit(
   };
   const train = generateSynthetic({ ...opts, count: config.trainProblems });
   const seen = new Set(train.map((p) => p.question));
-  let start = config.trainProblems;
+  let start = Math.max(config.trainProblems, HELD_OUT_START);
   const fresh = (o: typeof opts): Problem[] => {
     const out: Problem[] = [];
     for (; out.length < config.testProblems; start += config.testProblems) {
