@@ -17,7 +17,8 @@ export function builtInProblems(count = 5): Problem[] {
   const options = { seed: DEMO_SEED, minSteps: c.minOps, maxSteps: c.maxOps, maxOperand: c.maxOperand, maxFactor: c.maxFactor, maxResult: c.maxResult };
   const trained = new Set(Array.from({ length: c.trainProblems }, (_, i) => syntheticProblem(i, options).question));
   const out: Problem[] = [];
-  // Past the full preset's train and test problems, so none is a problem the demo reports on either.
+  // Past the full preset's training problems; the demo's test problems start far beyond (HELD_OUT_START), and the
+  // test suite checks that none of these is one of them.
   for (let index = c.trainProblems + c.testProblems; out.length < count; index++) {
     const problem = syntheticProblem(index, options);
     if (!trained.has(problem.question)) out.push(problem);
