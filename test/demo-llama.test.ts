@@ -45,13 +45,32 @@ describe('demo on Llama-family students', () => {
     }
   }, 180_000);
 
-  it('refuses --arch with --init, and an unknown --arch, in one line', async () => {
+  it('refuses shape flags with --init, an unknown --arch and a bad shape, in one line', async () => {
     expect(await main(['demo', '--arch', 'mamba', '--out', join(tmp, 'x')])).toBe(1);
     expect(stderr).toMatch(/^socratic-distill demo: --arch must be one of gpt2\|llama, got 'mamba' \[CLI_USAGE\]\n$/);
     stderr = '';
     expect(await main(['demo', '--arch', 'llama', '--init', join(MODERN_DIR, 'llama'), '--out', join(tmp, 'x')])).toBe(1);
-    expect(stderr).toMatch(/--arch and --n-positions are for students from scratch/);
+    expect(stderr).toMatch(/--arch, --n-positions, --n-embd, --n-layer and --n-head are for students from scratch/);
+    stderr = '';
+    expect(await main(['demo', '--n-layer', '3', '--init', join(MODERN_DIR, 'llama'), '--out', join(tmp, 'x')])).toBe(1);
+    expect(stderr).toMatch(/with --init the checkpoint decides them/);
+    stderr = '';
+    expect(await main(['demo', '--n-embd', '48', '--n-head', '5', '--out', join(tmp, 'x')])).toBe(1);
+    expect(stderr).toMatch(/^socratic-distill demo: --n-embd \(48\) must be a multiple of --n-head \(5\) \[CLI_USAGE\]\n$/);
+    stderr = '';
+    expect(await main(['demo', '--n-layer', '0', '--out', join(tmp, 'x')])).toBe(1);
+    expect(stderr).toContain("--n-layer must be an integer >= 1, got '0'");
   });
+
+  it('--n-embd, --n-layer and --n-head shape every from-scratch model, GPT-2 or Llama', async () => {
+    const shape = ['--n-embd', '32', '--n-layer', '3', '--n-head', '2', '--steps', '1', '--train', '20', '--test', '2', '--seeds', '0', '--arms', 'answer-only'];
+    const gpt2 = join(tmp, 'shape-gpt2');
+    expect(await main(['demo', ...shape, '--out', gpt2]), stderr).toBe(0);
+    expect(readJson(join(gpt2, 'students', 'answer-only', 'config.json'))).toMatchObject({ n_embd: 32, n_layer: 3, n_head: 2, n_positions: 256 });
+    const llama = join(tmp, 'shape-llama');
+    expect(await main(['demo', '--arch', 'llama', ...shape, '--out', llama]), stderr).toBe(0);
+    expect(readJson(join(llama, 'students', 'answer-only', 'config.json'))).toMatchObject({ hidden_size: 32, num_hidden_layers: 3, num_attention_heads: 2, num_key_value_heads: 1 });
+  }, 120_000);
 
   it.skipIf(!hasModernFixtures)('--init <llama dir>: every model starts from the checkpoint and keeps its tokenizer; every arm is evaluated', async () => {
     // SmolLM2-style directory; 512 positions, as the fixture's 128 do not hold a 3-step chain in this tokenizer.

@@ -21,7 +21,7 @@ const HELP = `usage: socratic-distill demo [--quick] [--out ./demo-output] [--se
          [--teacher simulated|openai] [--dataset synthetic|gsm8k] [--data <gsm8k dir or file>] [--train N] [--test N]
          [--arms ${ARM_IDS.join(',')}] [--n-positions N|auto] [--calculator]
          [--family ${SYNTHETIC_FAMILIES.join('|')}] [--ops A-B] [--distractors N] [--test-ops A-B]
-         [--arch ${STUDENT_ARCHS.join('|')}] [--init <HF checkpoint dir>]
+         [--arch ${STUDENT_ARCHS.join('|')}] [--n-embd 64] [--n-layer 2] [--n-head 4] [--init <HF checkpoint dir>]
          [--lr LR] [--weight-decay W] [--validation SHARE,EVERY|off] [--average-last SHARE|off]
 
 Runs the whole pipeline offline: synthetic multi-step problems -> SimulatedTeacher (~15% flawed chains)
@@ -58,6 +58,9 @@ and --dataset gsm8k --data <path>, the same pipeline runs on real data with a re
 --arch        the from-scratch students' architecture: gpt2 (default) or llama, a Llama in the same
               parameter class (RoPE instead of learned positions, 2 query heads per KV head, SwiGLU,
               RMSNorm) on the same trimmed vocabulary
+--n-embd, --n-layer, --n-head
+              width, depth and attention heads of every from-scratch model (default 64, 2, 4: the
+              demo's budget); n-embd must divide into n-head heads
 --init        every model of every arm starts from this HF checkpoint directory instead: GPT-2, or a
               Llama-family model (SmolLM2, Qwen3: config.json, model.safetensors, tokenizer.json), which
               keeps its own tokenizer; its context is the checkpoint's`;
@@ -66,7 +69,7 @@ const FLAGS = {
   quick: { type: 'boolean' }, out: { type: 'string' }, seeds: { type: 'string' }, steps: { type: 'string' }, backend: { type: 'string' },
   teacher: { type: 'string' }, dataset: { type: 'string' }, data: { type: 'string' }, train: { type: 'string' }, test: { type: 'string' },
   'error-rate': { type: 'string' }, arms: { type: 'string' }, 'n-positions': { type: 'string' }, calculator: { type: 'boolean' }, family: { type: 'string' }, 'test-ops': { type: 'string' }, ops: { type: 'string' }, distractors: { type: 'string' }, validation: { type: 'string' }, 'weight-decay': { type: 'string' }, 'average-last': { type: 'string' }, lr: { type: 'string' },
-  arch: { type: 'string' }, init: { type: 'string' }, help: { type: 'boolean', short: 'h' },
+  arch: { type: 'string' }, init: { type: 'string' }, 'n-embd': { type: 'string' }, 'n-layer': { type: 'string' }, 'n-head': { type: 'string' }, help: { type: 'boolean', short: 'h' },
 } as const;
 
 export const command: CliCommand = {
@@ -97,9 +100,16 @@ export const command: CliCommand = {
     const arch = stringFlag(v, 'arch') ?? 'gpt2';
     if (!(STUDENT_ARCHS as readonly string[]).includes(arch)) throw new CliUsageError(`--arch must be one of ${STUDENT_ARCHS.join('|')}, got '${arch}'`);
     const init = stringFlag(v, 'init');
-    if (init !== undefined && (stringFlag(v, 'arch') !== undefined || stringFlag(v, 'n-positions') !== undefined)) {
-      throw new CliUsageError('--arch and --n-positions are for students from scratch; with --init the checkpoint decides both');
+    const shapeFlags = ['arch', 'n-positions', 'n-embd', 'n-layer', 'n-head'] as const;
+    if (init !== undefined && shapeFlags.some((f) => stringFlag(v, f) !== undefined)) {
+      throw new CliUsageError('--arch, --n-positions, --n-embd, --n-layer and --n-head are for students from scratch; with --init the checkpoint decides them');
     }
+    const shape = {
+      n_embd: intFlag(v, 'n-embd', 8) ?? base.size.n_embd,
+      n_layer: intFlag(v, 'n-layer', 1) ?? base.size.n_layer,
+      n_head: intFlag(v, 'n-head', 1) ?? base.size.n_head,
+    };
+    if (shape.n_embd % shape.n_head !== 0) throw new CliUsageError(`--n-embd (${shape.n_embd}) must be a multiple of --n-head (${shape.n_head})`);
     const config: DemoConfig = {
       ...base,
       family: family as SyntheticFamily,
@@ -110,7 +120,7 @@ export const command: CliCommand = {
       ...validation(stringFlag(v, 'validation')),
       ...(v['weight-decay'] === undefined ? {} : { weightDecay: numberFlag(v, 'weight-decay', 0, 1) }),
       ...(v['average-last'] === undefined ? {} : { averageLast: v['average-last'] === 'off' ? undefined : numberFlag(v, 'average-last', 0, 1) }),
-      size: init !== undefined ? checkpointSize(await readCheckpointConfig(init)) : { ...base.size, n_positions: nPositions },
+      size: init !== undefined ? checkpointSize(await readCheckpointConfig(init)) : { ...base.size, ...shape, n_positions: nPositions },
       autoPositions: init === undefined && positions === 'auto',
       ...(arch === 'llama' ? { arch: 'llama' as const } : {}),
       ...(init !== undefined ? { init: resolve(init) } : {}),
