@@ -12,7 +12,7 @@ describe('synthetic tasks', () => {
   it("`demo` is the demo's task: same settings, same problems as runDemo's training split, its own ids", async () => {
     const full = DEMO_PRESETS.full;
     expect(SYNTHETIC_TASKS.demo).toEqual({ minSteps: full.minOps, maxSteps: full.maxOps, maxOperand: full.maxOperand, maxFactor: full.maxFactor, maxResult: full.maxResult });
-    const d = await select({ task: 'demo', count: 2000 });
+    const d = await select({ task: 'demo', count: full.trainProblems });
     const { train } = syntheticSplit(full);
     expect(d.problems.map((p) => p.question)).toEqual(train.map((p) => p.question));
     expect(d.problems.every((p, i) => p.id === `synthetic-demo-0-${i}`)).toBe(true);

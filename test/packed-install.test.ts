@@ -142,7 +142,7 @@ describe('the installed package', () => {
     await writeFile(join(pkg.project, 'walkthrough.mjs'), code);
     const r = await pkg.sh('node walkthrough.mjs', { timeoutMs: 900_000 });
     expect(r.code, r.stderr).toBe(0);
-    expect(r.stdout).toMatch(/total: 2000/);
+    expect(r.stdout).toMatch(/total: 8000/);
     expect(r.stdout).toMatch(/using native-cpu/);
     const measured = Number(/held-out accuracy: (\d+(?:\.\d+)?)%/.exec(r.stdout)![1]);
     const stated = statedAccuracy(code.split('\n').find((l) => l.includes('held-out accuracy'))!);

@@ -29,7 +29,7 @@ describe('README', () => {
     const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', file], { cwd: ROOT, timeout: 240_000 }).finally(() =>
       rm(dir, { recursive: true, force: true }),
     );
-    expect(stdout).toMatch(/total: 2000/);
+    expect(stdout).toMatch(/total: 8000/);
     expect(stdout).toMatch(/kept: \d+/);
     expect(stdout).toMatch(/using (native-cpu|tfjs-wasm|tfjs-cpu)/);
     expect(stdout).toMatch(/^held-out accuracy: \d+\.\d%$/m);
