@@ -75,8 +75,8 @@ export type StudentArch = (typeof STUDENT_ARCHS)[number];
 
 /**
  * Sized for the native CPU core on 2 cores. The numbers were tuned by measuring, not guessed; see
- * docs/results.md for the runs they produced (full: 6m16s, --quick: 1m21s, measured on 2 cores with the
- * built-in sgemm; docs/benchmarks.md).
+ * docs/results.md for the runs they produced (full: 10m20s, --quick: 3m20s, measured 2026-12-03 on the 2-core VM,
+ * where the 2026-11-28 code that measured 6m16s took as long per model; docs/results.md).
  */
 const FULL_DEMO: DemoConfig = {
   // 8000, not 2000: at the same 1600 steps the students see each kept chain ~4 times instead of ~15. Measured over

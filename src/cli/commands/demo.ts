@@ -27,7 +27,7 @@ const HELP = `usage: socratic-distill demo [--quick] [--out ./demo-output] [--se
 Runs the whole pipeline offline: synthetic multi-step problems -> SimulatedTeacher (~15% flawed chains)
 -> ChainVerifier -> answer-only, CoT, Unified and Iterative students trained from scratch with the same
 model size and budget -> Evaluator. Prints the results table and writes report.html / report.json / report.md.
---quick is a ~1.5 minute smoke run (1 seed, 1000 steps per model, 200 test problems). With --teacher openai (needs OPENAI_BASE_URL)
+--quick is a ~3.5 minute smoke run (1 seed, 1000 steps per model, 200 test problems). With --teacher openai (needs OPENAI_BASE_URL)
 and --dataset gsm8k --data <path>, the same pipeline runs on real data with a real teacher.
 
 --seeds       the same seeds for every arm; comparisons are paired by seed with a 95% CI (use >= 10 seeds
