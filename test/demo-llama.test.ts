@@ -8,8 +8,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { main } from '../src/cli/main.js';
+import { DEMO_PRESETS, type DemoConfig } from '../src/demo/config.js';
+import { runDemo, syntheticSplit } from '../src/demo/pipeline.js';
+import { InvalidOptionError } from '../src/errors.js';
 import type { EvalReport } from '../src/eval/index.js';
 import { readSafetensors } from '../src/io/safetensors.js';
+import { SimulatedTeacher } from '../src/teacher/simulated.js';
+import type { TeacherClient } from '../src/teacher/types.js';
 import { asFloat, maxAbsDiff } from './helpers/fixtures.js';
 import { copyModernFixture } from './helpers/llama-dirs.js';
 import { hasModernFixtures, MODERN_DIR } from './helpers/modern.js';
@@ -56,10 +61,29 @@ describe('demo on Llama-family students', () => {
     expect(stderr).toMatch(/with --init the checkpoint decides them/);
     stderr = '';
     expect(await main(['demo', '--n-embd', '48', '--n-head', '5', '--out', join(tmp, 'x')])).toBe(1);
-    expect(stderr).toMatch(/^socratic-distill demo: --n-embd \(48\) must be a multiple of --n-head \(5\) \[CLI_USAGE\]\n$/);
+    expect(stderr).toMatch(/^socratic-distill demo: --n-embd, --n-layer and --n-head must suit a gpt2 student: n_embd \(48\) must be divisible by n_head \(5\) \[CLI_USAGE\]\n$/);
+    stderr = '';
+    // Rotary needs an even head width: 36 / 4 = 9.
+    expect(await main(['demo', '--arch', 'llama', '--n-embd', '36', '--n-head', '4', '--out', join(tmp, 'x')])).toBe(1);
+    expect(stderr).toMatch(/^socratic-distill demo: --n-embd, --n-layer and --n-head must suit a llama student: head_dim \(9\) must be even for rotary embeddings \[CLI_USAGE\]\n$/);
     stderr = '';
     expect(await main(['demo', '--n-layer', '0', '--out', join(tmp, 'x')])).toBe(1);
     expect(stderr).toContain("--n-layer must be an integer >= 1, got '0'");
+  });
+
+  it('runDemo refuses a size its architecture rejects before the teacher is asked anything', async () => {
+    const config: DemoConfig = { ...DEMO_PRESETS.quick, trainProblems: 10, testProblems: 2, seeds: [0], arms: ['unified'], size: { ...DEMO_PRESETS.quick.size, n_embd: 48, n_head: 5 } };
+    const asked: string[] = [];
+    const simulated = new SimulatedTeacher({ seed: 0, errorRate: 0 });
+    const teacher: TeacherClient = { id: 'counting', sample: (problem, request) => (asked.push(problem.id), simulated.sample(problem, request)) };
+    const outDir = join(tmp, 'bad-size');
+    const run = (c: DemoConfig): Promise<unknown> => runDemo({ config: c, source: { ...syntheticSplit(c), teacher, description: 'test' }, outDir });
+    const err = await run(config).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(InvalidOptionError);
+    expect(err).toMatchObject({ option: 'size', requirement: 'must suit a gpt2 student: n_embd (48) must be divisible by n_head (5)' });
+    await expect(run({ ...config, arch: 'llama', size: { ...config.size, n_embd: 36, n_head: 4 } })).rejects.toThrow(/option 'size' must suit a llama student: head_dim \(9\) must be even/);
+    expect(asked).toEqual([]);
+    expect(existsSync(outDir)).toBe(false);
   });
 
   it('--n-embd, --n-layer and --n-head shape every from-scratch model, GPT-2 or Llama', async () => {

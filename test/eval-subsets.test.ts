@@ -132,7 +132,7 @@ describe('syntheticSplit with testOps', () => {
     // Only problems that the larger training set now contains are replaced.
     const kept = small.test.filter((p) => !inLargeTrain.has(p.question));
     expect(kept.length).toBeGreaterThan(0);
-    expect(large.test.slice(0, kept.length).map((p) => p.id)).toEqual(kept.map((p) => p.id).slice(0, kept.length));
+    expect(large.test.slice(0, kept.length).map((p) => p.id)).toEqual(kept.map((p) => p.id));
     expect(small.test[0]!.id).toBe(`synthetic-0-${HELD_OUT_START}`);
   });
 

@@ -21,7 +21,7 @@ import type { TeacherClient } from '../teacher/types.js';
 import type { TrainProgress } from '../train/trainer.js';
 import { ChainVerifier, type VerifyStats } from '../verify/verifier.js';
 import type { DemoConfig } from './config.js';
-import { studentSize } from './sizes.js';
+import { checkStudentSize, studentSize } from './sizes.js';
 
 export interface DemoSource {
   /** Problems to train on (the teacher decomposes them) and held-out problems to test on. */
@@ -127,6 +127,7 @@ export async function runDemo(options: DemoRunOptions): Promise<DemoResult> {
   const subsets = source.subsets ?? [];
   if (config.averageLast !== undefined && !(config.averageLast > 0 && config.averageLast <= 1)) throw new InvalidOptionError('averageLast', `must be in (0, 1], got ${config.averageLast}`);
   if (config.averageLast !== undefined && config.validation) throw new InvalidOptionError('averageLast', 'cannot be combined with validation: a model ends with the averaged or the best weights, not both');
+  if (config.init === undefined) checkStudentSize(config);
   for (const id of config.arms) ARMS[id].check?.(source.train);
   // A checkpoint's own tokenizer counts its lengths (a Llama-family one splits text unlike GPT-2); from scratch, the
   // trimmed vocabulary does. Read before the teacher, so a bad init directory fails first.

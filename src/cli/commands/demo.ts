@@ -11,7 +11,7 @@ import { readCheckpointConfig } from '../../reproduce/run.js';
 import { runDemo, syntheticSplit, type DemoSource } from '../../demo/pipeline.js';
 import { OpenAICompatibleTeacher } from '../../teacher/openai.js';
 import { SimulatedTeacher } from '../../teacher/simulated.js';
-import { TeacherUnsuitableError } from '../../errors.js';
+import { InvalidOptionError, TeacherUnsuitableError } from '../../errors.js';
 import { teacherRefusal } from './teacher-flags.js';
 import type { CliCommand } from '../command.js';
 import { intFlag, numberFlag, parseFlags, stringFlag } from './data-flags.js';
@@ -109,7 +109,6 @@ export const command: CliCommand = {
       n_layer: intFlag(v, 'n-layer', 1) ?? base.size.n_layer,
       n_head: intFlag(v, 'n-head', 1) ?? base.size.n_head,
     };
-    if (shape.n_embd % shape.n_head !== 0) throw new CliUsageError(`--n-embd (${shape.n_embd}) must be a multiple of --n-head (${shape.n_head})`);
     const config: DemoConfig = {
       ...base,
       family: family as SyntheticFamily,
@@ -153,6 +152,7 @@ export const command: CliCommand = {
         bar(e.progress);
       },
     }).catch((err: unknown) => {
+      if (err instanceof InvalidOptionError && err.option === 'size') throw new CliUsageError(`--n-embd, --n-layer and --n-head ${err.requirement}`);
       throw err instanceof TeacherUnsuitableError ? teacherRefusal(err, `--dataset ${dataset}`, ['simulated', 'openai']) : err;
     });
     const attribution = attributionTable(result.report.summary);
