@@ -9,6 +9,7 @@ import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, renameSync,
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { probeNativeCpu } from '../src/backend/native/probe.js';
 import { selectBackend } from '../src/backend/select.js';
 import type { BackendReport, NamedTensors } from '../src/backend/types.js';
 import { generateSynthetic, goldChain } from '../src/data/index.js';
@@ -54,7 +55,9 @@ describe.skipIf(!hasModernFixtures)('LoRA students over the llama fixture', () =
   let baseWeights: NamedTensors;
 
   beforeAll(async () => {
-    backend = await selectBackend('tfjs-cpu');
+    // The native core where it builds (CI builds it): the same student paths at a fraction of tfjs-cpu's time;
+    // the tfjs LoRA core keeps its own tests (tfjs-lora).
+    backend = await selectBackend(probeNativeCpu().ok ? 'native' : 'tfjs-cpu');
     // float32 (bit-identical comparisons against the file), with room for the 2-step chains.
     base = await copyModernFixture('llama', join(tmp, 'llama'), { positions: 512 });
     baseWeights = asFloat((await readSafetensors(join(base, 'model.safetensors'))).tensors);
