@@ -104,8 +104,23 @@ Core::~Core() {
 }
 
 size_t Core::bytes() const {
-  const size_t own = (store_.capacity() + chunk_.capacity()) * sizeof(float);
+  const size_t own = (store_.capacity() + chunk_.capacity() + act_.capacity()) * sizeof(float);
   return own + (shared_ && shared_->counted_by(this) ? shared_->w.capacity() * sizeof(float) : 0);
+}
+
+float* Core::activations(size_t floats) {
+  if (act_.size() < floats) {
+    act_.clear();
+    act_.shrink_to_fit();  // free the old buffer before the larger one is allocated
+    act_.resize(floats);
+  }
+  return act_.data();
+}
+
+Lora Core::adapter_at(int l, int slot, float* u, float* du) const {
+  if (!lora.on(l, slot)) return Lora{};
+  return Lora{lora.A(params, l, slot), lora.B(params, l, slot), lora.A(grads, l, slot), lora.B(grads, l, slot),
+              u,                       du,                      lora.r,                 lora.scale};
 }
 
 std::shared_ptr<KVCache> Core::new_cache(int B, int maxLen) const {

@@ -17,6 +17,7 @@ namespace sd {
 
 using layout::ModelDims;
 using layout::TensorRow;
+struct Lora;  // kernels.h
 
 // The adapters of a LoRA core: rank, alpha and the adapter table (RawCoreConfig.lora).
 struct LoraConfig {
@@ -124,11 +125,16 @@ class Core {
   virtual void backward_from_final(const Batch& b, float* dfinal) = 0;
   // A [B*T*C] scratch buffer of the subclass that the head writes dfinal into.
   virtual float* dfinal_buffer() = 0;
+  // The activation buffer, grown to at least `floats` (it never shrinks, so alternating shapes never reallocate).
+  float* activations(size_t floats);
+  // The adapter on table slot `slot` of layer l, with its activations u and the shared du (empty without one).
+  Lora adapter_at(int l, int slot, float* u, float* du) const;
 
  private:
   std::shared_ptr<SharedBase> shared_;  // a LoRA core's base; null on a plain core
   std::vector<float> store_;  // params | grads | m | v (a plain core's params are its base)
   std::vector<float> chunk_;  // head logits chunk
+  std::vector<float> act_;    // the subclass's activations (its place() lays them out)
 };
 
 // The core of the table's architecture, with adapters when lora != null, over the base of share_from when given (a

@@ -39,14 +39,7 @@ Gpt2::Gpt2(const ModelDims& d, const std::vector<TensorRow>& table, const LoraCo
   dhead_ = G.wte;
 }
 
-size_t Gpt2::bytes() const { return Core::bytes() + act_.capacity() * sizeof(float); }
-
-Lora Gpt2::adapter(int l, int p) const {
-  const int slot = kProjSlot[p];
-  if (!lora.on(l, slot)) return Lora{};
-  return Lora{lora.A(params, l, slot), lora.B(params, l, slot), lora.A(grads, l, slot), lora.B(grads, l, slot),
-              A.layers[l].u[p],        A.du,                    lora.r,                 lora.scale};
-}
+Lora Gpt2::adapter(int l, int p) const { return adapter_at(l, kProjSlot[p], A.layers[l].u[p], A.du); }
 
 size_t Gpt2::place(const ModelDims& d, const layout::LoraLayout& lora, int B, int T, int Tk, float* buf, Gpt2Acts& A) {
   const size_t BT = (size_t)B * T, C = d.C, F = d.F;
@@ -94,16 +87,7 @@ size_t Gpt2::act_floats(const ModelDims& d, const layout::LoraLayout& lora, int 
   return place(d, lora, B, T, Tk, nullptr, scratch);
 }
 
-// Activations are planned for (B, T, Tk); the buffer only grows, so alternating shapes never reallocate.
-void Gpt2::plan(int B, int T, int Tk) {
-  const size_t total = act_floats(cfg, lora, B, T, Tk);
-  if (act_.size() < total) {
-    act_.clear();
-    act_.shrink_to_fit();
-    act_.resize(total);
-  }
-  place(cfg, lora, B, T, Tk, act_.data(), A);
-}
+void Gpt2::plan(int B, int T, int Tk) { place(cfg, lora, B, T, Tk, activations(act_floats(cfg, lora, B, T, Tk)), A); }
 
 void Gpt2::forward(const Batch& b, KVCache* cache) {
   const int B = b.B, T = b.T, C = cfg.C, NH = cfg.NH, hd = C / NH, F = cfg.F;

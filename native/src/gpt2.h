@@ -39,7 +39,6 @@ class Gpt2 : public Core {
   Gpt2(const ModelDims& d, const std::vector<TensorRow>& table, const LoraConfig* lora, const Core* share_from = nullptr);
   void forward(const Batch& b, KVCache* cache = nullptr) override;
   void hidden_state(int i, float* out) override;
-  size_t bytes() const override;
   // Floats of the activation buffer for (B, T, Tk): what plan() allocates.
   static size_t act_floats(const ModelDims& d, const layout::LoraLayout& lora, int B, int T, int Tk);
 
@@ -50,7 +49,6 @@ class Gpt2 : public Core {
 
  private:
   Gpt2P P, G;
-  std::vector<float> act_;
   Gpt2Acts A;
   Gpt2P pointers(float* buf) const;
   void plan(int B, int T, int Tk);

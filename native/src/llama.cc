@@ -41,14 +41,7 @@ Llama::Llama(const ModelDims& d, const std::vector<TensorRow>& table, const Lora
   dhead_ = d.tied ? G.embed : G.lm_head;
 }
 
-size_t Llama::bytes() const { return Core::bytes() + act_.capacity() * sizeof(float); }
-
-Lora Llama::adapter(int l, int p) const {
-  const int slot = kProjSlot[p];
-  if (!lora.on(l, slot)) return Lora{};
-  return Lora{lora.A(params, l, slot), lora.B(params, l, slot), lora.A(grads, l, slot), lora.B(grads, l, slot),
-              A.layers[l].u[p],        A.du,                    lora.r,                 lora.scale};
-}
+Lora Llama::adapter(int l, int p) const { return adapter_at(l, kProjSlot[p], A.layers[l].u[p], A.du); }
 
 // The activations a training step keeps, and what it recomputes instead (native/README.md, Buffers): each layer
 // keeps the inputs its backward cannot rebuild without a projection (the residual stream, the projections' outputs
@@ -135,16 +128,7 @@ size_t Llama::act_floats(const ModelDims& d, const layout::LoraLayout& lora, int
   return place(d, lora, B, T, Tk, nullptr, scratch);
 }
 
-// Activations are planned for (B, T, Tk); the buffer only grows, so alternating shapes never reallocate.
-void Llama::plan(int B, int T, int Tk) {
-  const size_t total = act_floats(cfg, lora, B, T, Tk);
-  if (act_.size() < total) {
-    act_.clear();
-    act_.shrink_to_fit();
-    act_.resize(total);
-  }
-  place(cfg, lora, B, T, Tk, act_.data(), A);
-}
+void Llama::plan(int B, int T, int Tk) { place(cfg, lora, B, T, Tk, activations(act_floats(cfg, lora, B, T, Tk)), A); }
 
 void Llama::forward(const Batch& b, KVCache* cache) {
   const int B = b.B, T = b.T, C = cfg.C, NH = cfg.NH, NKV = cfg.NKV, HD = cfg.HD, F = cfg.F;

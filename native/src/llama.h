@@ -46,7 +46,6 @@ class Llama : public Core {
   Llama(const ModelDims& d, const std::vector<TensorRow>& table, const LoraConfig* lora, const Core* share_from = nullptr);
   void forward(const Batch& b, KVCache* cache = nullptr) override;
   void hidden_state(int i, float* out) override;
-  size_t bytes() const override;
   // Floats of the activation buffer for (B, T, Tk): what plan() allocates.
   static size_t act_floats(const ModelDims& d, const layout::LoraLayout& lora, int B, int T, int Tk);
 
@@ -57,7 +56,6 @@ class Llama : public Core {
 
  private:
   LlamaP P, G;
-  std::vector<float> act_;
   LlamaActs A;
   LlamaP pointers(float* buf) const;
   void plan(int B, int T, int Tk);
