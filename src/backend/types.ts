@@ -105,6 +105,12 @@ export interface CoreInit {
   activationBudgetBytes?: number;
 }
 
+/** What withAdapter needs: the new core's adapters (its base is the shared one) and the seed of their init. */
+export interface AdapterInit {
+  lora: NonNullable<CoreInit['lora']>;
+  seed?: number;
+}
+
 export interface CoreInfo {
   /** Which implementation of TransformerCore: the portable tfjs one or a native one. */
   implementation: 'tfjs' | 'native';
@@ -144,7 +150,7 @@ export interface TransformerCore {
    * the shared base out, so the two cores' figures add up to what the process holds. The base is freed when the
    * last core over it is disposed, in either order. Absent on cores that cannot share (then the caller refuses).
    */
-  withAdapter?(init: { lora: NonNullable<CoreInit['lora']>; seed?: number }): Promise<TransformerCore>;
+  withAdapter?(init: AdapterInit): Promise<TransformerCore>;
 
   forward(batch: TokenBatch, options?: ForwardOptions): Promise<ForwardResult>;
   /** Forward + masked loss, no gradients. */

@@ -5,6 +5,7 @@ import { initLoraWeights, loraLayout, type LoraSpec, resolveLora } from '../../a
 import { BackendUnavailableError, ModelConfigError, ShapeError } from '../../errors.js';
 import {
   type CoreInfo,
+  type AdapterInit,
   type CoreInit,
   type CoreMemory,
   type DecodeSession,
@@ -20,6 +21,7 @@ import {
   type TrainStepResult,
   type TransformerCore,
 } from '../types.js';
+import { noBaseToShare, withAdapterWeights } from '../adapter-share.js';
 import { composeTrainStep } from '../training.js';
 import { coreDisposeGuard, type DisposeGuard, validateBatch, validateDecodeLength, validateLabeledBatch } from '../validation.js';
 import { overChunks } from '../microbatch.js';
@@ -115,7 +117,7 @@ export class NativeCore implements TransformerCore {
    * A second LoRA core over this core's base (TransformerCore.withAdapter); only where the addon has `loraShare`
    * (absent on the CUDA core, which has no LoRA, and on an addon built before it: callers refuse then).
    */
-  readonly withAdapter?: (init: { lora: NonNullable<CoreInit['lora']>; seed?: number }) => Promise<NativeCore>;
+  readonly withAdapter?: (init: AdapterInit) => Promise<NativeCore>;
 
   private constructor(
     readonly config: ModelConfig,
@@ -155,22 +157,14 @@ export class NativeCore implements TransformerCore {
   }
 
   /** withAdapter: a LoRA core on the same addon reading this core's base buffer, with its own adapters. */
-  private async adapterCore(init: { lora: NonNullable<CoreInit['lora']>; seed?: number }): Promise<NativeCore> {
+  private async adapterCore(init: AdapterInit): Promise<NativeCore> {
     this.guard.check();
-    if (!this.lora) {
-      throw new ModelConfigError('withAdapter: this core has no LoRA adapters, so it has no frozen base to share; create the first core with lora: { spec }');
-    }
+    if (!this.lora) throw noBaseToShare();
     const given = init.lora.spec;
     const lora = resolveLora(this.config, { r: given.r, alpha: given.alpha, targets: [...given.targets] as [string, ...string[]] }, 'lora.spec');
     // In this core's queue: after whatever this core still has to do (its base is written by then).
     const core = await this.queue.run(() => new NativeCore(this.config, this.addon, this.precision, lora, this.activationBudget, this.live()));
-    try {
-      await core.setWeights(init.lora.weights ?? initLoraWeights(this.config, lora, init.seed ?? 0));
-    } catch (e) {
-      core.dispose();
-      throw e;
-    }
-    return core;
+    return withAdapterWeights(core, this.config, lora, init);
   }
 
   /**

@@ -5,6 +5,7 @@ import { initLoraWeights, loraLayout, type LoraSpec, resolveLora } from '../../a
 import { ModelConfigError, NonFiniteLossError, ShapeError } from '../../errors.js';
 import type {
   CoreInfo,
+  AdapterInit,
   CoreInit,
   CoreMemory,
   DecodeSession,
@@ -20,6 +21,7 @@ import type {
   TrainStepResult,
   TransformerCore,
 } from '../types.js';
+import { noBaseToShare, withAdapterWeights } from '../adapter-share.js';
 import { clipCoefficient, composeTrainStep } from '../training.js';
 import { ADAMW_DEFAULTS } from '../types.js';
 import { coreDisposeGuard, type DisposeGuard, validateBatch, validateLabeledBatch } from '../validation.js';
@@ -296,22 +298,14 @@ export class TfjsCore implements TransformerCore {
    * head's transposed copy are shared, not copied; the new core has its own adapters, gradients, AdamW state and
    * decode sessions, on the same tfjs backend.
    */
-  async withAdapter(init: { lora: NonNullable<CoreInit['lora']>; seed?: number }): Promise<TfjsCore> {
+  async withAdapter(init: AdapterInit): Promise<TfjsCore> {
     await this.ready();
-    if (!this.base) {
-      throw new ModelConfigError('withAdapter: this core has no LoRA adapters, so it has no frozen base to share; create the first core with lora: { spec }');
-    }
+    if (!this.base) throw noBaseToShare();
     const lora = checkedLora(this.config, init.lora.spec);
     const core = new TfjsCore(this.config, this.backend, lora);
     core.base = this.base;
     this.base.acquire(core);
-    try {
-      await core.setWeights(init.lora.weights ?? initLoraWeights(this.config, lora, init.seed ?? 0));
-    } catch (e) {
-      core.dispose();
-      throw e;
-    }
-    return core;
+    return withAdapterWeights(core, this.config, lora, init);
   }
 
   async startDecode(prompt: TokenBatch, options: { maxLength: number }): Promise<DecodeSession> {
