@@ -20,7 +20,7 @@ import { Tokenizer } from '../src/tokenizer/tokenizer.js';
 import { TrimmedVocab } from '../src/tokenizer/trimmed-vocab.js';
 import { encodeAll, safetensorsOf, sameWeights } from './helpers/checkpoints.js';
 import { asFloat, FIXTURE_DIR, fixtureBatchJson, hasFixtures, maxAbsDiff } from './helpers/fixtures.js';
-import { hasModernFixtures, loadModernFixture, MODERN_DIR, type ModernName } from './helpers/modern.js';
+import { hasModernFixtures, loadModernFixture, MODERN_DIR, modelLastFourReal, type ModernName } from './helpers/modern.js';
 import { referenceBackend } from './helpers/reference-llama.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'causal-lm-'));
@@ -44,17 +44,7 @@ const LLAMA_CORE = await llamaCoreRuns();
 const LLAMA_BACKEND = LLAMA_CORE ? BACKEND : referenceBackend;
 const LLAMA_LABEL = LLAMA_CORE ? BACKEND : 'float64 reference core (the tfjs core does not run Llama yet)';
 
-/** Logits at the fixture's last 4 real positions of each row, as outputs.safetensors holds them. */
-async function last4(model: CausalLM, name: ModernName): Promise<Float32Array> {
-  const fx = await loadModernFixture(name);
-  const logits = await model.forward(fx.batchJson.input_ids, { attentionMask: fx.batchJson.attention_mask, positionIds: fx.batchJson.position_ids });
-  const [, T, V] = logits.shape as [number, number, number];
-  const data = await logits.data();
-  logits.dispose();
-  const out = new Float32Array(fx.batchJson.last4_real_positions.length * 4 * V);
-  fx.batchJson.last4_real_positions.forEach((ps, b) => ps.forEach((t, k) => out.set(data.subarray((b * T + t) * V, (b * T + t + 1) * V), (b * 4 + k) * V)));
-  return out;
-}
+const last4 = modelLastFourReal;
 
 const fixtureLogits = async (name: ModernName): Promise<Float32Array> =>
   (await readSafetensors(join(modern(name), 'outputs.safetensors'))).tensors.get('logits_last4_real')!.data as Float32Array;

@@ -21,7 +21,7 @@ import { CausalLM } from '../src/model/causal-lm.js';
 import { writeCheckpoint } from '../src/model/checkpoint-fs.js';
 import { GPT2 } from '../src/model/gpt2.js';
 import { asFloat, FIXTURE_DIR, hasFixtures, maxAbsDiff } from './helpers/fixtures.js';
-import { hasModernFixtures, loadModernFixture, MODERN_DIR } from './helpers/modern.js';
+import { hasModernFixtures, loadModernFixture, MODERN_DIR, modelLastFourReal } from './helpers/modern.js';
 import { referenceBackend } from './helpers/reference-llama.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'lora-adapter-'));
@@ -51,16 +51,7 @@ async function baseLike(name: string, edit: (c: Record<string, unknown>) => Reco
   return dir;
 }
 
-async function last4(model: CausalLM): Promise<Float32Array> {
-  const fx = await loadModernFixture('llama');
-  const logits = await model.forward(fx.batchJson.input_ids, { attentionMask: fx.batchJson.attention_mask, positionIds: fx.batchJson.position_ids });
-  const [, T, V] = logits.shape as [number, number, number];
-  const data = await logits.data();
-  logits.dispose();
-  const out = new Float32Array(fx.batchJson.last4_real_positions.length * 4 * V);
-  fx.batchJson.last4_real_positions.forEach((ps, b) => ps.forEach((t, k) => out.set(data.subarray((b * T + t) * V, (b * T + t + 1) * V), (b * 4 + k) * V)));
-  return out;
-}
+const last4 = (model: CausalLM): Promise<Float32Array> => modelLastFourReal(model, 'llama');
 const fixtureLogits = async (): Promise<Float32Array> => (await readSafetensors(join(ADAPTER, 'outputs.safetensors'))).tensors.get('logits_last4_real')!.data as Float32Array;
 
 describe.skipIf(!hasModernFixtures)('PEFT adapter files (no core)', () => {

@@ -21,7 +21,7 @@ import { encodePair } from '../src/train/examples.js';
 import { train } from '../src/train/trainer.js';
 import { Rng } from '../src/util/rng.js';
 import { FIXTURE_DIR, fixtureBatchJson, hasFixtures, maxAbsDiff } from './helpers/fixtures.js';
-import { hasModernFixtures, loadModernFixture, MODERN_DIR } from './helpers/modern.js';
+import { hasModernFixtures, loadModernFixture, MODERN_DIR, modelLastFourReal } from './helpers/modern.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'lora-e2e-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
@@ -49,16 +49,7 @@ async function loraBackend(pref: BackendPreference, arch: keyof typeof TINY): Pr
   }
 }
 
-async function last4(model: CausalLM): Promise<Float32Array> {
-  const fx = await loadModernFixture('llama');
-  const logits = await model.forward(fx.batchJson.input_ids, { attentionMask: fx.batchJson.attention_mask, positionIds: fx.batchJson.position_ids });
-  const [, T, V] = logits.shape as [number, number, number];
-  const data = await logits.data();
-  logits.dispose();
-  const out = new Float32Array(fx.batchJson.last4_real_positions.length * 4 * V);
-  fx.batchJson.last4_real_positions.forEach((ps, b) => ps.forEach((t, k) => out.set(data.subarray((b * T + t) * V, (b * T + t + 1) * V), (b * 4 + k) * V)));
-  return out;
-}
+const last4 = (model: CausalLM): Promise<Float32Array> => modelLastFourReal(model, 'llama');
 
 async function allLogits(model: CausalLM, ids: number[][], mask?: number[][]): Promise<Float32Array> {
   const logits = await model.forward(ids, mask ? { attentionMask: mask } : {});

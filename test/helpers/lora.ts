@@ -5,7 +5,7 @@ import { fromPeftName, type LoraSpec, mergeLoraWeights, resolveLora } from '../.
 import type { NamedTensors, TransformerCore } from '../../src/backend/types.js';
 import { readSafetensors, type RawTensor } from '../../src/io/safetensors.js';
 import { asFloat, maxAbs, maxAbsDiff } from './fixtures.js';
-import { hasModernFixtures, loadModernFixture, MODERN_DIR, type ModernFixture } from './modern.js';
+import { hasModernFixtures, lastFourRealRows, loadModernFixture, MODERN_DIR, type ModernFixture } from './modern.js';
 import { readFileSync } from 'node:fs';
 
 // The PEFT LoRA fixture (../shared/fixtures/modern/llama-lora, r 4, alpha 8 on q/k/v/o/gate/up/down of llama/): one
@@ -48,11 +48,7 @@ async function lastFourReal(core: TransformerCore, fx: LoraFixture): Promise<Flo
   const { logits } = await core.forward(batch);
   const data = await logits.data();
   logits.dispose();
-  const out = new Float32Array(batch.batchSize * 4 * V);
-  fx.base.batchJson.last4_real_positions.forEach((positions, b) =>
-    positions.forEach((t, k) => out.set(data.subarray((b * T + t) * V, (b * T + t + 1) * V), (b * 4 + k) * V)),
-  );
-  return out;
+  return lastFourRealRows(fx.base, data, T, V);
 }
 
 export interface LoraParitySpec {

@@ -3,6 +3,7 @@ import { join, resolve } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { archDims, type ModelConfig, parseModelConfig } from '../../src/arch/config.js';
 import type { LabeledBatch, NamedTensors, TransformerCore } from '../../src/backend/types.js';
+import type { CausalLM } from '../../src/model/causal-lm.js';
 import { readSafetensors, type RawTensor } from '../../src/io/safetensors.js';
 import { asFloat, maxAbs, maxAbsDiff } from './fixtures.js';
 import { greedyDecode } from './parity.js';
@@ -80,6 +81,25 @@ export async function loadModernFixture(name: ModernName): Promise<ModernFixture
 
 const f32 = (outputs: Map<string, RawTensor>, name: string): Float32Array => outputs.get(name)!.data as Float32Array;
 
+/** Of logits [B, T, V] (flat), the rows at the fixture's last 4 real positions of each batch row: logits_last4_real's layout. */
+export function lastFourRealRows(fx: Pick<ModernFixture, 'batchJson'>, data: Float32Array, T: number, V: number): Float32Array {
+  const out = new Float32Array(fx.batchJson.last4_real_positions.length * 4 * V);
+  fx.batchJson.last4_real_positions.forEach((positions, b) =>
+    positions.forEach((t, k) => out.set(data.subarray((b * T + t) * V, (b * T + t + 1) * V), (b * 4 + k) * V)),
+  );
+  return out;
+}
+
+/** A model's logits on the fixture's batch at its last 4 real positions (as outputs.safetensors holds them). */
+export async function modelLastFourReal(model: CausalLM, name: ModernName): Promise<Float32Array> {
+  const fx = await loadModernFixture(name);
+  const logits = await model.forward(fx.batchJson.input_ids, { attentionMask: fx.batchJson.attention_mask, positionIds: fx.batchJson.position_ids });
+  const [, T, V] = logits.shape as [number, number, number];
+  const data = await logits.data();
+  logits.dispose();
+  return lastFourRealRows(fx, data, T, V);
+}
+
 /** Forward: logsumexp of every row (3e-5), logits at the last 4 real positions (5e-5), every hidden state (1e-4). */
 export async function expectModernForward(core: TransformerCore, fx: ModernFixture): Promise<void> {
   const d = archDims(fx.config);
@@ -101,11 +121,7 @@ export async function expectModernForward(core: TransformerCore, fx: ModernFixtu
   }
   // Padded positions' logits are whatever the model computes there; HF computes them too, so every row is compared.
   expect(maxAbsDiff(lse, f32(fx.outputs, 'logsumexp'))).toBeLessThan(3e-5);
-  const picked = new Float32Array(B * 4 * V);
-  fx.batchJson.last4_real_positions.forEach((positions, b) =>
-    positions.forEach((t, k) => picked.set(data.subarray((b * T + t) * V, (b * T + t + 1) * V), (b * 4 + k) * V)),
-  );
-  expect(maxAbsDiff(picked, f32(fx.outputs, 'logits_last4_real'))).toBeLessThan(5e-5);
+  expect(maxAbsDiff(lastFourRealRows(fx, data, T, V), f32(fx.outputs, 'logits_last4_real'))).toBeLessThan(5e-5);
   expect(hiddenStates).toHaveLength(d.layers + 1);
   const hs = f32(fx.outputs, 'hidden_states');
   const per = B * T * d.hidden;
