@@ -1,6 +1,6 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Problem } from '../../src/data/schema.js';
+import { LocalHttpServer } from './local-http.js';
 
 /** What a request line of a batch can be made to do. */
 export type LineFault = 'error-500' | 'off-format';
@@ -65,7 +65,7 @@ const USAGE = { prompt_tokens: 100, completion_tokens: 20, total_tokens: 120 };
  * output and error files in the Batch API's line format. Each request is answered with the problem's gold
  * decomposition, billed 100 + 20 tokens.
  */
-export class FakeBatchServer {
+export class FakeBatchServer extends LocalHttpServer {
   readonly files = new Map<string, StoredFile>();
   readonly batches = new Map<string, StoredBatch>();
   readonly calls: CallLog[] = [];
@@ -73,32 +73,18 @@ export class FakeBatchServer {
   uploads = 0;
   /** Tokens of every response body the server wrote into output and error files. */
   readonly billed = { prompt: 0, completion: 0 };
-  baseURL = '';
-  private readonly server: Server;
-  private readonly sockets = new Set<Socket>();
   private readonly byQuestion = new Map<string, Problem>();
   private downloads = 0;
   private next = 1;
   private rejected = false;
 
   constructor(private readonly options: FakeBatchOptions) {
+    super();
     for (const p of options.problems) this.byQuestion.set(p.question, p);
-    this.server = createServer((req, res) => void this.handle(req, res).catch((err: unknown) => this.json(res, 500, { error: { message: String(err) } })));
-    this.server.on('connection', (s) => {
-      this.sockets.add(s);
-      s.on('close', () => this.sockets.delete(s));
-    });
   }
 
-  async start(): Promise<this> {
-    await new Promise<void>((r) => this.server.listen(0, '127.0.0.1', r));
-    this.baseURL = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}/v1`;
-    return this;
-  }
-
-  async close(): Promise<void> {
-    for (const s of this.sockets) s.destroy();
-    await new Promise<void>((r) => this.server.close(() => r()));
+  protected override handlerFailed(res: ServerResponse, err: unknown): void {
+    this.json(res, 500, { error: { message: String(err) } });
   }
 
   /** custom_ids submitted in each batch, in creation order. */
@@ -121,7 +107,7 @@ export class FakeBatchServer {
     return true;
   }
 
-  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  protected async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const chunks: Buffer[] = [];
     for await (const c of req) chunks.push(c as Buffer);
     const body = Buffer.concat(chunks);

@@ -1,7 +1,6 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { Socket } from 'node:net';
-import type { AddressInfo } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Problem } from '../../src/data/schema.js';
+import { LocalHttpServer } from './local-http.js';
 
 export type Fault = '429' | '500' | '503' | 'hang' | 'reset' | 'truncated' | 'off-format' | '401-echo';
 
@@ -27,35 +26,17 @@ export interface RequestLog {
  * API. It answers with the problem's gold decomposition in the Q/A format the
  * prompt asks for, after injecting the scheduled faults.
  */
-export class FakeOpenAI {
+export class FakeOpenAI extends LocalHttpServer {
   readonly log: RequestLog[] = [];
-  private readonly server: Server;
-  private readonly sockets = new Set<Socket>();
   private readonly byQuestion = new Map<string, Problem>();
   private readonly attempts = new Map<string, number>();
-  baseURL = '';
 
   constructor(private readonly options: FakeServerOptions) {
+    super();
     for (const p of options.problems) this.byQuestion.set(p.question, p);
-    this.server = createServer((req, res) => void this.handle(req, res));
-    this.server.on('connection', (s) => {
-      this.sockets.add(s);
-      s.on('close', () => this.sockets.delete(s));
-    });
   }
 
-  async start(): Promise<this> {
-    await new Promise<void>((r) => this.server.listen(0, '127.0.0.1', r));
-    this.baseURL = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}/v1`;
-    return this;
-  }
-
-  async close(): Promise<void> {
-    for (const s of this.sockets) s.destroy();
-    await new Promise<void>((r) => this.server.close(() => r()));
-  }
-
-  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  protected async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     let body = '';
     for await (const chunk of req) body += chunk;
     if (req.method !== 'POST' || !req.url?.endsWith('/chat/completions')) {
