@@ -6,7 +6,7 @@ import type { LabeledBatch, NamedTensors, TransformerCore } from '../src/backend
 import { createTfjsCore, type TfjsBackendName } from '../src/backend/tfjs/index.js';
 import { Rng } from '../src/util/rng.js';
 import { maxAbs, maxAbsDiff } from './helpers/fixtures.js';
-import { referenceLlamaLogits } from './helpers/llama-reference.js';
+import { llamaReference, toFloat64 } from './helpers/llamaReference.js';
 import { hasModernFixtures, loadModernFixture, MODERN_MODELS } from './helpers/modern.js';
 
 // Shapes the HF fixtures lack: the forward against a naive float64 reference (test/helpers/llama-reference.ts),
@@ -59,7 +59,7 @@ const withEntry = (w: NamedTensors, name: string, i: number, delta: number): Nam
 describe.skipIf(!hasModernFixtures).each(MODERN_MODELS)('the float64 reference itself on the HF fixture %s', (name) => {
   it('reproduces HF logits at the last 4 real positions', async () => {
     const fx = await loadModernFixture(name);
-    const ref = referenceLlamaLogits(fx.config, fx.weights, fx.batch);
+    const ref = llamaReference(fx.config, toFloat64(fx.weights), fx.batch).logits;
     const V = fx.config.vocab_size;
     const T = fx.batch.seqLen;
     const hf = fx.outputs.get('logits_last4_real')!.data as Float32Array;
@@ -86,7 +86,7 @@ describe.each<TfjsBackendName>(['cpu', 'wasm'])('tfjs-%s Llama family on shapes 
       const { logits } = await core.forward(batch);
       const got = await logits.data();
       logits.dispose();
-      const ref = referenceLlamaLogits(config, weights, batch);
+      const ref = llamaReference(config, toFloat64(weights), batch).logits;
       expect(maxAbs(ref)).toBeGreaterThan(1); // the reference carries signal at this scale
       expect(maxAbsDiff(got, ref)).toBeLessThan(5e-5);
     });

@@ -1,13 +1,21 @@
-import { archDims } from '../../src/arch/config.js';
+import { archDims, type ModelConfig } from '../../src/arch/config.js';
 import type { LlamaConfig } from '../../src/arch/llama.js';
-import type { LabeledBatch, NamedTensors } from '../../src/backend/types.js';
+import { loraScale, type LoraSpec } from '../../src/arch/lora.js';
+import type { LabeledBatch, NamedTensors, TokenBatch } from '../../src/backend/types.js';
 import { Rng } from '../../src/util/rng.js';
 
 // A float64 Llama-family forward written from the HF modeling code (fixtures/modern/README.md's gotchas), for the
 // shapes the HF fixtures do not cover: head_dim != hidden / heads, other GQA group sizes, q/k/v and o biases. Its
-// loss, differentiated by central differences, checks a core's gradients. Plain loops: fixture-sized models only.
+// loss, differentiated by central differences, checks a core's gradients; its logits are the model layer's reference
+// core (reference-llama.ts). Plain loops: fixture-sized models only.
 
 type Weights = Map<string, Float64Array>;
+
+/** LoRA adapters (`<module>.lora_A.weight` [r, in], `.lora_B.weight` [out, r]), applied unmerged as PEFT does. */
+export interface ReferenceAdapters {
+  spec: LoraSpec;
+  weights: Weights;
+}
 
 export function toFloat64(weights: NamedTensors): Weights {
   return new Map([...weights].map(([k, t]) => [k, Float64Array.from(t.data)]));
@@ -59,8 +67,10 @@ export interface ReferenceResult {
   loss: number;
 }
 
-export function llamaReference(config: LlamaConfig, w: Weights, batch: LabeledBatch): ReferenceResult {
+/** The forward (and, with labels, the loss) of `batch`; with adapters, y = W x + b + (alpha / r) B (A x) per module. */
+export function llamaReference(config: ModelConfig, w: Weights, batch: TokenBatch & { labels?: Int32Array }, adapters?: ReferenceAdapters): ReferenceResult {
   const d = archDims(config);
+  if (d.arch !== 'llama') throw new Error('the reference runs the Llama family only');
   const { batchSize: B, seqLen: T } = batch;
   const { hidden: C, heads: NH, kvHeads: NKV, headDim: HD, inner: F, vocab: V, eps } = d;
   const Q = NH * HD;
@@ -72,6 +82,16 @@ export function llamaReference(config: LlamaConfig, w: Weights, batch: LabeledBa
     return t;
   };
   const opt = (name: string): Float64Array | undefined => w.get(name);
+  const project = (x: Float64Array, K: number, module: string, N: number): Float64Array => {
+    const y = linear(x, BT, K, get(`${module}.weight`), N, opt(`${module}.bias`));
+    const A = adapters?.weights.get(`${module}.lora_A.weight`);
+    const Bw = adapters?.weights.get(`${module}.lora_B.weight`);
+    if (!adapters || !A || !Bw) return y;
+    const r = adapters.spec.r;
+    const bax = linear(linear(x, BT, K, A, r), BT, r, Bw, N);
+    const scale = loraScale(adapters.spec);
+    return y.map((v, i) => v + scale * bax[i]!);
+  };
   const pos = (i: number): number => batch.positionIds?.[i] ?? i % T;
   const allowed = (b: number, t: number, j: number): boolean => j <= t && (batch.attentionMask?.[b * T + j] ?? 1) !== 0;
   const emb = get('model.embed_tokens.weight');
@@ -95,9 +115,9 @@ export function llamaReference(config: LlamaConfig, w: Weights, batch: LabeledBa
     const p = (role: string): string => `model.layers.${l}.${role}`;
     const h = Float64Array.from(x);
     rmsnorm(h, BT, C, get(p('input_layernorm.weight')), eps);
-    const q = linear(h, BT, C, get(p('self_attn.q_proj.weight')), Q, opt(p('self_attn.q_proj.bias')));
-    const k = linear(h, BT, C, get(p('self_attn.k_proj.weight')), KV, opt(p('self_attn.k_proj.bias')));
-    const v = linear(h, BT, C, get(p('self_attn.v_proj.weight')), KV, opt(p('self_attn.v_proj.bias')));
+    const q = project(h, C, p('self_attn.q_proj'), Q);
+    const k = project(h, C, p('self_attn.k_proj'), KV);
+    const v = project(h, C, p('self_attn.v_proj'), KV);
     if (d.qkNorm) {
       rmsnorm(q, BT * NH, HD, get(p('self_attn.q_norm.weight')), eps);
       rmsnorm(k, BT * NKV, HD, get(p('self_attn.k_norm.weight')), eps);
@@ -128,14 +148,14 @@ export function llamaReference(config: LlamaConfig, w: Weights, batch: LabeledBa
           });
         }
       }
-    const o = linear(y, BT, Q, get(p('self_attn.o_proj.weight')), C, opt(p('self_attn.o_proj.bias')));
+    const o = project(y, Q, p('self_attn.o_proj'), C);
     x = x.map((val, i) => val + o[i]!);
     const h2 = Float64Array.from(x);
     rmsnorm(h2, BT, C, get(p('post_attention_layernorm.weight')), eps);
-    const g = linear(h2, BT, C, get(p('mlp.gate_proj.weight')), F);
-    const u = linear(h2, BT, C, get(p('mlp.up_proj.weight')), F);
+    const g = project(h2, C, p('mlp.gate_proj'), F);
+    const u = project(h2, C, p('mlp.up_proj'), F);
     const act = g.map((gv, i) => (gv / (1 + Math.exp(-gv))) * u[i]!);
-    const down = linear(act, BT, F, get(p('mlp.down_proj.weight')), C);
+    const down = project(act, F, p('mlp.down_proj'), C);
     x = x.map((val, i) => val + down[i]!);
   }
   rmsnorm(x, BT, C, get('model.norm.weight'), eps);
