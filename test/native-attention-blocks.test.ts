@@ -4,7 +4,7 @@ import { parseLlamaConfig } from '../src/arch/llama.js';
 import { probeNativeCpu } from '../src/backend/native/probe.js';
 import { createTfjsCore } from '../src/backend/tfjs/core.js';
 import type { LabeledBatch, NamedTensors, TransformerCore } from '../src/backend/types.js';
-import { Rng } from '../src/util/rng.js';
+import { paddedBatch } from './helpers/padded-batch.js';
 
 // The block-causal GEMM attention of the native core (head dims other than 16 and 32: kernels.cc scores each block
 // of 64 query rows against the keys up to its last row only) against the tfjs core, at lengths of several blocks
@@ -17,24 +17,7 @@ if (!probe.ok) console.warn('[native-attention-blocks] skipped: native core unav
 const T = 150;
 
 function makeBatch(vocab: number): LabeledBatch {
-  const rng = new Rng(11);
-  const rows: Array<[number, number]> = [[0, T], [0, 101], [70, T - 70], [5, 120]];
-  const B = rows.length;
-  const inputIds = new Int32Array(B * T);
-  const attentionMask = new Uint8Array(B * T);
-  const positionIds = new Int32Array(B * T);
-  const labels = new Int32Array(B * T).fill(-100);
-  for (let b = 0; b < B; b++) {
-    const [start, len] = rows[b]!;
-    for (let t = 0; t < T; t++) {
-      const real = t >= start && t < start + len;
-      inputIds[b * T + t] = real ? 1 + rng.int(vocab - 1) : 0;
-      attentionMask[b * T + t] = real ? 1 : 0;
-      positionIds[b * T + t] = real ? t - start : 0;
-      if (real) labels[b * T + t] = inputIds[b * T + t]!;
-    }
-  }
-  return { batchSize: B, seqLen: T, inputIds, attentionMask, positionIds, labels };
+  return paddedBatch([[0, T], [0, 101], [70, T - 70], [5, 120]], T, vocab, 11);
 }
 
 const models: Array<{ what: string; config: ModelConfig }> = [

@@ -4,7 +4,7 @@ import { loadNativeAddon } from '../src/backend/native/addon.js';
 import { probeNativeCpu } from '../src/backend/native/probe.js';
 import { createTfjsCore } from '../src/backend/tfjs/core.js';
 import type { LabeledBatch, NamedTensors, TransformerCore } from '../src/backend/types.js';
-import { Rng } from '../src/util/rng.js';
+import { paddedBatch } from './helpers/padded-batch.js';
 
 // The native core's causal attention against the tfjs core (an independent implementation) for every
 // built-in kernel level this CPU can run (forced through gemmSelect, like native-gemm.test.ts): head
@@ -33,24 +33,7 @@ function config(nEmbd: number, nHead: number): GPT2Config {
 /** Rows as [first real position, length]: full, right-padded, left-padded (positions cumsum(mask) - 1),
  * right-padded short, and padded on both sides. */
 function makeBatch(vocab: number): LabeledBatch {
-  const rng = new Rng(5);
-  const rows: Array<[number, number]> = [[0, T], [0, 17], [T - 13, 13], [0, 9], [3, 12]];
-  const B = rows.length;
-  const inputIds = new Int32Array(B * T);
-  const attentionMask = new Uint8Array(B * T);
-  const positionIds = new Int32Array(B * T);
-  const labels = new Int32Array(B * T).fill(-100);
-  for (let b = 0; b < B; b++) {
-    const [start, len] = rows[b]!;
-    for (let t = 0; t < T; t++) {
-      const real = t >= start && t < start + len;
-      inputIds[b * T + t] = real ? 1 + rng.int(vocab - 1) : 0;
-      attentionMask[b * T + t] = real ? 1 : 0;
-      positionIds[b * T + t] = real ? t - start : 0;
-      if (real) labels[b * T + t] = inputIds[b * T + t]!;
-    }
-  }
-  return { batchSize: B, seqLen: T, inputIds, attentionMask, positionIds, labels };
+  return paddedBatch([[0, T], [0, 17], [T - 13, 13], [0, 9], [3, 12]], T, vocab, 5);
 }
 
 /** Largest |a - b| over every tensor, relative to the tensor's largest |b|. */
